@@ -1,0 +1,124 @@
+"""A single Apache Kafka node in KRaft mode (broker and controller in one JVM) on loopback."""
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from local_stack.exceptions import StackError
+from local_stack.maven import kafka_classpath
+from local_stack.processes import ServiceProcess, accepts_connections
+from local_stack.settings import StackSettings
+
+__all__ = ["KafkaNode"]
+
+_LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log_dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = WARN
+"""
+
+
+def _server_properties(settings: StackSettings, data_dir: Path) -> str:
+    host, port, cport = settings.host, settings.kafka_port, settings.kafka_controller_port
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"{host}:{cport}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(data_dir.resolve()),
+        "num.partitions": "1",
+        # Single node: every internal topic has one replica.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        # Topics come from the topic registry; a typo must not create a topic silently.
+        "auto.create.topics.enable": "false",
+        "message.max.bytes": str(16 * 1024 * 1024),
+        "replica.fetch.max.bytes": str(16 * 1024 * 1024),
+    }
+    return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+class KafkaNode:
+    """Writes the node's config, formats its storage once, starts and stops the JVM."""
+
+    def __init__(self, settings: StackSettings) -> None:
+        self.settings = settings
+        self.home = settings.state_dir / "kafka"
+        self.data_dir = self.home / "data"
+        self.process = ServiceProcess("kafka", self.home / "kafka.pid", self.home / "stdout.log")
+
+    @property
+    def address(self) -> str:
+        return self.settings.bootstrap_servers
+
+    def start(self) -> int:
+        if shutil.which("java") is None:
+            raise StackError(
+                "Java is not installed; Kafka needs Java 17 or newer "
+                "(Debian: apt-get install -y openjdk-17-jre-headless)."
+            )
+        classpath = kafka_classpath(
+            self.settings.cache_dir, self.settings.kafka_version, self.settings.log4j_version
+        )
+        self.home.mkdir(parents=True, exist_ok=True)
+        config = self.home / "server.properties"
+        config.write_text(_server_properties(self.settings, self.data_dir))
+        log4j = self.home / "log4j2.properties"
+        log4j.write_text(_LOG4J2.format(log_dir=self.home.resolve()))
+        if not (self.data_dir / "meta.properties").exists():
+            self._format(classpath, config)
+        heap = self.settings.kafka_heap
+        argv = [
+            "java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j.resolve()}",
+            f"-Dkafka.logs.dir={self.home.resolve()}",
+            "-cp", classpath, "kafka.Kafka", str(config.resolve()),
+        ]
+        return self.process.start(argv)
+
+    def _format(self, classpath: str, config: Path) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [
+                "java", "-cp", classpath, "kafka.tools.StorageTool", "format",
+                "--standalone", "-t", cluster_id, "-c", str(config.resolve()),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+
+    def healthy(self, timeout_s: float = 2.0) -> bool:
+        """True when the broker answers a metadata request."""
+        if not accepts_connections(self.settings.host, self.settings.kafka_port):
+            return False
+        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=timeout_s)
+        except Exception:
+            return False
+        return bool(metadata.brokers)

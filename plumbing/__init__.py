@@ -1,0 +1,6 @@
+"""Shared plumbing: the settings base, the root exception and logging. Depends on nothing else here."""
+
+from plumbing.errors import FeedbackPipelineError
+from plumbing.settings import ENV_PREFIX, ServiceSettings
+
+__all__ = ["ENV_PREFIX", "FeedbackPipelineError", "ServiceSettings"]

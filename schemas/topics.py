@@ -1,0 +1,113 @@
+"""The topic registry: every topic's name, key, value record, partitions and retention, once."""
+
+from dataclasses import dataclass, field, replace
+
+__all__ = [
+    "DEADLETTER",
+    "ENRICHED",
+    "FEEDBACK",
+    "INPUT_TOPICS",
+    "INTERACTIONS",
+    "METRICS",
+    "SIGNALS",
+    "ALERTS",
+    "TOPICS",
+    "TopicSpec",
+    "topic_by_name",
+]
+
+_DAY_MS = 24 * 60 * 60 * 1000
+
+# Input topics are co-partitioned: same key (session_id), same partition count, so one worker
+# owns all of a session's state. Change it for all of them or for none.
+INPUT_PARTITIONS = 6
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A Kafka topic and its contract."""
+
+    name: str
+    key: str
+    value_record: str
+    partitions: int
+    retention_ms: int
+    cleanup_policy: str = "delete"
+    config: dict[str, str] = field(default_factory=dict)
+
+    def in_namespace(self, namespace: str | None) -> "TopicSpec":
+        """This topic in a separate namespace (replays write to `<name>.<namespace>`)."""
+        if not namespace:
+            return self
+        return replace(self, name=f"{self.name}.{namespace}")
+
+    def kafka_config(self) -> dict[str, str]:
+        """Topic-level configuration to create the topic with."""
+        return {
+            "retention.ms": str(self.retention_ms),
+            "cleanup.policy": self.cleanup_policy,
+            **self.config,
+        }
+
+
+INTERACTIONS = TopicSpec(
+    name="agent.interactions.v1",
+    key="session_id",
+    value_record="agentfeedback.events.Interaction",
+    partitions=INPUT_PARTITIONS,
+    retention_ms=7 * _DAY_MS,
+)
+FEEDBACK = TopicSpec(
+    name="agent.feedback.v1",
+    key="session_id",
+    value_record="agentfeedback.events.Feedback",
+    partitions=INPUT_PARTITIONS,
+    retention_ms=7 * _DAY_MS,
+)
+SIGNALS = TopicSpec(
+    name="agent.signals.v1",
+    key="session_id",
+    value_record="agentfeedback.events.Signal",
+    partitions=INPUT_PARTITIONS,
+    retention_ms=7 * _DAY_MS,
+)
+ENRICHED = TopicSpec(
+    name="agent.sessions.enriched.v1",
+    key="session_id",
+    value_record="agentfeedback.enriched.EnrichedInteraction",
+    partitions=INPUT_PARTITIONS,
+    retention_ms=7 * _DAY_MS,
+)
+METRICS = TopicSpec(
+    name="agent.metrics.v1",
+    key="agent_id/agent_version",
+    value_record="agentfeedback.metrics.QualityMetric",
+    partitions=3,
+    retention_ms=7 * _DAY_MS,
+)
+DEADLETTER = TopicSpec(
+    name="agent.deadletter.v1",
+    key="source topic/partition/offset",
+    value_record="agentfeedback.deadletter.DeadLetter",
+    partitions=3,
+    retention_ms=30 * _DAY_MS,
+    config={"max.message.bytes": str(2 * 1024 * 1024)},
+)
+ALERTS = TopicSpec(
+    name="agent.alerts.v1",
+    key="agent_id/agent_version",
+    value_record="agentfeedback.monitoring.QualityAlert",
+    partitions=1,
+    retention_ms=30 * _DAY_MS,
+)
+
+INPUT_TOPICS: tuple[TopicSpec, ...] = (INTERACTIONS, FEEDBACK, SIGNALS)
+TOPICS: tuple[TopicSpec, ...] = (*INPUT_TOPICS, ENRICHED, METRICS, DEADLETTER, ALERTS)
+
+
+def topic_by_name(name: str) -> TopicSpec:
+    """The registered topic called `name` (namespace suffixes included)."""
+    for spec in TOPICS:
+        if name == spec.name or name.startswith(spec.name + "."):
+            return spec.in_namespace(name[len(spec.name) + 1 :] or None)
+    raise KeyError(f"no topic named {name!r} in the topic registry (schemas/topics.py)")
