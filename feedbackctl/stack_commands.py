@@ -8,7 +8,9 @@ from local_stack import LocalStack, StackError, StackSettings
 
 __all__ = ["stack_app"]
 
-stack_app = typer.Typer(help="Start, stop and inspect the local Kafka (KRaft) and Redis.", no_args_is_help=True)
+stack_app = typer.Typer(
+    help="Start, stop and inspect the local Kafka (KRaft) and Redis.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -19,7 +21,7 @@ def _fail(exc: StackError) -> None:
 
 @stack_app.command("up")
 def up() -> None:
-    """Start Kafka and Redis (state in FEEDBACK_STACK_STATE_DIR, default .stack/) and create topics."""
+    """Start Kafka and Redis (data in FEEDBACK_STACK_STATE_DIR, default .stack/), create topics."""
     try:
         LocalStack(StackSettings()).up(say=console.print)
     except StackError as exc:
@@ -28,7 +30,9 @@ def up() -> None:
 
 
 @stack_app.command("down")
-def down(purge: bool = typer.Option(False, "--purge", help="Also delete the stack's data.")) -> None:
+def down(
+    purge: bool = typer.Option(False, "--purge", help="Also delete the stack's data."),
+) -> None:
     """Stop Kafka and Redis cleanly; data is kept unless --purge."""
     LocalStack(StackSettings()).down(purge=purge, say=console.print)
 

@@ -1,4 +1,4 @@
-"""The local stack: a real single-node Kafka (KRaft) and a real Redis, started by the project itself."""
+"""The local stack: a real single-node Kafka (KRaft) and a real Redis, started by the project."""
 
 from local_stack.exceptions import StackError
 from local_stack.settings import StackSettings

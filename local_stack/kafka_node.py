@@ -91,10 +91,17 @@ class KafkaNode:
             self._format(classpath, config)
         heap = self.settings.kafka_heap
         argv = [
-            "java", f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java",
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log4j.resolve()}",
             f"-Dkafka.logs.dir={self.home.resolve()}",
-            "-cp", classpath, "kafka.Kafka", str(config.resolve()),
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(config.resolve()),
         ]
         return self.process.start(argv)
 
@@ -102,8 +109,16 @@ class KafkaNode:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [
-                "java", "-cp", classpath, "kafka.tools.StorageTool", "format",
-                "--standalone", "-t", cluster_id, "-c", str(config.resolve()),
+                "java",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config.resolve()),
             ],
             capture_output=True,
             text=True,

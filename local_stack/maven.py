@@ -31,8 +31,13 @@ def kafka_classpath(cache_dir: Path, kafka_version: str, log4j_version: str) -> 
     (work / "pom.xml").write_text(pom)
     result = subprocess.run(
         [
-            "mvn", "-q", "-B", "-f", str(work / "pom.xml"),
-            "dependency:build-classpath", f"-Dmdep.outputFile={classpath_file}",
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(work / "pom.xml"),
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={classpath_file}",
         ],
         capture_output=True,
         text=True,

@@ -34,10 +34,18 @@ class LocalStack:
     def status(self) -> list[ServiceStatus]:
         kafka_pid, redis_pid = self.kafka.process.pid, self.redis.process.pid
         return [
-            ServiceStatus("kafka", self.kafka.address, kafka_pid,
-                          kafka_pid is not None and self.kafka.healthy()),
-            ServiceStatus("redis", self.redis.address, redis_pid,
-                          redis_pid is not None and self.redis.healthy()),
+            ServiceStatus(
+                "kafka",
+                self.kafka.address,
+                kafka_pid,
+                kafka_pid is not None and self.kafka.healthy(),
+            ),
+            ServiceStatus(
+                "redis",
+                self.redis.address,
+                redis_pid,
+                redis_pid is not None and self.redis.healthy(),
+            ),
         ]
 
     def up(self, say: Callable[[str], None] = print) -> bool:
@@ -81,14 +89,18 @@ class LocalStack:
         if not kafka_running and shutil.which("java") is None:
             missing.append("java (Java 17+; Debian: apt-get install -y openjdk-17-jre-headless)")
         if not redis_running and shutil.which(self.settings.redis_server) is None:
-            missing.append(f"{self.settings.redis_server} (Debian: apt-get install -y redis-server)")
+            missing.append(
+                f"{self.settings.redis_server} (Debian: apt-get install -y redis-server)"
+            )
         if missing:
             raise StackError("missing prerequisites: " + "; ".join(missing))
         host = self.settings.host
         ports = []
         if not kafka_running:
-            ports += [("FEEDBACK_STACK_KAFKA_PORT", self.settings.kafka_port),
-                      ("FEEDBACK_STACK_KAFKA_CONTROLLER_PORT", self.settings.kafka_controller_port)]
+            ports += [
+                ("FEEDBACK_STACK_KAFKA_PORT", self.settings.kafka_port),
+                ("FEEDBACK_STACK_KAFKA_CONTROLLER_PORT", self.settings.kafka_controller_port),
+            ]
         if not redis_running:
             ports.append(("FEEDBACK_STACK_REDIS_PORT", self.settings.redis_port))
         for variable, port in ports:

@@ -1,4 +1,4 @@
-"""Shared plumbing: the settings base, the root exception and logging. Depends on nothing else here."""
+"""Shared plumbing: settings base, root exception, logging. Depends on nothing else here."""
 
 from plumbing.errors import FeedbackPipelineError
 from plumbing.settings import ENV_PREFIX, ServiceSettings

@@ -15,7 +15,7 @@ __all__ = ["SchemaCatalog", "SchemaVersion", "default_catalog", "strip_logical_t
 
 
 def strip_logical_types(schema: Any) -> Any:
-    """The same schema without logical types: same bytes on the wire, plain ints and strings in Python.
+    """The same schema without logical types: same bytes on the wire, plain ints and strings.
 
     Inside the pipeline timestamps stay epoch milliseconds and UUIDs stay strings: cheaper to
     decode, and equal values compare equal after a replay.
@@ -61,7 +61,9 @@ class SchemaCatalog:
                 continue
             for item in folder.iterdir():
                 if item.name.startswith("v") and item.name.endswith(".avsc"):
-                    versions.append(load_version(json.loads(item.read_text()), int(item.name[1:-5])))
+                    versions.append(
+                        load_version(json.loads(item.read_text()), int(item.name[1:-5]))
+                    )
         return cls(versions)
 
     def by_fingerprint(self, value: bytes) -> SchemaVersion:

@@ -16,7 +16,7 @@ from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
 from schemas.exceptions import InvalidRecordError, UndecodableError, WrongSchemaError
 from schemas.topics import TopicSpec
 
-__all__ = ["MARKER", "HEADER_SIZE", "Serializer", "SingleObjectSerializer", "serializer_for"]
+__all__ = ["HEADER_SIZE", "MARKER", "Serializer", "SingleObjectSerializer", "serializer_for"]
 
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
@@ -91,7 +91,9 @@ class SingleObjectSerializer:
         return record, writer
 
 
-def serializer_for(topic: TopicSpec, catalog: SchemaCatalog | None = None) -> SingleObjectSerializer:
+def serializer_for(
+    topic: TopicSpec, catalog: SchemaCatalog | None = None
+) -> SingleObjectSerializer:
     """The serializer of a registered topic's value record."""
     return SingleObjectSerializer(topic.value_record, catalog)
 
@@ -103,10 +105,14 @@ def _pick(versions: list[SchemaVersion], number: int) -> SchemaVersion:
     raise KeyError(f"{versions[0].full_name} has no version {number}")
 
 
-def _explain(record: Mapping[str, Any], writer: SchemaVersion, exc: Exception) -> InvalidRecordError:
+def _explain(
+    record: Mapping[str, Any], writer: SchemaVersion, exc: Exception
+) -> InvalidRecordError:
     """Turn fastavro's encoding failure into an error that names the offending field."""
     if not isinstance(record, Mapping):
-        return InvalidRecordError(f"{writer.full_name} must be a mapping, got {type(record).__name__}")
+        return InvalidRecordError(
+            f"{writer.full_name} must be a mapping, got {type(record).__name__}"
+        )
     unknown = sorted(set(record) - set(writer.field_names))
     if unknown:
         return InvalidRecordError(
@@ -115,7 +121,9 @@ def _explain(record: Mapping[str, Any], writer: SchemaVersion, exc: Exception) -
     for field in writer.source["fields"]:
         if field["name"] not in record and "default" not in field:
             name = field["name"]
-            return InvalidRecordError(f"{writer.full_name}: required field {name!r} is missing", name)
+            return InvalidRecordError(
+                f"{writer.full_name}: required field {name!r} is missing", name
+            )
     try:
         validate(record, writer.plain, raise_errors=True)
     except ValidationError as invalid:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field, replace
 
 __all__ = [
+    "ALERTS",
     "DEADLETTER",
     "ENRICHED",
     "FEEDBACK",
@@ -10,7 +11,6 @@ __all__ = [
     "INTERACTIONS",
     "METRICS",
     "SIGNALS",
-    "ALERTS",
     "TOPICS",
     "TopicSpec",
     "topic_by_name",

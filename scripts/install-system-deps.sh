@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system packages the local stack needs (Java 17+, Maven, redis-server) when missing.
+# On Debian/Ubuntu as root it uses apt-get; elsewhere it says what to install and fails.
+set -euo pipefail
+
+need=()
+java_major() { java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]; exit}'; }
+if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then need+=(openjdk-17-jre-headless); fi
+command -v mvn >/dev/null 2>&1 || need+=(maven)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "system packages: java $(java_major), maven and redis-server are present"
+  exit 0
+fi
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo "installing: ${need[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "missing system packages: ${need[*]} (install them with your package manager, then rerun)" >&2
+  exit 1
+fi
