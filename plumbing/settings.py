@@ -2,9 +2,20 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ENV_PREFIX", "ServiceSettings", "env_name"]
+__all__ = [
+    "DEFAULT_BOOTSTRAP_SERVERS",
+    "DEFAULT_LAKE_URI",
+    "DEFAULT_REDIS_URL",
+    "ENV_PREFIX",
+    "ServiceSettings",
+    "env_name",
+]
 
 ENV_PREFIX = "FEEDBACK_"
+# Where `feedbackctl stack up` listens by default; every service's settings start from these.
+DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
+DEFAULT_LAKE_URI = "lake"
 
 
 def env_name(prefix: str, field: str) -> str:
