@@ -1,0 +1,109 @@
+"""Publishes replayed records to a namespace's input topics, partition for partition."""
+
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from replay.exceptions import ReplayError
+from schemas.topics import INPUT_TOPICS, TopicSpec
+
+__all__ = ["NamespacePublisher", "prepare_namespace_topics"]
+
+
+def prepare_namespace_topics(
+    bootstrap_servers: str, namespace: str, specs: Iterable[TopicSpec] = INPUT_TOPICS
+) -> list[TopicSpec]:
+    """Create the namespace's copies of `specs`; refuse when one already holds data.
+
+    A replay target must start empty, or the replayed outputs would mix with an older run.
+    """
+    if not namespace:
+        raise ReplayError("a replay needs a target namespace (e.g. --target replay-2026-11-26)")
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    targets = [spec.in_namespace(namespace) for spec in specs]
+    existing = admin.list_topics(timeout=30).topics
+    missing = [spec for spec in targets if spec.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [NewTopic(s.name, s.partitions, 1, config=s.kafka_config()) for s in missing]
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:
+                raise ReplayError(f"could not create {name}: {exc}") from exc
+    _refuse_non_empty(bootstrap_servers, [s for s in targets if s.name in existing])
+    return targets
+
+
+def _refuse_non_empty(bootstrap_servers: str, specs: list[TopicSpec]) -> None:
+    if not specs:
+        return
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "replay-inspect"})
+    try:
+        for spec in specs:
+            for partition in range(spec.partitions):
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(spec.name, partition), timeout=30
+                )
+                if high > low:
+                    raise ReplayError(
+                        f"target topic {spec.name} already holds records; choose a new --target "
+                        "namespace (replays never write into a used one)"
+                    )
+    finally:
+        consumer.close()
+
+
+class NamespacePublisher:
+    """An idempotent producer that keeps each record's partition, key and timestamp."""
+
+    def __init__(self, bootstrap_servers: str, max_message_bytes: int) -> None:
+        self.producer = Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "compression.type": "lz4",
+                "message.max.bytes": max_message_bytes,
+            }
+        )
+        self.failures: list[str] = []
+
+    def publish(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None, timestamp_ms: int
+    ) -> None:
+        while True:
+            try:
+                self.producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    partition=partition,
+                    timestamp=timestamp_ms,
+                    on_delivery=self._on_delivery,
+                )
+                return
+            except BufferError:
+                self.producer.poll(0.1)
+
+    def _on_delivery(self, error: object, _message: object) -> None:
+        if error is not None:
+            self.failures.append(str(error))
+
+    def poll(self) -> None:
+        self.producer.poll(0)
+
+    def flush(self, timeout_s: float) -> None:
+        """Wait for every record; raise if any was not delivered (nothing may be lost silently)."""
+        remaining = self.producer.flush(timeout_s)
+        if remaining or self.failures:
+            raise ReplayError(
+                f"{remaining} records undelivered and {len(self.failures)} failed "
+                f"(first: {self.failures[:1]}); the target namespace is incomplete: replay again "
+                "into a new namespace"
+            )
