@@ -2,6 +2,7 @@
 
 import typer
 
+from feedbackctl.replay_commands import backfill_command, replay_app
 from feedbackctl.stack_commands import stack_app
 
 __all__ = ["app"]
@@ -12,6 +13,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.add_typer(replay_app, name="replay")
+app.command("backfill")(backfill_command)
 
 
 if __name__ == "__main__":
