@@ -2,8 +2,16 @@
 
 import typer
 
+from feedbackctl.curate_commands import curate_app
+from feedbackctl.dashboard_commands import dashboard
+from feedbackctl.generate_commands import generate
+from feedbackctl.lake_commands import lake_app
+from feedbackctl.monitor_commands import monitor_app
+from feedbackctl.process_commands import process
 from feedbackctl.replay_commands import backfill_command, replay_app
+from feedbackctl.sink_commands import run_sink
 from feedbackctl.stack_commands import stack_app
+from feedbackctl.topics_commands import topics_app
 
 __all__ = ["app"]
 
@@ -13,6 +21,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(stack_app, name="stack")
+app.command("generate")(generate)
+app.command("process")(process)
+app.command("sink")(run_sink)
+app.add_typer(lake_app, name="lake")
+app.add_typer(curate_app, name="curate")
+app.add_typer(monitor_app, name="monitor")
+app.add_typer(topics_app, name="topics")
+app.command("dashboard")(dashboard)
 app.add_typer(replay_app, name="replay")
 app.command("backfill")(backfill_command)
 

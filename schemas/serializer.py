@@ -14,6 +14,7 @@ from fastavro.validation import ValidationError, validate
 
 from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
 from schemas.exceptions import InvalidRecordError, UndecodableError, WrongSchemaError
+from schemas.fast_writer import compile_writer
 from schemas.topics import TopicSpec
 
 __all__ = ["HEADER_SIZE", "MARKER", "Serializer", "SingleObjectSerializer", "serializer_for"]
@@ -48,9 +49,18 @@ class SingleObjectSerializer:
         self.reader = versions[-1]
         self.writer = self.reader if writer_version is None else _pick(versions, writer_version)
         self._header = MARKER + self.writer.fingerprint
+        # Same bytes as fastavro, about twice as fast; records it declines go to fastavro.
+        self._compiled = compile_writer(self.writer.plain, prefix=self._header)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """Encode a record; raise InvalidRecordError naming the field when it does not fit."""
+        if self._compiled is not None:
+            # Any record it declines (Fallback, or an error) goes to fastavro, which fills
+            # defaults or explains what is wrong. (try/except: free in 3.11, unlike suppress.)
+            try:
+                return self._compiled(record)
+            except Exception:
+                pass
         buffer = BytesIO()
         buffer.write(self._header)
         try:

@@ -1,0 +1,116 @@
+"""The dataset card: where the data came from, how it was filtered, what is in it, its hash.
+
+No wall-clock time goes in: the same command on the same Delta version writes the same
+manifest, byte for byte. Run times are printed by the CLI instead.
+"""
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from curation.options import CurationOptions
+from curation.selection import FilterLog
+from curation.writer import WrittenFile, dataset_digest
+
+__all__ = ["MANIFEST_NAME", "build_manifest", "label_distribution", "write_manifest"]
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+
+Rows = Mapping[str, Sequence[Mapping[str, Any]]]  # split -> rows
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def label_distribution(rows: Rows, fields: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Counts of each value of each label field, over all splits."""
+    out: dict[str, dict[str, int]] = {}
+    for field in fields:
+        counter: Counter[str] = Counter()
+        for split_rows in rows.values():
+            counter.update(str(row[field]) for row in split_rows)
+        out[field] = dict(sorted(counter.items()))
+    return out
+
+
+def agent_shares(rows: Rows) -> list[dict[str, Any]]:
+    """Rows per agent_id/agent_version and their share of the dataset."""
+    counter: Counter[tuple[str, str]] = Counter()
+    for split_rows in rows.values():
+        counter.update((row["agent_id"], row["agent_version"]) for row in split_rows)
+    total = sum(counter.values())
+    return [
+        {
+            "agent_id": agent_id,
+            "agent_version": agent_version,
+            "rows": count,
+            "share": round(count / total, 6) if total else 0.0,
+        }
+        for (agent_id, agent_version), count in sorted(counter.items())
+    ]
+
+
+def build_manifest(
+    *,
+    name: str,
+    kind: str,
+    table_uri: str,
+    delta_version: int,
+    rows_read: int,
+    raw_events: Mapping[str, Any] | None,
+    options: CurationOptions,
+    log: FilterLog,
+    pii: Mapping[str, int],
+    datasets: Mapping[str, Rows],
+    labels: Mapping[str, Sequence[str]],
+    files: Sequence[WrittenFile],
+) -> dict[str, Any]:
+    """The manifest of one run, as a JSON-ready dict."""
+    return {
+        "name": name,
+        "kind": kind,
+        "format_version": FORMAT_VERSION,
+        "source": {
+            "table": "enriched_interactions",
+            "table_uri": table_uri,
+            "delta_version": delta_version,
+            "rows_read": rows_read,
+            "raw_events": None if raw_events is None else dict(raw_events),
+        },
+        "options": options.model_dump(mode="json"),
+        "filters": log.as_list(),
+        "pii_scrubbed": dict(sorted(pii.items())),
+        "datasets": {
+            dataset: {
+                "rows": {split: len(split_rows) for split, split_rows in rows.items()},
+                "sessions": {
+                    split: len({row["session_id"] for row in split_rows})
+                    for split, split_rows in rows.items()
+                },
+                "labels": label_distribution(rows, labels.get(dataset, ())),
+                "agents": agent_shares(rows),
+            }
+            for dataset, rows in datasets.items()
+        },
+        "files": [file.as_dict() for file in sorted(files, key=lambda f: f.path)],
+        "output_sha256": dataset_digest(files),
+        "software": {
+            "agent-feedback-pipeline": _package_version("agent-feedback-pipeline"),
+            "pyarrow": _package_version("pyarrow"),
+            "polars": _package_version("polars"),
+        },
+    }
+
+
+def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> Path:
+    path = directory / MANIFEST_NAME
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,211 @@
+"""SFT examples: one per accepted turn (with its conversation so far) or per accepted session."""
+
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from curation.chat import MESSAGE_TYPE, answer_messages, context_messages
+from curation.conversations import (
+    attach_history,
+    conversation_keys,
+    involved_turns,
+    keep_best,
+    scrub_turns,
+)
+from curation.lineage import LINEAGE_FIELDS, coordinates
+from curation.options import CurationOptions
+from curation.selection import FilterLog, sft_filter_steps
+from curation.split import assign_split
+
+__all__ = ["SFT_SCHEMA", "SftBuild", "build_sft"]
+
+SFT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("messages", pa.list_(MESSAGE_TYPE)),
+        *LINEAGE_FIELDS,
+        pa.field("agent_id", pa.string()),
+        pa.field("agent_version", pa.string()),
+        pa.field("answer_source", pa.string()),
+        pa.field("reward", pa.float64()),
+        pa.field("reward_confidence", pa.float64()),
+        pa.field("reward_source", pa.string()),
+    ]
+)
+# What the filter rules read (selected before candidates multiply rows).
+_RULE_COLUMNS = [
+    "event_id",
+    "session_id",
+    "turn_index",
+    "session_turns",
+    "session_outcome",
+    "prompt",
+    "response",
+    "corrected_response",
+    "reward",
+    "reward_confidence",
+    "turn_positive",
+    "turn_negative",
+    "session_positive",
+    "session_negative",
+    "retried",
+    "tool_failed",
+]
+_ROW_COLUMNS = [
+    "split",
+    "event_id",
+    "session_id",
+    "target",
+    "target_text",
+    "system_prompt",
+    "prompt",
+    "history",
+    "tools_used",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "interaction_topic",
+    "interaction_partition",
+    "interaction_offset",
+    "agent_id",
+    "agent_version",
+    "reward",
+    "reward_confidence",
+    "reward_source",
+]
+# Sessions never have more turns than this many; "unlimited" history for session examples.
+_WHOLE_SESSION = 10_000
+
+
+class SftBuild:
+    """The result of `build_sft`: rows per split, the filter log and the PII counts."""
+
+    def __init__(
+        self, rows: dict[str, list[dict[str, Any]]], log: FilterLog, pii: dict[str, int]
+    ) -> None:
+        self.rows = rows
+        self.log = log
+        self.pii = pii
+
+
+def _candidates(turns: pl.DataFrame, options: CurationOptions) -> pl.DataFrame:
+    """One candidate per turn (its own answer) plus one per correction (the corrected answer)."""
+    own = turns.with_columns(target=pl.lit("response"), target_text=pl.col("response"))
+    if not options.include_corrections or options.unit == "session":
+        return own
+    corrected = turns.filter(pl.col("corrected_response").is_not_null()).with_columns(
+        target=pl.lit("correction"), target_text=pl.col("corrected_response")
+    )
+    return pl.concat([own, corrected])
+
+
+def _whole_sessions(selected: pl.DataFrame) -> pl.DataFrame:
+    """Last turn of each session whose every turn was selected (the session example's anchor)."""
+    complete = (
+        selected.group_by("session_id")
+        .agg(pl.len().alias("_selected"), pl.col("session_turns").first())
+        .filter(pl.col("_selected") == pl.col("session_turns"))
+        .select("session_id")
+    )
+    return (
+        selected.join(complete, on="session_id", how="semi")
+        .sort(["session_id", "turn_index", "event_id"])
+        .group_by("session_id", maintain_order=True)
+        .last()
+    )
+
+
+def _score() -> pl.Expr:
+    """Which duplicate to keep: a human correction first, then reward times confidence."""
+    return (
+        pl.when(pl.col("target") == "correction")
+        .then(pl.lit(2.0))
+        .otherwise(pl.col("reward") * pl.col("reward_confidence"))
+        .alias("_score")
+    )
+
+
+def build_sft(
+    turns: pl.DataFrame, options: CurationOptions, delta_version: int, log: FilterLog
+) -> SftBuild:
+    """Select, scrub, deduplicate and split SFT examples from featured turns."""
+    candidates = _candidates(turns.select(_RULE_COLUMNS), options)
+    log.note("candidates", "one per turn, plus one per correction", turns.height, candidates.height)
+    candidates = log.apply_all(candidates, sft_filter_steps(options))
+    max_history = options.max_history_turns
+    if options.unit == "session":
+        candidates = log.transform(
+            candidates,
+            "whole_sessions",
+            "every turn of the session accepted; one example per session",
+            _whole_sessions,
+        )
+        max_history = _WHOLE_SESSION
+
+    involved, pii = scrub_turns(involved_turns(turns, candidates, max_history), options.scrub_pii)
+    examples = candidates.select("event_id", "target").join(involved, on="event_id", how="inner")
+    examples = examples.with_columns(
+        target_text=pl.when(pl.col("target") == "correction")
+        .then(pl.col("corrected_response"))
+        .otherwise(pl.col("response"))
+    )
+    examples = attach_history(examples, involved, max_history)
+    examples = examples.with_columns(conversation_keys("target_text")).with_columns(_score())
+    if options.dedup != "none":
+        examples = log.transform(
+            examples,
+            "exact_dedup",
+            "identical conversation and answer",
+            lambda f: keep_best(f, "exact_key", ["_score"], [True]),
+        )
+    if options.dedup == "near":
+        examples = log.transform(
+            examples,
+            "near_dedup",
+            "same normalized user prompts (case, punctuation, digits folded)",
+            lambda f: keep_best(f, "near_key", ["_score"], [True]),
+        )
+    examples = assign_split(examples, options.eval_share, options.split_salt).sort(
+        ["session_id", "turn_index", "event_id", "target"]
+    )
+    rows: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
+    whole = options.unit == "session"
+    # Only the columns a row needs cross into Python: nested columns are costly to convert.
+    for example in examples.select(_ROW_COLUMNS).iter_rows(named=True):
+        rows[example["split"]].append(_sft_row(example, delta_version, whole_session=whole))
+    return SftBuild(rows, log, pii)
+
+
+def _sft_row(example: dict[str, Any], delta_version: int, whole_session: bool) -> dict[str, Any]:
+    history = example["history"]
+    messages = context_messages(
+        example["system_prompt"],
+        history,
+        example["prompt"],
+        history_weight=None if whole_session else 0,
+    )
+    is_correction = example["target"] == "correction"
+    # A correction is the text the agent should have answered: the original tool calls stay out.
+    tools = None if is_correction else example["tools_used"]
+    messages.extend(answer_messages(example["event_id"], example["target_text"], tools))
+    turns = [*history, example]
+    return {
+        "id": example["session_id"] if whole_session else _example_id(example),
+        "messages": messages,
+        "session_id": example["session_id"],
+        "event_ids": [turn["event_id"] for turn in turns],
+        "kafka_coordinates": coordinates(turns),
+        "delta_version": delta_version,
+        "agent_id": example["agent_id"],
+        "agent_version": example["agent_version"],
+        "answer_source": example["target"],
+        "reward": example["reward"],
+        "reward_confidence": example["reward_confidence"],
+        "reward_source": example["reward_source"],
+    }
+
+
+def _example_id(example: dict[str, Any]) -> str:
+    suffix = ":correction" if example["target"] == "correction" else ""
+    return f"{example['event_id']}{suffix}"

@@ -1,0 +1,51 @@
+"""Settings of the live dashboard (FEEDBACK_DASHBOARD_* environment variables)."""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, ENV_PREFIX, ServiceSettings
+
+__all__ = ["DASHBOARD_ENV_PREFIX", "DashboardSettings"]
+
+DASHBOARD_ENV_PREFIX = f"{ENV_PREFIX}DASHBOARD_"
+
+
+class DashboardSettings(ServiceSettings):
+    """Where the dashboard listens, which topics it reads, and how far back it looks."""
+
+    model_config = SettingsConfigDict(env_prefix=DASHBOARD_ENV_PREFIX)
+
+    host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 in a container).")
+    port: int = Field(8050, ge=0, le=65535, description="HTTP port of the page, API and /metrics.")
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    namespace: str = Field(
+        "", description="Replay namespace: read topics `<name>.<namespace>`; empty = live topics."
+    )
+    group_id: str = Field(
+        "feedback-dashboard",
+        description="Consumer group id. The dashboard assigns every partition to itself and "
+        "commits nothing, so replicas never split the data between them.",
+    )
+    lookback_s: float = Field(
+        3600.0,
+        gt=0,
+        description="How much EVENT time the page shows, back from the newest metric window.",
+    )
+    backfill_messages: int = Field(
+        20_000,
+        ge=0,
+        description="On start, also re-read at least this many of the newest messages of each "
+        "partition, whatever their Kafka timestamps say (covers event-time timestamps).",
+    )
+    push_interval_s: float = Field(
+        1.0, gt=0, description="How often the event stream checks for changes to push."
+    )
+    max_alerts: int = Field(100, gt=0, description="Alerts kept (newest first).")
+    kafka_config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra librdkafka consumer settings (security.protocol, sasl.*...), JSON.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = Field(False, description="JSON log lines instead of plain text.")

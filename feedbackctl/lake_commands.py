@@ -1,0 +1,202 @@
+"""`feedbackctl lake compact | vacuum | checkpoint | history | erase | query`: lake maintenance."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sinks.erasure import erase_user
+from sinks.exceptions import LakeError
+from sinks.lake import TABLE_NAMES, Lake
+from sinks.lake_reader import dedupe, read_table
+from sinks.maintenance import checkpoint, compact, history, vacuum
+from sinks.settings import SINK_ENV_PREFIX, SinkSettings
+
+__all__ = ["lake_app"]
+
+lake_app = typer.Typer(
+    help="Maintain and read the Delta Lake tables the sink writes.", no_args_is_help=True
+)
+console = Console()
+
+LAKE_URI = typer.Option(None, help=f"Lake root (env {SINK_ENV_PREFIX}LAKE_URI, default ./lake)")
+NAMESPACE = typer.Option(None, help=f"Replay namespace (env {SINK_ENV_PREFIX}NAMESPACE)")
+STORAGE = typer.Option(
+    None, help=f"delta-rs storage options, JSON (env {SINK_ENV_PREFIX}STORAGE_OPTIONS)"
+)
+TABLE_OR_ALL = typer.Argument("all", help=f"One of {', '.join(TABLE_NAMES)}, or all.")
+
+
+def _lake(lake_uri: str | None, namespace: str | None, storage_options: str | None) -> Lake:
+    overrides: dict[str, Any] = {
+        "lake_uri": lake_uri,
+        "namespace": namespace,
+        "storage_options": json.loads(storage_options) if storage_options else None,
+    }
+    return Lake.from_settings(SinkSettings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+def _tables(lake: Lake, table: str) -> list[str]:
+    if table == "all":
+        return [name for name in TABLE_NAMES if lake.exists(name)]
+    if table not in TABLE_NAMES:
+        raise typer.BadParameter(f"unknown table {table!r}; known: {', '.join(TABLE_NAMES)}")
+    return [table]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(code=1)
+
+
+@lake_app.command("compact")
+def compact_command(
+    table: str = TABLE_OR_ALL,
+    target_size_mb: int | None = typer.Option(None, help="Target file size (default ~100 MB)."),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Merge the sink's small files into large ones (a new version; old files stay until vacuum)."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    size = target_size_mb * 1024 * 1024 if target_size_mb else None
+    for name in _tables(lake, table):
+        metrics = compact(lake, name, size)
+        console.print(
+            f"{name}: {metrics.get('numFilesRemoved', 0)} files -> "
+            f"{metrics.get('numFilesAdded', 0)}"
+        )
+
+
+@lake_app.command("vacuum")
+def vacuum_command(
+    table: str = TABLE_OR_ALL,
+    retention_hours: int | None = typer.Option(
+        None, help="Keep files needed by versions this recent (default: the table's, 7 days)."
+    ),
+    dry_run: bool = typer.Option(True, help="Only list the files (default); --no-dry-run deletes."),
+    full: bool = typer.Option(False, help="Also remove unreferenced files (crashed writes)."),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Delete files older versions no longer need, keeping time travel within the retention."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    for name in _tables(lake, table):
+        try:
+            files = vacuum(lake, name, retention_hours, dry_run, full)
+        except Exception as exc:
+            _fail(exc)
+        verb = "would delete" if dry_run else "deleted"
+        console.print(f"{name}: {verb} {len(files)} files")
+
+
+@lake_app.command("checkpoint")
+def checkpoint_command(
+    table: str = TABLE_OR_ALL,
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Write a checkpoint so readers need not replay the whole log."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    for name in _tables(lake, table):
+        console.print(f"{name}: checkpoint at version {checkpoint(lake, name)}")
+
+
+@lake_app.command("history")
+def history_command(
+    table: str = typer.Argument(..., help=f"One of {', '.join(TABLE_NAMES)}."),
+    limit: int = typer.Option(20, help="Newest commits to show."),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """List the latest commits of a table."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    try:
+        commits = history(lake, _tables(lake, table)[0], limit)
+    except LakeError as exc:
+        _fail(exc)
+    out = Table("version", "time (UTC)", "operation", "rows added", "writer")
+    for commit in commits:
+        metrics = commit.get("operationMetrics", {})
+        when = datetime.fromtimestamp(commit["timestamp"] / 1000, UTC)
+        writer = commit.get("sink_host", "")
+        if writer:
+            writer = f"{writer}:{commit.get('sink_pid', '')}"
+        out.add_row(
+            str(commit["version"]),
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            commit.get("operation", ""),
+            str(metrics.get("num_added_rows", "")),
+            writer,
+        )
+    console.print(out)
+
+
+@lake_app.command("erase")
+def erase_command(
+    user_id: str = typer.Option(..., help="Pseudonymous user id whose data must go."),
+    vacuum_now: bool = typer.Option(
+        False,
+        "--vacuum",
+        help="Also delete the replaced files at once (retention 0): the bytes are really gone, "
+        "and time travel to earlier versions ends.",
+    ),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Delete a user's interactions and every row of their sessions from every table."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    try:
+        report = erase_user(lake, user_id, vacuum=vacuum_now)
+    except LakeError as exc:
+        _fail(exc)
+    out = Table("table", "rows deleted", "version", "files vacuumed", "selection")
+    for item in report.tables:
+        out.add_row(
+            item.table_name,
+            str(item.rows_deleted),
+            f"{item.version_before} -> {item.version_after}",
+            str(item.vacuumed_files),
+            item.selection,
+        )
+    console.print(out)
+    console.print(
+        f"erasure {report.erasure_id}: {report.rows_deleted} rows of {report.sessions} sessions; "
+        f"recorded in {lake.path('erasures')}"
+    )
+
+
+@lake_app.command("query")
+def query_command(
+    table: str = typer.Argument(..., help=f"One of {', '.join(TABLE_NAMES)}."),
+    version: int | None = typer.Option(None, help="Table version to read (time travel)."),
+    as_of: str | None = typer.Option(None, help="Read the table as of this ISO-8601 time."),
+    columns: str | None = typer.Option(None, help="Comma-separated columns."),
+    limit: int = typer.Option(20, help="Rows to print."),
+    dedupe_rows: bool = typer.Option(False, "--dedupe", help="Drop repeated records."),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Print rows of a table, at its latest version or at a version / time."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    wanted = [c.strip() for c in columns.split(",")] if columns else None
+    try:
+        data = read_table(_tables(lake, table)[0], version, as_of, wanted, lake=lake)
+    except (LakeError, ValueError) as exc:
+        _fail(exc)
+    if dedupe_rows:
+        data = dedupe(data, table)
+    total = data.num_rows
+    frame = pl.from_arrow(data.slice(0, limit))
+    with pl.Config(tbl_rows=limit, fmt_str_lengths=40, tbl_width_chars=160):
+        console.print(str(frame))
+    console.print(f"{min(limit, total)} of {total} rows")

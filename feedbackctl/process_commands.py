@@ -1,0 +1,42 @@
+"""`feedbackctl process`: run one stream processor worker (start several for more throughput)."""
+
+import os
+
+import typer
+
+from plumbing.logs import configure_logging
+from plumbing.settings import env_name
+from stream_processors.settings import PROCESSOR_ENV_PREFIX, ProcessorSettings
+
+__all__ = ["process"]
+
+
+def process(
+    namespace: str = typer.Option(
+        None,
+        "--namespace",
+        help="Replay namespace: topics `<name>.<namespace>`, own consumer group and Redis keys "
+        f"[env: {env_name(PROCESSOR_ENV_PREFIX, 'namespace')}].",
+    ),
+    create_topics: bool = typer.Option(
+        True, "--create-topics/--no-create-topics", help="Create missing topics of the namespace."
+    ),
+    loglevel: str = typer.Option("info", "--loglevel", help="Log level."),
+) -> None:
+    """Run one worker of the stream processor until interrupted.
+
+    Several workers with the same settings (run this command several times, e.g. one per core)
+    share the input partitions; every timeout and window size is a FEEDBACK_PROCESSOR_* variable.
+    """
+    overrides = {"namespace": namespace} if namespace is not None else {}
+    settings = ProcessorSettings(**overrides)  # type: ignore[arg-type]
+    configure_logging(loglevel, json_format=os.environ.get("FEEDBACK_LOG_JSON") == "1")
+    if create_topics:
+        from local_stack.topics import ensure_topics
+        from schemas.topics import TOPICS
+
+        ns = settings.namespace or None
+        ensure_topics(settings.bootstrap_servers, [spec.in_namespace(ns) for spec in TOPICS])
+    from stream_processors.app import run_worker
+
+    run_worker(settings, loglevel=loglevel)

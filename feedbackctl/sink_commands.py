@@ -1,0 +1,85 @@
+"""`feedbackctl sink`: run the Delta Lake sink (a Kafka consumer group member)."""
+
+import json
+import signal
+from types import FrameType
+from typing import Any
+
+import typer
+
+from plumbing.logs import configure_logging
+from plumbing.observability import start_metrics_server
+from sinks.settings import SINK_ENV_PREFIX, SinkSettings
+from sinks.sink import DeltaSink
+
+__all__ = ["app", "run_sink"]
+
+
+def _env(field: str) -> str:
+    return f"{SINK_ENV_PREFIX}{field.upper()}"
+
+
+def run_sink(
+    bootstrap_servers: str | None = typer.Option(
+        None, help=f"Kafka bootstrap servers (env {_env('bootstrap_servers')})"
+    ),
+    lake_uri: str | None = typer.Option(
+        None, help=f"Lake root: a directory or s3://... (env {_env('lake_uri')})"
+    ),
+    namespace: str | None = typer.Option(
+        None, help=f"Replay namespace of topics and tables (env {_env('namespace')})"
+    ),
+    group_id: str | None = typer.Option(None, help=f"Consumer group (env {_env('group_id')})"),
+    sink_name: str | None = typer.Option(
+        None, help=f"Name of the Delta application transactions (env {_env('sink_name')})"
+    ),
+    flush_rows: int | None = typer.Option(
+        None, help=f"Flush after this many messages (env {_env('flush_rows')})"
+    ),
+    flush_bytes: int | None = typer.Option(
+        None, help=f"Flush after this many value bytes (env {_env('flush_bytes')})"
+    ),
+    flush_latency_s: float | None = typer.Option(
+        None,
+        help=f"Flush at the latest this long after the first buffered message "
+        f"(env {_env('flush_latency_s')})",
+    ),
+    storage_options: str | None = typer.Option(
+        None, help=f"delta-rs storage options as JSON (env {_env('storage_options')})"
+    ),
+    exit_when_idle: float | None = typer.Option(
+        None, help="Commit and exit after this many seconds without messages (replays, tests)."
+    ),
+    log_level: str = typer.Option("INFO", help="Log level."),
+    json_logs: bool = typer.Option(False, help="Log JSON lines."),
+) -> None:
+    """Consume the input, enriched, metrics and dead-letter topics into the lake's Delta tables."""
+    configure_logging(log_level, json_logs)
+    overrides: dict[str, Any] = {
+        "bootstrap_servers": bootstrap_servers,
+        "lake_uri": lake_uri,
+        "namespace": namespace,
+        "group_id": group_id,
+        "sink_name": sink_name,
+        "flush_rows": flush_rows,
+        "flush_bytes": flush_bytes,
+        "flush_latency_s": flush_latency_s,
+        "storage_options": json.loads(storage_options) if storage_options else None,
+    }
+    settings = SinkSettings(**{k: v for k, v in overrides.items() if v is not None})
+    start_metrics_server(settings.metrics_port)
+    sink = DeltaSink(settings)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        sink.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stats = sink.run(exit_when_idle_s=exit_when_idle)
+    typer.echo(
+        f"sink stopped: {stats.messages} messages, {stats.flushes} commits, rows {dict(stats.rows)}"
+    )
+
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app.command()(run_sink)

@@ -1,0 +1,425 @@
+"""`FeedbackClient`: what agents call to emit interactions, feedback and signals to Kafka.
+
+One call builds the record, checks it against its contract, encodes it (Avro single-object) and
+hands it to an idempotent confluent-kafka producer keyed by session_id; it returns the event_id at
+once. A background thread serves delivery reports. An event that cannot be delivered (broker
+unreachable past `delivery_timeout_ms`, local queue still full after `queue_full_timeout_s`,
+still queued when `close()` gives up) is written to the local spool and replayed by a later
+client; every outcome is counted (`stats()`, Prometheus). Invalid input raises
+`InvalidRecordError` (a ValueError naming the field) before anything is sent.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Unpack
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from prometheus_client import CollectorRegistry
+
+from producers.exceptions import DeliveryFailedError, ProducerClosedError, QueueFullError
+from producers.metrics import ProducerCounters, ProducerStats
+from producers.records import (
+    FeedbackFields,
+    InteractionFields,
+    SignalFields,
+    build_feedback,
+    build_interaction,
+    build_signal,
+    checker_for,
+    event_time_ms,
+    new_event_id,
+)
+from producers.settings import ProducerSettings
+from producers.spool import ClaimedSpoolFile, SpoolWriter, claim_spool_files
+from schemas.exceptions import InvalidRecordError
+from schemas.serializer import SingleObjectSerializer, serializer_for
+from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
+
+__all__ = ["FeedbackClient", "ProducerTopics", "producer_config"]
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+_WARN_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class ProducerTopics:
+    """The three input topics a client writes to (the registry's, or renamed ones in tests)."""
+
+    interactions: TopicSpec = INTERACTIONS
+    feedback: TopicSpec = FEEDBACK
+    signals: TopicSpec = SIGNALS
+
+    @classmethod
+    def in_namespace(cls, namespace: str | None) -> "ProducerTopics":
+        return cls(
+            INTERACTIONS.in_namespace(namespace),
+            FEEDBACK.in_namespace(namespace),
+            SIGNALS.in_namespace(namespace),
+        )
+
+
+class FeedbackClient:
+    """Emit agent events without blocking or crashing the agent, and without losing one.
+
+    Use it as a context manager, or call `close()` at shutdown: that waits for deliveries and
+    spools whatever could not be delivered. Thread-safe for `log_*`; close it from one thread.
+    """
+
+    def __init__(
+        self,
+        settings: ProducerSettings | None = None,
+        *,
+        topics: ProducerTopics | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.settings = settings or ProducerSettings()
+        self.topics = topics or ProducerTopics.in_namespace(self.settings.topic_namespace)
+        self._serializers: dict[str, SingleObjectSerializer] = {
+            spec.value_record: serializer_for(spec)
+            for spec in (self.topics.interactions, self.topics.feedback, self.topics.signals)
+        }
+        self._counters = ProducerCounters(registry)
+        self._spool = (
+            SpoolWriter(self.settings.spool_dir)
+            if self.settings.failure_policy == "spool"
+            else None
+        )
+        self._failures_reported = 0
+        self._last_warning = 0.0
+        self._closed = False
+        self._producer = Producer(self._kafka_config())
+        self._stop = threading.Event()
+        self._poller = threading.Thread(
+            target=self._serve_deliveries, name="feedback-producer-deliveries", daemon=True
+        )
+        self._poller.start()
+
+    # -- the agent-facing API ------------------------------------------------------------
+
+    def log_interaction(self, **fields: Unpack[InteractionFields]) -> str:
+        """Emit one turn (prompt, response, tools, cost...); returns its event_id."""
+        topic = self.topics.interactions
+        return self._emit(topic, self._build(topic, build_interaction, fields))
+
+    def log_feedback(self, **fields: Unpack[FeedbackFields]) -> str:
+        """Emit explicit feedback on a turn (`interaction_id`) or a whole session."""
+        topic = self.topics.feedback
+        return self._emit(topic, self._build(topic, build_feedback, fields))
+
+    def log_signal(self, **fields: Unpack[SignalFields]) -> str:
+        """Emit an implicit signal (task_completed, task_failed, retried...)."""
+        topic = self.topics.signals
+        return self._emit(topic, self._build(topic, build_signal, fields))
+
+    def send(self, topic: TopicSpec, record: Mapping[str, Any]) -> str:
+        """Emit a complete record dict to one of the input topics (event_id/time filled)."""
+        return self._emit(topic, self._complete(topic, record))
+
+    def flush(self, timeout_s: float | None = None) -> int:
+        """Wait for deliveries (default: close_timeout_s); return how many are still queued."""
+        remaining = self._producer.flush(
+            self.settings.close_timeout_s if timeout_s is None else timeout_s
+        )
+        if self._spool is not None:
+            self._spool.sync()
+        self._raise_new_failures()
+        return int(remaining)
+
+    def close(self) -> ProducerStats:
+        """Deliver what can be delivered in close_timeout_s, spool the rest, release the spool."""
+        if self._closed:
+            return self.stats()
+        self._stop.set()
+        self._poller.join()
+        self._closed = True
+        remaining = self._producer.flush(self.settings.close_timeout_s)
+        if remaining:
+            # Purged messages come back through the delivery callback with an error: spooled.
+            log.warning("%d events still queued at close; spooling them", remaining)
+            self._producer.purge(in_queue=True, in_flight=True, blocking=True)
+            deadline = time.monotonic() + 5.0
+            while len(self._producer) and time.monotonic() < deadline:
+                self._producer.poll(0.05)
+        if self._spool is not None:
+            self._spool.close()
+        stats = self.stats()
+        self._raise_new_failures()
+        return stats
+
+    def stats(self) -> ProducerStats:
+        """Counts since this client was created (see producers.metrics for the outcomes)."""
+        return self._counters.snapshot(in_queue=len(self._producer))
+
+    def replay_spool(self) -> int:
+        """Send again every event spooled by clients that are gone; return how many.
+
+        A spool file is deleted once each of its events is delivered or spooled anew, so a crash
+        mid-replay replays the file again: consumers deduplicate by event_id.
+        """
+        if self._spool is None:
+            return 0
+        replayed = 0
+        for claimed in claim_spool_files(self.settings.spool_dir, exclude=self._spool.path):
+            replayed += self._replay(claimed)
+        return replayed
+
+    def __enter__(self) -> "FeedbackClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- shared with AsyncFeedbackClient ---------------------------------------------------
+
+    def _build(
+        self, topic: TopicSpec, builder: Callable[..., dict[str, Any]], fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            return builder(**fields)
+        except InvalidRecordError:
+            self._counters.add("rejected", topic.name)
+            raise
+        except TypeError as exc:  # a missing or unknown keyword argument
+            self._counters.add("rejected", topic.name)
+            raise InvalidRecordError(f"{topic.value_record}: {exc}") from None
+
+    def _complete(self, topic: TopicSpec, record: Mapping[str, Any]) -> Mapping[str, Any]:
+        if record.get("event_id") is not None and type(record.get("event_time")) is int:
+            return record
+        completed = dict(record)
+        if completed.get("event_id") is None:
+            completed["event_id"] = new_event_id()
+        try:
+            completed["event_time"] = event_time_ms(completed.get("event_time"))
+        except InvalidRecordError:
+            self._counters.add("rejected", topic.name)
+            raise
+        return completed
+
+    def _encode(self, topic: TopicSpec, record: Mapping[str, Any]) -> tuple[bytes, bytes]:
+        """Check and encode; the Kafka key and value. Nothing is sent when this raises."""
+        try:
+            checker_for(topic.value_record)(record, self.settings.max_text_bytes)
+            value = self._serializers[topic.value_record].encode(record)
+            if len(value) > self.settings.max_event_bytes:
+                raise InvalidRecordError(
+                    f"the encoded event is {len(value)} bytes, above the limit of "
+                    f"{self.settings.max_event_bytes} (FEEDBACK_PRODUCER_MAX_EVENT_BYTES)"
+                )
+        except InvalidRecordError:
+            self._counters.add("rejected", topic.name)
+            raise
+        return record["session_id"].encode("utf-8"), value
+
+    def _emit(self, topic: TopicSpec, record: Mapping[str, Any]) -> str:
+        key, value = self._encode(topic, record)
+        self._produce(topic.name, key, value)
+        return str(record["event_id"])
+
+    def _offer(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> bool:
+        """One attempt to queue an event: False when the local queue is full."""
+        if self._closed:
+            raise ProducerClosedError("this FeedbackClient is closed; create a new one")
+        try:
+            if on_delivery is None:
+                self._producer.produce(topic, value, key)
+            else:
+                self._producer.produce(topic, value, key, on_delivery=on_delivery)
+        except BufferError:
+            return False
+        except KafkaException as exc:  # e.g. a fatal idempotence error: the producer is done
+            self._give_up(topic, key, value, exc.args[0].name(), on_delivery)
+            return True
+        self._counters.add("sent", topic)
+        return True
+
+    def _queue_stayed_full(
+        self, topic: str, key: bytes | None, value: bytes, on_delivery: DeliveryCallback | None
+    ) -> None:
+        if self._spool is None:
+            raise QueueFullError(
+                f"the local queue stayed full for {self.settings.queue_full_timeout_s}s "
+                "(is the broker reachable? raise FEEDBACK_PRODUCER_QUEUE_MAX_MESSAGES?)"
+            )
+        self._give_up(topic, key, value, "queue_full", on_delivery)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> bool:
+        """Queue an event, blocking up to queue_full_timeout_s for room; False if spooled."""
+        if self._offer(topic, key, value, on_delivery):
+            return True
+        self._counters.queue_full_wait()
+        deadline = time.monotonic() + self.settings.queue_full_timeout_s
+        while time.monotonic() < deadline:
+            self._producer.poll(0.005)
+            if self._offer(topic, key, value, on_delivery):
+                return True
+        self._queue_stayed_full(topic, key, value, on_delivery)
+        return False
+
+    def _give_up(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes,
+        reason: str,
+        on_delivery: DeliveryCallback | None,
+    ) -> None:
+        """Spool an event that never reached the queue (and tell a replay batch it is done)."""
+        self._spool_event(topic, key, value, reason)
+        if on_delivery is not None and isinstance(on_delivery, _ReplayBatch):
+            on_delivery.account()
+
+    def _spool_event(self, topic: str, key: bytes | None, value: bytes, reason: str) -> None:
+        if self._spool is None:
+            log.error("event for %s not delivered (%s) and no spool configured", topic, reason)
+            return
+        try:
+            self._spool.append(topic, key, value, reason)
+        except OSError:
+            self._counters.add("lost", topic)
+            log.exception("could not spool an undelivered event for %s: it is lost", topic)
+            return
+        self._counters.add("spooled", topic)
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        topic = msg.topic() or "?"
+        if err is None:
+            self._counters.add("delivered", topic)
+            return
+        self._counters.add("failed", topic)
+        self._warn_now_and_then("delivery to %s failed: %s", topic, err)
+        self._spool_event(topic, msg.key(), msg.value() or b"", err.name())
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            log.error("fatal producer error, events will be spooled: %s", err)
+        else:
+            self._warn_now_and_then("kafka: %s", err)
+
+    def _warn_now_and_then(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            log.warning(message + " (%s)", *args, self.stats())
+
+    def _serve_deliveries(self) -> None:
+        if self.settings.replay_spool_on_start:
+            try:
+                replayed = self.replay_spool()
+                if replayed:
+                    log.info("replayed %d spooled events", replayed)
+            except Exception:
+                log.exception("replaying the spool failed; it will be retried by a later client")
+        while not self._stop.is_set():
+            self._producer.poll(0.1)
+            self._counters.publish()
+
+    def _replay(self, claimed: ClaimedSpoolFile) -> int:
+        if not claimed.entries:
+            claimed.done()
+            return 0
+        batch = _ReplayBatch(claimed, self._on_delivery)
+        sent = 0
+        complete = True
+        for entry in claimed.entries:
+            if self._stop.is_set():  # closing: keep the file for a later replay
+                complete = False
+                break
+            try:
+                queued = self._produce(entry.topic, entry.key, entry.value, batch)
+            except ProducerClosedError:
+                complete = False
+                break
+            if queued:
+                self._counters.add("replayed", entry.topic)
+                sent += 1
+        batch.all_offered(len(claimed.entries) if complete else None)
+        return sent
+
+    def _raise_new_failures(self) -> None:
+        if self._spool is not None:
+            return
+        failed = self._counters.get("failed")
+        if failed > self._failures_reported:
+            new, self._failures_reported = failed - self._failures_reported, failed
+            raise DeliveryFailedError(f"{new} events could not be delivered", new)
+
+    def _kafka_config(self) -> dict[str, Any]:
+        return {
+            **producer_config(self.settings),
+            "on_delivery": self._on_delivery,
+            "error_cb": self._on_error,
+        }
+
+
+def producer_config(settings: ProducerSettings) -> dict[str, Any]:
+    """The librdkafka configuration the SDK produces with (idempotent, acks=all, batched)."""
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "client.id": settings.client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": settings.linger_ms,
+        "batch.size": settings.batch_size_bytes,
+        "compression.type": settings.compression,
+        "queue.buffering.max.messages": settings.queue_max_messages,
+        "queue.buffering.max.kbytes": settings.queue_max_kbytes,
+        "message.timeout.ms": settings.delivery_timeout_ms,
+        **settings.kafka_config,
+    }
+
+
+class _ReplayBatch:
+    """Deletes a claimed spool file once every one of its events is delivered or re-spooled."""
+
+    def __init__(self, claimed: ClaimedSpoolFile, on_delivery: DeliveryCallback) -> None:
+        self._claimed = claimed
+        self._on_delivery = on_delivery
+        self._lock = threading.Lock()
+        self._accounted = 0
+        self._expected: int | None = None
+        self._finished = False
+
+    def __call__(self, err: KafkaError | None, msg: Message) -> None:
+        self._on_delivery(err, msg)
+        self.account()
+
+    def account(self) -> None:
+        with self._lock:
+            self._accounted += 1
+            self._finish_if_complete()
+
+    def all_offered(self, entries: int | None) -> None:
+        """Every entry was queued or spooled; None when the client closed first (keep the file:
+        the events already queued will be replayed twice, and deduplicated by event_id)."""
+        with self._lock:
+            if entries is None:
+                self._finished = True
+                self._claimed.release()
+                return
+            self._expected = entries
+            self._finish_if_complete()
+
+    def _finish_if_complete(self) -> None:
+        if not self._finished and self._expected is not None and self._accounted >= self._expected:
+            self._finished = True
+            self._claimed.done()

@@ -1,0 +1,26 @@
+"""`python -m stream_processors [--namespace NS]`: one worker, settings from FEEDBACK_PROCESSOR_*.
+
+The same as `feedbackctl process`, without the rest of the CLI (used by tests and benchmarks).
+"""
+
+import argparse
+import logging
+
+from plumbing.logs import configure_logging
+from stream_processors.app import run_worker
+from stream_processors.settings import ProcessorSettings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m stream_processors")
+    parser.add_argument("--namespace", default=None, help="replay namespace")
+    parser.add_argument("--loglevel", default="info")
+    args = parser.parse_args()
+    overrides = {"namespace": args.namespace} if args.namespace is not None else {}
+    configure_logging(args.loglevel)
+    logging.getLogger(__name__).debug("starting")
+    run_worker(ProcessorSettings(**overrides), loglevel=args.loglevel)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main()

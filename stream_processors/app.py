@@ -1,0 +1,107 @@
+"""The Faust app of the stream processor: tables in Redis, one agent over the three inputs.
+
+`build_app(settings)` returns the app and its runtime; `run_worker(settings)` runs one worker.
+Several workers with the same settings (same namespace) form one consumer group and split the
+input partitions; a dead worker's partitions move to the others with their state in Redis.
+"""
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import faust
+
+from schemas.topics import INPUT_TOPICS
+from stream_processors.redis_store import register
+from stream_processors.runtime import ProcessorRuntime
+from stream_processors.settings import ProcessorSettings
+from stream_processors.tables import PartitionedTable
+
+__all__ = ["build_app", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]:
+    """A Faust app wired to a ProcessorRuntime (not started)."""
+    register()
+    data_dir = Path(tempfile.gettempdir()) / "feedback-processor" / settings.group_id
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.group_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store=settings.redis_url,
+        datadir=str(data_dir),
+        table_standby_replicas=0,  # the Redis data is shared: a standby would overwrite it
+        topic_replication_factor=1,
+        topic_partitions=INPUT_TOPICS[0].partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        stream_wait_empty=True,
+        stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        producer_linger=0.005,
+    )
+    runtime = _wire(app, settings)
+    return app, runtime
+
+
+def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
+    store_options = {
+        "prefix": settings.redis_prefix,
+        "flush_interval": 0,  # the runtime flushes, after outputs are acknowledged
+        "apply_changelog": False,  # Redis + input checkpoint are the truth (docs/processor.md)
+        "window_ttl": settings.window_ttl_s,
+    }
+    partitions = INPUT_TOPICS[0].partitions  # co-partitioned with the inputs
+
+    def table(name: str, key_type: type | None) -> PartitionedTable:
+        # bytes -> Faust's "raw" codec; anything else -> "json" (window keys are tuples).
+        created = PartitionedTable(
+            app,
+            name=name,
+            partitions=partitions,
+            key_type=key_type,
+            value_type=bytes,
+            options=dict(store_options),
+        )
+        return app.tables.add(created)
+
+    sessions = table("sessions", bytes)
+    progress = table("progress", bytes)
+    partials_table = table("window-partials", None)
+    partials_table.tumbling(settings.metrics_window_s, expires=None)
+    runtime = ProcessorRuntime(app, settings, sessions, progress, partials_table)
+
+    channel = app.topic(
+        *sorted(runtime.input_names),
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=runtime.partition_count,
+    )
+
+    @app.agent(channel, name="join-sessions")
+    async def join_sessions(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(
+            settings.batch_max_events, within=settings.batch_within_s
+        ):
+            await runtime.on_batch(events)
+
+    @app.timer(settings.tick_interval_s, on_leader=False)
+    async def tick() -> None:
+        if app.consumer.assignment():
+            await runtime.on_tick()
+
+    return runtime
+
+
+def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:
+    """Run one worker until it is stopped (SIGINT/SIGTERM)."""
+    from faust.worker import Worker
+
+    app, _ = build_app(settings)
+    log.info("processor %s starting (pid %d)", settings.group_id, os.getpid())
+    Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,0 +1,66 @@
+"""Producing the processor's outputs with confluent-kafka, and waiting until Kafka has them.
+
+Outputs are produced before the input offsets they come from are checkpointed; `wait` returns
+only once every queued record is acknowledged (acks=all, idempotent producer), and raises
+otherwise, so nothing is checkpointed that Kafka did not get.
+"""
+
+import asyncio
+import time
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from stream_processors.exceptions import OutputDeliveryError
+
+__all__ = ["OutputProducer"]
+
+
+class OutputProducer:
+    """A confluent-kafka producer that remembers delivery failures until `wait`."""
+
+    def __init__(self, bootstrap_servers: str, extra: dict[str, Any] | None = None) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 1_000_000,
+                "message.max.bytes": 4 * 1024 * 1024,
+                **(extra or {}),
+            }
+        )
+        self._errors: list[str] = []
+        self.sent = 0
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._errors.append(f"{message.topic()}: {error}")
+
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value, key, on_delivery=self._on_delivery)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self.sent += 1
+
+    async def wait(self, timeout_s: float = 30.0) -> None:
+        """Until every queued output is acknowledged; raise OutputDeliveryError otherwise."""
+        deadline = time.monotonic() + timeout_s
+        while self._producer.flush(0) > 0:
+            if time.monotonic() > deadline:
+                raise OutputDeliveryError(
+                    f"{len(self._producer)} outputs not acknowledged after {timeout_s} s"
+                )
+            await asyncio.sleep(0.002)
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise OutputDeliveryError(f"{len(errors)} outputs failed, first: {errors[0]}")
+
+    def close(self) -> None:
+        self._producer.flush(10)

@@ -1,0 +1,304 @@
+"""All the state of one input partition number and the outputs it produces, without any I/O.
+
+A `PartitionProcessor` owns the sessions whose key hashes to partition `p` (of the three
+co-partitioned input topics), the partition's watermark, its metric window partials and the last
+input offset it applied per topic (the checkpoint). `ingest` stages decoded events;
+`advance` moves the watermark and applies what it passed, returning the outputs. The caller
+produces the outputs, then persists `dirty_state()` atomically, in that order.
+"""
+
+import heapq
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from stream_processors.metrics import WindowPartial, window_start_of
+from stream_processors.sessions import Session
+from stream_processors.watermark import PartitionWatermark
+
+__all__ = ["Outputs", "PartitionConfig", "PartitionProcessor", "WindowKey"]
+
+WindowKey = tuple[str, str, int]  # agent_id, agent_version, window_start
+
+
+@dataclass(frozen=True)
+class PartitionConfig:
+    """The timing rules, in milliseconds of event time (idle timeout: wall clock)."""
+
+    abandon_after_ms: int
+    grace_ms: int
+    lateness_ms: int
+    idle_timeout_ms: int
+    window_ms: int
+    sample_size: int
+
+
+@dataclass
+class Outputs:
+    """What one `advance` produced, in a deterministic order."""
+
+    enriched: list[dict[str, Any]] = field(default_factory=list)
+    inferred_signals: list[dict[str, Any]] = field(default_factory=list)
+    too_late: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+
+    def extend(self, other: "Outputs") -> None:
+        self.enriched += other.enriched
+        self.inferred_signals += other.inferred_signals
+        self.too_late += other.too_late
+
+    def __len__(self) -> int:
+        return len(self.enriched) + len(self.inferred_signals) + len(self.too_late)
+
+
+class PartitionProcessor:
+    """Sessions, watermark, window partials and checkpoint of one input partition."""
+
+    def __init__(self, partition: int, config: PartitionConfig, now: float) -> None:
+        self.partition = partition
+        self.config = config
+        self.watermark = PartitionWatermark(config.lateness_ms, config.idle_timeout_ms)
+        self.watermark.restart(now)
+        self.sessions: dict[str, Session] = {}
+        self.windows: dict[WindowKey, WindowPartial] = {}
+        self.offsets: dict[str, int] = {}
+        # Windows ending at or before this are final for this partition: late contributions
+        # go to the window holding it instead.
+        self.frozen_before: int | None = None
+        self._due: list[tuple[int, str]] = []
+        self._dirty_sessions: set[str] = set()
+        self._dirty_windows: set[WindowKey] = set()
+        self._deleted_sessions: set[str] = set()
+        self._deleted_windows: set[WindowKey] = set()
+        self._progress_dirty = True
+        self._created_at = now
+        self.idle_empty = False
+        # What this partition may still add to metric windows: see `metrics_bound`.
+        self.bound: int | str | None = None
+        # Windows the finalizer published: late contributions must not go there either.
+        self.finalized_until: int | None = None
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def already_applied(self, topic: str, offset: int) -> bool:
+        """True for an input offset at or below the checkpoint (redelivered after a restart)."""
+        return offset <= self.offsets.get(topic, -1)
+
+    def skip(self, topic: str, offset: int) -> None:
+        """Move the checkpoint past a message that was dead-lettered or ignored."""
+        self.offsets[topic] = max(offset, self.offsets.get(topic, -1))
+        self._progress_dirty = True
+
+    def ingest(self, topic: str, offset: int, entry: dict[str, Any], now: float) -> bool:
+        """Stage one decoded event; False when it is a duplicate (same event_id)."""
+        self.skip(topic, offset)
+        self.idle_empty = False
+        record = entry["record"]
+        self.watermark.observe(topic, record["event_time"], now)
+        session = self.sessions.get(record["session_id"])
+        if session is None:
+            session = self.sessions[record["session_id"]] = Session(record["session_id"])
+            self._deleted_sessions.discard(session.session_id)
+        if not session.stage(entry):
+            return False
+        self._dirty_sessions.add(session.session_id)
+        heapq.heappush(self._due, (record["event_time"], session.session_id))
+        return True
+
+    # -- progress ------------------------------------------------------------------------------
+
+    def advance(
+        self, now: float, caught_up: Collection[str] | None = None, expected: Collection[str] = ()
+    ) -> Outputs:
+        """Move the watermark to wall clock `now` and apply everything it passed.
+
+        `caught_up`: the input topics of this partition read to their end (None: all);
+        `expected`: all its input topics (see PartitionWatermark.advance).
+        """
+        outputs = Outputs()
+        watermark = self.watermark.advance(now, caught_up, expected)
+        if watermark is None:
+            idle = now - self._created_at >= self.config.idle_timeout_ms
+            if idle != self.idle_empty:
+                self.idle_empty, self._progress_dirty = idle, True
+            return outputs
+        effects = _Effects(self, outputs)
+        config = self.config
+        while self._due and self._due[0][0] <= watermark:
+            _, session_id = heapq.heappop(self._due)
+            session = self.sessions.get(session_id)
+            if session is None:
+                continue
+            due = session.next_due(config.abandon_after_ms, config.grace_ms)
+            if due is None or due > watermark:
+                continue  # a stale entry; the live one is further down the heap
+            session.advance(
+                watermark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
+            )
+            self._dirty_sessions.add(session_id)
+            if session.expired(watermark, config.grace_ms):
+                self._forget(session_id)
+                continue
+            due = session.next_due(config.abandon_after_ms, config.grace_ms)
+            if due is not None:
+                heapq.heappush(self._due, (due, session_id))
+        if self.frozen_before != watermark:
+            self.frozen_before = watermark
+            self._progress_dirty = True
+        bound = self.metrics_bound()
+        if bound != self.bound:
+            self.bound, self._progress_dirty = bound, True
+        return outputs
+
+    def metrics_bound(self) -> int | str | None:
+        """Event time before which this partition adds nothing more to metric windows.
+
+        While input may still come: the watermark. When every input is read to its end and
+        silent (idle): the earliest pending close or staged event, or "idle" with none, so an
+        idle partition does not hold back the other partitions' final metrics.
+        """
+        if not self.watermark.idle:
+            return self.frozen_before
+        pending = [
+            due
+            for session in self.sessions.values()
+            for due in (
+                min((e["record"]["event_time"] for e in session.staged), default=None),
+                session.close_due(self.config.abandon_after_ms),
+            )
+            if due is not None
+        ]
+        return min(pending) if pending else "idle"
+
+    def drop_windows_until(self, finalized_until: int) -> None:
+        """Forget window partials that the metrics finalizer has published as final."""
+        self.finalized_until = finalized_until
+        for key in [k for k in self.windows if k[2] + self.config.window_ms <= finalized_until]:
+            del self.windows[key]
+            self._dirty_windows.discard(key)
+            self._deleted_windows.add(key)
+
+    # -- metrics -------------------------------------------------------------------------------
+
+    def window_for(self, agent: tuple[str, str], event_time: int) -> WindowPartial:
+        size = self.config.window_ms
+        start = window_start_of(event_time, size)
+        closed = max(self.frozen_before or 0, self.finalized_until or 0)
+        if start + size <= closed:
+            start = window_start_of(closed, size)  # late: the earliest window still open
+        key = (agent[0], agent[1], start)
+        partial = self.windows.get(key)
+        if partial is None:
+            partial = self.windows[key] = WindowPartial(self.config.sample_size)
+            self._deleted_windows.discard(key)
+        self._dirty_windows.add(key)
+        return partial
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _forget(self, session_id: str) -> None:
+        del self.sessions[session_id]
+        self._dirty_sessions.discard(session_id)
+        self._deleted_sessions.add(session_id)
+
+    def progress_state(self) -> dict[str, Any]:
+        return {
+            "watermark": self.watermark.to_state(),
+            "offsets": dict(self.offsets),
+            "frozen_before": self.frozen_before,
+            "idle_empty": self.idle_empty,
+            "bound": self.bound,
+        }
+
+    def dirty_state(self) -> "StateChanges":
+        """What changed since the last call, to persist (and forget about)."""
+        changes = StateChanges(
+            sessions={sid: self.sessions[sid].to_state() for sid in self._dirty_sessions},
+            deleted_sessions=set(self._deleted_sessions),
+            windows={key: self.windows[key].to_state() for key in self._dirty_windows},
+            deleted_windows=set(self._deleted_windows),
+            progress=self.progress_state() if self._progress_dirty else None,
+        )
+        self._dirty_sessions.clear()
+        self._deleted_sessions.clear()
+        self._dirty_windows.clear()
+        self._deleted_windows.clear()
+        self._progress_dirty = False
+        return changes
+
+    @classmethod
+    def from_state(
+        cls,
+        partition: int,
+        config: PartitionConfig,
+        now: float,
+        progress: dict[str, Any] | None,
+        sessions: Iterator[dict[str, Any]],
+        windows: Iterator[tuple[WindowKey, dict[str, Any]]],
+    ) -> "PartitionProcessor":
+        """Rebuild from persisted state (after an assignment or a restart)."""
+        processor = cls(partition, config, now)
+        if progress:
+            processor.watermark = PartitionWatermark.from_state(
+                progress["watermark"], config.lateness_ms, config.idle_timeout_ms, now
+            )
+            processor.offsets = dict(progress["offsets"])
+            processor.frozen_before = progress.get("frozen_before")
+            processor.bound = progress.get("bound")
+        for state in sessions:
+            session = Session.from_state(state)
+            processor.sessions[session.session_id] = session
+            due = session.next_due(config.abandon_after_ms, config.grace_ms)
+            if due is not None:
+                processor._due.append((due, session.session_id))
+        heapq.heapify(processor._due)
+        for key, state in windows:
+            processor.windows[key] = WindowPartial.from_state(state, config.sample_size)
+        processor._progress_dirty = False
+        return processor
+
+
+@dataclass
+class StateChanges:
+    sessions: dict[str, dict[str, Any]]
+    deleted_sessions: set[str]
+    windows: dict[WindowKey, dict[str, Any]]
+    deleted_windows: set[WindowKey]
+    progress: dict[str, Any] | None
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.sessions
+            or self.deleted_sessions
+            or self.windows
+            or self.deleted_windows
+            or self.progress is not None
+        )
+
+
+class _Effects:
+    """Routes a session's effects into the partition's windows and the outputs."""
+
+    def __init__(self, processor: PartitionProcessor, outputs: Outputs) -> None:
+        self.processor = processor
+        self.outputs = outputs
+
+    def enriched(self, record: dict[str, Any]) -> None:
+        self.outputs.enriched.append(record)
+
+    def inferred_signal(self, record: dict[str, Any]) -> None:
+        self.outputs.inferred_signals.append(record)
+
+    def count_interaction(self, agent: tuple[str, str], interaction: dict[str, Any]) -> None:
+        self.processor.window_for(agent, interaction["event_time"]).add_interaction(interaction)
+
+    def count_session(self, agent: tuple[str, str], closed_at: int, outcome: str) -> None:
+        self.processor.window_for(agent, closed_at).add_session(outcome)
+
+    def count_feedback(self, agent: tuple[str, str], feedback: dict[str, Any]) -> None:
+        self.processor.window_for(agent, feedback["event_time"]).add_feedback(feedback)
+
+    def count_coverage(self, agent: tuple[str, str], turn_time: int) -> None:
+        self.processor.window_for(agent, turn_time).add_covered_interaction()
+
+    def too_late(self, entry: dict[str, Any], message: str) -> None:
+        self.outputs.too_late.append((entry, message))

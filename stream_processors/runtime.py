@@ -1,0 +1,425 @@
+"""Moving data between Faust, the pure partition processors, Kafka outputs and the tables.
+
+Every step (a `take()` batch, or a timer tick) runs under one lock and in this order:
+1. decode and stage the batch's events (bad ones become dead letters), skipping offsets at or
+   below the partition's checkpoint (redelivered after a restart);
+2. advance every owned partition's watermark, collecting enriched records, inferred signals and
+   too-late dead letters; on the owner of partition 0, merge all partitions' window partials
+   into metric records;
+3. produce every output and wait until Kafka acknowledged all of them;
+4. write the changed state to the tables and flush the Redis store: sessions, window partials,
+   and the checkpointed input offsets, in one MULTI/EXEC.
+Faust acks the batch's events only when the agent asks for the next batch, i.e. after step 4,
+so the consumer group's committed offsets never pass the checkpoint. A crash between 3 and 4
+re-runs the step from the checkpoint and re-produces byte-identical outputs.
+"""
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from faust.types import TP, AppT, EventT
+
+from schemas.serializer import serializer_for
+from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
+from stream_processors.finalizer import IDLE, MetricsFinalizer
+from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
+from stream_processors.metrics import WindowPartial
+from stream_processors.outputs import OutputProducer
+from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor, WindowKey
+from stream_processors.redis_store import RedisStore
+from stream_processors.settings import ProcessorSettings
+from stream_processors.tables import PartitionedTable, window_range
+
+__all__ = ["FINALIZER_KEY", "ProcessorRuntime"]
+
+log = logging.getLogger(__name__)
+FINALIZER_KEY = "0/finalizer"
+_FINALIZER_PARTITION = 0
+
+
+def _now_ms() -> float:
+    return time.monotonic() * 1000.0
+
+
+class ProcessorRuntime:
+    """The worker's moving parts; the Faust agent and timer call `on_batch` and `on_tick`."""
+
+    def __init__(
+        self,
+        app: AppT,
+        settings: ProcessorSettings,
+        sessions: PartitionedTable,
+        progress: PartitionedTable,
+        partials: PartitionedTable,
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        namespace = settings.namespace or None
+        self.inputs = [spec.in_namespace(namespace) for spec in INPUT_TOPICS]
+        self.input_names = {spec.name for spec in self.inputs}
+        self.partition_count = self.inputs[0].partitions
+        self.enriched_topic = ENRICHED.in_namespace(namespace).name
+        self.metrics_topic = METRICS.in_namespace(namespace).name
+        self.deadletter_topic = DEADLETTER.in_namespace(namespace).name
+        self.signals_topic = SIGNALS.in_namespace(namespace).name
+        self.decoder = EventDecoder(self.inputs, settings.max_value_bytes)
+        self._encoders = {
+            "enriched": serializer_for(ENRICHED),
+            "metrics": serializer_for(METRICS),
+            "deadletter": serializer_for(DEADLETTER),
+        }
+        self.sessions, self.progress, self.partials = sessions, progress, partials
+        self.config = PartitionConfig(
+            abandon_after_ms=int(settings.abandon_after_s * 1000),
+            grace_ms=int(settings.feedback_grace_s * 1000),
+            lateness_ms=settings.allowed_lateness_ms,
+            idle_timeout_ms=int(settings.idle_timeout_s * 1000),
+            window_ms=settings.metrics_window_s * 1000,
+            sample_size=settings.latency_sample_size,
+        )
+        self.processors: dict[int, PartitionProcessor] = {}
+        self.finalizer: MetricsFinalizer | None = None
+        self.producer: OutputProducer | None = None
+        self.lock = asyncio.Lock()
+        self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
+        self._last_report = time.monotonic()
+
+    # -- entry points --------------------------------------------------------------------------
+
+    async def on_batch(self, events: Sequence[EventT]) -> None:
+        async with self.lock:
+            await self._guard(self._batch_step(events))
+
+    async def on_tick(self) -> None:
+        async with self.lock:
+            await self._guard(self._step([]))
+        now = time.monotonic()
+        if now - self._last_report >= 10.0:
+            self._last_report = now
+            log.info("processor stats: %s, partitions %s", self.stats, sorted(self.processors))
+
+    async def _guard(self, step: Any) -> None:
+        try:
+            await step
+        except Exception:
+            # Crash-only: the checkpoint in Redis is consistent by construction, so the safe
+            # reaction to anything unexpected is to stop and let a restart resume from it.
+            log.critical(
+                "processor step failed; exiting to resume from the checkpoint", exc_info=True
+            )
+            logging.shutdown()
+            os._exit(70)
+
+    async def _batch_step(self, events: Sequence[EventT]) -> None:
+        await self._step(events)
+
+    # -- one step ------------------------------------------------------------------------------
+
+    async def _step(self, events: Iterable[EventT]) -> None:
+        now = _now_ms()
+        owned = self._sync_assignment(now)
+        outputs: dict[int, Outputs] = {}
+        dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
+        for event in events:
+            self._ingest(event, owned, now, dead_letters)
+        for partition in sorted(self.processors):
+            outputs[partition] = self.processors[partition].advance(now, self._caught_up(partition))
+        metric_records = self._finalize(now)
+        producer = self._producer()
+        for partition in sorted(outputs):
+            self._send_outputs(producer, outputs[partition])
+        for key, record in dead_letters:
+            producer.send(self.deadletter_topic, key, self._encoders["deadletter"].encode(record))
+        for record in metric_records:
+            key = f"{record['agent_id']}/{record['agent_version']}".encode()
+            producer.send(self.metrics_topic, key, self._encoders["metrics"].encode(record))
+        self.stats["outputs"] = producer.sent
+        await producer.wait()
+        self._persist()
+
+    def _ingest(
+        self,
+        event: EventT,
+        owned: set[int],
+        now: float,
+        dead_letters: list[tuple[bytes | None, dict[str, Any]]],
+    ) -> None:
+        message = event.message
+        partition = message.partition
+        if partition not in owned or message.topic not in self.input_names:
+            return
+        processor = self.processors[partition]
+        if processor.already_applied(message.topic, message.offset):
+            return
+        self.stats["events"] += 1
+        timestamp = int(message.timestamp * 1000) if message.timestamp else None
+        try:
+            decoded = self.decoder.decode(message.topic, message.key, message.value)
+        except Exception as exc:  # a bug must not stop the worker on one record
+            decoded = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
+        if isinstance(decoded, Rejection) or decoded is None:
+            processor.skip(message.topic, message.offset)
+            if decoded is not None:
+                self.stats["dead_letters"] += 1
+                dead_letters.append(
+                    self._dead_letter(
+                        decoded.reason,
+                        decoded.message,
+                        message.topic,
+                        partition,
+                        message.offset,
+                        timestamp,
+                        message.key,
+                        message.value,
+                    )
+                )
+            return
+        entry = {
+            "kind": self.decoder.kind_of(message.topic),
+            "record": decoded,
+            "src": [message.topic, partition, message.offset, timestamp],
+        }
+        if not processor.ingest(message.topic, message.offset, entry, now):
+            self.stats["duplicates"] += 1
+
+    def _dead_letter(
+        self,
+        reason: str,
+        text: str,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp: int | None,
+        key: bytes | None,
+        value: bytes | None,
+    ) -> tuple[bytes | None, dict[str, Any]]:
+        record = dead_letter_record(
+            reason,
+            text,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            timestamp=timestamp,
+            key=key,
+            value=value,
+            max_bytes=self.settings.dead_letter_max_bytes,
+        )
+        return f"{topic}/{partition}/{offset}".encode(), record
+
+    def _send_outputs(self, producer: OutputProducer, outputs: Outputs) -> None:
+        encode_enriched = self._encoders["enriched"].encode
+        for record in outputs.enriched:
+            producer.send(
+                self.enriched_topic, record["session_id"].encode(), encode_enriched(record)
+            )
+        for record in outputs.inferred_signals:
+            producer.send(
+                self.signals_topic,
+                record["session_id"].encode(),
+                self.decoder.encode(self.signals_topic, record),
+            )
+        for entry, text in outputs.too_late:
+            topic, partition, offset, timestamp = entry["src"]
+            record = entry["record"]
+            self.stats["dead_letters"] += 1
+            key, letter = self._dead_letter(
+                "too_late",
+                text,
+                topic,
+                partition,
+                offset,
+                timestamp,
+                record["session_id"].encode(),
+                self.decoder.encode(topic, record),
+            )
+            producer.send(self.deadletter_topic, key, self._encoders["deadletter"].encode(letter))
+
+    # -- partitions ----------------------------------------------------------------------------
+
+    def _caught_up(self, partition: int) -> set[str]:
+        """Input topics of `partition` read to their end (only those may count as idle)."""
+        processor = self.processors[partition]
+        caught_up = set()
+        for topic in self.input_names:
+            try:
+                highwater = self.app.consumer.highwater(TP(topic, partition))
+            except Exception:  # not fetched yet, or the assignment just changed
+                highwater = None
+            if highwater is not None and processor.offsets.get(topic, -1) >= highwater - 1:
+                caught_up.add(topic)
+        return caught_up
+
+    def _sync_assignment(self, now: float) -> set[int]:
+        """Load processors of newly owned partitions, forget revoked ones."""
+        assignment = self.app.consumer.assignment()
+        owned = {tp.partition for tp in assignment if tp.topic in self.input_names}
+        for partition in set(self.processors) - owned:
+            del self.processors[partition]
+            if partition == _FINALIZER_PARTITION:
+                self.finalizer = None
+        for partition in sorted(owned - set(self.processors)):
+            self.processors[partition] = self._load(partition, now)
+        return owned
+
+    def _store(self, table: PartitionedTable) -> RedisStore:
+        store = table.data
+        assert isinstance(store, RedisStore), f"table {table.name} must use a redis:// store"
+        return store
+
+    def _load(self, partition: int, now: float) -> PartitionProcessor:
+        progress = None
+        finalizer_state = None
+        for key, value in self._store(self.progress).partition_items(partition):
+            if key == str(partition).encode():
+                progress = orjson.loads(value)
+            elif key == FINALIZER_KEY.encode():
+                finalizer_state = orjson.loads(value)
+        sessions = (
+            orjson.loads(value)
+            for _, value in self._store(self.sessions).partition_items(partition)
+        )
+        windows = (
+            _window_item(key, value)
+            for key, value in self._store(self.partials).partition_items(partition)
+        )
+        processor = PartitionProcessor.from_state(
+            partition, self.config, now, progress, sessions, windows
+        )
+        if partition == _FINALIZER_PARTITION:
+            self.finalizer = MetricsFinalizer(
+                self.config.window_ms,
+                self.settings.metrics_update_interval_s * 1000,
+                self.config.sample_size,
+                finalizer_state,
+            )
+        log.info(
+            "partition %d loaded: %d sessions, %d windows, watermark %s",
+            partition,
+            len(processor.sessions),
+            len(processor.windows),
+            processor.watermark.value,
+        )
+        return processor
+
+    # -- metrics -------------------------------------------------------------------------------
+
+    def _finalize(self, now: float) -> list[dict[str, Any]]:
+        """On partition 0's owner: publish final/running metrics; everywhere: drop old windows."""
+        writer = self._store(self.progress).writer
+        if self.finalizer is None:
+            raw = writer.client.hget(
+                writer.layout.table_hash(self.progress.name, _FINALIZER_PARTITION),
+                FINALIZER_KEY.encode(),
+            )
+            finalized_until = orjson.loads(raw).get("finalized_until") if raw else None
+            records: list[dict[str, Any]] = []
+        else:
+            watermarks, partials, furthest = self._read_all_partitions()
+            records = self.finalizer.step(watermarks, partials, now, furthest)
+            finalized_until = self.finalizer.finalized_until
+        if finalized_until is not None:
+            for processor in self.processors.values():
+                processor.drop_windows_until(finalized_until)
+        return records
+
+    def _read_all_partitions(
+        self,
+    ) -> tuple[dict[int, int | str | None], dict[WindowKey, dict[int, WindowPartial]], int | None]:
+        """Every partition's applied watermark and open window partials, as flushed to Redis."""
+        writer = self._store(self.progress).writer
+        layout, client = writer.layout, writer.client
+        pipe = client.pipeline(transaction=False)
+        for partition in range(self.partition_count):
+            pipe.hget(layout.table_hash(self.progress.name, partition), str(partition).encode())
+        watermarks: dict[int, int | str | None] = {}
+        furthest: int | None = None
+        for partition, raw in enumerate(pipe.execute()):
+            processor = self.processors.get(partition)
+            if processor is not None:
+                state: dict[str, Any] | None = processor.progress_state()
+            else:
+                state = orjson.loads(raw) if raw else None
+            if state is None:
+                watermarks[partition] = None
+                continue
+            frozen = state.get("frozen_before")
+            if frozen is not None:
+                furthest = frozen if furthest is None else max(furthest, frozen)
+            if state.get("idle_empty") and frozen is None:
+                watermarks[partition] = IDLE
+            else:
+                watermarks[partition] = state.get("bound", frozen)
+        index = layout.window_index(self.partials.name)
+        finalized_until = self.finalizer.finalized_until if self.finalizer else None
+        names = [name.decode() for name in client.smembers(index)]
+        live, done = [], []
+        for name in names:
+            start = layout.window_of_hash(name)
+            if (
+                start is not None
+                and finalized_until is not None
+                and start + self.config.window_ms <= finalized_until
+            ):
+                done.append(name)
+            else:
+                live.append(name)
+        if done:
+            client.srem(index, *done)
+        partials: dict[WindowKey, dict[int, WindowPartial]] = {}
+        pipe = client.pipeline(transaction=False)
+        for name in live:
+            pipe.hgetall(name)
+        for name, fields in zip(live, pipe.execute(), strict=True):
+            partition = layout.partition_of_hash(name, self.partials.name)
+            if partition in self.processors:
+                continue  # ours: read from memory below, newer than Redis
+            for key, value in fields.items():
+                window_key, state = _window_item(key, value)
+                partials.setdefault(window_key, {})[partition] = WindowPartial.from_state(
+                    state, self.config.sample_size
+                )
+        for partition, processor in self.processors.items():
+            for window_key, partial in processor.windows.items():
+                partials.setdefault(window_key, {})[partition] = partial
+        return watermarks, partials, furthest
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def _persist(self) -> None:
+        """Write every processor's changed state into the tables and flush them atomically."""
+        window_s = self.settings.metrics_window_s
+        for partition, processor in self.processors.items():
+            changes = processor.dirty_state()
+            if not changes:
+                continue
+            prefix = f"{partition}/"
+            for session_id, state in changes.sessions.items():
+                self.sessions[prefix + session_id] = orjson.dumps(state)
+            for session_id in changes.deleted_sessions:
+                del self.sessions[prefix + session_id]
+            for (agent_id, version, start), state in changes.windows.items():
+                key = ((partition, agent_id, version), window_range(start, window_s))
+                self.partials[key] = orjson.dumps(state)
+            for agent_id, version, start in changes.deleted_windows:
+                del self.partials[((partition, agent_id, version), window_range(start, window_s))]
+            if changes.progress is not None:
+                self.progress[str(partition)] = orjson.dumps(changes.progress)
+        if self.finalizer is not None and self.finalizer.dirty:
+            self.progress[FINALIZER_KEY] = orjson.dumps(self.finalizer.to_state())
+            self.finalizer.dirty = False
+        self._store(self.progress).flush()
+
+    def _producer(self) -> OutputProducer:
+        if self.producer is None:
+            self.producer = OutputProducer(self.settings.bootstrap_servers)
+        return self.producer
+
+
+def _window_item(key: bytes, value: bytes) -> tuple[WindowKey, dict[str, Any]]:
+    (_, agent_id, version), (start_s, _) = orjson.loads(key)
+    return (agent_id, version, round(start_s * 1000)), orjson.loads(value)

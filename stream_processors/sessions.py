@@ -1,0 +1,308 @@
+"""One session's join: its turns, feedback and signals, when it closes, and its enriched records.
+
+Events are *staged* when they arrive and *applied* only once the partition's watermark has passed
+their event time, in (event_time, event_id) order. So the outputs depend on the events and their
+event times, not on how the three input topics interleaved on the way in: a replay, or a restart
+after a crash, gives the same records.
+
+Rules (docs/processor.md):
+- activity = the session's interactions and (non-inferred) signals; feedback is not activity;
+- a terminal signal (task_completed, task_failed, escalated_to_human) closes the session at its
+  event time; with none, the session is abandoned at last activity + abandon_after, and an
+  `abandoned` signal (source inferred, id uuid5 of the session id) is published;
+- on close, one enriched record (revision 0) per turn; feedback applied after the close and at
+  most `feedback_grace` after it gives the turns it concerns a new revision; later feedback, and
+  interactions or signals after the close, are rejected as `too_late`.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stream_processors.labels import derive_label
+from stream_processors.metrics import window_start_of
+
+__all__ = [
+    "TERMINAL_OUTCOMES",
+    "Session",
+    "SessionEffects",
+    "abandoned_signal_id",
+    "staged_order",
+]
+
+TERMINAL_OUTCOMES = {
+    "task_completed": "completed",
+    "task_failed": "failed",
+    "escalated_to_human": "escalated",
+}
+_INFERRED_NAMESPACE = uuid.UUID("5b0d4a52-6c7e-4f0e-9a37-2f1f3c0de001")
+_FEEDBACK_FIELDS = ("event_id", "event_time", "kind", "thumbs_up", "rating", "correction")
+_FEEDBACK_FIELDS += ("comment", "source", "rater_id")
+_INTERACTION_FIELDS = (
+    "event_id", "session_id", "turn_index", "agent_id", "agent_version", "model", "event_time",
+    "user_id", "prompt", "response", "reasoning", "tools_used", "context", "latency_ms",
+    "prompt_tokens", "completion_tokens", "cost_usd", "retry_of",
+)  # fmt: skip
+
+
+def abandoned_signal_id(session_id: str) -> str:
+    """Deterministic event id of the inferred `abandoned` signal of a session."""
+    return str(uuid.uuid5(_INFERRED_NAMESPACE, f"{session_id}/abandoned"))
+
+
+def staged_order(entry: dict[str, Any]) -> tuple[int, str]:
+    record = entry["record"]
+    return (record["event_time"], record["event_id"])
+
+
+class SessionEffects(Protocol):
+    """What applying events to a session does outside it (metrics, outputs, dead letters)."""
+
+    def enriched(self, record: dict[str, Any]) -> None: ...
+
+    def inferred_signal(self, record: dict[str, Any]) -> None: ...
+
+    def count_interaction(self, agent: tuple[str, str], interaction: dict[str, Any]) -> None: ...
+
+    def count_session(self, agent: tuple[str, str], closed_at: int, outcome: str) -> None: ...
+
+    def count_feedback(self, agent: tuple[str, str], feedback: dict[str, Any]) -> None: ...
+
+    def count_coverage(self, agent: tuple[str, str], turn_time: int) -> None: ...
+
+    def too_late(self, entry: dict[str, Any], message: str) -> None: ...
+
+
+@dataclass
+class Session:
+    """State of one session; `to_state()` / `from_state()` round-trip it through the table."""
+
+    session_id: str
+    agent: tuple[str, str] | None = None
+    turns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feedback: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    staged: list[dict[str, Any]] = field(default_factory=list)
+    covered: set[str] = field(default_factory=set)
+    last_activity: int | None = None
+    closed_at: int | None = None
+    outcome: str | None = None
+    revisions: dict[str, int] = field(default_factory=dict)
+
+    # -- arrival -------------------------------------------------------------------------------
+
+    def stage(self, entry: dict[str, Any]) -> bool:
+        """Keep an arriving event until the watermark passes it; False for a duplicate."""
+        event_id = entry["record"]["event_id"]
+        if event_id in self.seen:
+            return False
+        self.seen.add(event_id)
+        self.staged.append(entry)
+        return True
+
+    # -- timing --------------------------------------------------------------------------------
+
+    def close_due(self, abandon_after_ms: int) -> int | None:
+        """Event time at which an open session is abandoned (None once closed or empty)."""
+        if self.closed_at is not None or self.last_activity is None:
+            return None
+        return self.last_activity + abandon_after_ms
+
+    def next_due(self, abandon_after_ms: int, grace_ms: int) -> int | None:
+        """The earliest event time at which `advance` has something to do."""
+        candidates = [staged_order(e)[0] for e in self.staged]
+        close = self.close_due(abandon_after_ms)
+        if close is not None:
+            candidates.append(close)
+        if self.closed_at is not None:
+            candidates.append(self.closed_at + grace_ms)
+        return min(candidates) if candidates else None
+
+    def expired(self, watermark: int, grace_ms: int) -> bool:
+        """Closed, past its feedback grace, nothing staged: its state can go."""
+        if self.staged:
+            return False
+        if self.closed_at is None:
+            return self.last_activity is None and not self.turns
+        return watermark >= self.closed_at + grace_ms
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def advance(
+        self,
+        watermark: int,
+        effects: SessionEffects,
+        abandon_after_ms: int,
+        grace_ms: int,
+        window_ms: int,
+    ) -> None:
+        """Apply the staged events up to `watermark` in order, closing the session when due."""
+        ready = sorted(
+            (e for e in self.staged if e["record"]["event_time"] <= watermark), key=staged_order
+        )
+        if ready:
+            ready_ids = {id(e) for e in ready}
+            self.staged = [e for e in self.staged if id(e) not in ready_ids]
+        for entry in ready:
+            due = self.close_due(abandon_after_ms)
+            if due is not None and due <= entry["record"]["event_time"]:
+                self._close("abandoned", due, effects)
+            self._apply(entry, effects, grace_ms, window_ms)
+        due = self.close_due(abandon_after_ms)
+        if due is not None and due <= watermark:
+            self._close("abandoned", due, effects)
+
+    def _apply(
+        self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
+    ) -> None:
+        kind, record = entry["kind"], entry["record"]
+        if kind == "feedback":
+            self._apply_feedback(entry, effects, grace_ms, window_ms)
+            return
+        if self.closed_at is not None:
+            effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
+            return
+        time = record["event_time"]
+        self.last_activity = time if self.last_activity is None else max(self.last_activity, time)
+        if kind == "interaction":
+            if self.agent is None:
+                self.agent = (record["agent_id"], record["agent_version"])
+            self.turns[record["event_id"]] = {k: record.get(k) for k in _INTERACTION_FIELDS}
+            effects.count_interaction(self.agent, record)
+            return
+        self.signals.append(_joined_signal(record))
+        if record["kind"] in TERMINAL_OUTCOMES:
+            self._close(TERMINAL_OUTCOMES[record["kind"]], time, effects)
+
+    def _apply_feedback(
+        self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
+    ) -> None:
+        record = entry["record"]
+        if self.agent is None:
+            effects.too_late(entry, f"no interaction of session {self.session_id} is known")
+            return
+        if self.closed_at is not None and record["event_time"] > self.closed_at + grace_ms:
+            effects.too_late(
+                entry,
+                f"feedback {record['event_time'] - self.closed_at} ms after session "
+                f"{self.session_id} closed; grace is {grace_ms} ms",
+            )
+            return
+        joined = {k: record.get(k) for k in _FEEDBACK_FIELDS}
+        target = record.get("interaction_id")
+        joined["interaction_id"] = target if target in self.turns else None
+        joined["session_level"] = joined["interaction_id"] is None
+        self.feedback.append(joined)
+        effects.count_feedback(self.agent, record)
+        affected = [target] if not joined["session_level"] else list(self.turns)
+        for turn_id in affected:
+            if turn_id in self.covered:
+                continue
+            turn_time = self.turns[turn_id]["event_time"]
+            if record["event_time"] < window_start_of(turn_time, window_ms) + window_ms:
+                self.covered.add(turn_id)
+                effects.count_coverage(self.agent, turn_time)
+        if self.closed_at is not None:
+            for turn_id in affected:
+                self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
+                effects.enriched(self.enriched_record(turn_id))
+
+    def _close(self, outcome: str, closed_at: int, effects: SessionEffects) -> None:
+        self.closed_at, self.outcome = closed_at, outcome
+        if self.agent is None:
+            return  # signals without any turn: nothing to label or count
+        if outcome == "abandoned":
+            signal = {
+                "event_id": abandoned_signal_id(self.session_id),
+                "session_id": self.session_id,
+                "interaction_id": None,
+                "event_time": closed_at,
+                "kind": "abandoned",
+                "source": "inferred",
+                "detail": f"no activity for {closed_at - (self.last_activity or 0)} ms",
+            }
+            self.seen.add(signal["event_id"])
+            self.signals.append(_joined_signal(signal))
+            effects.inferred_signal(signal)
+        effects.count_session(self.agent, closed_at, outcome)
+        for turn_id in self.turns:
+            self.revisions[turn_id] = 0
+            effects.enriched(self.enriched_record(turn_id))
+
+    # -- output --------------------------------------------------------------------------------
+
+    def enriched_record(self, turn_id: str) -> dict[str, Any]:
+        """The `agentfeedback.enriched.EnrichedInteraction` record of one turn, as of now."""
+        assert self.closed_at is not None and self.outcome is not None
+        turn = self.turns[turn_id]
+        feedback = sorted(
+            (f for f in self.feedback if f["session_level"] or f["interaction_id"] == turn_id),
+            key=lambda f: (f["event_time"], f["event_id"]),
+        )
+        signals = sorted(
+            (s for s in self.signals if s["interaction_id"] in (None, turn_id)),
+            key=lambda s: (s["event_time"], s["event_id"]),
+        )
+        retried = any(t.get("retry_of") == turn_id for t in self.turns.values()) or any(
+            s["kind"] == "retried" and s["interaction_id"] == turn_id for s in self.signals
+        )
+        label = derive_label(feedback, self.outcome, retried)
+        return {
+            **turn,
+            "revision": self.revisions[turn_id],
+            "session_outcome": self.outcome,
+            "session_closed_at": self.closed_at,
+            "session_turns": len(self.turns),
+            "feedback": [{k: v for k, v in f.items() if k != "interaction_id"} for f in feedback],
+            "signals": signals,
+            "reward": label.reward,
+            "reward_source": label.source,
+            "reward_confidence": label.confidence,
+            "corrected_response": label.corrected_response,
+        }
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "agent": list(self.agent) if self.agent else None,
+            "turns": self.turns,
+            "feedback": self.feedback,
+            "signals": self.signals,
+            "seen": sorted(self.seen),
+            "staged": self.staged,
+            "covered": sorted(self.covered),
+            "last_activity": self.last_activity,
+            "closed_at": self.closed_at,
+            "outcome": self.outcome,
+            "revisions": self.revisions,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Session":
+        return cls(
+            session_id=state["session_id"],
+            agent=tuple(state["agent"]) if state["agent"] else None,  # type: ignore[arg-type]
+            turns=state["turns"],
+            feedback=state["feedback"],
+            signals=state["signals"],
+            seen=set(state["seen"]),
+            staged=state["staged"],
+            covered=set(state["covered"]),
+            last_activity=state["last_activity"],
+            closed_at=state["closed_at"],
+            outcome=state["outcome"],
+            revisions=state["revisions"],
+        )
+
+
+def _joined_signal(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "event_id": record["event_id"],
+        "event_time": record["event_time"],
+        "kind": record["kind"],
+        "source": record["source"],
+        "interaction_id": record.get("interaction_id"),
+    }

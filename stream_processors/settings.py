@@ -1,0 +1,86 @@
+"""Settings of the stream processor (FEEDBACK_PROCESSOR_* environment variables)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from plumbing.settings import (
+    DEFAULT_BOOTSTRAP_SERVERS,
+    DEFAULT_REDIS_URL,
+    ENV_PREFIX,
+    ServiceSettings,
+)
+
+__all__ = ["PROCESSOR_ENV_PREFIX", "ProcessorSettings"]
+
+PROCESSOR_ENV_PREFIX = f"{ENV_PREFIX}PROCESSOR_"
+
+
+class ProcessorSettings(ServiceSettings):
+    """Timeouts, windows and addresses of a processor worker; all times are event time unless
+    the name says wall clock."""
+
+    model_config = SettingsConfigDict(env_prefix=PROCESSOR_ENV_PREFIX)
+
+    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
+    redis_url: str = DEFAULT_REDIS_URL
+    namespace: str = Field(
+        "",
+        description="Replay namespace: input and output topics `<name>.<namespace>`, its own "
+        "consumer group, Faust app id and Redis key prefix.",
+    )
+    app_id: str = Field("feedback-processor", description="Faust app id (consumer group).")
+    abandon_after_s: float = Field(
+        600.0, gt=0, description="Event-time inactivity after which a session is abandoned."
+    )
+    feedback_grace_s: float = Field(
+        21600.0, ge=0, description="How long after a session closed feedback still revises it."
+    )
+    allowed_lateness_ms: int = Field(
+        1000, ge=0, description="Watermark = max event time seen - allowed lateness."
+    )
+    idle_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        description="Wall clock without records after which an input partition counts as idle; "
+        "an idle partition's watermark then advances with the wall clock.",
+    )
+    metrics_window_s: int = Field(60, gt=0, description="Tumbling metrics window size.")
+    metrics_update_interval_s: float = Field(
+        1.0, gt=0, description="Wall clock between running (non-final) updates of one window."
+    )
+    latency_sample_size: int = Field(
+        512, gt=0, description="Latency values kept per window (bottom-k by event_id hash)."
+    )
+    max_value_bytes: int = Field(
+        512 * 1024, gt=0, description="Input values larger than this are dead-lettered."
+    )
+    dead_letter_max_bytes: int = Field(
+        64 * 1024, gt=0, description="Original bytes kept in a dead letter."
+    )
+    batch_max_events: int = Field(5000, gt=0, description="Events per processing batch.")
+    batch_within_s: float = Field(
+        0.1, gt=0, description="Wall clock a batch waits to fill before it is processed."
+    )
+    tick_interval_s: float = Field(
+        0.2, gt=0, description="Wall clock between timer ticks (idle watermarks, metric updates)."
+    )
+    window_ttl_s: int = Field(
+        7 * 24 * 3600, gt=0, description="Redis TTL backstop for metric window state."
+    )
+    session_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Kafka group session timeout: how soon a dead worker's "
+        "partitions move to another worker.",
+    )
+    web_port: int = Field(0, ge=0, description="Faust web port (0: web server disabled).")
+
+    @property
+    def group_id(self) -> str:
+        """Faust app id and consumer group, separate per namespace."""
+        return f"{self.app_id}.{self.namespace}" if self.namespace else self.app_id
+
+    @property
+    def redis_prefix(self) -> str:
+        """Prefix of every Redis key of this app (namespace included)."""
+        return f"fp:{self.group_id}"

@@ -1,0 +1,100 @@
+"""The per-partition event-time watermark, which also advances when its inputs go idle.
+
+One input partition number `p` is fed by three topic partitions (interactions, feedback and
+signals `p`, co-partitioned). Each is a *source*. The watermark is the minimum over the sources
+that are still active of the maximum event time each has shown, minus the allowed lateness: so a
+topic read ahead of the others does not close windows the others still feed. A source that has
+been read to its end (the caller says which are caught up) and shows nothing for `idle_timeout` of
+wall clock stops holding the watermark back; when every source is idle the watermark advances
+with the wall clock, so sessions still close when traffic stops. (Wall-clock silence alone is not
+idleness: while a backlog is read, one topic can be starved for seconds by the others.) The
+watermark never goes back.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PartitionWatermark"]
+
+
+@dataclass
+class PartitionWatermark:
+    """Event-time progress of one input partition. Times are epoch ms; `now` is wall-clock ms."""
+
+    lateness_ms: int
+    idle_timeout_ms: int
+    value: int | None = None
+    source_max: dict[str, int] = field(default_factory=dict)
+    idle: bool = False  # every source read to its end and silent: set by `advance`
+    _last_seen: dict[str, float] = field(default_factory=dict)
+    _last_tick: float | None = None
+
+    def observe(self, source: str, event_time: int, now: float) -> None:
+        """Record an event of `source` (a topic name) seen at wall clock `now`."""
+        if event_time > self.source_max.get(source, event_time - 1):
+            self.source_max[source] = event_time
+        self._last_seen[source] = now
+
+    def advance(
+        self,
+        now: float,
+        caught_up: Collection[str] | None = None,
+        expected: Collection[str] = (),
+    ) -> int | None:
+        """Recompute the watermark at wall clock `now`; return it (None before any event).
+
+        `caught_up`: the sources read to their end (None: all of them). `expected`: every
+        source of the partition; one that has shown nothing yet and is not caught up holds the
+        watermark where it is (its first events may be older than the others').
+        """
+        last_tick, self._last_tick = self._last_tick, now
+        self.idle = False
+        if caught_up is not None and any(
+            source not in self.source_max and source not in caught_up for source in expected
+        ):
+            return self.value
+        active = [
+            self.source_max[source]
+            for source, seen in self._last_seen.items()
+            if source in self.source_max and not self._idle(source, seen, now, caught_up)
+        ]
+        if active:
+            candidate = min(active) - self.lateness_ms
+            # An active source whose events lag far behind an idle one still moves forward.
+            if self.value is None or candidate > self.value:
+                self.value = candidate
+        elif self.value is not None and last_tick is not None:
+            # Everything idle: event time moves on with the wall clock.
+            self.idle = True
+            self.value += int(now - last_tick)
+        elif self.value is None and self.source_max:
+            # Every source idle and read to its end: all of it has been seen.
+            self.idle = True
+            self.value = max(self.source_max.values()) - self.lateness_ms
+        return self.value
+
+    def _idle(
+        self, source: str, seen: float, now: float, caught_up: Collection[str] | None
+    ) -> bool:
+        if now - seen < self.idle_timeout_ms:
+            return False
+        return caught_up is None or source in caught_up
+
+    def restart(self, now: float) -> None:
+        """After loading from state: every known source counts as just seen."""
+        self._last_seen = dict.fromkeys(self.source_max, now)
+        self._last_tick = now
+
+    def to_state(self) -> dict[str, Any]:
+        return {"value": self.value, "source_max": dict(self.source_max)}
+
+    @classmethod
+    def from_state(
+        cls, state: dict[str, Any], lateness_ms: int, idle_timeout_ms: int, now: float
+    ) -> "PartitionWatermark":
+        watermark = cls(
+            lateness_ms, idle_timeout_ms, state.get("value"), dict(state.get("source_max", {}))
+        )
+        watermark.restart(now)
+        return watermark

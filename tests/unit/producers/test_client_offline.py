@@ -1,0 +1,121 @@
+"""FeedbackClient with no broker to talk to: input errors, a full queue, spooling, counters."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from producers import (
+    DeliveryFailedError,
+    FeedbackClient,
+    ProducerClosedError,
+    ProducerSettings,
+    QueueFullError,
+)
+from producers.spool import spool_files
+from schemas.exceptions import InvalidRecordError
+from schemas.topics import SIGNALS
+
+
+def offline(tmp_path: Path, port: int, **overrides: Any) -> ProducerSettings:
+    return ProducerSettings(
+        **{
+            "bootstrap_servers": f"127.0.0.1:{port}",
+            "spool_dir": tmp_path,
+            "replay_spool_on_start": False,
+            "delivery_timeout_ms": 60_000,
+            "close_timeout_s": 0.2,
+            "queue_full_timeout_s": 0.05,
+            **overrides,
+        }
+    )
+
+
+def events(registry: CollectorRegistry, outcome: str, topic: str = SIGNALS.name) -> float:
+    value = registry.get_sample_value(
+        "feedback_producer_events_total", {"topic": topic, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+def test_invalid_input_is_rejected_counted_and_not_queued(tmp_path: Path, closed_port: int) -> None:
+    registry = CollectorRegistry()
+    with FeedbackClient(offline(tmp_path, closed_port), registry=registry) as client:
+        with pytest.raises(InvalidRecordError) as caught:
+            client.log_signal(session_id="", kind="task_completed")
+        assert caught.value.field == "session_id"
+        with pytest.raises(InvalidRecordError, match="unexpected keyword"):
+            client.log_signal(session_id="s", kind="task_completed", colour="red")  # type: ignore[call-arg]
+        with pytest.raises(InvalidRecordError) as caught:
+            client.send(SIGNALS, {"session_id": "s", "kind": "task_completed"})
+        assert caught.value.field == "source"
+        assert client.stats().sent == 0
+        assert client.stats().in_queue == 0
+    assert client.stats().rejected == 3
+    assert events(registry, "rejected") == 3
+    assert spool_files(tmp_path) == []
+
+
+def test_full_queue_blocks_then_spools_and_close_spools_the_rest(
+    tmp_path: Path, closed_port: int
+) -> None:
+    registry = CollectorRegistry()
+    settings = offline(tmp_path, closed_port, queue_max_messages=3)
+    with FeedbackClient(settings, registry=registry) as client:
+        ids = [client.log_signal(session_id="s-1", kind="retried") for _ in range(5)]
+        stats = client.stats()
+        assert (stats.sent, stats.spooled, stats.queue_full_waits) == (3, 2, 2)
+    stats = client.stats()
+    assert (stats.sent, stats.failed, stats.spooled, stats.delivered) == (3, 3, 5, 0)
+    assert events(registry, "spooled") == 5
+    assert events(registry, "sent") == 3
+    [path] = spool_files(tmp_path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["reason"] for line in lines].count("queue_full") == 2
+    assert {line["topic"] for line in lines} == {SIGNALS.name}
+    assert len(ids) == len(set(ids)) == 5
+
+
+def test_raise_policy_raises_instead_of_spooling(tmp_path: Path, closed_port: int) -> None:
+    settings = offline(tmp_path, closed_port, queue_max_messages=1, failure_policy="raise")
+    client = FeedbackClient(settings, registry=CollectorRegistry())
+    client.log_signal(session_id="s-1", kind="retried")
+    with pytest.raises(QueueFullError):
+        client.log_signal(session_id="s-1", kind="retried")
+    with pytest.raises(DeliveryFailedError) as caught:
+        client.close()
+    assert caught.value.failed == 1
+    assert spool_files(tmp_path) == []
+
+
+def test_a_closed_client_refuses_events(tmp_path: Path, closed_port: int) -> None:
+    client = FeedbackClient(offline(tmp_path, closed_port), registry=CollectorRegistry())
+    client.close()
+    with pytest.raises(ProducerClosedError):
+        client.log_signal(session_id="s-1", kind="retried")
+    assert client.close().sent == 0  # closing twice is harmless
+
+
+def test_clients_share_one_registry(tmp_path: Path, closed_port: int) -> None:
+    registry = CollectorRegistry()
+    for _ in range(2):
+        with (
+            FeedbackClient(offline(tmp_path, closed_port), registry=registry) as client,
+            pytest.raises(InvalidRecordError),
+        ):
+            client.log_signal(session_id="s", kind="nope")
+    assert events(registry, "rejected") == 2
+
+
+def test_settings_reject_unknown_keys_and_read_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FEEDBACK_PRODUCER_LINGER_MS", "7")
+    monkeypatch.setenv("FEEDBACK_PRODUCER_KAFKA_CONFIG", '{"security.protocol": "PLAINTEXT"}')
+    settings = ProducerSettings()
+    assert settings.linger_ms == 7
+    assert settings.kafka_config == {"security.protocol": "PLAINTEXT"}
+    with pytest.raises(ValueError, match="lingr_ms"):
+        ProducerSettings(lingr_ms=3)  # type: ignore[call-arg]

@@ -1,0 +1,270 @@
+"""Session closing, abandonment on the watermark, revisions, late and duplicate handling."""
+
+import random
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor
+from stream_processors.sessions import abandoned_signal_id
+from tests.unit.stream_processors.conftest import T0, EventFactory
+
+CONFIG = PartitionConfig(
+    abandon_after_ms=60_000,
+    grace_ms=600_000,
+    lateness_ms=0,
+    idle_timeout_ms=1,
+    window_ms=60_000,
+    sample_size=64,
+)
+
+
+class Driver:
+    """Feeds a processor and moves its watermark to chosen event times."""
+
+    def __init__(self, config: PartitionConfig = CONFIG) -> None:
+        self.processor = PartitionProcessor(0, config, now=0)
+        self.now = 0.0
+        self.offset = 0
+        self.outputs = Outputs()
+
+    def ingest(self, *entries: dict[str, Any]) -> None:
+        for entry in entries:
+            self.offset += 1
+            self.processor.ingest(entry["kind"], self.offset, entry, self.now)
+
+    def until(self, at_s: float) -> Outputs:
+        """Advance (all sources idle) with the watermark at T0 + at_s."""
+        self.now += 1
+        mark = self.processor.watermark
+        mark.value = max(T0 + int(at_s * 1000), mark.value or 0)
+        mark._last_tick = self.now  # idle advance adds nothing: the watermark is the target
+        out = self.processor.advance(self.now)
+        self.outputs.extend(out)
+        return out
+
+
+def test_terminal_signal_closes_with_its_outcome(events: EventFactory) -> None:
+    drive = Driver()
+    turn0, turn1 = events.interaction(0, 0), events.interaction(10, 1)
+    drive.ingest(turn0, turn1, events.signal(15, "task_completed"))
+    out = drive.until(16)
+    assert [r["event_id"] for r in out.enriched] == [
+        turn0["record"]["event_id"],
+        turn1["record"]["event_id"],
+    ]
+    assert {r["session_outcome"] for r in out.enriched} == {"completed"}
+    assert {r["session_closed_at"] for r in out.enriched} == {T0 + 15_000}
+    assert all(r["revision"] == 0 and r["session_turns"] == 2 for r in out.enriched)
+    assert out.inferred_signals == []
+
+
+def test_failed_and_escalated_outcomes(events: EventFactory) -> None:
+    for kind, outcome in [("task_failed", "failed"), ("escalated_to_human", "escalated")]:
+        drive = Driver()
+        drive.ingest(events.interaction(0), events.signal(1, kind))
+        assert drive.until(2).enriched[0]["session_outcome"] == outcome
+
+
+def test_nothing_closes_before_the_watermark_passes(events: EventFactory) -> None:
+    drive = Driver()
+    drive.ingest(events.interaction(0), events.signal(30, "task_completed"))
+    assert drive.until(29).enriched == []
+    assert len(drive.until(30).enriched) == 1
+
+
+def test_abandonment_is_inferred_on_the_watermark(events: EventFactory) -> None:
+    drive = Driver()
+    drive.ingest(events.interaction(0), events.interaction(50, 1))
+    assert drive.until(109).enriched == []  # 59 s after the last turn
+    out = drive.until(110)
+    assert [r["session_outcome"] for r in out.enriched] == ["abandoned", "abandoned"]
+    assert out.enriched[0]["session_closed_at"] == T0 + 110_000
+    [signal] = out.inferred_signals
+    assert signal["event_id"] == abandoned_signal_id("s-1")
+    assert (signal["kind"], signal["source"], signal["event_time"]) == (
+        "abandoned",
+        "inferred",
+        T0 + 110_000,
+    )
+    assert signal["event_id"] in {s["event_id"] for s in out.enriched[0]["signals"]}
+
+
+def test_feedback_is_not_activity(events: EventFactory) -> None:
+    drive = Driver()
+    turn = events.interaction(0)
+    drive.ingest(
+        turn, events.feedback(50, thumbs_up=True, interaction_id=turn["record"]["event_id"])
+    )
+    out = drive.until(60)
+    assert [r["session_outcome"] for r in out.enriched] == ["abandoned"]
+    assert len(out.enriched[0]["feedback"]) == 1
+
+
+def test_late_feedback_within_grace_revises_only_its_turn(events: EventFactory) -> None:
+    drive = Driver()
+    turn0, turn1 = events.interaction(0, 0), events.interaction(5, 1)
+    drive.ingest(turn0, turn1, events.signal(6, "task_completed"))
+    drive.until(10)
+    first = turn1["record"]["event_id"]
+    drive.ingest(events.feedback(300, "correction", first, correction="better answer"))
+    out = drive.until(300)
+    [revised] = out.enriched
+    assert (revised["event_id"], revised["revision"]) == (first, 1)
+    assert revised["corrected_response"] == "better answer"
+    assert revised["reward_source"] == "explicit"
+    drive.ingest(events.feedback(400, "thumbs", None, thumbs_up=True))  # session-level
+    out = drive.until(400)
+    assert sorted((r["turn_index"], r["revision"]) for r in out.enriched) == [(0, 1), (1, 2)]
+    assert all(f["session_level"] for f in out.enriched[0]["feedback"])
+
+
+def test_too_late_feedback_and_events_after_close(events: EventFactory) -> None:
+    drive = Driver()
+    drive.ingest(events.interaction(0), events.signal(1, "task_completed"))
+    drive.until(2)
+    late_feedback = events.feedback(1 + 600 + 1, thumbs_up=True)
+    late_turn = events.interaction(30, 1)
+    drive.ingest(late_turn, late_feedback)
+    out = drive.until(700)
+    assert out.enriched == []
+    reasons = {entry["record"]["event_id"] for entry, _ in out.too_late}
+    assert reasons == {late_feedback["record"]["event_id"], late_turn["record"]["event_id"]}
+
+
+def test_duplicates_change_nothing(events: EventFactory) -> None:
+    drive = Driver()
+    turn = events.interaction(0)
+    thumbs = events.feedback(2, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    drive.ingest(turn, turn, thumbs, thumbs, events.signal(3, "task_completed"))
+    out = drive.until(10)
+    assert len(out.enriched) == 1
+    assert len(out.enriched[0]["feedback"]) == 1
+    [window] = drive.processor.windows.values()
+    assert window.counts["interactions"] == 1
+    assert window.counts["thumbs_up"] == 1
+
+
+def test_metrics_attribution(events: EventFactory) -> None:
+    drive = Driver()
+    turn = events.interaction(10)
+    drive.ingest(
+        turn,
+        events.signal(50, "task_completed"),
+        events.feedback(70, interaction_id=turn["record"]["event_id"], thumbs_up=False),
+        events.feedback(75, "rating", None, rating=4),
+    )
+    drive.until(200)
+    windows = {key[2] - T0: w.counts for key, w in drive.processor.windows.items()}
+    assert windows[0]["interactions"] == 1
+    assert windows[0]["sessions_completed"] == 1  # closed at 50 s
+    assert windows[0]["interactions_with_feedback"] == 0  # feedback came after its window
+    assert windows[60_000]["thumbs_down"] == 1
+    assert windows[60_000]["ratings"] == 1 and windows[60_000]["rating_sum"] == 4
+
+
+def test_late_contribution_goes_to_the_open_window(events: EventFactory) -> None:
+    drive = Driver()
+    drive.ingest(events.interaction(0), events.signal(1, "task_completed"))
+    drive.until(200)
+    other = EventFactory("s-2")
+    drive.ingest(other.interaction(5))  # event time far behind the watermark
+    drive.until(201)
+    starts = sorted(key[2] - T0 for key, w in drive.processor.windows.items())
+    assert starts == [0, 180_000]
+
+
+def test_state_round_trip_continues_identically(events: EventFactory) -> None:
+    entries = [
+        events.interaction(0),
+        events.interaction(20, 1),
+        events.feedback(30, thumbs_up=True),
+    ]
+    straight = Driver()
+    straight.ingest(*entries)
+    straight.until(25)
+    resumed = Driver()
+    resumed.ingest(*entries)
+    resumed.until(25)
+    changes = resumed.processor.dirty_state()
+    restored = PartitionProcessor.from_state(
+        0,
+        CONFIG,
+        resumed.now,
+        changes.progress,
+        iter(changes.sessions.values()),
+        iter(changes.windows.items()),
+    )
+    resumed.processor = restored
+    assert straight.until(100).enriched == resumed.until(100).enriched
+
+
+def _session_streams(seed: int) -> dict[str, list[dict[str, Any]]]:
+    """One session's events per topic, each in event-time order (as Kafka keeps them)."""
+    rng = random.Random(seed)
+    make = EventFactory(f"s-{seed}")
+    streams: dict[str, list[dict[str, Any]]] = {"interaction": [], "feedback": [], "signal": []}
+    time_s = 0.0
+    turns = []
+    for index in range(rng.randint(1, 4)):
+        time_s += rng.uniform(2, 40)
+        turn = make.interaction(time_s, index)
+        turns.append(turn["record"]["event_id"])
+        streams["interaction"].append(turn)
+    if rng.random() < 0.6:
+        streams["signal"].append(make.signal(time_s + rng.uniform(1, 20), "task_completed"))
+    for _ in range(rng.randint(0, 3)):
+        target = rng.choice([*turns, None])
+        streams["feedback"].append(
+            make.feedback(time_s + rng.uniform(-5, 700), interaction_id=target, thumbs_up=True)
+        )
+    for stream in streams.values():
+        stream.sort(key=lambda e: e["record"]["event_time"])
+    return streams
+
+
+def _run(streams: dict[str, list[dict[str, Any]]], order: list[str], dups: list[bool]) -> list:
+    drive = Driver(
+        PartitionConfig(
+            60_000, 600_000, lateness_ms=0, idle_timeout_ms=10**9, window_ms=60_000, sample_size=64
+        )
+    )
+    positions = dict.fromkeys(streams, 0)
+    topics = set(streams)
+    for step, topic in enumerate(order):
+        stream = streams[topic]
+        if positions[topic] >= len(stream):
+            continue
+        entry = stream[positions[topic]]
+        positions[topic] += 1
+        drive.ingest(entry)
+        if dups[step % len(dups)]:
+            drive.ingest(entry)
+        caught_up = {t for t in topics if positions[t] >= len(streams[t])}
+        drive.now += 1
+        drive.outputs.extend(drive.processor.advance(drive.now, caught_up, topics))
+    for topic, stream in streams.items():  # whatever the interleaving left over
+        for entry in stream[positions[topic] :]:
+            drive.ingest(entry)
+    for _ in range(2):  # everything idle: the watermark runs far ahead
+        drive.now += 10**9 + 10**7
+        drive.outputs.extend(drive.processor.advance(drive.now))
+    return sorted(
+        (r["event_id"], r["revision"], repr(sorted(r.items()))) for r in drive.outputs.enriched
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    order=st.lists(st.sampled_from(["interaction", "feedback", "signal"]), max_size=40),
+    dups=st.lists(st.booleans(), min_size=1, max_size=5),
+)
+def test_any_interleaving_and_duplicates_give_the_same_enriched_output(
+    seed: int, order: list[str], dups: list[bool]
+) -> None:
+    streams = _session_streams(seed)
+    reference = _run(streams, [], [False])
+    assert _run(streams, order, dups) == reference
+    assert reference  # a session always yields records
