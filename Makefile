@@ -19,6 +19,7 @@ demo: setup  ## the main job: stack + whole pipeline on generated traffic
 	$(BIN)/feedbackctl demo
 
 test: setup  ## every test: unit, then integration and e2e against the real local stack
+	./scripts/install-browser.sh
 	$(BIN)/python -m pytest
 
 test-unit: setup

@@ -41,7 +41,10 @@ def namespaces(bootstrap_servers):
 
 
 def _fill(bootstrap_servers: str, namespace: str, sessions: int = 60) -> list:
-    """Produce generator traffic (some of it bad) into a namespace; timestamps = event time."""
+    """Produce generator traffic (some of it bad) into a namespace, stamped with the wall clock.
+
+    Records stamped with the generator's event time (early 2026) would fall to retention at once.
+    """
     prepare_namespace_topics(bootstrap_servers, namespace)
     producer = Producer(
         {
@@ -56,11 +59,9 @@ def _fill(bootstrap_servers: str, namespace: str, sessions: int = 60) -> list:
     events = list(generate_traffic(config).events())
     for event in events:
         producer.produce(
-            event.topic.in_namespace(namespace).name,
-            value=event.value(),
-            key=event.key,
-            timestamp=event.event_time,
+            event.topic.in_namespace(namespace).name, value=event.value(), key=event.key
         )
+        producer.poll(0)
     assert producer.flush(30) == 0
     return events
 
@@ -109,7 +110,9 @@ def test_copy_keeps_partition_order_and_honours_the_time_range(bootstrap_servers
     assert result.records == len(events)
     assert _read_all(bootstrap_servers, target) == _read_all(bootstrap_servers, source)
 
-    times = sorted(e.event_time for e in events)
+    times = sorted(
+        r[2] for records in _read_all(bootstrap_servers, source).values() for r in records
+    )
     start, end = times[len(times) // 4], times[3 * len(times) // 4]
     result = copy_input_range(settings, partial, start, end, source_namespace=source)
     expected = {
@@ -180,7 +183,8 @@ def test_group_reset_refuses_active_members_and_works_without(bootstrap_servers,
         if seen >= sum(1 for e in events if e.topic is INPUT_TOPICS[0]):
             break
     consumer.commit(asynchronous=False)
-    middle = sorted(e.event_time for e in events)[len(events) // 2]
+    stamps = sorted(r[2] for r in _read_all(bootstrap_servers, source)[INPUT_TOPICS[0].name, 0])
+    middle = stamps[len(stamps) // 2]
     with pytest.raises(ReplayError, match="active member"):
         reset_group_to_time(bootstrap_servers, group, middle, [topic])
     consumer.close()
