@@ -114,17 +114,29 @@ def latest_revisions(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per event_id: the highest revision; exact duplicates collapse to one.
 
     Ties (same event_id and revision written twice) keep the lowest Kafka coordinates, so the
-    choice never depends on file order. Only the narrow key columns are sorted; the kept rows
-    stay in table order (every later step sorts by what it needs).
+    choice never depends on file order. Only event_ids seen more than once are ranked, on the
+    narrow key columns; kept rows stay in table order (every later step sorts by what it needs).
     """
-    order = ["event_id", "revision", "kafka_topic", "kafka_partition", "kafka_offset"]
-    keys = frame.select(order).with_row_index("_row")
-    kept = (
-        keys.sort(order, descending=[False, True, False, False, False])
-        .unique(subset=["event_id"], keep="first", maintain_order=True)
+    keys = frame.select(
+        "event_id", "revision", "kafka_topic", "kafka_partition", "kafka_offset"
+    ).with_row_index("_row")
+    repeated = keys.get_column("event_id").is_duplicated()
+    if not repeated.any():
+        return frame
+    best = (
+        keys.filter(repeated)
+        .group_by("event_id")
+        .agg(
+            pl.col("_row")
+            .sort_by(
+                ["revision", "kafka_topic", "kafka_partition", "kafka_offset"],
+                descending=[True, False, False, False],
+            )
+            .first()
+        )
         .get_column("_row")
     )
-    return frame.with_row_index("_row").filter(pl.col("_row").is_in(kept.implode())).drop("_row")
+    return frame.filter(~repeated | keys.get_column("_row").is_in(best.implode()))
 
 
 @dataclass(frozen=True)
