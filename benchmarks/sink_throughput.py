@@ -15,6 +15,7 @@ Targets: >= 50,000 rows/s, >= 0.7x the floor, lag within flush_latency_s + 2 s.
 
 import argparse
 import json
+import multiprocessing as mp
 import shutil
 import statistics
 import tempfile
@@ -92,21 +93,43 @@ def measure_floor(bootstrap: str, namespace: str, expected: int) -> tuple[float,
     return seen / (ended - started), seen / (ended - (first or started))
 
 
-def measure_sink(bootstrap: str, namespace: str, lake: str, expected: int) -> dict:
+def run_one_sink(settings: SinkSettings, results: "mp.Queue[tuple]") -> None:  # type: ignore[type-arg]
+    started = time.time()
+    stats = DeltaSink(settings).run(exit_when_idle_s=2.0)
+    results.put((started, stats.first_message_at, stats.last_commit_at, stats.rows["raw_events"],
+                 stats.flushes))  # fmt: skip
+
+
+def measure_sink(
+    bootstrap: str, namespace: str, lake: str, expected: int, processes: int = 1
+) -> dict:
+    """`processes` sinks in one consumer group (forked processes, after imports)."""
     settings = SinkSettings(
         bootstrap_servers=bootstrap, lake_uri=lake, namespace=namespace,
-        group_id=f"sink-{uuid.uuid4().hex[:8]}",
+        group_id=f"sink-{uuid.uuid4().hex[:8]}", session_timeout_ms=6000,
     )  # fmt: skip
-    sink = DeltaSink(settings)
-    started = time.time()
-    stats = sink.run(exit_when_idle_s=2.0)
-    assert stats.last_commit_at is not None and stats.first_message_at is not None
-    rows = stats.rows["raw_events"]
+    results: mp.Queue[tuple] = mp.get_context("spawn").Queue()  # type: ignore[type-arg]
+    if processes == 1:
+        run_one_sink(settings, results)
+    else:
+        children = [
+            mp.get_context("spawn").Process(target=run_one_sink, args=(settings, results))
+            for _ in range(processes)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(timeout=600)
+    runs = [results.get(timeout=10) for _ in range(processes)]
+    started = min(run[0] for run in runs)
+    first = min(run[1] for run in runs if run[1] is not None)
+    committed = max(run[2] for run in runs if run[2] is not None)
+    rows = sum(run[3] for run in runs)
     return {
         "rows": rows,
-        "commits": stats.flushes,
-        "rows_per_s": rows / (stats.last_commit_at - started),
-        "rows_per_s_from_first_message": rows / (stats.last_commit_at - stats.first_message_at),
+        "commits": sum(run[4] for run in runs),
+        "rows_per_s": rows / (committed - started),
+        "rows_per_s_from_first_message": rows / (committed - first),
         "exact": rows == expected,
     }
 
@@ -179,6 +202,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10, help="Produce the traffic this often.")
     parser.add_argument("--lag-rate", type=int, default=2000, help="Events/s of the lag stream.")
     parser.add_argument("--lag-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--processes", type=int, default=2, help="Also run this many sinks in one group (1: skip)."
+    )
     args = parser.parse_args()
     bootstrap = args.bootstrap_servers
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
@@ -203,6 +229,15 @@ def main() -> None:
         hot_ratio = sink["rows_per_s_from_first_message"] / floor_hot
         print(f"sink / floor: {sink['rows_per_s'] / floor:.2f}x "
               f"({hot_ratio:.2f}x from first message)")  # fmt: skip
+        if args.processes > 1:
+            group_lake = tempfile.mkdtemp(prefix="sink-bench-group-")
+            try:
+                group = measure_sink(bootstrap, namespace, group_lake, total, args.processes)
+            finally:
+                shutil.rmtree(group_lake, ignore_errors=True)
+            print(f"{args.processes} sinks in one group: {group['rows_per_s']:,.0f} rows/s "
+                  f"({group['rows_per_s_from_first_message']:,.0f} from the first message), "
+                  f"exactly {total} rows: {group['exact']}")  # fmt: skip
         lag = measure_lag(bootstrap, lag_namespace, lake, events, args.lag_rate, args.lag_seconds)
         print(f"end-to-end lag at {args.lag_rate} events/s, flush_latency_s="
               f"{lag['flush_latency_s']}: p50 {lag['lag_p50_s']:.2f}s, "

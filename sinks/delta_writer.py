@@ -84,6 +84,7 @@ class LakeTableWriter:
         self.storage_options = storage_options or None
         self.schema = schema or table.arrow_schema()
         self._delta: DeltaTable | None = None
+        self._merge_schema = False
         # Who wrote a commit shows in `feedbackctl lake history`.
         self._commit_metadata = {
             "sink_name": sink_name,
@@ -95,7 +96,25 @@ class LakeTableWriter:
     def delta(self) -> DeltaTable:
         if self._delta is None:
             self._delta = self._open_or_create()
+            self._merge_schema = self._schema_differs(self._delta)
         return self._delta
+
+    def _schema_differs(self, delta: DeltaTable) -> bool:
+        """True when the contract gained (or lost) columns since the table was created.
+
+        The next append then merges the schemas: new columns are added (null in older rows),
+        so an additive Avro change needs no migration. Type changes are breaking and fail.
+        """
+        existing = set(delta.schema().to_arrow().names)
+        differs = existing != set(self.schema.names)
+        if differs:
+            logger.info(
+                "%s: contract columns differ from the table's (new: %s, gone: %s); merging",
+                self.table.name,
+                sorted(set(self.schema.names) - existing),
+                sorted(existing - set(self.schema.names)),
+            )
+        return differs
 
     def committed_offset(self, topic: str, partition: int, refresh: bool = True) -> int | None:
         """Last offset of the partition in the table (None: never written), per the Delta log."""
@@ -128,6 +147,7 @@ class LakeTableWriter:
                     fresh,
                     mode="append",
                     partition_by=list(self.table.partition_by),
+                    schema_mode="merge" if self._merge_schema else None,
                     commit_properties=CommitProperties(
                         app_transactions=transactions, custom_metadata=self._commit_metadata
                     ),
@@ -142,6 +162,7 @@ class LakeTableWriter:
             finally:
                 if watch is not None:
                     watch.set()
+            self._merge_schema = False
             crash_point("after_commit")
             skipped = data.num_rows - fresh.num_rows
             return CommitResult(fresh.num_rows, skipped, delta.version(), attempt)

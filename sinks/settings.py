@@ -47,7 +47,7 @@ class SinkSettings(ServiceSettings):
         gt=0,
         description="Also flush when no message arrived for this long (the topics are drained). "
         "Off by default: on a trickle of traffic it would commit almost every message. Runs "
-        "with --exit-when-idle (replays, backfills) use 0.5 s.",
+        "with --exit-when-idle (replays, backfills) use 0.2 s.",
     )
     consume_batch: int = Field(10_000, gt=0, description="Messages per consumer.consume() call.")
     start_from: Literal["earliest", "latest"] = Field(

@@ -140,8 +140,10 @@ class DeltaSink:
         last_message = time.monotonic()
         flush_idle_s = self.settings.flush_idle_s
         if flush_idle_s is None and exit_when_idle_s is not None:
-            flush_idle_s = min(0.5, exit_when_idle_s)
-        poll_s = min(0.5, flush_idle_s or 0.5)
+            flush_idle_s = min(0.2, exit_when_idle_s)
+        # A poll waits its whole timeout unless it fills `consume_batch`: keep it short enough
+        # for the idle check, long enough not to spin.
+        poll_s = min(0.5, flush_idle_s / 2 if flush_idle_s else 0.5)
         try:
             while not self.stopping.is_set():
                 timeout = max(0.0, min(self.batch.seconds_left(), poll_s))

@@ -87,3 +87,14 @@ def test_statistics_only_on_columns_without_personal_data(tmp_path: Path) -> Non
     )
     for name, columns in STATS_COLUMNS.items():
         assert not {"user_id", "prompt", "response", "session_id", "value"} & set(columns), name
+
+
+def test_an_additive_contract_change_adds_columns(tmp_path: Path) -> None:
+    older = pa.schema([f for f in QUALITY_METRICS.arrow_schema() if f.name != "cost_usd"])
+    LakeTableWriter(QUALITY_METRICS, str(tmp_path), "", "sink-a", schema=older).append(
+        rows(0, range(2)).drop(["cost_usd"]), {(TOPIC, 0): 1}
+    )
+    writer(tmp_path).append(rows(0, range(2, 4)), {(TOPIC, 0): 3})
+    data = DeltaTable(QUALITY_METRICS.path(str(tmp_path))).to_pyarrow_table()
+    costs = dict(zip(data["kafka_offset"].to_pylist(), data["cost_usd"].to_pylist(), strict=True))
+    assert costs == {0: None, 1: None, 2: 0.03, 3: 0.03}
