@@ -165,7 +165,7 @@ def sink_command(
         "FEEDBACK_SINK_SESSION_TIMEOUT_MS": "6000",
     }
     env.pop(CRASH_ENV, None)
-    command = [sys.executable, "-m", "sinks", "--exit-when-idle", str(idle_s)]
+    command = [sys.executable, "-m", "feedbackctl", "sink", "--exit-when-idle", str(idle_s)]
     return [*command, "--log-level", "WARNING"], env
 
 
