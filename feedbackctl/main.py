@@ -4,6 +4,7 @@ import typer
 
 from feedbackctl.curate_commands import curate_app
 from feedbackctl.dashboard_commands import dashboard
+from feedbackctl.demo.command import demo
 from feedbackctl.generate_commands import generate
 from feedbackctl.lake_commands import lake_app
 from feedbackctl.monitor_commands import monitor_app
@@ -20,6 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("demo")(demo)
 app.add_typer(stack_app, name="stack")
 app.command("generate")(generate)
 app.command("process")(process)

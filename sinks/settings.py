@@ -83,6 +83,11 @@ class SinkSettings(ServiceSettings):
     )
 
     @property
+    def consumer_group(self) -> str:
+        """Consumer group of this namespace: a replay's sink never joins the live sink's group."""
+        return f"{self.group_id}.{self.namespace}" if self.namespace else self.group_id
+
+    @property
     def table_prefix(self) -> str:
         """Table name prefix of the namespace (empty for the live lake)."""
         return f"{self.namespace}/" if self.namespace else ""

@@ -102,7 +102,7 @@ class DeltaSink:
         settings = self.settings
         return {
             "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": settings.group_id,
+            "group.id": settings.consumer_group,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": settings.start_from,

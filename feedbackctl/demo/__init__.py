@@ -1,0 +1,1 @@
+"""`feedbackctl demo`: the whole pipeline on generated traffic, watched live, then summarised."""

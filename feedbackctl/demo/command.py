@@ -1,0 +1,165 @@
+"""`feedbackctl demo`: stack up, generator -> processor workers -> sink (+ dashboard), live view,
+then a summary read back from the Delta tables. Ctrl-C stops everything cleanly."""
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from feedbackctl.demo.lag import GroupLag
+from feedbackctl.demo.live_view import MetricsWatcher, PipelineProgress, render
+from feedbackctl.demo.summary import print_summary, summarize_lake
+from feedbackctl.demo.supervisor import Supervisor
+from local_stack import LocalStack, StackError, StackSettings
+from local_stack.topics import ensure_topics
+from plumbing.settings import DEFAULT_LAKE_URI
+from producers.traffic import TrafficConfig, generate_traffic
+from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, TOPICS
+from sinks.lake import Lake
+from sinks.settings import SinkSettings
+from stream_processors.settings import ProcessorSettings
+
+__all__ = ["demo"]
+
+console = Console()
+# Mean events per generated session (turns, signals, feedback), measured on the default traffic.
+_EVENTS_PER_SESSION = 5.1
+
+
+def demo(
+    duration: float = typer.Option(60.0, "--duration", min=1, help="Seconds of generated traffic."),
+    rate: float = typer.Option(1000.0, "--rate", min=1, help="Events per second to produce."),
+    workers: int = typer.Option(2, "--workers", min=1, max=6, help="Processor workers."),
+    seed: int = typer.Option(42, "--seed", help="Traffic seed (same seed, same traffic)."),
+    bad_share: float = typer.Option(0.01, "--bad-share", min=0, max=1, help="Share of bad input."),
+    namespace: str = typer.Option(None, "--namespace", help="Default: demo-<UTC time>."),
+    dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard", help="Serve the web page."),
+    dashboard_port: int = typer.Option(8050, "--dashboard-port", help="Port of the web page."),
+    drain_timeout: float = typer.Option(240.0, "--drain-timeout", help="Max seconds to drain."),
+    lake_uri: str = typer.Option(DEFAULT_LAKE_URI, "--lake", help="Where the Delta tables go."),
+) -> None:
+    """Run the whole pipeline on generated agent traffic and show live quality metrics."""
+    stack = LocalStack(StackSettings())
+    try:
+        stack.up(say=console.print)
+    except StackError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    bootstrap = stack.settings.bootstrap_servers
+    namespace = namespace or datetime.now(UTC).strftime("demo-%Y%m%d-%H%M%S")
+    ensure_topics(bootstrap, [spec.in_namespace(namespace) for spec in TOPICS])
+    sessions = max(20, int(rate * duration / _EVENTS_PER_SESSION))
+    console.print(
+        f"namespace [bold]{namespace}[/bold]: {sessions:,} sessions at {rate:,.0f} events/s"
+    )
+    traffic = generate_traffic(
+        TrafficConfig(sessions=sessions, seed=seed, bad_record_share=bad_share)
+    )
+    events_sent = sum(1 for _ in traffic.events())  # the same traffic the generator will send
+
+    env = {
+        "FEEDBACK_PRODUCER_BOOTSTRAP_SERVERS": bootstrap,
+        "FEEDBACK_PROCESSOR_BOOTSTRAP_SERVERS": bootstrap,
+        "FEEDBACK_PROCESSOR_REDIS_URL": stack.settings.redis_url,
+        "FEEDBACK_SINK_BOOTSTRAP_SERVERS": bootstrap,
+        "FEEDBACK_SINK_LAKE_URI": lake_uri,
+        "FEEDBACK_DASHBOARD_BOOTSTRAP_SERVERS": bootstrap,
+    }
+    supervisor = Supervisor(Path(stack.settings.state_dir) / "demo" / namespace, env)
+    url = f"http://127.0.0.1:{dashboard_port}/" if dashboard else None
+    try:
+        for index in range(workers):
+            supervisor.start(f"processor-{index}", "process", "--namespace", namespace)
+        supervisor.start("sink", "sink", "--namespace", namespace)
+        if dashboard:
+            supervisor.start(
+                "dashboard", "dashboard", "--namespace", namespace, "--port", str(dashboard_port)
+            )
+        supervisor.start(
+            "generator",
+            "generate",
+            "--sessions",
+            str(sessions),
+            "--rate",
+            str(rate),
+            "--seed",
+            str(seed),
+            "--bad-share",
+            str(bad_share),
+            "--namespace",
+            namespace,
+        )
+        _watch_until_drained(supervisor, bootstrap, namespace, url, duration + drain_timeout)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: stopping the pipeline[/yellow]")
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+    finally:
+        supervisor.stop_all()
+    lake = Lake.from_settings(SinkSettings(lake_uri=lake_uri, namespace=namespace))
+    print_summary(console, summarize_lake(lake), traffic.truth, events_sent, namespace)
+    console.print(f"logs of every process: {supervisor.log_dir}")
+
+
+def _watch_until_drained(
+    supervisor: Supervisor, bootstrap: str, namespace: str, url: str | None, timeout_s: float
+) -> None:
+    """Show the live view until the generator is done and every consumer has caught up.
+
+    Drained = processor and sink lag both 0 and no new enriched record for 10 s (sessions that
+    close on inactivity come out a little after the last input).
+    """
+    generator = next(c for c in supervisor.children if c.name == "generator")
+    processor_group = ProcessorSettings(namespace=namespace).group_id
+    sink_group = SinkSettings(namespace=namespace).consumer_group
+    inputs = [spec.in_namespace(namespace).name for spec in INPUT_TOPICS]
+    outputs = [spec.in_namespace(namespace).name for spec in (ENRICHED, METRICS, DEADLETTER)]
+    lag = GroupLag(bootstrap)
+    started = time.monotonic()
+    quiet_since: float | None = None
+    last_out = -1
+    try:
+        with (
+            MetricsWatcher(bootstrap, namespace) as watcher,
+            Live(console=console, refresh_per_second=2) as live,
+        ):
+            while time.monotonic() - started < timeout_s:
+                time.sleep(1.0)
+                for child in supervisor.failed():
+                    raise RuntimeError(
+                        f"{child.name} exited with {child.exit_code}; see {child.log_file}"
+                    )
+                processor_lag = lag.lag(processor_group, inputs)
+                sink_lag = lag.lag(sink_group, inputs + outputs)
+                enriched_out = lag.total(outputs[:1])
+                phase = "generating" if generator.running else "draining"
+                live.update(
+                    render(
+                        watcher.snapshot(),
+                        PipelineProgress(
+                            phase,
+                            time.monotonic() - started,
+                            lag.total(inputs),
+                            enriched_out,
+                            processor_lag,
+                            sink_lag,
+                            url,
+                        ),
+                    )
+                )
+                quiet = (
+                    not generator.running
+                    and processor_lag == 0
+                    and sink_lag == 0
+                    and enriched_out == last_out
+                )
+                last_out = enriched_out
+                quiet_since = (quiet_since or time.monotonic()) if quiet else None
+                if quiet_since is not None and time.monotonic() - quiet_since > 10:
+                    return
+            console.print("[yellow]drain timeout: stopping with work in flight[/yellow]")
+    finally:
+        lag.close()
