@@ -3,10 +3,11 @@
     python benchmarks/producer_throughput.py --events 100000 --runs 5
 
 Events come from the traffic generator (interactions with tools and reasoning, feedback,
-signals; about 0.75 KB on average, interactions about 1 KB). Stages, each timed on the same
+signals; about 0.8 KB on average, interactions about 1 KB). Stages, each timed on the same
 events, median of --runs:
 
-- avro-encode:   schemas serializer only (fastavro + single-object header)
+- fastavro-encode: fastavro's schemaless_writer alone (the serializer before its compiled writer)
+- avro-encode:   the schemas serializer (compiled writer + single-object header)
 - sdk-prepare:   the SDK's contract checks + encode (what a log call does before Kafka)
 - raw-produce:   pre-encoded bytes through a bare confluent-kafka producer with the SDK's
                  settings, until every delivery report is in (the Kafka floor)
@@ -16,29 +17,32 @@ Needs the local stack (`feedbackctl stack up`); creates and deletes its own topi
 """
 
 import argparse
+import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from fastavro import schemaless_writer
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.table import Table
 
+from producers.checks import checker_for
 from producers.client import FeedbackClient, ProducerTopics, producer_config
-from producers.records import checker_for
 from producers.settings import ProducerSettings
 from producers.traffic import TrafficConfig, generate_traffic
 from schemas.serializer import serializer_for
 from schemas.topics import TopicSpec
 
-console = Console()
+console = Console(width=120)
 
 Event = tuple[TopicSpec, dict[str, Any]]
 
@@ -55,11 +59,28 @@ def realistic_events(count: int, seed: int) -> list[Event]:
     return events[:count]
 
 
-def time_stage(stage: Callable[[], int]) -> float:
-    """Events per second of one run of a stage (the stage returns how many it handled)."""
-    start = time.perf_counter()
+def time_stage(stage: Callable[[], int]) -> tuple[float, float]:
+    """Events per second of wall clock of one run of a stage, and CPU microseconds per event of
+    this process (all threads, librdkafka's included): on a busy machine the second is the
+    steadier figure."""
+    start, cpu_start = time.perf_counter(), time.process_time()
     handled = stage()
-    return handled / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return handled / wall, cpu * 1e6 / max(handled, 1)
+
+
+def fastavro_encode(events: list[Event]) -> Callable[[], int]:
+    """The plain fastavro path the serializer used before its compiled writer (for comparison)."""
+    schemas = {topic.name: serializer_for(topic).writer.plain for topic, _ in events}
+
+    def run() -> int:
+        for topic, record in events:
+            buffer = BytesIO()
+            schemaless_writer(buffer, schemas[topic.name], record, strict_allow_default=True)
+            buffer.getvalue()
+        return len(events)
+
+    return run
 
 
 def avro_encode(events: list[Event]) -> Callable[[], int]:
@@ -157,11 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--compression", default=None, help="lz4, zstd, none... (settings default)")
     parser.add_argument("--linger-ms", type=int, default=None)
-    parser.add_argument("--stages", default="avro-encode,sdk-prepare,raw-produce,sdk-end-to-end")
+    parser.add_argument(
+        "--stages", default="fastavro-encode,avro-encode,sdk-prepare,raw-produce,sdk-end-to-end"
+    )
     args = parser.parse_args(argv)
 
     overrides: dict[str, Any] = {
-        "spool_dir": Path(".bench-spool") / uuid.uuid4().hex[:8],
+        "spool_dir": Path(tempfile.mkdtemp(prefix="producer-bench-spool-")),
         "replay_spool_on_start": False,
     }
     if args.compression:
@@ -178,31 +201,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     topics = create_topics(admin, uuid.uuid4().hex[:10])
-    names = {
-        spec.name: replace(spec).name
-        for spec in (topics.interactions, topics.feedback, topics.signals)
-    }
-    raw_names = {t.name: names[_routed(t, topics).name] for t, _ in events[:1]}
-    for topic, _ in events:
-        raw_names.setdefault(topic.name, _routed(topic, topics).name)
+    names = [spec.name for spec in (topics.interactions, topics.feedback, topics.signals)]
+    raw_names = {topic.name: _routed(topic, topics).name for topic, _ in events}
     stages: dict[str, Callable[[], int]] = {
+        "fastavro-encode": fastavro_encode(events),
         "avro-encode": avro_encode(events),
         "sdk-prepare": sdk_prepare(events, settings),
         "raw-produce": raw_produce(events, settings, raw_names),
         "sdk-end-to-end": sdk_end_to_end(events, settings, topics),
     }
+    load_before = _load()
     wanted = [name.strip() for name in args.stages.split(",") if name.strip()]
     results: dict[str, list[float]] = {name: [] for name in wanted}
+    cpu: dict[str, list[float]] = {name: [] for name in wanted}
     try:
         for run in range(args.runs):
             for name in wanted:
-                rate = time_stage(stages[name])
+                rate, cpu_us = time_stage(stages[name])
                 results[name].append(rate)
-                console.print(f"run {run + 1}/{args.runs} {name}: {rate:,.0f} events/s")
+                cpu[name].append(cpu_us)
+                console.print(
+                    f"run {run + 1}/{args.runs} {name}: {rate:,.0f} events/s, "
+                    f"{cpu_us:.1f} CPU µs/event"
+                )
     finally:
-        admin.delete_topics(list(names), operation_timeout=30)
+        admin.delete_topics(names, operation_timeout=30)
     table = Table(title=f"producer throughput, {args.events:,} events, {args.runs} runs")
-    for column in ("stage", "median events/s", "min", "max", "µs/event (median)"):
+    columns = ("stage", "median events/s", "min", "max", "wall µs/event", "CPU µs/event")
+    for column in columns:
         table.add_column(column, justify="right" if column != "stage" else "left")
     for name, rates in results.items():
         median = statistics.median(rates)
@@ -212,9 +238,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{min(rates):,.0f}",
             f"{max(rates):,.0f}",
             f"{1e6 / median:.1f}",
+            f"{statistics.median(cpu[name]):.1f}",
         )
     console.print(table)
+    console.print(f"load average before/after: {load_before} / {_load()}")
     return 0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _routed(topic: TopicSpec, topics: ProducerTopics) -> TopicSpec:

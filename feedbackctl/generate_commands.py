@@ -1,5 +1,6 @@
 """`feedbackctl generate`: realistic agent traffic into Kafka (through the SDK) or into a file."""
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from plumbing.settings import env_name
 from producers.client import FeedbackClient
-from producers.emitter import EmitReport, emit_to_file, emit_to_kafka
+from producers.emitter import EmitReport, GeneratedEventLike, emit_to_file, emit_to_kafka
 from producers.settings import ENV_PREFIX_PRODUCER, ProducerSettings
 from producers.traffic import TrafficConfig, generate_traffic
 
@@ -95,7 +96,11 @@ def generate(
 
 
 def _to_kafka(
-    settings: ProducerSettings, events: Any, rate: float, advance: Any, create_topics: bool
+    settings: ProducerSettings,
+    events: Iterable[GeneratedEventLike],
+    rate: float,
+    advance: Callable[[int], None],
+    create_topics: bool,
 ) -> EmitReport:
     with FeedbackClient(settings, registry=CollectorRegistry()) as client:
         if create_topics:

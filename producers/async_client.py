@@ -98,6 +98,6 @@ class AsyncFeedbackClient:
                 if client._offer(topic.name, key, value):
                     break
                 if time.monotonic() >= deadline:
-                    client._queue_stayed_full(topic.name, key, value, None)
+                    client._queue_stayed_full(topic.name, key, value)
                     break
         return str(record["event_id"])

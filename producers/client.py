@@ -9,9 +9,12 @@ client; every outcome is counted (`stats()`, Prometheus). Invalid input raises
 `InvalidRecordError` (a ValueError naming the field) before anything is sent.
 """
 
+import atexit
 import logging
+import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Unpack
@@ -19,6 +22,7 @@ from typing import Any, Unpack
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import CollectorRegistry
 
+from producers.checks import checker_for
 from producers.exceptions import DeliveryFailedError, ProducerClosedError, QueueFullError
 from producers.metrics import ProducerCounters, ProducerStats
 from producers.records import (
@@ -28,7 +32,6 @@ from producers.records import (
     build_feedback,
     build_interaction,
     build_signal,
-    checker_for,
     event_time_ms,
     new_event_id,
 )
@@ -42,7 +45,6 @@ __all__ = ["FeedbackClient", "ProducerTopics", "producer_config"]
 
 log = logging.getLogger(__name__)
 
-DeliveryCallback = Callable[[KafkaError | None, Message], None]
 _WARN_EVERY_S = 10.0
 
 
@@ -83,6 +85,9 @@ class FeedbackClient:
             spec.value_record: serializer_for(spec)
             for spec in (self.topics.interactions, self.topics.feedback, self.topics.signals)
         }
+        self._checks = {name: checker_for(name) for name in self._serializers}
+        self._max_text_bytes = self.settings.max_text_bytes
+        self._max_event_bytes = self.settings.max_event_bytes
         self._counters = ProducerCounters(registry)
         self._spool = (
             SpoolWriter(self.settings.spool_dir)
@@ -91,6 +96,9 @@ class FeedbackClient:
         )
         self._failures_reported = 0
         self._last_warning = 0.0
+        # Claimed spool files whose events are queued: deleted when nothing is in flight.
+        self._replaying: list[ClaimedSpoolFile] = []
+        self._replaying_lock = threading.Lock()
         self._closed = False
         self._producer = Producer(self._kafka_config())
         self._stop = threading.Event()
@@ -98,6 +106,7 @@ class FeedbackClient:
             target=self._serve_deliveries, name="feedback-producer-deliveries", daemon=True
         )
         self._poller.start()
+        _OPEN_CLIENTS.add(self)
 
     # -- the agent-facing API ------------------------------------------------------------
 
@@ -127,6 +136,7 @@ class FeedbackClient:
         )
         if self._spool is not None:
             self._spool.sync()
+        self._finish_replays()
         self._raise_new_failures()
         return int(remaining)
 
@@ -134,6 +144,7 @@ class FeedbackClient:
         """Deliver what can be delivered in close_timeout_s, spool the rest, release the spool."""
         if self._closed:
             return self.stats()
+        _OPEN_CLIENTS.discard(self)
         self._stop.set()
         self._poller.join()
         self._closed = True
@@ -147,25 +158,31 @@ class FeedbackClient:
                 self._producer.poll(0.05)
         if self._spool is not None:
             self._spool.close()
+        self._finish_replays(closing=True)
         stats = self.stats()
         self._raise_new_failures()
         return stats
 
     def stats(self) -> ProducerStats:
-        """Counts since this client was created (see producers.metrics for the outcomes)."""
+        """Counts since this client was created (see producers.metrics for the outcomes);
+        `delivered` is exact once `flush()` returned 0."""
         return self._counters.snapshot(in_queue=len(self._producer))
 
-    def replay_spool(self) -> int:
+    def replay_spool(self, wait: bool = True) -> int:
         """Send again every event spooled by clients that are gone; return how many.
 
-        A spool file is deleted once each of its events is delivered or spooled anew, so a crash
-        mid-replay replays the file again: consumers deduplicate by event_id.
+        A spool file stays locked until nothing is in flight any more (each of its events is
+        then delivered or spooled anew), and is deleted then; with `wait`, this call flushes
+        to get there. A crash before that replays the file again: consumers deduplicate by
+        event_id.
         """
         if self._spool is None:
             return 0
         replayed = 0
         for claimed in claim_spool_files(self.settings.spool_dir, exclude=self._spool.path):
             replayed += self._replay(claimed)
+        if wait and replayed:
+            self.flush()
         return replayed
 
     def __enter__(self) -> "FeedbackClient":
@@ -186,7 +203,10 @@ class FeedbackClient:
             raise
         except TypeError as exc:  # a missing or unknown keyword argument
             self._counters.add("rejected", topic.name)
-            raise InvalidRecordError(f"{topic.value_record}: {exc}") from None
+            named = re.search(r"'(\w+)'", str(exc))
+            raise InvalidRecordError(
+                f"{topic.value_record}: {exc}", named.group(1) if named else None
+            ) from None
 
     def _complete(self, topic: TopicSpec, record: Mapping[str, Any]) -> Mapping[str, Any]:
         if record.get("event_id") is not None and type(record.get("event_time")) is int:
@@ -203,13 +223,19 @@ class FeedbackClient:
 
     def _encode(self, topic: TopicSpec, record: Mapping[str, Any]) -> tuple[bytes, bytes]:
         """Check and encode; the Kafka key and value. Nothing is sent when this raises."""
+        check = self._checks.get(topic.value_record)
+        if check is None:
+            raise ValueError(
+                f"{topic.name} carries {topic.value_record}; the SDK sends interactions, "
+                "feedback and signals only"
+            )
         try:
-            checker_for(topic.value_record)(record, self.settings.max_text_bytes)
+            check(record, self._max_text_bytes)
             value = self._serializers[topic.value_record].encode(record)
-            if len(value) > self.settings.max_event_bytes:
+            if len(value) > self._max_event_bytes:
                 raise InvalidRecordError(
                     f"the encoded event is {len(value)} bytes, above the limit of "
-                    f"{self.settings.max_event_bytes} (FEEDBACK_PRODUCER_MAX_EVENT_BYTES)"
+                    f"{self._max_event_bytes} (FEEDBACK_PRODUCER_MAX_EVENT_BYTES)"
                 )
         except InvalidRecordError:
             self._counters.add("rejected", topic.name)
@@ -221,72 +247,42 @@ class FeedbackClient:
         self._produce(topic.name, key, value)
         return str(record["event_id"])
 
-    def _offer(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        on_delivery: DeliveryCallback | None = None,
-    ) -> bool:
+    def _offer(self, topic: str, key: bytes | None, value: bytes) -> bool:
         """One attempt to queue an event: False when the local queue is full."""
         if self._closed:
             raise ProducerClosedError("this FeedbackClient is closed; create a new one")
         try:
-            if on_delivery is None:
-                self._producer.produce(topic, value, key)
-            else:
-                self._producer.produce(topic, value, key, on_delivery=on_delivery)
+            self._producer.produce(topic, value, key)
         except BufferError:
             return False
         except KafkaException as exc:  # e.g. a fatal idempotence error: the producer is done
-            self._give_up(topic, key, value, exc.args[0].name(), on_delivery)
+            self._spool_event(topic, key, value, exc.args[0].name())
             return True
         self._counters.add("sent", topic)
         return True
 
-    def _queue_stayed_full(
-        self, topic: str, key: bytes | None, value: bytes, on_delivery: DeliveryCallback | None
-    ) -> None:
+    def _queue_stayed_full(self, topic: str, key: bytes | None, value: bytes) -> None:
         if self._spool is None:
             raise QueueFullError(
                 f"the local queue stayed full for {self.settings.queue_full_timeout_s}s "
                 "(is the broker reachable? raise FEEDBACK_PRODUCER_QUEUE_MAX_MESSAGES?)"
             )
-        self._give_up(topic, key, value, "queue_full", on_delivery)
+        self._spool_event(topic, key, value, "queue_full")
 
     # -- internals -----------------------------------------------------------------------
 
-    def _produce(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        on_delivery: DeliveryCallback | None = None,
-    ) -> bool:
+    def _produce(self, topic: str, key: bytes | None, value: bytes) -> bool:
         """Queue an event, blocking up to queue_full_timeout_s for room; False if spooled."""
-        if self._offer(topic, key, value, on_delivery):
+        if self._offer(topic, key, value):
             return True
         self._counters.queue_full_wait()
         deadline = time.monotonic() + self.settings.queue_full_timeout_s
         while time.monotonic() < deadline:
             self._producer.poll(0.005)
-            if self._offer(topic, key, value, on_delivery):
+            if self._offer(topic, key, value):
                 return True
-        self._queue_stayed_full(topic, key, value, on_delivery)
+        self._queue_stayed_full(topic, key, value)
         return False
-
-    def _give_up(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        reason: str,
-        on_delivery: DeliveryCallback | None,
-    ) -> None:
-        """Spool an event that never reached the queue (and tell a replay batch it is done)."""
-        self._spool_event(topic, key, value, reason)
-        if on_delivery is not None and isinstance(on_delivery, _ReplayBatch):
-            on_delivery.account()
 
     def _spool_event(self, topic: str, key: bytes | None, value: bytes, reason: str) -> None:
         if self._spool is None:
@@ -301,10 +297,11 @@ class FeedbackClient:
         self._counters.add("spooled", topic)
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        topic = msg.topic() or "?"
+        # Only failures are reported (delivery.report.only.error): successes are counted as
+        # sent - failed - in_queue, which saves a Python call per event.
         if err is None:
-            self._counters.add("delivered", topic)
             return
+        topic = msg.topic() or "?"
         self._counters.add("failed", topic)
         self._warn_now_and_then("delivery to %s failed: %s", topic, err)
         self._spool_event(topic, msg.key(), msg.value() or b"", err.name())
@@ -324,36 +321,51 @@ class FeedbackClient:
     def _serve_deliveries(self) -> None:
         if self.settings.replay_spool_on_start:
             try:
-                replayed = self.replay_spool()
+                replayed = self.replay_spool(wait=False)
                 if replayed:
                     log.info("replayed %d spooled events", replayed)
             except Exception:
                 log.exception("replaying the spool failed; it will be retried by a later client")
         while not self._stop.is_set():
             self._producer.poll(0.1)
-            self._counters.publish()
+            self._counters.publish(len(self._producer))
+            self._finish_replays()
 
     def _replay(self, claimed: ClaimedSpoolFile) -> int:
-        if not claimed.entries:
-            claimed.done()
-            return 0
-        batch = _ReplayBatch(claimed, self._on_delivery)
+        """Queue a claimed file's events; the file is deleted by `_finish_replays`."""
         sent = 0
-        complete = True
         for entry in claimed.entries:
             if self._stop.is_set():  # closing: keep the file for a later replay
-                complete = False
-                break
+                claimed.release()
+                return sent
             try:
-                queued = self._produce(entry.topic, entry.key, entry.value, batch)
+                queued = self._produce(entry.topic, entry.key, entry.value)
             except ProducerClosedError:
-                complete = False
-                break
+                claimed.release()
+                return sent
             if queued:
                 self._counters.add("replayed", entry.topic)
                 sent += 1
-        batch.all_offered(len(claimed.entries) if complete else None)
+        with self._replaying_lock:
+            self._replaying.append(claimed)
+        self._finish_replays()
         return sent
+
+    def _finish_replays(self, closing: bool = False) -> None:
+        """Delete replayed files once nothing is in flight: every event of theirs is then
+        delivered or in this client's own spool. At close, keep any that is not so."""
+        with self._replaying_lock:
+            if not self._replaying:
+                return
+            settled = len(self._producer) == 0
+            if not settled and not closing:
+                return
+            for claimed in self._replaying:
+                if settled:
+                    claimed.done()
+                else:  # replayed again later; duplicates share their event_id
+                    claimed.release()
+            self._replaying.clear()
 
     def _raise_new_failures(self) -> None:
         if self._spool is not None:
@@ -368,7 +380,22 @@ class FeedbackClient:
             **producer_config(self.settings),
             "on_delivery": self._on_delivery,
             "error_cb": self._on_error,
+            "delivery.report.only.error": True,
         }
+
+
+_OPEN_CLIENTS: "weakref.WeakSet[FeedbackClient]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_clients() -> None:
+    """An agent that exits without close() still gets its events delivered or spooled."""
+    for client in list(_OPEN_CLIENTS):
+        log.warning("a FeedbackClient was not closed; closing it at exit")
+        try:
+            client.close()
+        except Exception:
+            log.exception("closing a FeedbackClient at exit failed")
 
 
 def producer_config(settings: ProducerSettings) -> dict[str, Any]:
@@ -386,40 +413,3 @@ def producer_config(settings: ProducerSettings) -> dict[str, Any]:
         "message.timeout.ms": settings.delivery_timeout_ms,
         **settings.kafka_config,
     }
-
-
-class _ReplayBatch:
-    """Deletes a claimed spool file once every one of its events is delivered or re-spooled."""
-
-    def __init__(self, claimed: ClaimedSpoolFile, on_delivery: DeliveryCallback) -> None:
-        self._claimed = claimed
-        self._on_delivery = on_delivery
-        self._lock = threading.Lock()
-        self._accounted = 0
-        self._expected: int | None = None
-        self._finished = False
-
-    def __call__(self, err: KafkaError | None, msg: Message) -> None:
-        self._on_delivery(err, msg)
-        self.account()
-
-    def account(self) -> None:
-        with self._lock:
-            self._accounted += 1
-            self._finish_if_complete()
-
-    def all_offered(self, entries: int | None) -> None:
-        """Every entry was queued or spooled; None when the client closed first (keep the file:
-        the events already queued will be replayed twice, and deduplicated by event_id)."""
-        with self._lock:
-            if entries is None:
-                self._finished = True
-                self._claimed.release()
-                return
-            self._expected = entries
-            self._finish_if_complete()
-
-    def _finish_if_complete(self) -> None:
-        if not self._finished and self._expected is not None and self._accounted >= self._expected:
-            self._finished = True
-            self._claimed.done()

@@ -21,8 +21,8 @@ from typing import IO, Any, Protocol
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from producers.checks import checker_for
 from producers.client import FeedbackClient, ProducerTopics
-from producers.records import checker_for
 from schemas.serializer import serializer_for
 from schemas.topics import TopicSpec
 

@@ -30,7 +30,7 @@ class ProducerStats:
     rejected: int
     lost: int
     queue_full_waits: int
-    in_queue: int
+    in_queue: int  # librdkafka's outq: messages not yet acknowledged, plus unserved reports
 
 
 class _Families:
@@ -65,9 +65,12 @@ def _families(registry: CollectorRegistry) -> _Families:
 class ProducerCounters:
     """Thread-safe counts of one client, published to its registry's Prometheus counters.
 
-    The hot path only adds to a dict under a lock; `publish()` (called by the client's
-    delivery thread every poll and by `stats()`) moves the increments to Prometheus, so a scrape
-    lags by at most one poll interval.
+    The hot path only adds to a dict under a lock; `publish()` (called by the client's delivery
+    thread every poll and by `stats()`) moves the increments to Prometheus, so a scrape lags by
+    at most one poll interval. Successful deliveries are not reported one by one (librdkafka's
+    `delivery.report.only.error`, a few microseconds per event saved): `delivered` is
+    `sent - failed - in_queue`, exact whenever it is read, and per topic a lower bound that
+    becomes exact once nothing is in flight.
     """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -91,15 +94,23 @@ class ProducerCounters:
         with self._lock:
             return sum(n for (_, kind), n in self._counts.items() if kind == outcome)
 
-    def publish(self) -> None:
+    def publish(self, in_queue: int) -> None:
         """Move the increments counted since the last call to the Prometheus counters."""
         with self._lock:
+            current = dict(self._counts)
+            for topic in {topic for topic, _ in self._counts}:
+                delivered = (
+                    current.get((topic, "sent"), 0) - current.get((topic, "failed"), 0) - in_queue
+                )
+                current[(topic, "delivered")] = max(
+                    delivered, self._published.get((topic, "delivered"), 0)
+                )
             deltas = [
                 (key, count - self._published.get(key, 0))
-                for key, count in self._counts.items()
-                if count != self._published.get(key, 0)
+                for key, count in current.items()
+                if count > self._published.get(key, 0)
             ]
-            self._published.update({key: self._counts[key] for key, _ in deltas})
+            self._published.update({key: current[key] for key, _ in deltas})
             queue_full = self._queue_full - self._queue_full_published
             self._queue_full_published = self._queue_full
         for (topic, outcome), delta in deltas:
@@ -108,9 +119,10 @@ class ProducerCounters:
             self._families.queue_full.inc(queue_full)
 
     def snapshot(self, in_queue: int) -> ProducerStats:
-        self.publish()
+        self.publish(in_queue)
         with self._lock:
             totals = dict.fromkeys(OUTCOMES, 0)
             for (_, outcome), count in self._counts.items():
                 totals[outcome] += count
+            totals["delivered"] = max(0, totals["sent"] - totals["failed"] - in_queue)
             return ProducerStats(**totals, queue_full_waits=self._queue_full, in_queue=in_queue)

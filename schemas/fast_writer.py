@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Fallback", "compile_writer"]
+__all__ = ["Fallback", "RecordWriter", "compile_writer"]
 
 RecordWriter = Callable[[Mapping[str, Any]], bytes]
 

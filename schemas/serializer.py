@@ -14,7 +14,7 @@ from fastavro.validation import ValidationError, validate
 
 from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
 from schemas.exceptions import InvalidRecordError, UndecodableError, WrongSchemaError
-from schemas.fast_writer import compile_writer
+from schemas.fast_writer import RecordWriter, compile_writer
 from schemas.topics import TopicSpec
 
 __all__ = ["HEADER_SIZE", "MARKER", "Serializer", "SingleObjectSerializer", "serializer_for"]
@@ -50,7 +50,7 @@ class SingleObjectSerializer:
         self.writer = self.reader if writer_version is None else _pick(versions, writer_version)
         self._header = MARKER + self.writer.fingerprint
         # Same bytes as fastavro, about twice as fast; records it declines go to fastavro.
-        self._compiled = compile_writer(self.writer.plain, prefix=self._header)
+        self._compiled = _compiled_writer(self.writer, self._header)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """Encode a record; raise InvalidRecordError naming the field when it does not fit."""
@@ -106,6 +106,16 @@ def serializer_for(
 ) -> SingleObjectSerializer:
     """The serializer of a registered topic's value record."""
     return SingleObjectSerializer(topic.value_record, catalog)
+
+
+_COMPILED: dict[bytes, RecordWriter | None] = {}
+
+
+def _compiled_writer(writer: SchemaVersion, header: bytes) -> RecordWriter | None:
+    """Compiled once per schema version and process: serializers are cheap to create."""
+    if header not in _COMPILED:
+        _COMPILED[header] = compile_writer(writer.plain, prefix=header)
+    return _COMPILED[header]
 
 
 def _pick(versions: list[SchemaVersion], number: int) -> SchemaVersion:

@@ -19,7 +19,7 @@ def main() -> None:
     overrides = {"namespace": args.namespace} if args.namespace is not None else {}
     configure_logging(args.loglevel)
     logging.getLogger(__name__).debug("starting")
-    run_worker(ProcessorSettings(**overrides), loglevel=args.loglevel)  # type: ignore[arg-type]
+    run_worker(ProcessorSettings(**overrides), loglevel=args.loglevel)
 
 
 if __name__ == "__main__":

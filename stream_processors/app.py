@@ -67,8 +67,10 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
             key_type=key_type,
             value_type=bytes,
             options=dict(store_options),
+            changelog=settings.table_changelog,
         )
-        return app.tables.add(created)
+        app.tables.add(created)
+        return created
 
     sessions = table("sessions", bytes)
     progress = table("progress", bytes)
@@ -85,7 +87,7 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
 
     @app.agent(channel, name="join-sessions")
     async def join_sessions(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(
+        async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.batch_max_events, within=settings.batch_within_s
         ):
             await runtime.on_batch(events)

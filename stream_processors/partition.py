@@ -117,7 +117,10 @@ class PartitionProcessor:
         outputs = Outputs()
         watermark = self.watermark.advance(now, caught_up, expected)
         if watermark is None:
-            idle = now - self._created_at >= self.config.idle_timeout_ms
+            # Empty and read to the end of every input for a while: does not hold metrics back.
+            idle = now - self._created_at >= self.config.idle_timeout_ms and (
+                caught_up is None or set(expected) <= set(caught_up)
+            )
             if idle != self.idle_empty:
                 self.idle_empty, self._progress_dirty = idle, True
             return outputs
@@ -140,7 +143,8 @@ class PartitionProcessor:
                 continue
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
-                heapq.heappush(self._due, (due, session_id))
+                # Never again at or below this watermark: that would loop forever.
+                heapq.heappush(self._due, (max(due, watermark + 1), session_id))
         if self.frozen_before != watermark:
             self.frozen_before = watermark
             self._progress_dirty = True

@@ -150,7 +150,7 @@ class RedisStateWriter:
                     lost = {
                         p
                         for p, owner in zip(batches, owners, strict=True)
-                        if owner is not None and owner.decode() != self.token
+                        if owner is not None and _text(owner) != self.token
                     }
                     pipe.multi()
                     for partition, batch in batches.items():
@@ -158,7 +158,7 @@ class RedisStateWriter:
                             continue
                         _queue(pipe, batch)
                         if batch.offsets:
-                            pipe.hset(self.layout.offsets, mapping=batch.offsets)
+                            pipe.hset(self.layout.offsets, mapping=dict(batch.offsets))  # type: ignore[arg-type]
                     pipe.execute()
                     return lost
                 except redis.WatchError:
@@ -197,6 +197,10 @@ def _queue(pipe: "redis.client.Pipeline", batch: _Pending) -> None:
         pipe.expire(name, ttl)
     for name, index in batch.index.items():
         pipe.sadd(index, name)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 _writers: dict[tuple[str, str], RedisStateWriter] = {}

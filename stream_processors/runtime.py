@@ -28,7 +28,7 @@ from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
 from stream_processors.finalizer import IDLE, MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
-from stream_processors.metrics import WindowPartial
+from stream_processors.metrics import WindowPartial, window_start_of
 from stream_processors.outputs import OutputProducer
 from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor, WindowKey
 from stream_processors.redis_store import RedisStore
@@ -88,12 +88,14 @@ class ProcessorRuntime:
         self.lock = asyncio.Lock()
         self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
         self._last_report = time.monotonic()
+        self._updates_at = float("-inf")
+        self.timings: dict[str, float] = {}  # seconds per step phase, for profiling
 
     # -- entry points --------------------------------------------------------------------------
 
     async def on_batch(self, events: Sequence[EventT]) -> None:
         async with self.lock:
-            await self._guard(self._batch_step(events))
+            await self._guard(self._step(events))
 
     async def on_tick(self) -> None:
         async with self.lock:
@@ -101,7 +103,12 @@ class ProcessorRuntime:
         now = time.monotonic()
         if now - self._last_report >= 10.0:
             self._last_report = now
-            log.info("processor stats: %s, partitions %s", self.stats, sorted(self.processors))
+            log.info(
+                "processor stats: %s, partitions %s, step seconds %s",
+                self.stats,
+                sorted(self.processors),
+                {name: round(value, 2) for name, value in self.timings.items()},
+            )
 
     async def _guard(self, step: Any) -> None:
         try:
@@ -115,21 +122,25 @@ class ProcessorRuntime:
             logging.shutdown()
             os._exit(70)
 
-    async def _batch_step(self, events: Sequence[EventT]) -> None:
-        await self._step(events)
-
     # -- one step ------------------------------------------------------------------------------
 
     async def _step(self, events: Iterable[EventT]) -> None:
+        clock = time.perf_counter
+        started = clock()
         now = _now_ms()
         owned = self._sync_assignment(now)
         outputs: dict[int, Outputs] = {}
         dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
         for event in events:
             self._ingest(event, owned, now, dead_letters)
+        ingested = clock()
         for partition in sorted(self.processors):
-            outputs[partition] = self.processors[partition].advance(now, self._caught_up(partition))
+            outputs[partition] = self.processors[partition].advance(
+                now, self._caught_up(partition), self.input_names
+            )
+        advanced = clock()
         metric_records = self._finalize(now)
+        finalized = clock()
         producer = self._producer()
         for partition in sorted(outputs):
             self._send_outputs(producer, outputs[partition])
@@ -139,8 +150,21 @@ class ProcessorRuntime:
             key = f"{record['agent_id']}/{record['agent_version']}".encode()
             producer.send(self.metrics_topic, key, self._encoders["metrics"].encode(record))
         self.stats["outputs"] = producer.sent
+        encoded = clock()
         await producer.wait()
+        delivered = clock()
         self._persist()
+        persisted = clock()
+        for name, seconds in (
+            ("ingest", ingested - started),
+            ("advance", advanced - ingested),
+            ("finalize", finalized - advanced),
+            ("encode", encoded - finalized),
+            ("deliver", delivered - encoded),
+            ("persist", persisted - delivered),
+        ):
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
+        self.timings["steps"] = self.timings.get("steps", 0) + 1
 
     def _ingest(
         self,
@@ -309,33 +333,47 @@ class ProcessorRuntime:
     # -- metrics -------------------------------------------------------------------------------
 
     def _finalize(self, now: float) -> list[dict[str, Any]]:
-        """On partition 0's owner: publish final/running metrics; everywhere: drop old windows."""
+        """On partition 0's owner: publish final/running metrics; everywhere: drop old windows.
+
+        Reading every partition's partials from Redis is the expensive part: it happens only
+        when a window became final or running updates are due (every update interval).
+        """
         writer = self._store(self.progress).writer
+        records: list[dict[str, Any]] = []
         if self.finalizer is None:
             raw = writer.client.hget(
                 writer.layout.table_hash(self.progress.name, _FINALIZER_PARTITION),
                 FINALIZER_KEY.encode(),
             )
             finalized_until = orjson.loads(raw).get("finalized_until") if raw else None
-            records: list[dict[str, Any]] = []
         else:
-            watermarks, partials, furthest = self._read_all_partitions()
-            records = self.finalizer.step(watermarks, partials, now, furthest)
-            finalized_until = self.finalizer.finalized_until
+            finalizer = self.finalizer
+            watermarks, furthest = self._read_bounds()
+            low = finalizer.min_watermark(watermarks, furthest)
+            final_until = window_start_of(low, self.config.window_ms) if low is not None else None
+            finals_due = final_until is not None and (
+                finalizer.finalized_until is None or final_until > finalizer.finalized_until
+            )
+            updates_due = now - self._updates_at >= finalizer.update_interval_ms
+            if finals_due or updates_due:
+                partials = self._read_partials(None if updates_due else final_until)
+                records = finalizer.step(watermarks, partials, now, furthest)
+                if updates_due:
+                    self._updates_at = now
+            finalized_until = finalizer.finalized_until
         if finalized_until is not None:
             for processor in self.processors.values():
                 processor.drop_windows_until(finalized_until)
         return records
 
-    def _read_all_partitions(
-        self,
-    ) -> tuple[dict[int, int | str | None], dict[WindowKey, dict[int, WindowPartial]], int | None]:
-        """Every partition's applied watermark and open window partials, as flushed to Redis."""
+    def _read_bounds(self) -> tuple[dict[int, int | str | None], int | None]:
+        """Every partition's metrics bound (see PartitionProcessor.metrics_bound), and the
+        furthest applied watermark."""
         writer = self._store(self.progress).writer
-        layout, client = writer.layout, writer.client
-        pipe = client.pipeline(transaction=False)
+        pipe = writer.client.pipeline(transaction=False)
         for partition in range(self.partition_count):
-            pipe.hget(layout.table_hash(self.progress.name, partition), str(partition).encode())
+            name = writer.layout.table_hash(self.progress.name, partition)
+            pipe.hget(name, str(partition).encode())
         watermarks: dict[int, int | str | None] = {}
         furthest: int | None = None
         for partition, raw in enumerate(pipe.execute()):
@@ -354,19 +392,27 @@ class ProcessorRuntime:
                 watermarks[partition] = IDLE
             else:
                 watermarks[partition] = state.get("bound", frozen)
+        return watermarks, furthest
+
+    def _read_partials(self, max_end: int | None) -> dict[WindowKey, dict[int, WindowPartial]]:
+        """Window partials of every partition not yet published as final (and ending at or
+        before `max_end`, if given): other workers' from Redis, ours from memory."""
+        writer = self._store(self.progress).writer
+        layout, client = writer.layout, writer.client
         index = layout.window_index(self.partials.name)
         finalized_until = self.finalizer.finalized_until if self.finalizer else None
-        names = [name.decode() for name in client.smembers(index)]
+        size = self.config.window_ms
         live, done = [], []
-        for name in names:
+        for raw_name in client.smembers(index):
+            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
             start = layout.window_of_hash(name)
-            if (
-                start is not None
-                and finalized_until is not None
-                and start + self.config.window_ms <= finalized_until
-            ):
+            if start is None:
+                continue
+            if finalized_until is not None and start + size <= finalized_until:
                 done.append(name)
-            else:
+            elif (max_end is None or start + size <= max_end) and (
+                layout.partition_of_hash(name, self.partials.name) not in self.processors
+            ):
                 live.append(name)
         if done:
             client.srem(index, *done)
@@ -376,8 +422,6 @@ class ProcessorRuntime:
             pipe.hgetall(name)
         for name, fields in zip(live, pipe.execute(), strict=True):
             partition = layout.partition_of_hash(name, self.partials.name)
-            if partition in self.processors:
-                continue  # ours: read from memory below, newer than Redis
             for key, value in fields.items():
                 window_key, state = _window_item(key, value)
                 partials.setdefault(window_key, {})[partition] = WindowPartial.from_state(
@@ -385,8 +429,9 @@ class ProcessorRuntime:
                 )
         for partition, processor in self.processors.items():
             for window_key, partial in processor.windows.items():
-                partials.setdefault(window_key, {})[partition] = partial
-        return watermarks, partials, furthest
+                if max_end is None or window_key[2] + size <= max_end:
+                    partials.setdefault(window_key, {})[partition] = partial
+        return partials
 
     # -- persistence ---------------------------------------------------------------------------
 

@@ -36,8 +36,10 @@ TERMINAL_OUTCOMES = {
     "escalated_to_human": "escalated",
 }
 _INFERRED_NAMESPACE = uuid.UUID("5b0d4a52-6c7e-4f0e-9a37-2f1f3c0de001")
-_FEEDBACK_FIELDS = ("event_id", "event_time", "kind", "thumbs_up", "rating", "correction")
-_FEEDBACK_FIELDS += ("comment", "source", "rater_id")
+_FEEDBACK_FIELDS: tuple[str, ...] = (
+    "event_id", "event_time", "kind", "thumbs_up", "rating", "correction", "comment", "source",
+    "rater_id",
+)  # fmt: skip
 _INTERACTION_FIELDS = (
     "event_id", "session_id", "turn_index", "agent_id", "agent_version", "model", "event_time",
     "user_id", "prompt", "response", "reasoning", "tools_used", "context", "latency_ms",
@@ -152,6 +154,11 @@ class Session:
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= watermark:
             self._close("abandoned", due, effects)
+        if self.staged and self.closed_at is not None and watermark >= self.closed_at + grace_ms:
+            # Past the grace period, whatever is still staged can only ever be too late.
+            for entry in sorted(self.staged, key=staged_order):
+                effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
+            self.staged = []
 
     def _apply(
         self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
@@ -222,7 +229,7 @@ class Session:
                 "source": "inferred",
                 "detail": f"no activity for {closed_at - (self.last_activity or 0)} ms",
             }
-            self.seen.add(signal["event_id"])
+            self.seen.add(str(signal["event_id"]))
             self.signals.append(_joined_signal(signal))
             effects.inferred_signal(signal)
         effects.count_session(self.agent, closed_at, outcome)
@@ -284,7 +291,7 @@ class Session:
     def from_state(cls, state: dict[str, Any]) -> "Session":
         return cls(
             session_id=state["session_id"],
-            agent=tuple(state["agent"]) if state["agent"] else None,  # type: ignore[arg-type]
+            agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
             turns=state["turns"],
             feedback=state["feedback"],
             signals=state["signals"],

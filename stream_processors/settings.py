@@ -73,6 +73,11 @@ class ProcessorSettings(ServiceSettings):
         description="Kafka group session timeout: how soon a dead worker's "
         "partitions move to another worker.",
     )
+    table_changelog: bool = Field(
+        False,
+        description="Also send every table write to Faust's changelog topics. Off by default: "
+        "Redis holds the state durably and the processor never rebuilds it from the changelog.",
+    )
     web_port: int = Field(0, ge=0, description="Faust web port (0: web server disabled).")
 
     @property

@@ -36,7 +36,24 @@ def window_range(start_ms: int, size_s: int) -> tuple[float, float]:
 
 
 class PartitionedTable(faust.Table):
-    """A Faust table whose keys carry their partition (see module docstring)."""
+    """A Faust table whose keys carry their partition (see module docstring).
+
+    `changelog=False` stops Faust from sending every write to the changelog topic: for a table
+    whose store is durable and shared (Redis) and never rebuilt from the changelog, those
+    messages cost a Kafka write per key and are never read (docs/processor.md).
+    """
+
+    def __init__(self, app: Any, *, changelog: bool = True, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.changelog_enabled = changelog
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        if self.changelog_enabled:
+            super().on_key_set(key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        if self.changelog_enabled:
+            super().on_key_del(key)
 
     def partition_of_key(self, key: Any) -> int:
         return partition_of_key(key)

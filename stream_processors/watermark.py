@@ -3,12 +3,13 @@
 One input partition number `p` is fed by three topic partitions (interactions, feedback and
 signals `p`, co-partitioned). Each is a *source*. The watermark is the minimum over the sources
 that are still active of the maximum event time each has shown, minus the allowed lateness: so a
-topic read ahead of the others does not close windows the others still feed. A source that has
-been read to its end (the caller says which are caught up) and shows nothing for `idle_timeout` of
-wall clock stops holding the watermark back; when every source is idle the watermark advances
-with the wall clock, so sessions still close when traffic stops. (Wall-clock silence alone is not
-idleness: while a backlog is read, one topic can be starved for seconds by the others.) The
-watermark never goes back.
+topic read ahead of the others does not close windows the others still feed. A source read to its
+end (the caller says which are caught up: consumer position at the high watermark) stops holding
+the watermark back, so a sparse topic does not delay the others; when every source has been read
+to its end and silent for `idle_timeout` of wall clock, the watermark advances with the wall
+clock, so sessions still close when traffic stops. (Wall-clock silence alone is not the end: while
+a backlog is read, one topic can be starved for seconds by the others.) The watermark never goes
+back.
 """
 
 from collections.abc import Collection
@@ -54,32 +55,33 @@ class PartitionWatermark:
             source not in self.source_max and source not in caught_up for source in expected
         ):
             return self.value
-        active = [
+        holding = [
             self.source_max[source]
             for source, seen in self._last_seen.items()
-            if source in self.source_max and not self._idle(source, seen, now, caught_up)
+            if source in self.source_max and self._holds_back(source, seen, now, caught_up)
         ]
-        if active:
-            candidate = min(active) - self.lateness_ms
-            # An active source whose events lag far behind an idle one still moves forward.
+        if holding:
+            candidate = min(holding) - self.lateness_ms
             if self.value is None or candidate > self.value:
                 self.value = candidate
-        elif self.value is not None and last_tick is not None:
-            # Everything idle: event time moves on with the wall clock.
-            self.idle = True
-            self.value += int(now - last_tick)
-        elif self.value is None and self.source_max:
-            # Every source idle and read to its end: all of it has been seen.
-            self.idle = True
-            self.value = max(self.source_max.values()) - self.lateness_ms
+        elif self.source_max:
+            # Every source read to its end: all of it has been seen. Once all have also been
+            # silent for the idle timeout, event time moves on with the wall clock.
+            seen_all = max(self.source_max.values()) - self.lateness_ms
+            current = self.value if self.value is not None else seen_all
+            self.idle = all(now - seen >= self.idle_timeout_ms for seen in self._last_seen.values())
+            elapsed = int(now - last_tick) if self.idle and last_tick is not None else 0
+            self.value = max(seen_all, current + elapsed)
         return self.value
 
-    def _idle(
+    def _holds_back(
         self, source: str, seen: float, now: float, caught_up: Collection[str] | None
     ) -> bool:
-        if now - seen < self.idle_timeout_ms:
-            return False
-        return caught_up is None or source in caught_up
+        """A source not read to its end holds the watermark back. Without offset information
+        (caught_up None), silence for the idle timeout is taken as the end."""
+        if caught_up is None:
+            return now - seen < self.idle_timeout_ms
+        return source not in caught_up
 
     def restart(self, now: float) -> None:
         """After loading from state: every known source counts as just seen."""

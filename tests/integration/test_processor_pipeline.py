@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from schemas.serializer import serializer_for
 from schemas.topics import ENRICHED, FEEDBACK
@@ -131,3 +132,37 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
 def _has_enriched(namespace: Namespace) -> bool:
     time.sleep(0.2)
     return len(read_topic(namespace.bootstrap, namespace.topic(ENRICHED))) > 0
+
+
+def test_two_workers_split_partitions_and_survive_one_killed(
+    reference: tuple[Produced, Outputs], bootstrap_servers: str, redis_url: str, tmp_path: Path
+) -> None:
+    _, expected = reference
+    with namespace_for(bootstrap_servers, redis_url) as namespace:
+        produced = namespace.produce(CONFIG)
+        survivor = Worker(namespace, tmp_path / "survivor.log")
+        victim = Worker(namespace, tmp_path / "victim.log")
+        try:
+            wait_until(lambda: _owners(namespace) >= 2, 60, "two workers owning partitions", victim)
+            assert not _settled(namespace, produced), "killed too late to test anything"
+            victim.kill()  # its partitions move to the survivor, with their state in Redis
+            wait_for_settled(namespace, produced, survivor)
+        finally:
+            victim.kill()
+            survivor.stop()
+        outputs = Outputs.read(namespace)
+    assert outputs.enriched_by_key() == expected.enriched_by_key()
+    assert outputs.finals() == expected.finals()
+
+
+def _settled(namespace: Namespace, produced: Produced) -> bool:
+    until = namespace.finalized_until()
+    return until is not None and until > produced.settle_time
+
+
+def _owners(namespace: Namespace) -> int:
+    """How many distinct workers hold an owner token of this namespace's partitions."""
+    client = redis.Redis.from_url(namespace.redis_url)
+    prefix = namespace.settings.redis_prefix
+    tokens = {client.get(f"{prefix}:owner:{p}") for p in range(6)}
+    return len({t for t in tokens if t})

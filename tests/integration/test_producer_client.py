@@ -18,6 +18,7 @@ from schemas.serializer import serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
 
 START_MS = 1_767_225_600_000
+MISSING = object()
 
 
 @pytest.fixture()
@@ -151,8 +152,11 @@ def test_events_read_back_equal_what_was_sent(
 @pytest.mark.parametrize(
     ("change", "field"),
     [
+        ({"session_id": MISSING}, "session_id"),
         ({"session_id": ""}, "session_id"),
+        ({"session_id": 17}, "session_id"),
         ({"turn_index": "first"}, "turn_index"),
+        ({"tools_used": [{"name": "search", "status": "exploded"}]}, "tools_used[0].status"),
         ({"latency_ms": 1.5}, "latency_ms"),
         ({"prompt": "x" * 70_000}, "prompt"),
         ({"event_time": 1_767_225_600}, "event_time"),
@@ -165,10 +169,11 @@ def test_invalid_input_raises_and_nothing_is_sent(
     change: dict[str, Any],
     field: str,
 ) -> None:
+    bad = {k: v for k, v in {**an_interaction("s-bad"), **change}.items() if v is not MISSING}
     with FeedbackClient(settings(tmp_path), topics=topics, registry=CollectorRegistry()) as client:
         client.log_interaction(**an_interaction("s-good"))
         with pytest.raises(InvalidRecordError) as caught:
-            client.log_interaction(**{**an_interaction("s-bad"), **change})
+            client.log_interaction(**bad)
         assert caught.value.field == field
         client.flush(20)
     assert client.stats().rejected == 1

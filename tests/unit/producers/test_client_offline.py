@@ -1,6 +1,9 @@
 """FeedbackClient with no broker to talk to: input errors, a full queue, spooling, counters."""
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,7 @@ from producers import (
 )
 from producers.spool import spool_files
 from schemas.exceptions import InvalidRecordError
-from schemas.topics import SIGNALS
+from schemas.topics import DEADLETTER, SIGNALS
 
 
 def offline(tmp_path: Path, port: int, **overrides: Any) -> ProducerSettings:
@@ -46,13 +49,15 @@ def test_invalid_input_is_rejected_counted_and_not_queued(tmp_path: Path, closed
         with pytest.raises(InvalidRecordError) as caught:
             client.log_signal(session_id="", kind="task_completed")
         assert caught.value.field == "session_id"
-        with pytest.raises(InvalidRecordError, match="unexpected keyword"):
+        with pytest.raises(InvalidRecordError, match="unexpected keyword") as caught:
             client.log_signal(session_id="s", kind="task_completed", colour="red")  # type: ignore[call-arg]
+        assert caught.value.field == "colour"
         with pytest.raises(InvalidRecordError) as caught:
             client.send(SIGNALS, {"session_id": "s", "kind": "task_completed"})
         assert caught.value.field == "source"
+        with pytest.raises(ValueError, match="interactions, feedback and signals only"):
+            client.send(DEADLETTER, {"session_id": "s"})
         assert client.stats().sent == 0
-        assert client.stats().in_queue == 0
     assert client.stats().rejected == 3
     assert events(registry, "rejected") == 3
     assert spool_files(tmp_path) == []
@@ -119,3 +124,43 @@ def test_settings_reject_unknown_keys_and_read_the_environment(
     assert settings.kafka_config == {"security.protocol": "PLAINTEXT"}
     with pytest.raises(ValueError, match="lingr_ms"):
         ProducerSettings(lingr_ms=3)  # type: ignore[call-arg]
+
+
+def test_an_agent_that_forgets_close_still_spools_at_exit(tmp_path: Path, closed_port: int) -> None:
+    script = f"""
+from pathlib import Path
+from prometheus_client import CollectorRegistry
+from producers import FeedbackClient, ProducerSettings
+settings = ProducerSettings(
+    bootstrap_servers="127.0.0.1:{closed_port}", spool_dir=Path({str(tmp_path)!r}),
+    close_timeout_s=0.2, replay_spool_on_start=False,
+)
+FeedbackClient(settings, registry=CollectorRegistry()).log_signal(session_id="s", kind="retried")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not closed" in done.stderr
+    [path] = spool_files(tmp_path)
+    assert json.loads(path.read_text())["topic"] == SIGNALS.name
+
+
+def test_replaying_while_the_broker_is_still_down_neither_loses_nor_multiplies(
+    tmp_path: Path, closed_port: int
+) -> None:
+    with FeedbackClient(offline(tmp_path, closed_port), registry=CollectorRegistry()) as first:
+        ids = {first.log_signal(session_id="s-1", kind="retried") for _ in range(3)}
+    [first_file] = spool_files(tmp_path)
+    for _ in range(2):  # two more clients start, replay, fail again and close
+        settings = offline(tmp_path, closed_port, replay_spool_on_start=True)
+        with FeedbackClient(settings, registry=CollectorRegistry()) as again:
+            deadline = time.monotonic() + 10
+            while again.stats().replayed < 3 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert again.stats().replayed == 3
+    files = spool_files(tmp_path)
+    assert first_file not in files and len(files) == 1
+    lines = [json.loads(line) for line in files[0].read_text().splitlines()]
+    values = {line["value"] for line in lines}
+    assert len(lines) == len(values) == len(ids) == 3

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from feedbackctl.main import app
+from producers.checks import checker_for
 from producers.emitter import Pacer, emit_to_file
-from producers.records import checker_for
 from producers.traffic import TrafficConfig, generate_traffic
 from schemas.exceptions import ContractError
 from schemas.serializer import serializer_for

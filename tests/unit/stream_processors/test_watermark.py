@@ -29,9 +29,13 @@ def test_an_idle_source_stops_holding_back_only_when_caught_up() -> None:
 def test_all_idle_advances_with_the_wall_clock() -> None:
     mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
     mark.observe("interactions", 10_000, now=0)
+    mark.observe("feedback", 3_000_000, now=0)
     assert mark.advance(now=500) == 10_000
-    assert mark.advance(now=2000) == 11_500  # idle: +1500 ms of wall clock since the last tick
-    assert mark.advance(now=3000) == 12_500
+    assert not mark.idle
+    # all idle: everything was seen, so the furthest source counts, then the wall clock
+    assert mark.advance(now=2000) == 3_000_000
+    assert mark.idle
+    assert mark.advance(now=3000) == 3_001_000
 
 
 def test_no_event_no_watermark() -> None:

@@ -6,16 +6,13 @@ from typing import Any
 
 import pytest
 
-from producers.records import (
+from producers.checks import (
     _interaction_looks_valid,
-    build_feedback,
-    build_interaction,
-    build_signal,
     check_feedback,
     check_interaction,
     check_signal,
-    event_time_ms,
 )
+from producers.records import build_feedback, build_interaction, build_signal, event_time_ms
 from schemas.exceptions import InvalidRecordError
 from schemas.serializer import serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS

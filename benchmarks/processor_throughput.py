@@ -1,0 +1,293 @@
+"""Stream processor throughput and event-to-metric latency, with the floors measured alongside.
+
+    python benchmarks/processor_throughput.py [--sessions 8000] [--rate 5000] [--seconds 30]
+
+1. Fills a fresh namespace with generator traffic (good records only) as fast as it can.
+2. Floor: raw consume + Avro decode of the same three topics (confluent-kafka, one process).
+3. Faust floor: a no-op Faust agent (`take_events`) over the same topics: what Faust's stream
+   machinery alone delivers on this machine.
+4. Processor: one worker (`python -m stream_processors`) from a cold start; throughput =
+   events / time from its first checkpoint to the checkpoint reaching the end of every input.
+5. Latency: a fresh namespace, a running worker, generator traffic produced at `--rate` events/s
+   with event time = wall clock; for every running metric update, latency = the update's Kafka
+   timestamp minus the produce time of the newest interaction it covers (the update's
+   `interactions` count, taken in event-time order, of its agent version and window).
+Needs the local stack (`feedbackctl stack up`). Prints a table; numbers are noisy on a shared
+2-core machine, so run it more than once.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+import redis
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from local_stack.topics import ensure_topics
+from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
+from producers.traffic import TrafficConfig, generate_traffic
+from schemas.serializer import serializer_for
+from schemas.topics import INPUT_TOPICS, INTERACTIONS, METRICS, TOPICS
+from stream_processors.settings import ProcessorSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOTSTRAP = os.environ.get("FEEDBACK_PROCESSOR_BOOTSTRAP_SERVERS", DEFAULT_BOOTSTRAP_SERVERS)
+REDIS_URL = os.environ.get("FEEDBACK_PROCESSOR_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def _namespace() -> str:
+    name = f"bench{uuid.uuid4().hex[:8]}"
+    ensure_topics(BOOTSTRAP, [spec.in_namespace(name) for spec in TOPICS])
+    return name
+
+
+def _producer() -> Producer:
+    return Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 5, "compression.type": "lz4"})
+
+
+def fill(namespace: str, sessions: int) -> int:
+    config = TrafficConfig(sessions=sessions, seed=5, max_feedback_delay_s=600)
+    producer, count = _producer(), 0
+    for event in generate_traffic(config).events():
+        producer.produce(event.topic.in_namespace(namespace).name, event.value(), event.key)
+        count += 1
+        if count % 1000 == 0:
+            producer.poll(0)
+    producer.flush(60)
+    return count
+
+
+def raw_floor(namespace: str) -> float:
+    """Events/s of consume + decode_with_writer of every input message, one process."""
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": f"floor-{uuid.uuid4().hex[:6]}",
+         "enable.auto.commit": False, "auto.offset.reset": "earliest"}
+    )  # fmt: skip
+    ends, assignment, serializers = {}, [], {}
+    for spec in INPUT_TOPICS:
+        topic = spec.in_namespace(namespace).name
+        serializers[topic] = serializer_for(spec)
+        for partition in range(spec.partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)
+            if high > low:
+                ends[(topic, partition)] = high - 1
+                assignment.append(TopicPartition(topic, partition, low))
+    consumer.assign(assignment)
+    count, started, remaining = 0, None, set(ends)
+    while remaining:
+        for message in consumer.consume(10_000, timeout=1):
+            if message.error():
+                continue
+            started = started or time.perf_counter()
+            serializers[message.topic()].decode_with_writer(message.value())
+            count += 1
+            if message.offset() >= ends[(message.topic(), message.partition())]:
+                remaining.discard((message.topic(), message.partition()))
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return count / elapsed if elapsed else 0.0
+
+
+def faust_noop(namespace: str, total: int) -> float:
+    """Events/s of a Faust agent that only counts `take_events` batches (subprocess)."""
+    output = subprocess.run(
+        [sys.executable, __file__, "--faust-noop", namespace, str(total)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    for line in (output.stdout + output.stderr).splitlines():
+        if "NOOP_RATE " in line:  # Faust sends prints through its logging (stderr)
+            return float(line.split("NOOP_RATE ", 1)[1].split()[0])
+    raise RuntimeError(f"no-op Faust agent failed:\n{output.stdout[-2000:]}{output.stderr[-2000:]}")
+
+
+def _run_faust_noop(namespace: str, total: int) -> None:
+    import faust
+
+    app = faust.App(
+        f"bench-noop-{uuid.uuid4().hex[:6]}", broker=f"kafka://{BOOTSTRAP}",
+        consumer_auto_offset_reset="earliest", web_enabled=False,
+        datadir=os.path.join(tempfile.gettempdir(), "processor-bench-noop"),
+    )  # fmt: skip
+    channel = app.topic(
+        *(spec.in_namespace(namespace).name for spec in INPUT_TOPICS),
+        key_serializer="raw", value_serializer="raw",
+    )  # fmt: skip
+    seen = {"n": 0, "t0": 0.0}
+
+    @app.agent(channel)
+    async def count(stream: Any) -> None:
+        async for events in stream.take_events(5000, within=0.1):
+            seen["t0"] = seen["t0"] or time.perf_counter()
+            seen["n"] += len(events)
+            if seen["n"] >= total:
+                print(f"NOOP_RATE {seen['n'] / (time.perf_counter() - seen['t0']):.0f}", flush=True)
+                os._exit(0)
+
+    sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+    app.main()
+
+
+def _worker(namespace: str, log: Path, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **extra_env}
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "stream_processors", "--namespace", namespace,
+             "--loglevel", "info"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _checkpointed(namespace: str) -> int:
+    """Input messages checkpointed by the processor, summed over partitions."""
+    prefix = ProcessorSettings(namespace=namespace).redis_prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    total = 0
+    for partition in range(INTERACTIONS.partitions):
+        raw = client.hget(f"{prefix}:t:progress:{partition}", str(partition).encode())
+        if raw:
+            total += sum(offset + 1 for offset in orjson.loads(raw)["offsets"].values())
+    return total
+
+
+def processor_rate(namespace: str, total: int, log: Path) -> tuple[float, str]:
+    worker = _worker(namespace, log, {})
+    try:
+        started = None
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            done = _checkpointed(namespace)
+            if done and started is None:
+                started, first = time.perf_counter(), done
+            if done >= total:
+                assert started is not None
+                return (done - first) / (time.perf_counter() - started), _last_timings(log)
+            time.sleep(0.2)
+        raise RuntimeError(f"processor did not finish; see {log}")
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
+def _last_timings(log: Path) -> str:
+    lines = [line for line in log.read_text().splitlines() if "step seconds" in line]
+    return lines[-1].split("step seconds", 1)[1].strip() if lines else "(no stats line yet)"
+
+
+def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
+    """Event-to-metric latency (ms) of running updates at `rate` input events/s."""
+    namespace = _namespace()
+    worker = _worker(namespace, log, {})
+    metrics_seen: list[tuple[dict[str, Any], int]] = []
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_metrics, args=(namespace, metrics_seen, stop))
+    reader.start()
+    try:
+        time.sleep(12)  # let the worker join the group and load its partitions
+        per_session = 4.9  # mean events per generated session with these settings (measured)
+        start_ms = int(time.time() * 1000) + 1000
+        config = TrafficConfig(
+            sessions=int(rate * seconds / per_session * 3), seed=9, start_time_ms=start_ms,
+            sessions_per_second=rate / per_session, max_turn_gap_s=5, min_turn_gap_s=1,
+            max_feedback_delay_s=20, abandon_after_s=600,
+        )  # fmt: skip
+        produced_at: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
+        window_ms = ProcessorSettings().metrics_window_s * 1000
+        producer, sent, end_ms = _producer(), 0, start_ms + int(seconds * 1000)
+        for event in generate_traffic(config).events():
+            if event.event_time >= end_ms:
+                break
+            delay = (event.event_time - time.time() * 1000) / 1000
+            if delay > 0:
+                producer.poll(0)
+                time.sleep(delay)
+            producer.produce(event.topic.in_namespace(namespace).name, event.value(), event.key)
+            sent += 1
+            if event.topic is INTERACTIONS and event.record:
+                record = event.record
+                window = record["event_time"] - record["event_time"] % window_ms
+                key = (record["agent_id"], record["agent_version"], window)
+                produced_at[key].append((record["event_time"], time.time() * 1000))
+        producer.flush(30)
+        achieved = sent / seconds
+        time.sleep(6)
+    finally:
+        stop.set()
+        reader.join()
+        worker.terminate()
+        worker.wait(30)
+    samples = []
+    for record, timestamp in metrics_seen:
+        if record["is_final"] or not record["interactions"]:
+            continue
+        key = (record["agent_id"], record["agent_version"], record["window_start"])
+        covered = sorted(produced_at.get(key, []))[: record["interactions"]]
+        if covered:
+            samples.append(timestamp - max(at for _, at in covered))
+    if len(samples) < 2:
+        return {"achieved_rate": achieved, "updates": len(samples), "p50": float("nan"),
+                "p99": float("nan")}  # fmt: skip
+    cuts = statistics.quantiles(samples, n=100)
+    return {"achieved_rate": achieved, "updates": len(samples), "p50": cuts[49], "p99": cuts[98]}
+
+
+def _read_metrics(namespace: str, out: list[tuple[dict[str, Any], int]], stop: Any) -> None:
+    serializer = serializer_for(METRICS)
+    consumer = Consumer(
+        {"bootstrap.servers": BOOTSTRAP, "group.id": f"lat-{uuid.uuid4().hex[:6]}",
+         "auto.offset.reset": "earliest", "enable.auto.commit": False}
+    )  # fmt: skip
+    consumer.subscribe([METRICS.in_namespace(namespace).name])
+    while not stop.is_set():
+        for message in consumer.consume(500, timeout=0.5):
+            if not message.error():
+                out.append((serializer.decode(message.value()), message.timestamp()[1]))
+    consumer.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=8000)
+    parser.add_argument("--rate", type=int, default=5000, help="input events/s for latency")
+    parser.add_argument("--seconds", type=float, default=30.0, help="latency run length")
+    parser.add_argument("--latency-only", action="store_true", help="skip steps 1-4")
+    parser.add_argument("--faust-noop", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.faust_noop:
+        _run_faust_noop(args.faust_noop[0], int(args.faust_noop[1]))
+        return
+    logs = Path(os.environ.get("TMPDIR", "/tmp")) / "processor-bench"
+    logs.mkdir(parents=True, exist_ok=True)
+    nan = float("nan")
+    total, floor, noop, rate, timings = 0, nan, nan, nan, "(skipped)"
+    if not args.latency_only:
+        namespace = _namespace()
+        total = fill(namespace, args.sessions)
+        floor = raw_floor(namespace)
+        noop = faust_noop(namespace, total)
+        rate, timings = processor_rate(namespace, total, logs / "throughput-worker.log")
+    measured = latency(args.rate, args.seconds, logs / "latency-worker.log")
+    print(f"\nprocessor benchmark ({total} input events, {args.sessions} sessions, 1 worker)")
+    print(f"{'measure':<48}{'value':>14}")
+    print(f"{'raw consume + Avro decode (floor), events/s':<48}{floor:>14,.0f}")
+    print(f"{'Faust no-op take_events agent, events/s':<48}{noop:>14,.0f}")
+    print(f"{'processor (join + metrics + Redis), events/s':<48}{rate:>14,.0f}")
+    print(f"{'latency run: input rate achieved, events/s':<48}{measured['achieved_rate']:>14,.0f}")
+    print(f"{'latency run: running metric updates measured':<48}{measured['updates']:>14,.0f}")
+    print(f"{'event-to-metric latency p50, ms':<48}{measured['p50']:>14,.0f}")
+    print(f"{'event-to-metric latency p99, ms':<48}{measured['p99']:>14,.0f}")
+    print(f"processor step seconds (cumulative, throughput run): {timings}")
+    print(f"worker logs: {logs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The `redis://` Faust store against the real Redis: layout, atomic flush, fencing, TTL."""
+
+import uuid
+from collections.abc import Iterator
+
+import faust
+import pytest
+import redis
+from faust.types import TP
+
+from stream_processors.exceptions import OwnershipLostError
+from stream_processors.redis_state import RedisStateWriter
+from stream_processors.redis_store import RedisStore, register
+from stream_processors.tables import PartitionedTable, window_range
+
+
+@pytest.fixture()
+def prefix(redis_url: str) -> Iterator[str]:
+    unique = f"test-store-{uuid.uuid4().hex[:10]}"
+    yield unique
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"{unique}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+def _store(redis_url: str, prefix: str, windowed: bool = False) -> tuple[RedisStore, str]:
+    register()
+    app = faust.App(f"store-test-{uuid.uuid4().hex[:6]}", broker="kafka://localhost:1")
+    table = PartitionedTable(
+        app,
+        name="things",
+        partitions=6,
+        key_type=None if windowed else bytes,
+        value_type=bytes,
+        store=redis_url,
+        options={"prefix": prefix, "flush_interval": 0, "window_ttl": 120},
+    )
+    if windowed:
+        table.tumbling(10, expires=None)
+    store = table.data
+    assert isinstance(store, RedisStore)
+    return store, table.changelog_topic.get_topic_name()
+
+
+def test_registered_as_redis_url() -> None:
+    from faust.stores import by_url
+
+    register()
+    assert by_url("redis://localhost:6379/0") is RedisStore
+
+
+def test_write_back_until_flush_then_one_hash_per_partition(redis_url: str, prefix: str) -> None:
+    store, changelog = _store(redis_url, prefix)
+    client = redis.Redis.from_url(redis_url)
+    store.writer.claim([1, 2])
+    store["1/a"] = b"A"
+    store["2/b"] = b"B"
+    store["1/gone"] = b"x"
+    del store["1/gone"]
+    store.set_persisted_offset(TP(changelog, 1), 41)
+    assert store["1/a"] == b"A" and "1/gone" not in store
+    assert client.hgetall(f"{prefix}:t:things:1") == {}  # nothing before the flush
+    assert store.flush() == 3
+    assert client.hgetall(f"{prefix}:t:things:1") == {b"1/a": b"A"}
+    assert client.hgetall(f"{prefix}:t:things:2") == {b"2/b": b"B"}
+    assert store.persisted_offset(TP(changelog, 1)) == 41
+    assert store.persisted_offset(TP(changelog, 2)) is None
+
+
+def test_load_reads_only_the_assigned_partition(redis_url: str, prefix: str) -> None:
+    writer, _ = _store(redis_url, prefix)
+    writer.writer.claim([1, 10])
+    writer["1/a"] = b"A"
+    writer["10/z"] = b"Z"
+    writer.flush()
+    reader, _ = _store(redis_url, prefix)
+    reader.writer = RedisStateWriter(redis_url, prefix)  # another worker
+    reader.restore_backup(1)
+    assert dict(reader.partition_items(1)) == {b"1/a": b"A"}
+    assert list(reader.keys()) == [b"1/a"]
+    assert reader["1/a"] == b"A"
+
+
+def test_fencing_drops_writes_of_a_worker_that_lost_the_partition(
+    redis_url: str, prefix: str
+) -> None:
+    old, _ = _store(redis_url, prefix)
+    old.writer.claim([3])
+    old["3/k"] = b"first"
+    old.flush()
+    new = RedisStateWriter(redis_url, prefix)
+    new.claim([3])  # a rebalance gave partition 3 to another worker
+    old["3/k"] = b"stale"
+    with pytest.raises(OwnershipLostError):
+        old.flush()
+    client = redis.Redis.from_url(redis_url)
+    assert client.hget(f"{prefix}:t:things:3", b"3/k") == b"first"
+
+
+def test_windows_get_their_own_hash_with_a_ttl(redis_url: str, prefix: str) -> None:
+    store, _ = _store(redis_url, prefix, windowed=True)
+    store.writer.claim([0])
+    key = ((0, "bot", "1.0"), window_range(1_767_225_600_000, 10))
+    store.table[key] = b"partial"
+    store.flush()
+    client = redis.Redis.from_url(redis_url)
+    name = f"{prefix}:t:things:0:w1767225600000"
+    assert client.hlen(name) == 1
+    assert 0 < client.ttl(name) <= 120
+    assert client.smembers(f"{prefix}:windows:things") == {name.encode()}
