@@ -26,19 +26,19 @@ from faust.types import TP, AppT, EventT
 
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
-from stream_processors.finalizer import IDLE, MetricsFinalizer
+from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
-from stream_processors.metrics import WindowPartial, window_start_of
+from stream_processors.metrics import window_start_of
+from stream_processors.metrics_collector import FINALIZER_KEY, MetricsCollector, window_item
 from stream_processors.outputs import OutputProducer
-from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor, WindowKey
+from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor
 from stream_processors.redis_store import RedisStore
 from stream_processors.settings import ProcessorSettings
 from stream_processors.tables import PartitionedTable, window_range
 
-__all__ = ["FINALIZER_KEY", "ProcessorRuntime"]
+__all__ = ["ProcessorRuntime"]
 
 log = logging.getLogger(__name__)
-FINALIZER_KEY = "0/finalizer"
 _FINALIZER_PARTITION = 0
 
 
@@ -85,6 +85,7 @@ class ProcessorRuntime:
         self.processors: dict[int, PartitionProcessor] = {}
         self.finalizer: MetricsFinalizer | None = None
         self.producer: OutputProducer | None = None
+        self.collector: MetricsCollector | None = None
         self.lock = asyncio.Lock()
         self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
         self._last_report = time.monotonic()
@@ -308,7 +309,7 @@ class ProcessorRuntime:
             for _, value in self._store(self.sessions).partition_items(partition)
         )
         windows = (
-            _window_item(key, value)
+            window_item(key, value)
             for key, value in self._store(self.partials).partition_items(partition)
         )
         processor = PartitionProcessor.from_state(
@@ -338,17 +339,13 @@ class ProcessorRuntime:
         Reading every partition's partials from Redis is the expensive part: it happens only
         when a window became final or running updates are due (every update interval).
         """
-        writer = self._store(self.progress).writer
         records: list[dict[str, Any]] = []
+        collector = self._collector()
         if self.finalizer is None:
-            raw = writer.client.hget(
-                writer.layout.table_hash(self.progress.name, _FINALIZER_PARTITION),
-                FINALIZER_KEY.encode(),
-            )
-            finalized_until = orjson.loads(raw).get("finalized_until") if raw else None
+            finalized_until = collector.published_until()
         else:
             finalizer = self.finalizer
-            watermarks, furthest = self._read_bounds()
+            watermarks, furthest = collector.bounds(self.processors)
             low = finalizer.min_watermark(watermarks, furthest)
             final_until = window_start_of(low, self.config.window_ms) if low is not None else None
             finals_due = final_until is not None and (
@@ -356,7 +353,9 @@ class ProcessorRuntime:
             )
             updates_due = now - self._updates_at >= finalizer.update_interval_ms
             if finals_due or updates_due:
-                partials = self._read_partials(None if updates_due else final_until)
+                partials = collector.partials(
+                    self.processors, finalizer.finalized_until, None if updates_due else final_until
+                )
                 records = finalizer.step(watermarks, partials, now, furthest)
                 if updates_due:
                     self._updates_at = now
@@ -365,73 +364,6 @@ class ProcessorRuntime:
             for processor in self.processors.values():
                 processor.drop_windows_until(finalized_until)
         return records
-
-    def _read_bounds(self) -> tuple[dict[int, int | str | None], int | None]:
-        """Every partition's metrics bound (see PartitionProcessor.metrics_bound), and the
-        furthest applied watermark."""
-        writer = self._store(self.progress).writer
-        pipe = writer.client.pipeline(transaction=False)
-        for partition in range(self.partition_count):
-            name = writer.layout.table_hash(self.progress.name, partition)
-            pipe.hget(name, str(partition).encode())
-        watermarks: dict[int, int | str | None] = {}
-        furthest: int | None = None
-        for partition, raw in enumerate(pipe.execute()):
-            processor = self.processors.get(partition)
-            if processor is not None:
-                state: dict[str, Any] | None = processor.progress_state()
-            else:
-                state = orjson.loads(raw) if raw else None
-            if state is None:
-                watermarks[partition] = None
-                continue
-            frozen = state.get("frozen_before")
-            if frozen is not None:
-                furthest = frozen if furthest is None else max(furthest, frozen)
-            if state.get("idle_empty") and frozen is None:
-                watermarks[partition] = IDLE
-            else:
-                watermarks[partition] = state.get("bound", frozen)
-        return watermarks, furthest
-
-    def _read_partials(self, max_end: int | None) -> dict[WindowKey, dict[int, WindowPartial]]:
-        """Window partials of every partition not yet published as final (and ending at or
-        before `max_end`, if given): other workers' from Redis, ours from memory."""
-        writer = self._store(self.progress).writer
-        layout, client = writer.layout, writer.client
-        index = layout.window_index(self.partials.name)
-        finalized_until = self.finalizer.finalized_until if self.finalizer else None
-        size = self.config.window_ms
-        live, done = [], []
-        for raw_name in client.smembers(index):
-            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
-            start = layout.window_of_hash(name)
-            if start is None:
-                continue
-            if finalized_until is not None and start + size <= finalized_until:
-                done.append(name)
-            elif (max_end is None or start + size <= max_end) and (
-                layout.partition_of_hash(name, self.partials.name) not in self.processors
-            ):
-                live.append(name)
-        if done:
-            client.srem(index, *done)
-        partials: dict[WindowKey, dict[int, WindowPartial]] = {}
-        pipe = client.pipeline(transaction=False)
-        for name in live:
-            pipe.hgetall(name)
-        for name, fields in zip(live, pipe.execute(), strict=True):
-            partition = layout.partition_of_hash(name, self.partials.name)
-            for key, value in fields.items():
-                window_key, state = _window_item(key, value)
-                partials.setdefault(window_key, {})[partition] = WindowPartial.from_state(
-                    state, self.config.sample_size
-                )
-        for partition, processor in self.processors.items():
-            for window_key, partial in processor.windows.items():
-                if max_end is None or window_key[2] + size <= max_end:
-                    partials.setdefault(window_key, {})[partition] = partial
-        return partials
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -459,12 +391,18 @@ class ProcessorRuntime:
             self.finalizer.dirty = False
         self._store(self.progress).flush()
 
+    def _collector(self) -> MetricsCollector:
+        if self.collector is None:
+            self.collector = MetricsCollector(
+                self._store(self.progress).writer,
+                self.progress.name,
+                self.partials.name,
+                self.partition_count,
+                self.config,
+            )
+        return self.collector
+
     def _producer(self) -> OutputProducer:
         if self.producer is None:
             self.producer = OutputProducer(self.settings.bootstrap_servers)
         return self.producer
-
-
-def _window_item(key: bytes, value: bytes) -> tuple[WindowKey, dict[str, Any]]:
-    (_, agent_id, version), (start_s, _) = orjson.loads(key)
-    return (agent_id, version, round(start_s * 1000)), orjson.loads(value)

@@ -26,6 +26,7 @@ from schemas.topics import TOPICS
 from sinks.delta_writer import app_id
 from sinks.lake import Lake
 from sinks.routes import sink_routes
+from sinks.settings import SinkSettings
 from stream_processors.settings import ProcessorSettings
 from tests.e2e.pipeline_harness.private_stack import PrivateStack
 from tests.e2e.pipeline_harness.workload import PROCESSOR_TEST_ENV, BackgroundProducer, Produced
@@ -111,6 +112,10 @@ class Pipeline:
     def lake(self) -> Lake:
         return Lake(str(self.lake_dir), f"{self.namespace}/")
 
+    @property
+    def sink_group(self) -> str:
+        return SinkSettings(namespace=self.namespace, group_id=SINK_NAME).consumer_group
+
     def processor_env(self) -> dict[str, str]:
         return {
             **PROCESSOR_TEST_ENV,
@@ -123,7 +128,7 @@ class Pipeline:
             "FEEDBACK_SINK_BOOTSTRAP_SERVERS": self.bootstrap,
             "FEEDBACK_SINK_LAKE_URI": str(self.lake_dir),
             "FEEDBACK_SINK_SINK_NAME": SINK_NAME,
-            "FEEDBACK_SINK_GROUP_ID": f"{SINK_NAME}-{self.namespace}",
+            "FEEDBACK_SINK_GROUP_ID": SINK_NAME,
             "FEEDBACK_SINK_FLUSH_LATENCY_S": "1.0",
             "FEEDBACK_SINK_SESSION_TIMEOUT_MS": "6000",
         }
@@ -157,7 +162,7 @@ class Pipeline:
         processor_group = ProcessorSettings(namespace=self.namespace).group_id
         expected = {
             processor_group: sum(r.alive() for r in self.processors),
-            f"{SINK_NAME}-{self.namespace}": sum(r.alive() for r in self.sinks),
+            self.sink_group: sum(r.alive() for r in self.sinks),
         }
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
 
