@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from feedbackctl.timeparse import parse_time_ms
 from plumbing.settings import env_name
 from producers.client import FeedbackClient
 from producers.emitter import EmitReport, GeneratedEventLike, emit_to_file, emit_to_kafka
@@ -36,6 +37,12 @@ def generate(
     ),
     too_late_share: float = typer.Option(
         0.0, "--too-late-share", min=0.0, max=1.0, help="Share of feedback sent after the grace."
+    ),
+    start_time: str = typer.Option(
+        None,
+        "--start-time",
+        help="Event time of the first session (ISO 8601 or epoch ms); default 2026-01-01T00:00Z, "
+        "so a seed alone fixes the traffic.",
     ),
     output: str = typer.Option(
         "kafka", "--output", help="`kafka`, or a file path for JSON lines (see docs/producer.md)."
@@ -65,7 +72,11 @@ def generate(
     settings = ProducerSettings(**overrides)
     traffic = generate_traffic(
         TrafficConfig(
-            sessions=sessions, seed=seed, bad_record_share=bad_share, too_late_share=too_late_share
+            sessions=sessions,
+            seed=seed,
+            bad_record_share=bad_share,
+            too_late_share=too_late_share,
+            **({"start_time_ms": parse_time_ms(start_time)} if start_time else {}),
         )
     )
     with Progress(

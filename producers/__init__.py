@@ -17,12 +17,15 @@ from producers.exceptions import (
 )
 from producers.metrics import ProducerStats
 from producers.settings import ProducerSettings
+from producers.traffic import TrafficConfig, generate_traffic
+from producers.truth import GroundTruth
 from schemas.exceptions import InvalidRecordError
 
 __all__ = [
     "AsyncFeedbackClient",
     "DeliveryFailedError",
     "FeedbackClient",
+    "GroundTruth",
     "InvalidRecordError",
     "ProducerClosedError",
     "ProducerError",
@@ -30,4 +33,6 @@ __all__ = [
     "ProducerStats",
     "ProducerTopics",
     "QueueFullError",
+    "TrafficConfig",
+    "generate_traffic",
 ]

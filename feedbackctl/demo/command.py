@@ -55,8 +55,12 @@ def demo(
     console.print(
         f"namespace [bold]{namespace}[/bold]: {sessions:,} sessions at {rate:,.0f} events/s"
     )
+    # Event time starts now (it then runs ahead of the wall clock: simulated time).
+    start_ms = int(time.time() * 1000)
     traffic = generate_traffic(
-        TrafficConfig(sessions=sessions, seed=seed, bad_record_share=bad_share)
+        TrafficConfig(
+            sessions=sessions, seed=seed, bad_record_share=bad_share, start_time_ms=start_ms
+        )
     )
     events_sent = sum(1 for _ in traffic.events())  # the same traffic the generator will send
 
@@ -91,6 +95,8 @@ def demo(
             str(bad_share),
             "--namespace",
             namespace,
+            "--start-time",
+            str(start_ms),
         )
         _watch_until_drained(supervisor, bootstrap, namespace, url, duration + drain_timeout)
     except KeyboardInterrupt:
