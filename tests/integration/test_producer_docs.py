@@ -1,4 +1,4 @@
-"""The agent-side examples of docs/producer.md run as written against the local stack."""
+"""The agent-side examples of docs/producer.md and the README run as written on the local stack."""
 
 import contextlib
 import re
@@ -11,11 +11,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.topics import INPUT_TOPICS
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "producer.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "producer.md"
+README = ROOT / "README.md"
 
 
-def python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.DOTALL)
+def python_blocks(path: Path = DOC) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
 
 
 @pytest.fixture()
@@ -50,3 +52,19 @@ def test_the_examples_run_as_written(
         exec(compile(block, str(DOC), "exec"), {"__name__": "__example__"})
     printed = capsys.readouterr().out
     assert "sent=3, delivered=3, failed=0, spooled=0" in printed
+
+
+def test_the_readme_example_runs_as_written(
+    namespace: str,
+    bootstrap_servers: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    blocks = python_blocks(README)
+    assert len(blocks) == 1
+    monkeypatch.setenv("FEEDBACK_PRODUCER_TOPIC_NAMESPACE", namespace)
+    monkeypatch.setenv("FEEDBACK_PRODUCER_BOOTSTRAP_SERVERS", bootstrap_servers)
+    monkeypatch.setenv("FEEDBACK_PRODUCER_SPOOL_DIR", str(tmp_path))
+    exec(compile(blocks[0], str(README), "exec"), {"__name__": "__example__"})
+    assert "sent=3, delivered=3, failed=0, spooled=0" in capsys.readouterr().out
