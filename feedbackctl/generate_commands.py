@@ -76,7 +76,7 @@ def generate(
             seed=seed,
             bad_record_share=bad_share,
             too_late_share=too_late_share,
-            **({"start_time_ms": parse_time_ms(start_time)} if start_time else {}),
+            start_time_ms=parse_time_ms(start_time) or TrafficConfig.start_time_ms,
         )
     )
     with Progress(

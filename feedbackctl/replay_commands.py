@@ -28,8 +28,12 @@ _BOOTSTRAP_HELP = "Kafka bootstrap servers [env: FEEDBACK_REPLAY_BOOTSTRAP_SERVE
 
 
 def _settings(bootstrap: str | None, lake: str | None = None) -> ReplaySettings:
-    overrides = {"bootstrap_servers": bootstrap, "lake_uri": lake}
-    return ReplaySettings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = ReplaySettings()
+    if bootstrap is not None:
+        settings = settings.model_copy(update={"bootstrap_servers": bootstrap})
+    if lake is not None:
+        settings = settings.model_copy(update={"lake_uri": lake})
+    return settings
 
 
 def _progress_bar() -> tuple[Progress, Callable[[int, int], None]]:

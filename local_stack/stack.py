@@ -112,7 +112,7 @@ class LocalStack:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
-        nodes = [self.kafka, self.redis]
+        nodes: list[KafkaNode | RedisNode] = [self.kafka, self.redis]
         while time.monotonic() < deadline:
             for node in nodes:
                 if node.process.exited_early():

@@ -7,6 +7,7 @@ personal data (emails, phone numbers, card numbers, API keys) for curation's scr
 import json
 import random
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["DOMAINS", "Domain", "Turn", "compose_turn"]
 
@@ -170,7 +171,7 @@ class Turn:
     prompt: str
     response: str
     reasoning: str | None
-    tools_used: list[dict[str, object]]
+    tools_used: list[dict[str, Any]]
     correction: str
 
 
@@ -229,7 +230,7 @@ def _filler(rng: random.Random) -> str:
     )
 
 
-def _tool_calls(rng: random.Random, domain: Domain, good: bool) -> list[dict[str, object]]:
+def _tool_calls(rng: random.Random, domain: Domain, good: bool) -> list[dict[str, Any]]:
     calls = []
     for _ in range(rng.choice((0, 1, 1, 2, 3))):
         failed = rng.random() < (0.04 if good else 0.3)

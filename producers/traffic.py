@@ -288,12 +288,11 @@ class _SessionFactory:
     def _feedback(self, session: SessionTruth) -> None:
         config, rng = self.config, self.rng
         if rng.random() >= config.feedback_share:
-            for turn in session.turns:
-                self.corrections.pop(turn.event_id, None)
+            self._forget_corrections(session)
             return
         for _ in range(rng.choice((1, 1, 1, 2))):
             turn_level = rng.random() < 0.7
-            turn = rng.choice(session.turns) if turn_level else None
+            turn: TurnTruth | None = rng.choice(session.turns) if turn_level else None
             base_ms, correction = (
                 self.corrections[turn.event_id] if turn else (session.last_activity_ms, "")
             )
@@ -315,6 +314,9 @@ class _SessionFactory:
             if record["kind"] == "thumbs":
                 self.truth.thumbs[record["event_id"]] = (session.session_id, record["thumbs_up"])
             self._push(FEEDBACK, session.session_id, record)
+        self._forget_corrections(session)
+
+    def _forget_corrections(self, session: SessionTruth) -> None:
         for turn in session.turns:
             self.corrections.pop(turn.event_id, None)
 

@@ -46,12 +46,14 @@ def read_topic(
             batch = consumer.consume(num_messages=5000, timeout=1.0)
             empty_polls = 0 if batch else empty_polls + 1
             for message in batch:
-                if message.error() is not None:
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                value = message.value()
+                if message.error() is not None or value is None:
                     continue
-                key = (message.topic(), message.partition())
-                records.append(serializer.decode(message.value()))
-                if message.offset() + 1 >= ranges[key].end:
-                    pending.discard(key)
+                assert topic is not None and partition is not None and offset is not None
+                records.append(serializer.decode(value))
+                if offset + 1 >= ranges[(topic, partition)].end:
+                    pending.discard((topic, partition))
     finally:
         consumer.close()
     return records

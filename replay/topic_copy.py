@@ -85,22 +85,19 @@ def _copy(
                 f"replay copy timed out after {settings.timeout_s:.0f}s at {done}/{total}"
             )
         for message in consumer.consume(num_messages=settings.batch_size, timeout=1.0):
-            if message.error() is not None:
-                raise ReplayError(f"reading {message.topic()}: {message.error()}")
-            key = (message.topic(), message.partition())
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if message.error() is not None or topic is None or partition is None or offset is None:
+                raise ReplayError(f"reading {topic}: {message.error()}")
+            key = (topic, partition)
             current = open_ranges.get(key)
-            if current is None or message.offset() >= current.end:
+            if current is None or offset >= current.end:
                 _close(consumer, open_ranges, key)
                 continue
             publisher.publish(
-                target_of[message.topic()],
-                message.partition(),
-                message.key(),
-                message.value(),
-                message.timestamp()[1],
+                target_of[topic], partition, message.key(), message.value(), message.timestamp()[1]
             )
             done += 1
-            if message.offset() + 1 >= current.end:
+            if offset + 1 >= current.end:
                 _close(consumer, open_ranges, key)
         publisher.poll()
         if progress is not None:
@@ -108,6 +105,8 @@ def _copy(
     return done
 
 
-def _close(consumer: Consumer, open_ranges: dict[tuple[str, int], PartitionRange], key) -> None:
+def _close(
+    consumer: Consumer, open_ranges: dict[tuple[str, int], PartitionRange], key: tuple[str, int]
+) -> None:
     if open_ranges.pop(key, None) is not None:
         consumer.pause([TopicPartition(key[0], key[1])])

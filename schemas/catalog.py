@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from fastavro import parse_schema
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -90,7 +90,7 @@ class SchemaCatalog:
 
 def load_version(source: dict[str, Any], version: int) -> SchemaVersion:
     """Parse one schema document and compute its CRC-64-AVRO fingerprint."""
-    parsed = parse_schema(source)
+    parsed = cast(dict[str, Any], parse_schema(source))
     canonical = to_parsing_canonical_form(parsed)
     # fastavro returns the fingerprint as hex of its little-endian bytes, the wire order.
     fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
@@ -100,7 +100,7 @@ def load_version(source: dict[str, Any], version: int) -> SchemaVersion:
         version=version,
         source=source,
         parsed=parsed,
-        plain=parse_schema(strip_logical_types(source)),
+        plain=cast(dict[str, Any], parse_schema(strip_logical_types(source))),
         fingerprint=fp,
     )
 

@@ -7,7 +7,7 @@ is needed.
 
 from collections.abc import Mapping
 from io import BytesIO
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
@@ -89,7 +89,7 @@ class SingleObjectSerializer:
         body.seek(HEADER_SIZE)
         reader = None if writer is self.reader else self.reader.plain
         try:
-            record = schemaless_reader(body, writer.plain, reader)
+            record = cast(dict[str, Any], schemaless_reader(body, writer.plain, reader))
         except Exception as exc:
             raise UndecodableError(
                 f"corrupt {self.full_name} v{writer.version} body: {type(exc).__name__}: {exc}"
