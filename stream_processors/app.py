@@ -104,6 +104,9 @@ def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:
     """Run one worker until it is stopped (SIGINT/SIGTERM)."""
     from faust.worker import Worker
 
+    from plumbing.observability import start_metrics_server
+
+    start_metrics_server(settings.metrics_port)
     app, _ = build_app(settings)
     log.info("processor %s starting (pid %d)", settings.group_id, os.getpid())
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -26,6 +26,7 @@ from faust.types import TP, AppT, EventT
 
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
+from stream_processors import telemetry
 from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
 from stream_processors.metrics import window_start_of
@@ -151,11 +152,27 @@ class ProcessorRuntime:
             key = f"{record['agent_id']}/{record['agent_version']}".encode()
             producer.send(self.metrics_topic, key, self._encoders["metrics"].encode(record))
         self.stats["outputs"] = producer.sent
+        for topic, count in (
+            (self.enriched_topic, sum(len(o.enriched) for o in outputs.values())),
+            (self.signals_topic, sum(len(o.inferred_signals) for o in outputs.values())),
+            (
+                self.deadletter_topic,
+                len(dead_letters) + sum(len(o.too_late) for o in outputs.values()),
+            ),
+            (self.metrics_topic, len(metric_records)),
+        ):
+            if count:
+                telemetry.OUTPUTS.labels(topic).inc(count)
         encoded = clock()
         await producer.wait()
         delivered = clock()
         self._persist()
         persisted = clock()
+        telemetry.STEP_DURATION.observe(persisted - started)
+        telemetry.PARTITIONS_OWNED.set(len(self.processors))
+        for partition, processor in self.processors.items():
+            if processor.watermark.value is not None:
+                telemetry.WATERMARK.labels(str(partition)).set(processor.watermark.value)
         for name, seconds in (
             ("ingest", ingested - started),
             ("advance", advanced - ingested),
@@ -182,6 +199,7 @@ class ProcessorRuntime:
         if processor.already_applied(message.topic, message.offset):
             return
         self.stats["events"] += 1
+        telemetry.EVENTS_IN.labels(message.topic).inc()
         timestamp = int(message.timestamp * 1000) if message.timestamp else None
         try:
             decoded = self.decoder.decode(message.topic, message.key, message.value)
@@ -191,6 +209,7 @@ class ProcessorRuntime:
             processor.skip(message.topic, message.offset)
             if decoded is not None:
                 self.stats["dead_letters"] += 1
+                telemetry.DEAD_LETTERS.labels(decoded.reason).inc()
                 dead_letters.append(
                     self._dead_letter(
                         decoded.reason,
@@ -211,6 +230,7 @@ class ProcessorRuntime:
         }
         if not processor.ingest(message.topic, message.offset, entry, now):
             self.stats["duplicates"] += 1
+            telemetry.DUPLICATES.inc()
 
     def _dead_letter(
         self,
@@ -252,6 +272,7 @@ class ProcessorRuntime:
             topic, partition, offset, timestamp = entry["src"]
             record = entry["record"]
             self.stats["dead_letters"] += 1
+            telemetry.DEAD_LETTERS.labels("too_late").inc()
             key, letter = self._dead_letter(
                 "too_late",
                 text,

@@ -78,6 +78,9 @@ class ProcessorSettings(ServiceSettings):
         description="Also send every table write to Faust's changelog topics. Off by default: "
         "Redis holds the state durably and the processor never rebuilds it from the changelog.",
     )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Serve Prometheus /metrics here (None or 0: off)."
+    )
     web_port: int = Field(0, ge=0, description="Faust web port (0: web server disabled).")
 
     @property

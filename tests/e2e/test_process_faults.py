@@ -74,7 +74,8 @@ def test_two_workers_one_stopped_and_started_again(pipeline: Pipeline) -> None:
 
 
 def _orphan_parquet_files(namespace_dir: Path) -> list[Path]:
-    """Data files no Delta log entry names (written by a batch whose commit never happened)."""
+    """Data files no Delta log entry names (written by a batch whose commit never happened);
+    a file still being written has a staging name (`<name>.parquet#1`), so every name counts."""
     import json
 
     orphans = []
@@ -88,7 +89,8 @@ def _orphan_parquet_files(namespace_dir: Path) -> list[Path]:
                 action = json.loads(line)
                 if "add" in action:
                     named.add(action["add"]["path"])
-        for data in table.rglob("*.parquet"):
-            if "_delta_log" not in data.parts and str(data.relative_to(table)) not in named:
+        for data in table.rglob("*"):
+            relative = str(data.relative_to(table))
+            if data.is_file() and "_delta_log" not in data.parts and relative not in named:
                 orphans.append(data)
     return orphans

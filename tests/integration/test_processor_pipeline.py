@@ -140,8 +140,11 @@ def test_two_workers_split_partitions_and_survive_one_killed(
     _, expected = reference
     with namespace_for(bootstrap_servers, redis_url) as namespace:
         produced = namespace.produce(CONFIG)
-        survivor = Worker(namespace, tmp_path / "survivor.log")
-        victim = Worker(namespace, tmp_path / "victim.log")
+        # A longer idle timeout only delays the end (the wall-clock advance), not the results:
+        # it leaves time for both workers to join before the backlog is settled.
+        slow_end = {"FEEDBACK_PROCESSOR_IDLE_TIMEOUT_S": "15"}
+        survivor = Worker(namespace, tmp_path / "survivor.log", slow_end)
+        victim = Worker(namespace, tmp_path / "victim.log", slow_end)
         try:
             wait_until(lambda: _owners(namespace) >= 2, 60, "two workers owning partitions", victim)
             assert not _settled(namespace, produced), "killed too late to test anything"

@@ -133,10 +133,13 @@ class Namespace:
 class Worker:
     """A processor worker (`python -m stream_processors`) in a subprocess."""
 
-    def __init__(self, namespace: Namespace, log_path: Path) -> None:
+    def __init__(
+        self, namespace: Namespace, log_path: Path, env_overrides: dict[str, str] | None = None
+    ) -> None:
         env = {
             **os.environ,
             **WORKER_ENV,
+            **(env_overrides or {}),
             "FEEDBACK_PROCESSOR_BOOTSTRAP_SERVERS": namespace.bootstrap,
             "FEEDBACK_PROCESSOR_REDIS_URL": namespace.redis_url,
         }

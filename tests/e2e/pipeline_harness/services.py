@@ -90,6 +90,11 @@ class Pipeline:
     processors: list[ServiceRunner] = field(default_factory=list)
     sinks: list[ServiceRunner] = field(default_factory=list)
     producers: list[BackgroundProducer] = field(default_factory=list)
+    # Like a Deployment's restart policy: a processor that exits on its own is started again.
+    # The processor is crash-only (it exits 70 on any failed step, e.g. Redis unreachable, and
+    # resumes from its Redis checkpoint); scenarios that expect such exits turn this on.
+    supervise: bool = False
+    restarted: list[tuple[str, int | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lake_dir = self.work_dir / "lake"
@@ -265,13 +270,21 @@ class Pipeline:
         while time.monotonic() < deadline:
             if check():
                 return
-            if not self.running():
+            if self.supervise:
+                self.restart_exited_processors()
+            if not any(runner.alive() for runner in self.processors):
                 break
             time.sleep(1.0)
         raise AssertionError(
             f"timed out after {timeout_s:.0f}s waiting for {what} "
             f"(namespace {self.namespace}); logs:\n{self.describe()}"
         )
+
+    def restart_exited_processors(self) -> None:
+        for runner in list(self.processors):
+            if not runner.alive() and runner.name not in {name for name, _ in self.restarted}:
+                self.restarted.append((runner.name, runner.process.returncode))
+                self.start_processor()
 
     def describe(self) -> str:
         parts = []

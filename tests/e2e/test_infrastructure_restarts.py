@@ -1,0 +1,55 @@
+"""Reliability scenarios 3 and 4: Kafka and Redis restarted under a running pipeline.
+
+Both run on the private stack (never the shared one). Kafka: the broker is stopped while the
+producer SDK and the workers run; the SDK must buffer and retry (its documented policy, see
+docs/producer.md) and everything must come out once. Redis (AOF on): stopped and started while
+workers run; the processor's state must survive.
+"""
+
+import time
+
+import pytest
+
+from tests.e2e.pipeline_harness import Pipeline, scenario_traffic
+from tests.e2e.pipeline_harness.scenario import outputs_flowing, run_scenario, wait_for
+from tests.e2e.pipeline_harness.workload import BackgroundProducer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
+
+SESSIONS = 300
+RATE = 150.0  # ~10 s of production: the outage lands in the middle of it
+DOWN_S = 3.0
+
+
+def test_kafka_restarted_while_producers_and_workers_run(pipeline: Pipeline) -> None:
+    outage: dict[str, float | bool] = {}
+
+    def restart_kafka(pipeline: Pipeline, producer: BackgroundProducer) -> None:
+        wait_for(lambda: outputs_flowing(pipeline), 60, "the first enriched records")
+        outage["producing_when_stopped"] = producer.running()
+        outage["seconds"] = pipeline.stack.restart_kafka(DOWN_S)
+        outage["producing_when_back"] = producer.running()
+
+    result = run_scenario(pipeline, scenario_traffic(SESSIONS, seed=103), restart_kafka, rate=RATE)
+    assert outage["producing_when_stopped"], "the broker went down after production had ended"
+    assert outage["producing_when_back"], "production must go on while the broker is back"
+    stats = result.produced.stats[0]
+    assert stats.lost == 0 and stats.rejected == 0, stats
+
+
+def test_redis_restarted_while_workers_run(pipeline: Pipeline) -> None:
+    """The worker is crash-only: a step that cannot reach Redis makes it exit (code 70) and a
+    restart resumes from its checkpoint in Redis. The harness restarts exited workers as a
+    Deployment would (`Pipeline.supervise`); the lake must be exactly right afterwards."""
+    restarted_mid_stream: list[bool] = []
+    pipeline.supervise = True
+
+    def restart_redis(pipeline: Pipeline, producer: BackgroundProducer) -> None:
+        wait_for(lambda: outputs_flowing(pipeline), 60, "the first enriched records")
+        restarted_mid_stream.append(producer.running())
+        pipeline.stack.restart_redis(DOWN_S)
+        time.sleep(1.0)
+
+    run_scenario(pipeline, scenario_traffic(SESSIONS, seed=104), restart_redis, rate=RATE)
+    assert restarted_mid_stream == [True], "Redis restarted after production had ended"
+    assert all(code == 70 for _, code in pipeline.restarted), pipeline.restarted
