@@ -10,9 +10,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # Variables that a service is meant to read but whose settings field is not written yet: accepted
 # as they are. Remove an entry once its field exists, so that a typo in it would be caught.
-PENDING_VARIABLES = {
-    "FEEDBACK_PROCESSOR_METRICS_PORT": "processor: metrics_port + start_metrics_server()",
-}
+PENDING_VARIABLES: dict[str, str] = {}
 PENDING_COMMANDS: dict[str, str] = {}
 # Read with os.environ directly rather than through a settings class.
 PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON"}
