@@ -6,6 +6,7 @@ the primary table's offsets already cover). Where to resume comes from the Delta
 assignment; offsets committed to the Kafka group are a hint for lag monitoring only.
 """
 
+import contextlib
 import logging
 import threading
 import time
@@ -189,12 +190,15 @@ class DeltaSink:
             results[name] = result = writer.append(rows, buffer.offsets)
             self.stats.rows[name] += result.rows
             self.telemetry.rows_committed.labels(name).inc(result.rows)
+            if result.rows:
+                self.telemetry.batch_rows.labels(name).observe(result.rows)
             self.telemetry.conflicts.labels(name).inc(result.conflicts)
             if result.version is not None:
                 self.telemetry.commits.labels(name).inc()
         positions = self._hint_offsets()
         for (topic, partition), offset in positions.items():
             self.telemetry.committed_offset.labels(topic, str(partition)).set(offset)
+        self._report_lag()
         self.stats.flushes += 1
         self.stats.last_commit_at = time.time()
         self.telemetry.flush_duration.observe(time.monotonic() - started)
@@ -323,6 +327,22 @@ class DeltaSink:
             logger.debug("offset hint not committed: %s", exc)
         return positions
 
+    def _report_lag(self) -> None:
+        """Consumer lag of every partition taken from, from the watermarks librdkafka caches
+        with each fetch (no broker request)."""
+        if self._consumer is None:
+            return
+        for (topic, partition), floor in list(self.floors.items()):
+            try:
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), cached=True
+                )
+            except Exception:  # not fetched yet: nothing to report
+                continue
+            if high >= 0:
+                lag = max(0, high - floor - 1)
+                self.telemetry.consumer_lag.labels(topic, str(partition)).set(lag)
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         refreshed: set[str] = set()
         for tp in partitions:
@@ -354,6 +374,8 @@ class DeltaSink:
         self.batch.clear()
         for tp in partitions:
             self.floors.pop((tp.topic, tp.partition), None)
+            with contextlib.suppress(KeyError):  # KeyError: never reported
+                self.telemetry.consumer_lag.remove(tp.topic, str(tp.partition))
         consumer.unassign()
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -8,7 +8,8 @@ __all__ = ["SinkTelemetry"]
 
 
 class SinkTelemetry:
-    """Messages in, rows committed, commits and conflicts, dead letters, offsets, flush time."""
+    """Messages in, rows committed, commits and conflicts, dead letters, offsets, flush time,
+    rows per commit and consumer lag (docs/observability.md lists every series)."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.messages_in = counter(
@@ -48,4 +49,13 @@ class SinkTelemetry:
         self.last_commit = gauge(
             "sink", "last_commit_timestamp", "Unix time of the last successful flush.",
             unit="seconds", registry=registry,
+        )  # fmt: skip
+        self.batch_rows = histogram(
+            "sink", "batch", "Rows in one Delta commit, by table.", ["table"], unit="rows",
+            buckets=(1, 10, 100, 1000, 5000, 10000, 50000, 100000, 500000), registry=registry,
+        )  # fmt: skip
+        self.consumer_lag = gauge(
+            "sink", "consumer_lag",
+            "Messages not yet taken (high watermark - next offset), by topic and partition.",
+            ["topic", "partition"], unit="messages", registry=registry,
         )  # fmt: skip

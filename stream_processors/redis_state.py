@@ -23,6 +23,7 @@ from threading import Lock
 import redis
 
 from stream_processors.exceptions import OwnershipLostError
+from stream_processors.telemetry import CountingRedisConnection
 
 __all__ = ["RedisLayout", "RedisStateWriter", "writer_for"]
 
@@ -77,7 +78,12 @@ class RedisStateWriter:
     """Buffers every table's writes per partition and flushes them atomically."""
 
     def __init__(self, url: str, prefix: str) -> None:
-        self.client = redis.Redis.from_url(url)
+        # Counts every request in feedback_processor_redis_round_trips (unix:// and rediss://
+        # URLs keep redis-py's own connection class).
+        counting = (
+            {"connection_class": CountingRedisConnection} if url.startswith("redis://") else {}
+        )
+        self.client = redis.Redis.from_url(url, **counting)
         self.layout = RedisLayout(prefix)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.owned: set[int] = set()

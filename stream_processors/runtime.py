@@ -15,6 +15,7 @@ re-runs the step from the checkpoint and re-produces byte-identical outputs.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -96,6 +97,7 @@ class ProcessorRuntime:
     # -- entry points --------------------------------------------------------------------------
 
     async def on_batch(self, events: Sequence[EventT]) -> None:
+        telemetry.BATCH_SIZE.observe(len(events))
         async with self.lock:
             await self._guard(self._step(events))
 
@@ -173,6 +175,7 @@ class ProcessorRuntime:
         for partition, processor in self.processors.items():
             if processor.watermark.value is not None:
                 telemetry.WATERMARK.labels(str(partition)).set(processor.watermark.value)
+            self._report_lag(partition, processor)
         for name, seconds in (
             ("ingest", ingested - started),
             ("advance", advanced - ingested),
@@ -292,13 +295,25 @@ class ProcessorRuntime:
         processor = self.processors[partition]
         caught_up = set()
         for topic in self.input_names:
-            try:
-                highwater = self.app.consumer.highwater(TP(topic, partition))
-            except Exception:  # not fetched yet, or the assignment just changed
-                highwater = None
+            highwater = self._highwater(topic, partition)
             if highwater is not None and processor.offsets.get(topic, -1) >= highwater - 1:
                 caught_up.add(topic)
         return caught_up
+
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        """The consumer's last known end offset of a partition (no broker request)."""
+        try:
+            highwater = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:  # not fetched yet, or the assignment just changed
+            return None
+        return None if highwater is None else int(highwater)
+
+    def _report_lag(self, partition: int, processor: PartitionProcessor) -> None:
+        for topic in self.input_names:
+            highwater = self._highwater(topic, partition)
+            if highwater is not None:
+                lag = max(0, highwater - processor.offsets.get(topic, -1) - 1)
+                telemetry.CONSUMER_LAG.labels(topic, str(partition)).set(lag)
 
     def _sync_assignment(self, now: float) -> set[int]:
         """Load processors of newly owned partitions, forget revoked ones."""
@@ -306,6 +321,9 @@ class ProcessorRuntime:
         owned = {tp.partition for tp in assignment if tp.topic in self.input_names}
         for partition in set(self.processors) - owned:
             del self.processors[partition]
+            for topic in self.input_names:
+                with contextlib.suppress(KeyError):  # KeyError: never reported
+                    telemetry.CONSUMER_LAG.remove(topic, str(partition))
             if partition == _FINALIZER_PARTITION:
                 self.finalizer = None
         for partition in sorted(owned - set(self.processors)):
