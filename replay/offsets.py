@@ -1,8 +1,11 @@
 """Turns a time range into per-partition offset ranges with the broker's own time index."""
 
 from dataclasses import dataclass
+from functools import partial
 
 from confluent_kafka import Consumer, TopicPartition
+
+from replay.retry import retry_transient
 
 __all__ = ["PartitionRange", "resolve_ranges"]
 
@@ -37,9 +40,8 @@ def resolve_ranges(
         raise KeyError(f"topic {topic} is not readable: {metadata.error}")
     ranges = []
     for partition in sorted(metadata.partitions):
-        low, high = consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=timeout_s
-        )
+        tp = TopicPartition(topic, partition)
+        low, high = retry_transient(partial(consumer.get_watermark_offsets, tp, timeout_s))
         start = _offset_at(consumer, topic, partition, start_ms, low, high, timeout_s)
         end = _offset_at(consumer, topic, partition, end_ms, high, high, timeout_s)
         ranges.append(PartitionRange(topic, partition, start, max(start, end)))

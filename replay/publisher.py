@@ -1,11 +1,13 @@
 """Publishes replayed records to a namespace's input topics, partition for partition."""
 
 from collections.abc import Iterable
+from functools import partial
 
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from replay.exceptions import ReplayError
+from replay.retry import retry_transient
 from schemas.topics import INPUT_TOPICS, TopicSpec
 
 __all__ = ["NamespacePublisher", "prepare_namespace_topics"]
@@ -46,9 +48,8 @@ def _refuse_non_empty(bootstrap_servers: str, specs: list[TopicSpec]) -> None:
     try:
         for spec in specs:
             for partition in range(spec.partitions):
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(spec.name, partition), timeout=30
-                )
+                tp = TopicPartition(spec.name, partition)
+                low, high = retry_transient(partial(consumer.get_watermark_offsets, tp, 30))
                 if high > low:
                     raise ReplayError(
                         f"target topic {spec.name} already holds records; choose a new --target "
