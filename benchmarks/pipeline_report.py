@@ -70,12 +70,13 @@ class ProcessSample:
     """CPU seconds and peak RSS of one process (and its children), from /proc."""
 
     pid: int
+    with_children: bool = True
     cpu_start: float = 0.0
     cpu_end: float = 0.0
     peak_rss_mb: float = 0.0
 
     def sample(self, first: bool = False) -> None:
-        cpu, rss = _proc_usage(self.pid)
+        cpu, rss = _proc_usage(self.pid, self.with_children)
         if cpu is None:
             return
         if first:
@@ -96,8 +97,8 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def _proc_usage(pid: int) -> tuple[float | None, float]:
-    """(utime + stime in seconds, RSS in MB) of pid and its descendants."""
+def _proc_usage(pid: int, with_children: bool = True) -> tuple[float | None, float]:
+    """(utime + stime in seconds, RSS in MB) of pid and (optionally) its descendants."""
     cpu, rss = 0.0, 0.0
     pending, seen = [pid], set()
     while pending:
@@ -116,7 +117,8 @@ def _proc_usage(pid: int) -> tuple[float | None, float]:
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 rss += int(line.split()[1]) / 1024
-        pending += _children(current)
+        if with_children:
+            pending += _children(current)
     return cpu, rss
 
 
@@ -331,7 +333,8 @@ def run_rate(stack: PrivateStack, work_dir: Path, rate: float, duration_s: float
             "sink": ProcessSample(sink.pid),
             "kafka": ProcessSample(stack.stack.kafka.process.pid or 0),
             "redis": ProcessSample(stack.stack.redis.process.pid or 0),
-            "producer (benchmark process)": ProcessSample(os.getpid()),
+            # Without children: every service here is a child of this process.
+            "producer (benchmark process)": ProcessSample(os.getpid(), with_children=False),
         }
         lag = LagSampler(
             stack.bootstrap_servers, {processor_group: inputs, pipeline.sink_group: inputs}

@@ -19,6 +19,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(360)]
 SESSIONS = 300
 RATE = 150.0  # ~10 s of production: the outage lands in the middle of it
 DOWN_S = 3.0
+# While the broker is away the processor's inputs are idle, so its watermark advances with the
+# wall clock (by design: sessions close when traffic stops). A session whose terminal signal
+# (up to 30 s of event time after its last turn) is still in the producer's buffer is closed as
+# abandoned if the outage outlasts abandon_after - 30 s. 90 s leaves 60 s for the outage
+# (~15 s here); with the suite's usual 35 s, a 5 s outage already changed outcomes.
+ABANDON_AFTER_S = 90.0
 
 
 def test_kafka_restarted_while_producers_and_workers_run(pipeline: Pipeline) -> None:

@@ -5,11 +5,19 @@ if they were not there; events sent two or more times must change no output.
 """
 
 import random
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from producers.bad_records import BAD_RECORD_KINDS, make_bad_record
-from tests.e2e.pipeline_harness import Pipeline, scenario_traffic
+from tests.e2e.pipeline_harness import LakeSnapshot, Pipeline, Produced, scenario_traffic
+from tests.e2e.pipeline_harness.reconcile import (
+    check_dead_letters,
+    check_enriched,
+    check_metrics,
+    check_raw_events,
+)
 from tests.e2e.pipeline_harness.scenario import run_scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -45,6 +53,7 @@ def test_bad_input_storm_becomes_dead_letters_and_good_events_are_unaffected(
     letters = [d for d in result.snapshot.dead_letters if d["reason"] == "oversized"]
     assert max(d["original_size"] for d in letters) > TEN_MIB
     assert all(len(d["original"]) < d["original_size"] for d in letters), "originals are bounded"
+    _assert_reconciliation_detects_damage(result.snapshot, result.produced)
 
 
 def test_duplicate_storm_changes_no_output(pipeline: Pipeline) -> None:
@@ -56,3 +65,55 @@ def test_duplicate_storm_changes_no_output(pipeline: Pipeline) -> None:
     sends = result.produced.sends_by_event_id
     assert min(sends.values()) >= 2 and max(sends.values()) >= 4
     assert result.produced.truth.duplicates > 0
+
+
+def _assert_reconciliation_detects_damage(snapshot: LakeSnapshot, produced: Produced) -> None:
+    """The reconciliation is only worth its pass if it fails on a damaged lake: one lost, doubled
+    or altered row of each table must be reported by its check."""
+    good = next(
+        i for i, r in enumerate(snapshot.raw) if r["event_id"] in produced.sends_by_event_id
+    )
+    final = next(i for i, r in enumerate(snapshot.metrics) if r["is_final"])
+    turn = snapshot.enriched[0]
+    damages: dict[str, tuple[Callable[[LakeSnapshot, Produced], list[str]], LakeSnapshot]] = {
+        "raw row lost": (check_raw_events, _without(snapshot, "raw", good)),
+        "raw row doubled": (
+            check_raw_events,
+            replace(snapshot, raw=[*snapshot.raw, snapshot.raw[good]]),
+        ),
+        "outcome altered": (
+            check_enriched,
+            replace(
+                snapshot,
+                enriched=[
+                    {**r, "session_outcome": "other"}
+                    if r["session_id"] == turn["session_id"]
+                    else r
+                    for r in snapshot.enriched
+                ],
+            ),
+        ),
+        "enriched key repeated with other content": (
+            check_enriched,
+            replace(snapshot, enriched=[*snapshot.enriched, {**turn, "reward": -42.0}]),
+        ),
+        "final metric altered": (
+            check_metrics,
+            replace(
+                snapshot,
+                metrics=[
+                    {**r, "interactions": r["interactions"] + 1} if i == final else r
+                    for i, r in enumerate(snapshot.metrics)
+                ],
+            ),
+        ),
+        "dead letter lost": (check_dead_letters, _without(snapshot, "dead_letters", 0)),
+    }
+    for damage, (check, damaged) in damages.items():
+        assert check(damaged, produced), f"the reconciliation did not notice: {damage}"
+
+
+def _without(snapshot: LakeSnapshot, table: str, index: int) -> LakeSnapshot:
+    rows = list(getattr(snapshot, table))
+    del rows[index]
+    return replace(snapshot, **{table: rows})

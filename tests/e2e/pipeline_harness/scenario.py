@@ -37,6 +37,7 @@ def run_scenario(
     """Start `workers` processors and a sink, produce `config` at `rate` events/s while `fault`
     runs, wait until every window is final and the lake holds every offset, then reconcile."""
     started = time.monotonic()
+    pipeline.match_traffic(config)
     for _ in range(workers):
         pipeline.start_processor()
     pipeline.start_sink(first_sink_env)

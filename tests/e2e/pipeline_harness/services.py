@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from deltalake import DeltaTable
 
+from producers.traffic import TrafficConfig
 from schemas.topics import TOPICS
 from sinks.delta_writer import app_id
 from sinks.lake import Lake
@@ -95,6 +96,7 @@ class Pipeline:
     # resumes from its Redis checkpoint); scenarios that expect such exits turn this on.
     supervise: bool = False
     restarted: list[tuple[str, int | None]] = field(default_factory=list)
+    event_time_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lake_dir = self.work_dir / "lake"
@@ -121,9 +123,17 @@ class Pipeline:
     def sink_group(self) -> str:
         return SinkSettings(namespace=self.namespace, group_id=SINK_NAME).consumer_group
 
+    def match_traffic(self, config: TrafficConfig) -> None:
+        """Give the processors started from now on the generator's event-time rules."""
+        self.event_time_env = {
+            "FEEDBACK_PROCESSOR_ABANDON_AFTER_S": str(config.abandon_after_s),
+            "FEEDBACK_PROCESSOR_FEEDBACK_GRACE_S": str(config.feedback_grace_s),
+        }
+
     def processor_env(self) -> dict[str, str]:
         return {
             **PROCESSOR_TEST_ENV,
+            **self.event_time_env,
             "FEEDBACK_PROCESSOR_BOOTSTRAP_SERVERS": self.bootstrap,
             "FEEDBACK_PROCESSOR_REDIS_URL": self.stack.redis_url,
         }
