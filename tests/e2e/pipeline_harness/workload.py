@@ -1,9 +1,13 @@
 """Known workloads: generator traffic produced through the SDK, with what was sent, counted.
 
-Event-time settings are shrunk (abandonment after 35 s, grace 120 s, 10 s metric windows) so a
-whole run settles within seconds of wall clock after the last event; `PROCESSOR_TEST_ENV` gives
-the processor the same rules the generator follows (the same values as the processor's own
-integration tests, `tests/integration/test_processor_support.py`).
+Event-time settings are shrunk (abandonment after 60 s, grace 120 s, 10 s metric windows) so a
+whole run settles within seconds of wall clock after the last event; `PROCESSOR_TEST_ENV` and
+`Pipeline.match_traffic` give the processor the rules the generator follows (the processor's
+own integration tests use the same values, with 35 s abandonment).
+
+Why 60 s: the generator sends a session's terminal signal up to 30 s (event time) after its last
+turn, and an idle input lets the processor's watermark advance with the wall clock; with 35 s a
+producer stall of ~5 s under CPU load closed live sessions as abandoned (docs/reliability.md).
 """
 
 import threading
@@ -34,7 +38,7 @@ __all__ = [
 ]
 
 PROCESSOR_TEST_ENV = {
-    "FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "35",
+    "FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "60",
     "FEEDBACK_PROCESSOR_FEEDBACK_GRACE_S": "120",
     "FEEDBACK_PROCESSOR_ALLOWED_LATENESS_MS": "500",
     "FEEDBACK_PROCESSOR_IDLE_TIMEOUT_S": "1",
@@ -50,7 +54,7 @@ def scenario_traffic(sessions: int, seed: int, **overrides: Any) -> TrafficConfi
     values: dict[str, Any] = {
         "sessions": sessions,
         "seed": seed,
-        "abandon_after_s": 35,
+        "abandon_after_s": 60,
         "max_turn_gap_s": 4,
         "feedback_grace_s": 120,
         "max_feedback_delay_s": 60,
