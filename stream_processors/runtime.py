@@ -90,6 +90,7 @@ class ProcessorRuntime:
         self.collector: MetricsCollector | None = None
         self.lock = asyncio.Lock()
         self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
+        self._events_in: dict[str, Any] = {}  # labelled counter per topic: labels() is slow
         self._last_report = time.monotonic()
         self._updates_at = float("-inf")
         self.timings: dict[str, float] = {}  # seconds per step phase, for profiling
@@ -202,7 +203,10 @@ class ProcessorRuntime:
         if processor.already_applied(message.topic, message.offset):
             return
         self.stats["events"] += 1
-        telemetry.EVENTS_IN.labels(message.topic).inc()
+        counter = self._events_in.get(message.topic)
+        if counter is None:
+            counter = self._events_in[message.topic] = telemetry.EVENTS_IN.labels(message.topic)
+        counter.inc()
         timestamp = int(message.timestamp * 1000) if message.timestamp else None
         try:
             decoded = self.decoder.decode(message.topic, message.key, message.value)
