@@ -142,15 +142,7 @@ def curate_sft(
     `raw_lineage` adds each turn's original interaction coordinates from raw_events at
     `raw_version` (None = latest; pin it too for byte-identical reruns).
     """
-    source = _read(lake_uri, prefix, version, raw_lineage, raw_version, progress)
-    log = FilterLog()
-    log.note(
-        "latest_revision",
-        "highest revision per event_id",
-        source.snapshot.rows_read,
-        source.turns.height,
-    )
-    _say(progress, "select")
+    source, log = _read_latest(lake_uri, prefix, version, raw_lineage, raw_version, progress)
     built = build_sft(source.turns, options, source.snapshot.version, log)
     _say(progress, "write")
     return _finish(
@@ -167,6 +159,27 @@ def curate_sft(
     )
 
 
+def _read_latest(
+    lake_uri: str,
+    prefix: str,
+    version: int | None,
+    raw_lineage: bool,
+    raw_version: int | None,
+    progress: Progress | None,
+) -> tuple[_Source, FilterLog]:
+    """The table's turns at their highest revision, and the filter log that starts with that."""
+    source = _read(lake_uri, prefix, version, raw_lineage, raw_version, progress)
+    log = FilterLog()
+    log.note(
+        "latest_revision",
+        "highest revision per event_id",
+        source.snapshot.rows_read,
+        source.turns.height,
+    )
+    _say(progress, "select")
+    return source, log
+
+
 def curate_preferences(
     lake_uri: str,
     options: CurationOptions,
@@ -181,15 +194,7 @@ def curate_preferences(
     progress: Progress | None = None,
 ) -> CurationResult:
     """Build preference pairs (DPO) and unpaired KTO examples of the table at `version`."""
-    source = _read(lake_uri, prefix, version, raw_lineage, raw_version, progress)
-    log = FilterLog()
-    log.note(
-        "latest_revision",
-        "highest revision per event_id",
-        source.snapshot.rows_read,
-        source.turns.height,
-    )
-    _say(progress, "select")
+    source, log = _read_latest(lake_uri, prefix, version, raw_lineage, raw_version, progress)
     built = build_preferences(source.turns, options, source.snapshot.version, log)
     _say(progress, "write")
     return _finish(
