@@ -51,6 +51,8 @@ def _fill(bootstrap_servers: str, namespace: str, sessions: int = 60) -> list:
             "bootstrap.servers": bootstrap_servers,
             "linger.ms": 5,
             "message.max.bytes": 16 * 1024 * 1024,
+            # Retries must not reorder a partition: time ranges assume ordered timestamps.
+            "enable.idempotence": True,
         }
     )
     config = TrafficConfig(
