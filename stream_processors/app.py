@@ -83,7 +83,16 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
         key_serializer="raw",
         value_serializer="raw",
         partitions=runtime.partition_count,
+        acks=False,  # the runtime commits its Redis checkpoints instead (see runtime.py)
     )
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def on_revoked(app: faust.App, revoked: set, **_: object) -> None:
+        await runtime.on_partitions_revoked(revoked)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(app: faust.App, assigned: set, **_: object) -> None:
+        await runtime.on_partitions_assigned(assigned)
 
     @app.agent(channel, name="join-sessions")
     async def join_sessions(stream: faust.StreamT) -> None:

@@ -27,6 +27,7 @@ from faust.types import TP, AppT, CollectionT, EventT
 from mode import Service
 from yarl import URL
 
+from stream_processors.exceptions import OwnershipLostError
 from stream_processors.redis_state import RedisStateWriter, writer_for
 
 __all__ = ["RedisStore", "register"]
@@ -45,6 +46,9 @@ class RedisStore(SerializedStore):
         self.writer: RedisStateWriter = writer_for(_redis_url(self.url), self.prefix)
         self._data: dict[int, dict[bytes, bytes]] = {}
         self._key_partition: dict[bytes, int] = {}
+        # Partitions assigned to this worker and loaded from Redis since their assignment. A
+        # write to any other partition is a bug that could leave a stale local copy behind.
+        self._assigned: set[int] = set()
 
     # -- partitions ----------------------------------------------------------------------------
 
@@ -92,6 +96,7 @@ class RedisStore(SerializedStore):
             self._del(key)
             return
         partition = self._partition_of(key)
+        self._check_assigned(partition)
         self._data.setdefault(partition, {})[key] = value
         self._key_partition[key] = partition
         name = self._hash_of(partition, key)
@@ -107,8 +112,16 @@ class RedisStore(SerializedStore):
                 partition = self._partition_of(key)
             except TypeError:
                 return
+        self._check_assigned(partition)
         self._data.get(partition, {}).pop(key, None)
         self.writer.put(partition, self._hash_of(partition, key), key, None)
+
+    def _check_assigned(self, partition: int) -> None:
+        if partition not in self._assigned:
+            raise OwnershipLostError(
+                f"table {self.table_name}: write to partition {partition}, which is not "
+                "assigned to this worker"
+            )
 
     def _iterkeys(self) -> Iterator[bytes]:
         for data in list(self._data.values()):
@@ -175,6 +188,7 @@ class RedisStore(SerializedStore):
         """Forget the local copy; Redis keeps the data (it is the shared, durable copy)."""
         self._data.clear()
         self._key_partition.clear()
+        self._assigned.clear()
 
     async def backup_partition(
         self, tp: TP | int, flush: bool = True, purge: bool = False, keep: int = 1
@@ -203,9 +217,10 @@ class RedisStore(SerializedStore):
             for partition in revoked_partitions:
                 self._drop(partition)
             self.writer.release(revoked_partitions)
+            self._assigned -= revoked_partitions
         standbys = self.app.assignor.assigned_standbys()
         active = self._partitions_of(tp for tp in assigned if tp not in standbys)
-        for partition in sorted(active - set(self._data)):
+        for partition in sorted(active - self._assigned):
             self._load(partition)
 
     def _load(self, partition: int) -> None:
@@ -215,6 +230,7 @@ class RedisStore(SerializedStore):
         for _, key, value in self.writer.scan_table(self.table_name, partition):
             data[key] = value
             self._key_partition[key] = partition
+        self._assigned.add(partition)
 
     def _drop(self, partition: int) -> None:
         for key in self._data.pop(partition, {}):

@@ -8,10 +8,18 @@ Every step (a `take()` batch, or a timer tick) runs under one lock and in this o
    into metric records;
 3. produce every output and wait until Kafka acknowledged all of them;
 4. write the changed state to the tables and flush the Redis store: sessions, window partials,
-   and the checkpointed input offsets, in one MULTI/EXEC.
-Faust acks the batch's events only when the agent asks for the next batch, i.e. after step 4,
-so the consumer group's committed offsets never pass the checkpoint. A crash between 3 and 4
-re-runs the step from the checkpoint and re-produces byte-identical outputs.
+   and the checkpointed input offsets, in one MULTI/EXEC;
+5. now and then (Faust's `broker_commit_interval`), commit checkpoint + 1 as the consumer
+   group's offsets.
+Faust's own acking is off for the inputs (a cancelled or skipped batch would still be acked), so
+the group's committed offsets never pass the checkpoint: whoever owns a partition next starts
+at or before it and skips what was applied. A crash between 3 and 4 re-runs the step from the
+checkpoint and re-produces byte-identical outputs.
+
+Rebalances: Faust drains the streams, then signals the revocation; the runtime waits for the
+step in flight (a timer tick can be one), commits, and pauses until Faust signals the new
+assignment, whose new partitions the Redis store has loaded by then. No step straddles a
+rebalance, so none writes state for a partition that another worker may already own.
 """
 
 import asyncio
@@ -19,7 +27,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 import orjson
@@ -28,10 +36,12 @@ from faust.types import TP, AppT, EventT
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
 from stream_processors import telemetry
+from stream_processors.end_offsets import EndOffsets
 from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
 from stream_processors.metrics import window_start_of
 from stream_processors.metrics_collector import FINALIZER_KEY, MetricsCollector, window_item
+from stream_processors.offset_gaps import GapVerdict, OffsetGaps
 from stream_processors.outputs import OutputProducer
 from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor
 from stream_processors.redis_store import RedisStore
@@ -87,6 +97,7 @@ class ProcessorRuntime:
         self.processors: dict[int, PartitionProcessor] = {}
         self.finalizer: MetricsFinalizer | None = None
         self.producer: OutputProducer | None = None
+        self.end_offsets: EndOffsets | None = None
         self.collector: MetricsCollector | None = None
         self.lock = asyncio.Lock()
         self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
@@ -94,16 +105,30 @@ class ProcessorRuntime:
         self._last_report = time.monotonic()
         self._updates_at = float("-inf")
         self.timings: dict[str, float] = {}  # seconds per step phase, for profiling
+        self.paused = False  # between a revocation and the next assignment
+        self.skipped_while_paused = 0
+        self._committed: dict[TP, int] = {}
+        self.gaps = OffsetGaps()
+        self._committed_at = float("-inf")
+        self._commit_interval_s = float(app.conf.broker_commit_interval)
 
     # -- entry points --------------------------------------------------------------------------
 
     async def on_batch(self, events: Sequence[EventT]) -> None:
         telemetry.BATCH_SIZE.observe(len(events))
         async with self.lock:
+            if self.paused:
+                # Not applied, not committed: the consumer seeks back to the committed offsets
+                # after the rebalance, so these events come again.
+                self.skipped_while_paused += len(events)
+                log.info("rebalancing: %d events left for redelivery", len(events))
+                return
             await self._guard(self._step(events))
 
     async def on_tick(self) -> None:
         async with self.lock:
+            if self.paused:
+                return
             await self._guard(self._step([]))
         now = time.monotonic()
         if now - self._last_report >= 10.0:
@@ -114,6 +139,17 @@ class ProcessorRuntime:
                 sorted(self.processors),
                 {name: round(value, 2) for name, value in self.timings.items()},
             )
+
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        """Finish the step in flight, commit the checkpoints, and pause until the assignment."""
+        async with self.lock:
+            self.paused = True
+            await self._guard(self._commit(force=True))
+
+    async def on_partitions_assigned(self, assigned: Set[TP]) -> None:
+        """Resume: the next step loads the newly assigned partitions from the store."""
+        async with self.lock:
+            self.paused = False
 
     async def _guard(self, step: Any) -> None:
         try:
@@ -138,10 +174,13 @@ class ProcessorRuntime:
         dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
         for event in events:
             self._ingest(event, owned, now, dead_letters)
+        for tp, offset in self.gaps.take_seeks().items():
+            await self.app.consumer.seek(tp, offset)
         ingested = clock()
+        caught_up = await self._caught_up()
         for partition in sorted(self.processors):
             outputs[partition] = self.processors[partition].advance(
-                now, self._caught_up(partition), self.input_names
+                now, caught_up[partition], self.input_names
             )
         advanced = clock()
         metric_records = self._finalize(now)
@@ -170,6 +209,7 @@ class ProcessorRuntime:
         await producer.wait()
         delivered = clock()
         self._persist()
+        await self._commit()
         persisted = clock()
         telemetry.STEP_DURATION.observe(persisted - started)
         telemetry.PARTITIONS_OWNED.set(len(self.processors))
@@ -201,6 +241,14 @@ class ProcessorRuntime:
             return
         processor = self.processors[partition]
         if processor.already_applied(message.topic, message.offset):
+            return
+        verdict = self.gaps.check(
+            TP(message.topic, partition),
+            message.offset,
+            processor.offsets.get(message.topic),
+            now / 1000.0,
+        )
+        if verdict is GapVerdict.DROP:
             return
         self.stats["events"] += 1
         counter = self._events_in.get(message.topic)
@@ -294,14 +342,36 @@ class ProcessorRuntime:
 
     # -- partitions ----------------------------------------------------------------------------
 
-    def _caught_up(self, partition: int) -> set[str]:
-        """Input topics of `partition` read to their end (only those may count as idle)."""
-        processor = self.processors[partition]
-        caught_up = set()
-        for topic in self.input_names:
-            highwater = self._highwater(topic, partition)
-            if highwater is not None and processor.offsets.get(topic, -1) >= highwater - 1:
-                caught_up.add(topic)
+    async def _caught_up(self) -> dict[int, set[str]]:
+        """Per owned partition, the input topics read to their end (only those may go idle).
+
+        The consumer's high watermarks come with fetch responses and can be old, e.g. just after
+        a rebalance, when nothing was fetched for seconds while producers went on; trusting
+        them lets a partition go idle too early (its watermark then runs ahead with the wall
+        clock and closes live sessions). So a topic that looks read to its end, or whose high
+        watermark is not known yet, is confirmed against the broker's end offset (one request
+        for all of them); when that fails, it counts as not read to its end.
+        """
+        caught_up: dict[int, set[str]] = {partition: set() for partition in self.processors}
+        candidates = [
+            TP(topic, partition)
+            for partition, processor in self.processors.items()
+            for topic in self.input_names
+            if (highwater := self._highwater(topic, partition)) is None
+            or processor.offsets.get(topic, -1) >= highwater - 1
+        ]
+        if not candidates:
+            return caught_up
+        try:
+            ends = await self._end_offsets().latest(candidates)
+        except Exception as exc:  # broker unreachable, or the assignment just changed
+            log.debug("end offsets unavailable (%r): no input counts as read to its end", exc)
+            return caught_up
+        for tp in candidates:
+            end = ends.get(tp)
+            processor = self.processors[tp.partition]
+            if end is not None and processor.offsets.get(tp.topic, -1) >= int(end) - 1:
+                caught_up[tp.partition].add(tp.topic)
         return caught_up
 
     def _highwater(self, topic: str, partition: int) -> int | None:
@@ -325,6 +395,9 @@ class ProcessorRuntime:
         owned = {tp.partition for tp in assignment if tp.topic in self.input_names}
         for partition in set(self.processors) - owned:
             del self.processors[partition]
+            for topic in self.input_names:
+                self._committed.pop(TP(topic, partition), None)
+            self.gaps.forget(partition)
             for topic in self.input_names:
                 with contextlib.suppress(KeyError):  # KeyError: never reported
                     telemetry.CONSUMER_LAG.remove(topic, str(partition))
@@ -434,6 +507,26 @@ class ProcessorRuntime:
             self.finalizer.dirty = False
         self._store(self.progress).flush()
 
+    async def _commit(self, force: bool = False) -> None:
+        """Commit checkpoint + 1 of every owned input partition as the group's offset.
+
+        Only checkpoints already flushed to Redis are committed, so the group's offsets never
+        pass what the state holds. Faust's public commit commits acked messages; acking is off
+        for the inputs, so this uses the consumer's offset commit directly.
+        """
+        now = time.monotonic()
+        if not force and now - self._committed_at < self._commit_interval_s:
+            return
+        offsets = {
+            TP(topic, partition): offset + 1
+            for partition, processor in self.processors.items()
+            for topic, offset in processor.offsets.items()
+            if offset + 1 > self._committed.get(TP(topic, partition), 0)
+        }
+        self._committed_at = now
+        if offsets and await self.app.consumer._commit(offsets):  # type: ignore[attr-defined]
+            self._committed.update(offsets)
+
     def _collector(self) -> MetricsCollector:
         if self.collector is None:
             self.collector = MetricsCollector(
@@ -444,6 +537,11 @@ class ProcessorRuntime:
                 self.config,
             )
         return self.collector
+
+    def _end_offsets(self) -> EndOffsets:
+        if self.end_offsets is None:
+            self.end_offsets = EndOffsets(self.settings.bootstrap_servers)
+        return self.end_offsets
 
     def _producer(self) -> OutputProducer:
         if self.producer is None:

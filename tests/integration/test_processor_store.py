@@ -43,6 +43,12 @@ def _store(redis_url: str, prefix: str, windowed: bool = False) -> tuple[RedisSt
     return store, table.changelog_topic.get_topic_name()
 
 
+def _assign(store: RedisStore, *partitions: int) -> None:
+    """What an assignment does to the store: claim each partition and load it from Redis."""
+    for partition in partitions:
+        store.restore_backup(partition)
+
+
 def test_registered_as_redis_url() -> None:
     from faust.stores import by_url
 
@@ -53,7 +59,7 @@ def test_registered_as_redis_url() -> None:
 def test_write_back_until_flush_then_one_hash_per_partition(redis_url: str, prefix: str) -> None:
     store, changelog = _store(redis_url, prefix)
     client = redis.Redis.from_url(redis_url)
-    store.writer.claim([1, 2])
+    _assign(store, 1, 2)
     store["1/a"] = b"A"
     store["2/b"] = b"B"
     store["1/gone"] = b"x"
@@ -70,7 +76,7 @@ def test_write_back_until_flush_then_one_hash_per_partition(redis_url: str, pref
 
 def test_load_reads_only_the_assigned_partition(redis_url: str, prefix: str) -> None:
     writer, _ = _store(redis_url, prefix)
-    writer.writer.claim([1, 10])
+    _assign(writer, 1, 10)
     writer["1/a"] = b"A"
     writer["10/z"] = b"Z"
     writer.flush()
@@ -86,7 +92,7 @@ def test_fencing_drops_writes_of_a_worker_that_lost_the_partition(
     redis_url: str, prefix: str
 ) -> None:
     old, _ = _store(redis_url, prefix)
-    old.writer.claim([3])
+    _assign(old, 3)
     old["3/k"] = b"first"
     old.flush()
     new = RedisStateWriter(redis_url, prefix)
@@ -100,7 +106,7 @@ def test_fencing_drops_writes_of_a_worker_that_lost_the_partition(
 
 def test_windows_get_their_own_hash_with_a_ttl(redis_url: str, prefix: str) -> None:
     store, _ = _store(redis_url, prefix, windowed=True)
-    store.writer.claim([0])
+    _assign(store, 0)
     key = ((0, "bot", "1.0"), window_range(1_767_225_600_000, 10))
     store.table[key] = b"partial"
     store.flush()
@@ -109,3 +115,40 @@ def test_windows_get_their_own_hash_with_a_ttl(redis_url: str, prefix: str) -> N
     assert client.hlen(name) == 1
     assert 0 < client.ttl(name) <= 120
     assert client.smembers(f"{prefix}:windows:things") == {name.encode()}
+
+
+def test_a_write_to_a_partition_not_assigned_is_refused(redis_url: str, prefix: str) -> None:
+    store, _ = _store(redis_url, prefix)
+    _assign(store, 1)
+    with pytest.raises(OwnershipLostError, match="partition 2"):
+        store["2/b"] = b"B"
+    with pytest.raises(OwnershipLostError, match="partition 2"):
+        del store["2/b"]
+    assert store.writer.pending_partitions() == set()
+
+
+async def test_a_partition_assigned_again_is_reloaded_from_redis(
+    redis_url: str, prefix: str
+) -> None:
+    """Revoked, written by its next owner, assigned back: the local copy is Redis's, not the
+    copy this worker had before."""
+    store, changelog = _store(redis_url, prefix)
+    tp = TP(changelog, 4)
+    await store.on_rebalance({tp}, set(), {tp})
+    store["4/k"] = b"mine"
+    store.flush()
+    await store.on_rebalance(set(), {tp}, set())
+    assert list(store.partition_items(4)) == []
+    other, _ = _store(redis_url, prefix)
+    other.writer = RedisStateWriter(redis_url, prefix)  # another worker
+    _assign(other, 4)
+    other["4/k"] = b"theirs"
+    other["4/new"] = b"more"
+    other.flush()
+    await store.on_rebalance({tp}, set(), {tp})
+    assert dict(store.partition_items(4)) == {b"4/k": b"theirs", b"4/new": b"more"}
+    store["4/k"] = b"mine again"  # the claim moved back: this worker writes again
+    store.flush()
+    with pytest.raises(OwnershipLostError):
+        other["4/k"] = b"stale"
+        other.flush()

@@ -152,11 +152,10 @@ class Pipeline:
         number = len(self.processors) + 1
         runner = ServiceRunner(
             f"processor-{number}",
-            ["process", "--namespace", self.namespace, "--no-create-topics", "--loglevel",
-             "warning"],
+            ["process", "--namespace", self.namespace, "--no-create-topics", "--loglevel", "info"],
             self.processor_env(),
             self.log_dir / f"processor-{number}.log",
-        )  # fmt: skip
+        )
         self.processors.append(runner)
         return runner
 
