@@ -4,12 +4,15 @@ One input partition number `p` is fed by three topic partitions (interactions, f
 signals `p`, co-partitioned). Each is a *source*. The watermark is the minimum over the sources
 that are still active of the maximum event time each has shown, minus the allowed lateness: so a
 topic read ahead of the others does not close windows the others still feed. A source read to its
-end (the caller says which are caught up: consumer position at the high watermark) stops holding
-the watermark back, so a sparse topic does not delay the others; when every source has been read
-to its end and silent for `idle_timeout` of wall clock, the watermark advances with the wall
-clock, so sessions still close when traffic stops. (Wall-clock silence alone is not the end: while
-a backlog is read, one topic can be starved for seconds by the others.) The watermark never goes
-back.
+end (the caller says which are caught up: consumer position at the broker's end offset) and silent
+for `idle_timeout` of wall clock stops holding the watermark back, so a sparse topic does not
+delay the others for longer than that; when every source is in that state, the watermark advances
+with the wall clock, so sessions still close when traffic stops. Both conditions are needed:
+wall-clock silence alone is not the end (while a backlog is read, one topic can be starved for
+seconds by the others), and "read to the end" alone is a race (producers write the three topics
+in separate batches, so a session's feedback can be in Kafka a few milliseconds before its
+interaction; a topic that showed nothing yet counts from the moment it was first read to its
+end). The watermark never goes back.
 """
 
 from collections.abc import Collection
@@ -29,6 +32,7 @@ class PartitionWatermark:
     source_max: dict[str, int] = field(default_factory=dict)
     idle: bool = False  # every source read to its end and silent: set by `advance`
     _last_seen: dict[str, float] = field(default_factory=dict)
+    _caught_up_since: dict[str, float] = field(default_factory=dict)
     _last_tick: float | None = None
 
     def observe(self, source: str, event_time: int, now: float) -> None:
@@ -51,10 +55,18 @@ class PartitionWatermark:
         """
         last_tick, self._last_tick = self._last_tick, now
         self.idle = False
-        if caught_up is not None and any(
-            source not in self.source_max and source not in caught_up for source in expected
-        ):
-            return self.value
+        if caught_up is not None:
+            for source in expected:
+                if source in caught_up:
+                    self._caught_up_since.setdefault(source, now)
+                else:
+                    self._caught_up_since.pop(source, None)
+            if any(
+                source not in self.source_max
+                and now - self._caught_up_since.get(source, now) < self.idle_timeout_ms
+                for source in expected
+            ):
+                return self.value
         holding = [
             self.source_max[source]
             for source, seen in self._last_seen.items()
@@ -77,11 +89,11 @@ class PartitionWatermark:
     def _holds_back(
         self, source: str, seen: float, now: float, caught_up: Collection[str] | None
     ) -> bool:
-        """A source not read to its end holds the watermark back. Without offset information
-        (caught_up None), silence for the idle timeout is taken as the end."""
+        """A source holds the watermark back until it is read to its end and silent for the idle
+        timeout. Without offset information (caught_up None), silence alone is taken as the end."""
         if caught_up is None:
             return now - seen < self.idle_timeout_ms
-        return source not in caught_up
+        return source not in caught_up or now - seen < self.idle_timeout_ms
 
     def restart(self, now: float) -> None:
         """After loading from state: every known source counts as just seen."""

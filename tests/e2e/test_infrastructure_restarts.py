@@ -27,12 +27,6 @@ DOWN_S = 3.0
 ABANDON_AFTER_S = 90.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="processor bug, docs/reliability.md#findings: after the broker restart the worker "
-    "sometimes loses whole sessions (interactions in no enriched record, their feedback "
-    "dead-lettered as too_late)",
-)
 def test_kafka_restarted_while_producers_and_workers_run(pipeline: Pipeline) -> None:
     outage: dict[str, float | bool] = {}
 

@@ -58,12 +58,6 @@ def test_sink_killed_with_sigkill_mid_batch_then_restarted(pipeline: Pipeline) -
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="processor bug, docs/reliability.md#findings: in some runs a rebalance loses "
-    "turns or whole sessions from the enriched output (no dead letter, or feedback dead-lettered "
-    "as too_late) and closes live sessions as abandoned",
-)
 def test_two_workers_one_stopped_and_started_again(pipeline: Pipeline) -> None:
     """Two workers share the partitions; one leaves (rebalance: the other takes everything) and
     comes back (rebalance again) while events flow."""

@@ -26,6 +26,31 @@ def test_an_idle_source_stops_holding_back_only_when_caught_up() -> None:
     assert mark.advance(now=6001, caught_up={"interactions", "feedback"}) == 95_000
 
 
+def test_a_source_read_to_its_end_still_holds_back_while_it_is_active() -> None:
+    """Read to its end a moment ago is not silence: its next batch may be on the way."""
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    mark.observe("interactions", 20_000, now=0)
+    mark.observe("feedback", 50_000, now=0)
+    assert mark.advance(now=10, caught_up={"interactions", "feedback"}) == 20_000
+    assert mark.advance(now=1000, caught_up={"interactions", "feedback"}) == 50_000
+
+
+def test_a_source_that_showed_nothing_holds_until_it_was_read_to_its_end_for_a_while() -> None:
+    """Feedback can reach Kafka milliseconds before the interaction it is about: an empty
+    interactions topic must not let the watermark pass the feedback at once."""
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    expected = {"interactions", "feedback"}
+    mark.observe("feedback", 50_000, now=0)
+    assert mark.advance(now=5, caught_up=expected, expected=expected) is None
+    assert mark.advance(now=900, caught_up=expected, expected=expected) is None
+    assert mark.advance(now=950, caught_up={"feedback"}, expected=expected) is None
+    # not read to its end at 950: counts again from 1500
+    assert mark.advance(now=1500, caught_up=expected, expected=expected) is None
+    assert mark.advance(now=2400, caught_up=expected, expected=expected) is None
+    # released; every source is silent too, so the wall clock since the last tick counts
+    assert mark.advance(now=2500, caught_up=expected, expected=expected) == 50_100
+
+
 def test_all_idle_advances_with_the_wall_clock() -> None:
     mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
     mark.observe("interactions", 10_000, now=0)
