@@ -369,8 +369,10 @@ class ProcessorRuntime:
             return caught_up
         for tp in candidates:
             end = ends.get(tp)
+            if end is None or end < 0:
+                continue  # unknown (the broker answered without an offset): not read to its end
             processor = self.processors[tp.partition]
-            if end is not None and processor.offsets.get(tp.topic, -1) >= int(end) - 1:
+            if processor.offsets.get(tp.topic, -1) >= end - 1:
                 caught_up[tp.partition].add(tp.topic)
         return caught_up
 

@@ -5,6 +5,7 @@ The scenarios stop and restart Kafka and Redis, so they never use the shared sta
 still does). One private stack serves the whole session; each scenario has its own namespace.
 """
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +16,13 @@ from tests.e2e.pipeline_harness import Pipeline, PrivateStack, start_private_sta
 
 @pytest.fixture(scope="session")
 def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
+    """FEEDBACK_E2E_KEEP_STACK_DATA=1 keeps the broker's and Redis's data for inspection (e.g.
+    `kafka-dump-log` of a partition that lost an event); the processes are stopped anyway."""
     stack = start_private_stack(tmp_path_factory.mktemp("private-stack"))
     try:
         yield stack
     finally:
-        stack.down()
+        stack.down(purge=os.environ.get("FEEDBACK_E2E_KEEP_STACK_DATA") != "1")
 
 
 @pytest.fixture()

@@ -69,8 +69,8 @@ class PrivateStack:
             time.sleep(0.2)
         time.sleep(0.5)  # the directory appears as the log is created; let the leader settle
 
-    def down(self) -> None:
-        self.stack.down(purge=True, say=lambda _msg: None)
+    def down(self, purge: bool = True) -> None:
+        self.stack.down(purge=purge, say=lambda _msg: None)
 
 
 def start_private_stack(state_dir: Path) -> PrivateStack:
