@@ -1,9 +1,16 @@
-"""Creates the registry's topics on the broker; running it again changes nothing."""
+"""Creates the registry's topics on the broker; running it again changes nothing.
 
+A created topic is returned only once every partition's log exists on its leader: metadata names
+a leader before the broker has created the log, and an idempotent producer writing in that gap
+lost its first batch while librdkafka reported it delivered (docs/reliability.md, Findings). A
+ListOffsets request succeeds only once the log exists, so that is what is waited for.
+"""
+
+import time
 from collections.abc import Iterable
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from local_stack.exceptions import StackError
 from schemas.topics import TOPICS, TopicSpec
@@ -43,4 +50,38 @@ def ensure_topics(
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise StackError(f"could not create topic {name}: {exc}") from exc
+    partitions = {spec.name: spec.partitions for spec in missing}
+    _wait_until_logs_exist(
+        bootstrap_servers,
+        [TopicPartition(name, p) for name in created for p in range(partitions[name])],
+        timeout_s,
+    )
     return created
+
+
+def _wait_until_logs_exist(
+    bootstrap_servers: str, partitions: list[TopicPartition], timeout_s: float
+) -> None:
+    """Until a ListOffsets request for every partition succeeds (see the module docstring)."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(partitions)
+    last_error: Exception | None = None
+    while pending:
+        # A fresh client each round: librdkafka's admin client can keep a stale leader epoch.
+        admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+        futures = admin.list_offsets(
+            {tp: OffsetSpec.latest() for tp in pending}, request_timeout=5.0
+        )
+        still = []
+        for tp, future in futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                still.append(tp)
+                last_error = exc
+        pending = still
+        if pending and time.monotonic() > deadline:
+            names = sorted({f"{tp.topic}[{tp.partition}]" for tp in pending})[:5]
+            raise StackError(f"partitions {names} have no log after {timeout_s}s: {last_error}")
+        if pending:
+            time.sleep(0.1)

@@ -109,6 +109,7 @@ class ProcessorRuntime:
         self.skipped_while_paused = 0
         self._committed: dict[TP, int] = {}
         self.gaps = OffsetGaps()
+        self._idle: dict[int, bool] = {}
         self._committed_at = float("-inf")
         self._commit_interval_s = float(app.conf.broker_commit_interval)
 
@@ -182,6 +183,7 @@ class ProcessorRuntime:
             outputs[partition] = self.processors[partition].advance(
                 now, caught_up[partition], self.input_names
             )
+            self._log_idle_change(partition)
         advanced = clock()
         metric_records = self._finalize(now)
         finalized = clock()
@@ -227,6 +229,21 @@ class ProcessorRuntime:
         ):
             self.timings[name] = self.timings.get(name, 0.0) + seconds
         self.timings["steps"] = self.timings.get("steps", 0) + 1
+
+    def _log_idle_change(self, partition: int) -> None:
+        """Say when a partition's watermark starts or stops following the wall clock: the moment
+        to look at when sessions close earlier than their traffic says."""
+        watermark = self.processors[partition].watermark
+        if watermark.idle == self._idle.get(partition, False):
+            return
+        self._idle[partition] = watermark.idle
+        log.info(
+            "partition %d %s at watermark %s (latest event time per input: %s)",
+            partition,
+            "idle: its watermark follows the wall clock" if watermark.idle else "active again",
+            watermark.value,
+            watermark.source_max,
+        )
 
     def _ingest(
         self,
@@ -400,6 +417,7 @@ class ProcessorRuntime:
             for topic in self.input_names:
                 self._committed.pop(TP(topic, partition), None)
             self.gaps.forget(partition)
+            self._idle.pop(partition, None)
             for topic in self.input_names:
                 with contextlib.suppress(KeyError):  # KeyError: never reported
                     telemetry.CONSUMER_LAG.remove(topic, str(partition))

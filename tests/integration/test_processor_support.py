@@ -147,7 +147,7 @@ class Worker:
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "stream_processors", "--namespace", namespace.name,
-             "--loglevel", "warning"],
+             "--loglevel", "info"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
