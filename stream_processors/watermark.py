@@ -12,7 +12,12 @@ wall-clock silence alone is not the end (while a backlog is read, one topic can 
 seconds by the others), and "read to the end" alone is a race (producers write the three topics
 in separate batches, so a session's feedback can be in Kafka a few milliseconds before its
 interaction; a topic that showed nothing yet counts from the moment it was first read to its
-end). The watermark never goes back.
+end). "Silent" counts only wall-clock time in which the source was also known to be read to
+its end: after a stretch in which the worker could not look (a step blocked on an unreachable
+broker), a source must be read to its end for `idle_timeout` again before it stops holding, and
+the idle advance does not count that stretch either. Otherwise, when a broker comes back, a topic
+whose producer has not resent yet looks long silent, and the watermark passes the events the
+producer still holds. The watermark never goes back.
 """
 
 from collections.abc import Collection
@@ -54,9 +59,13 @@ class PartitionWatermark:
         watermark where it is (its first events may be older than the others').
         """
         last_tick, self._last_tick = self._last_tick, now
-        self.idle = False
+        was_idle, self.idle = self.idle, False
+        if last_tick is not None and now - last_tick > self.idle_timeout_ms:
+            # Nothing is known about that stretch (the worker was blocked): start over.
+            self._caught_up_since.clear()
+            was_idle = False
         if caught_up is not None:
-            for source in expected:
+            for source in set(expected) | set(self._last_seen):
                 if source in caught_up:
                     self._caught_up_since.setdefault(source, now)
                 else:
@@ -82,18 +91,24 @@ class PartitionWatermark:
             seen_all = max(self.source_max.values()) - self.lateness_ms
             current = self.value if self.value is not None else seen_all
             self.idle = all(now - seen >= self.idle_timeout_ms for seen in self._last_seen.values())
-            elapsed = int(now - last_tick) if self.idle and last_tick is not None else 0
+            elapsed = 0
+            if self.idle and was_idle and last_tick is not None:
+                elapsed = int(now - last_tick)
             self.value = max(seen_all, current + elapsed)
         return self.value
 
     def _holds_back(
         self, source: str, seen: float, now: float, caught_up: Collection[str] | None
     ) -> bool:
-        """A source holds the watermark back until it is read to its end and silent for the idle
-        timeout. Without offset information (caught_up None), silence alone is taken as the end."""
+        """A source holds the watermark back until it has been read to its end and silent for
+        the idle timeout. Without offset information (caught_up None), silence alone is taken
+        as the end."""
         if caught_up is None:
             return now - seen < self.idle_timeout_ms
-        return source not in caught_up or now - seen < self.idle_timeout_ms
+        if source not in caught_up:
+            return True
+        quiet_since = max(seen, self._caught_up_since.get(source, now))
+        return now - quiet_since < self.idle_timeout_ms
 
     def restart(self, now: float) -> None:
         """After loading from state: every known source counts as just seen."""

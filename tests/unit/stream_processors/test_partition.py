@@ -247,8 +247,8 @@ def _run(streams: dict[str, list[dict[str, Any]]], order: list[str], dups: list[
     for topic, stream in streams.items():  # whatever the interleaving left over
         for entry in stream[positions[topic] :]:
             drive.ingest(entry)
-    for _ in range(2):  # everything idle: the watermark runs far ahead
-        drive.now += 10**9 + 10**7
+    for _ in range(3):  # everything goes idle, then the watermark runs far ahead
+        drive.now += 10**9
         drive.outputs.extend(drive.processor.advance(drive.now))
     return sorted(
         (r["event_id"], r["revision"], repr(sorted(r.items()))) for r in drive.outputs.enriched

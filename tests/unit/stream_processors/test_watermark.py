@@ -23,7 +23,10 @@ def test_an_idle_source_stops_holding_back_only_when_caught_up() -> None:
     mark.observe("interactions", 95_000, now=6000)
     # feedback is silent for 6 s but not read to its end: it still holds the watermark
     assert mark.advance(now=6000, caught_up={"interactions"}) == 10_000
-    assert mark.advance(now=6001, caught_up={"interactions", "feedback"}) == 95_000
+    # read to its end from now on: silent counts from here
+    assert mark.advance(now=6001, caught_up={"interactions", "feedback"}) == 10_000
+    assert mark.advance(now=9000, caught_up={"interactions", "feedback"}) == 10_000
+    assert mark.advance(now=11_001, caught_up={"interactions", "feedback"}) == 95_000
 
 
 def test_a_source_read_to_its_end_still_holds_back_while_it_is_active() -> None:
@@ -32,7 +35,7 @@ def test_a_source_read_to_its_end_still_holds_back_while_it_is_active() -> None:
     mark.observe("interactions", 20_000, now=0)
     mark.observe("feedback", 50_000, now=0)
     assert mark.advance(now=10, caught_up={"interactions", "feedback"}) == 20_000
-    assert mark.advance(now=1000, caught_up={"interactions", "feedback"}) == 50_000
+    assert mark.advance(now=1010, caught_up={"interactions", "feedback"}) == 50_000
 
 
 def test_a_source_that_showed_nothing_holds_until_it_was_read_to_its_end_for_a_while() -> None:
@@ -47,8 +50,10 @@ def test_a_source_that_showed_nothing_holds_until_it_was_read_to_its_end_for_a_w
     # not read to its end at 950: counts again from 1500
     assert mark.advance(now=1500, caught_up=expected, expected=expected) is None
     assert mark.advance(now=2400, caught_up=expected, expected=expected) is None
-    # released; every source is silent too, so the wall clock since the last tick counts
-    assert mark.advance(now=2500, caught_up=expected, expected=expected) == 50_100
+    # released; every source is silent too: idle from now on, then the wall clock counts
+    assert mark.advance(now=2500, caught_up=expected, expected=expected) == 50_000
+    assert mark.idle
+    assert mark.advance(now=2600, caught_up=expected, expected=expected) == 50_100
 
 
 def test_all_idle_advances_with_the_wall_clock() -> None:
@@ -76,3 +81,38 @@ def test_state_round_trip_restarts_idle_clocks() -> None:
     assert restored.value == 10_000
     # just restarted: the source counts as active, so no wall-clock jump
     assert restored.advance(now=50_100) == 10_000
+
+
+def test_a_blocked_stretch_does_not_count_as_silence() -> None:
+    """A broker outage: the step blocks while the producers hold their events; when the broker
+    is back, the topic they resend first must not let the watermark pass the ones still held
+    (seen in the broker-restart scenario: interactions dead-lettered as too late)."""
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    expected = {"interactions", "signals"}
+    mark.observe("interactions", 8_000, now=0)
+    mark.observe("signals", 8_000, now=0)
+    assert mark.advance(now=100, caught_up=expected, expected=expected) == 8_000
+    # 12 s without a tick; then the signals the producer resent first arrive
+    mark.observe("signals", 21_000, now=12_100)
+    assert mark.advance(now=12_100, caught_up=expected, expected=expected) == 8_000
+    assert mark.advance(now=12_600, caught_up=expected, expected=expected) == 8_000
+    mark.observe("interactions", 8_400, now=12_900)
+    assert mark.advance(now=13_000, caught_up=expected, expected=expected) == 8_400
+
+
+def test_the_idle_advance_does_not_count_a_blocked_stretch() -> None:
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    expected = {"interactions"}
+    mark.observe("interactions", 10_000, now=0)
+    assert mark.advance(now=0, caught_up=expected, expected=expected) == 10_000
+    assert mark.advance(now=500, caught_up=expected, expected=expected) == 10_000
+    assert mark.advance(now=1000, caught_up=expected, expected=expected) == 10_000
+    assert mark.idle
+    assert mark.advance(now=1200, caught_up=expected, expected=expected) == 10_200
+    # blocked for 30 s: that stretch is not known to be idle, nor is the next second
+    assert mark.advance(now=31_200, caught_up=expected, expected=expected) == 10_200
+    assert not mark.idle
+    assert mark.advance(now=31_700, caught_up=expected, expected=expected) == 10_200
+    assert mark.advance(now=32_200, caught_up=expected, expected=expected) == 10_200
+    assert mark.idle
+    assert mark.advance(now=32_400, caught_up=expected, expected=expected) == 10_400
