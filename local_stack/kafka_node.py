@@ -13,7 +13,7 @@ from local_stack.maven import kafka_classpath
 from local_stack.processes import ServiceProcess, accepts_connections
 from local_stack.settings import StackSettings
 
-__all__ = ["KafkaNode"]
+__all__ = ["KafkaNode", "new_cluster_id"]
 
 _LOG4J2 = """\
 status = warn
@@ -106,7 +106,7 @@ class KafkaNode:
         return self.process.start(argv)
 
     def _format(self, classpath: str, config: Path) -> None:
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [
                 "java",
@@ -137,3 +137,12 @@ class KafkaNode:
         except Exception:
             return False
         return bool(metadata.brokers)
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url of a UUID), never starting with "-": the storage
+    tool would read that as an option (Kafka's own `random-uuid` avoids it the same way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
