@@ -4,8 +4,9 @@
 
 1. Fills a fresh namespace with generator traffic (good records only) as fast as it can.
 2. Floor: raw consume + Avro decode of the same three topics (confluent-kafka, one process).
-3. Faust floor: a no-op Faust agent (`take_events`) over the same topics: what Faust's stream
-   machinery alone delivers on this machine.
+3. Faust floors: a no-op Faust agent over the same topics, once through Faust's own fetcher and
+   stream (`take_events`), once through the worker's `RecordBatchTransport` (one channel event per
+   fetched batch): what each path alone delivers on this machine.
 4. Processor: one worker (`python -m stream_processors`) from a cold start; throughput =
    events / time from its first checkpoint to the checkpoint reaching the end of every input.
 5. Latency: a fresh namespace, a running worker, generator traffic produced at `--rate` events/s
@@ -123,10 +124,11 @@ def raw_floor(namespace: str) -> float:
     return count / elapsed if elapsed else 0.0
 
 
-def faust_noop(namespace: str, total: int) -> float:
-    """Events/s of a Faust agent that only counts `take_events` batches (subprocess)."""
+def faust_noop(namespace: str, total: int, path: str) -> float:
+    """Events/s of a Faust agent that only counts what it receives (subprocess); `path` is
+    "stream" (Faust's fetcher and `take_events`) or "batches" (the worker's transport)."""
     output = subprocess.run(
-        [sys.executable, __file__, "--faust-noop", namespace, str(total)],
+        [sys.executable, __file__, "--faust-noop", namespace, str(total), path],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     for line in (output.stdout + output.stderr).splitlines():
@@ -135,28 +137,46 @@ def faust_noop(namespace: str, total: int) -> float:
     raise RuntimeError(f"no-op Faust agent failed:\n{output.stdout[-2000:]}{output.stderr[-2000:]}")
 
 
-def _run_faust_noop(namespace: str, total: int) -> None:
+def _run_faust_noop(namespace: str, total: int, path: str) -> None:
     import faust
 
+    from stream_processors.batch_transport import RecordBatchTransport
+
     app = faust.App(
-        f"bench-noop-{namespace}", broker=f"kafka://{BOOTSTRAP}",
+        f"bench-noop-{path}-{namespace}", broker=f"kafka://{BOOTSTRAP}",
         consumer_auto_offset_reset="earliest", web_enabled=False,
         datadir=os.path.join(tempfile.gettempdir(), "processor-bench-noop"),
+        broker_max_poll_records=5000,
     )  # fmt: skip
-    channel = app.topic(
+    batches = app.channel(maxsize=2)
+    if path == "batches":
+        app.transport = RecordBatchTransport(app.conf.broker_consumer, app, batches=batches)
+    topic = app.topic(
         *(spec.in_namespace(namespace).name for spec in INPUT_TOPICS),
         key_serializer="raw", value_serializer="raw",
     )  # fmt: skip
     seen = {"n": 0, "t0": 0.0}
 
-    @app.agent(channel)
-    async def count(stream: Any) -> None:
-        async for events in stream.take_events(5000, within=0.1):
-            seen["t0"] = seen["t0"] or time.perf_counter()
-            seen["n"] += len(events)
-            if seen["n"] >= total:
-                print(f"NOOP_RATE {seen['n'] / (time.perf_counter() - seen['t0']):.0f}", flush=True)
-                os._exit(0)
+    def counted(n: int) -> None:
+        seen["t0"] = seen["t0"] or time.perf_counter()
+        seen["n"] += n
+        if seen["n"] >= total:
+            print(f"NOOP_RATE {seen['n'] / (time.perf_counter() - seen['t0']):.0f}", flush=True)
+            os._exit(0)
+
+    if path == "batches":
+        app.topics.add(topic)
+
+        @app.agent(batches)
+        async def count_batches(stream: Any) -> None:
+            async for records in stream:
+                counted(len(records))
+    else:
+
+        @app.agent(topic)
+        async def count(stream: Any) -> None:
+            async for events in stream.take_events(5000, within=0.1):
+                counted(len(events))
 
     sys.argv = [sys.argv[0], "worker", "-l", "warn"]
     app.main()
@@ -288,21 +308,22 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000, help="input events/s for latency")
     parser.add_argument("--seconds", type=float, default=30.0, help="latency run length")
     parser.add_argument("--latency-only", action="store_true", help="skip steps 1-4")
-    parser.add_argument("--faust-noop", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--faust-noop", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.faust_noop:
-        _run_faust_noop(args.faust_noop[0], int(args.faust_noop[1]))
+        _run_faust_noop(args.faust_noop[0], int(args.faust_noop[1]), args.faust_noop[2])
         return
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "processor-bench"
     logs.mkdir(parents=True, exist_ok=True)
     nan = float("nan")
-    total, floor, noop, rate, timings = 0, nan, nan, nan, "(skipped)"
+    total, floor, noop, noop_batches, rate, timings = 0, nan, nan, nan, nan, "(skipped)"
     try:
         if not args.latency_only:
             namespace = _namespace()
             total = fill(namespace, args.sessions)
             floor = raw_floor(namespace)
-            noop = faust_noop(namespace, total)
+            noop = faust_noop(namespace, total, "stream")
+            noop_batches = faust_noop(namespace, total, "batches")
             rate, timings = processor_rate(namespace, total, logs / "throughput-worker.log")
         measured = latency(args.rate, args.seconds, logs / "latency-worker.log")
     finally:
@@ -310,7 +331,8 @@ def main() -> None:
     print(f"\nprocessor benchmark ({total} input events, {args.sessions} sessions, 1 worker)")
     print(f"{'measure':<48}{'value':>14}")
     print(f"{'raw consume + Avro decode (floor), events/s':<48}{floor:>14,.0f}")
-    print(f"{'Faust no-op take_events agent, events/s':<48}{noop:>14,.0f}")
+    print(f"{'Faust no-op agent, Faust stream, events/s':<48}{noop:>14,.0f}")
+    print(f"{'Faust no-op agent, record batches, events/s':<48}{noop_batches:>14,.0f}")
     print(f"{'processor (join + metrics + Redis), events/s':<48}{rate:>14,.0f}")
     print(f"{'latency run: input rate achieved, events/s':<48}{measured['achieved_rate']:>14,.0f}")
     print(f"{'latency run: running metric updates measured':<48}{measured['updates']:>14,.0f}")

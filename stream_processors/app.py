@@ -5,14 +5,17 @@ Several workers with the same settings (same namespace) form one consumer group 
 input partitions; a dead worker's partitions move to the others with their state in Redis.
 """
 
+import gc
 import logging
 import os
 import tempfile
 from pathlib import Path
 
 import faust
+from faust.types import ChannelT
 
 from schemas.topics import INPUT_TOPICS
+from stream_processors.batch_transport import RecordBatchTransport
 from stream_processors.redis_store import register
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
@@ -40,16 +43,19 @@ def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         stream_wait_empty=True,
-        stream_buffer_maxsize=max(4096, settings.batch_max_events * 2),
+        broker_max_poll_records=settings.batch_max_events,
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
         producer_linger=0.005,
     )
-    runtime = _wire(app, settings)
+    # Before anything asks for the transport: fetched records reach the agent in batches.
+    batches = app.channel(maxsize=2)
+    app.transport = RecordBatchTransport(app.conf.broker_consumer, app, batches=batches)
+    runtime = _wire(app, settings, batches)
     return app, runtime
 
 
-def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
+def _wire(app: faust.App, settings: ProcessorSettings, batches: ChannelT) -> ProcessorRuntime:
     store_options = {
         "prefix": settings.redis_prefix,
         "flush_interval": 0,  # the runtime flushes, after outputs are acknowledged
@@ -73,18 +79,21 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
         return created
 
     sessions = table("sessions", bytes)
+    entries = table("session-entries", bytes)
     progress = table("progress", bytes)
     partials_table = table("window-partials", None)
     partials_table.tumbling(settings.metrics_window_s, expires=None)
-    runtime = ProcessorRuntime(app, settings, sessions, progress, partials_table)
+    runtime = ProcessorRuntime(app, settings, sessions, entries, progress, partials_table)
 
-    channel = app.topic(
+    # Subscribed for the consumer group; its records come as batches on `batches`.
+    inputs = app.topic(
         *sorted(runtime.input_names),
         key_serializer="raw",
         value_serializer="raw",
         partitions=runtime.partition_count,
         acks=False,  # the runtime commits its Redis checkpoints instead (see runtime.py)
     )
+    app.topics.add(inputs)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(app: faust.App, revoked: set, **_: object) -> None:
@@ -94,12 +103,10 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
     async def on_assigned(app: faust.App, assigned: set, **_: object) -> None:
         await runtime.on_partitions_assigned(assigned)
 
-    @app.agent(channel, name="join-sessions")
+    @app.agent(batches, name="join-sessions")
     async def join_sessions(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.batch_max_events, within=settings.batch_within_s
-        ):
-            await runtime.on_batch(events)
+        async for records in stream:
+            await runtime.on_batch(records)
 
     @app.timer(settings.tick_interval_s, on_leader=False)
     async def tick() -> None:
@@ -116,10 +123,22 @@ def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:
     from plumbing.observability import start_metrics_server
 
     _use_uvloop()
+    _tune_garbage_collector()
     start_metrics_server(settings.metrics_port)
     app, _ = build_app(settings)
     log.info("processor %s starting (pid %d)", settings.group_id, os.getpid())
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def _tune_garbage_collector() -> None:
+    """Collect young objects less often, and old ones rarely.
+
+    A busy worker holds its partitions' sessions (hundreds of MB of small dicts, freed by
+    reference counting, not by the collector) and every full collection walks all of them: with
+    Python's default thresholds, garbage collection took ~28% of a worker's time over a backlog
+    (docs/processor.md, Performance). The step timings log it as "gc".
+    """
+    gc.set_threshold(20_000, 20, 50)
 
 
 def _use_uvloop() -> None:

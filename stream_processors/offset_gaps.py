@@ -46,6 +46,11 @@ class OffsetGaps:
         self._rewinding: dict[TP, _Rewind] = {}
         self._seeks: dict[TP, int] = {}
 
+    @property
+    def rewinding(self) -> bool:
+        """Some partition is being read again: every event must go through `check`."""
+        return bool(self._rewinding)
+
     def check(self, tp: TP, offset: int, checkpoint: int | None, now_s: float) -> GapVerdict:
         """Verdict on an event at `offset` (above the checkpoint) of `tp`."""
         if checkpoint is None or offset == checkpoint + 1:

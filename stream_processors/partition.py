@@ -8,7 +8,7 @@ produces the outputs, then persists `dirty_state()` atomically, in that order.
 """
 
 import heapq
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +16,10 @@ from stream_processors.metrics import WindowPartial, window_start_of
 from stream_processors.sessions import Session
 from stream_processors.watermark import PartitionWatermark
 
-__all__ = ["Outputs", "PartitionConfig", "PartitionProcessor", "WindowKey"]
+__all__ = ["EntryKey", "Outputs", "PartitionConfig", "PartitionProcessor", "WindowKey"]
 
 WindowKey = tuple[str, str, int]  # agent_id, agent_version, window_start
+EntryKey = tuple[str, str]  # session_id, event_id
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class PartitionProcessor:
         self._dirty_windows: set[WindowKey] = set()
         self._deleted_sessions: set[str] = set()
         self._deleted_windows: set[WindowKey] = set()
+        # Staged entries to persist, and persisted ones no session needs any more.
+        self._new_entries: dict[EntryKey, dict[str, Any]] = {}
+        self._released_entries: set[EntryKey] = set()
         self._progress_dirty = True
         self._created_at = now
         self.idle_empty = False
@@ -78,10 +82,6 @@ class PartitionProcessor:
         self.finalized_until: int | None = None
 
     # -- input ---------------------------------------------------------------------------------
-
-    def already_applied(self, topic: str, offset: int) -> bool:
-        """True for an input offset at or below the checkpoint (redelivered after a restart)."""
-        return offset <= self.offsets.get(topic, -1)
 
     def skip(self, topic: str, offset: int) -> None:
         """Move the checkpoint past a message that was dead-lettered or ignored."""
@@ -100,6 +100,9 @@ class PartitionProcessor:
             self._deleted_sessions.discard(session.session_id)
         if not session.stage(entry):
             return False
+        key = (session.session_id, record["event_id"])
+        self._new_entries[key] = entry
+        self._released_entries.discard(key)
         self._dirty_sessions.add(session.session_id)
         heapq.heappush(self._due, (record["event_time"], session.session_id))
         return True
@@ -134,9 +137,11 @@ class PartitionProcessor:
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is None or due > watermark:
                 continue  # a stale entry; the live one is further down the heap
+            kept = session.kept_entries()
             session.advance(
                 watermark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
             )
+            self._release(session_id, kept - session.kept_entries())
             self._dirty_sessions.add(session_id)
             if session.expired(watermark, config.grace_ms):
                 self._forget(session_id)
@@ -200,9 +205,15 @@ class PartitionProcessor:
     # -- state ---------------------------------------------------------------------------------
 
     def _forget(self, session_id: str) -> None:
-        del self.sessions[session_id]
+        self._release(session_id, self.sessions.pop(session_id).kept_entries())
         self._dirty_sessions.discard(session_id)
         self._deleted_sessions.add(session_id)
+
+    def _release(self, session_id: str, event_ids: set[str]) -> None:
+        for event_id in event_ids:
+            key = (session_id, event_id)
+            if self._new_entries.pop(key, None) is None:
+                self._released_entries.add(key)
 
     def progress_state(self) -> dict[str, Any]:
         return {
@@ -218,10 +229,13 @@ class PartitionProcessor:
         changes = StateChanges(
             sessions={sid: self.sessions[sid].to_state() for sid in self._dirty_sessions},
             deleted_sessions=set(self._deleted_sessions),
+            entries=self._new_entries,
+            released_entries=self._released_entries,
             windows={key: self.windows[key].to_state() for key in self._dirty_windows},
             deleted_windows=set(self._deleted_windows),
             progress=self.progress_state() if self._progress_dirty else None,
         )
+        self._new_entries, self._released_entries = {}, set()
         self._dirty_sessions.clear()
         self._deleted_sessions.clear()
         self._dirty_windows.clear()
@@ -238,8 +252,10 @@ class PartitionProcessor:
         progress: dict[str, Any] | None,
         sessions: Iterator[dict[str, Any]],
         windows: Iterator[tuple[WindowKey, dict[str, Any]]],
+        entries: Mapping[str, Mapping[str, dict[str, Any]]],
     ) -> "PartitionProcessor":
-        """Rebuild from persisted state (after an assignment or a restart)."""
+        """Rebuild from persisted state (after an assignment or a restart); `entries`: the
+        persisted staged entries by session id, then event id."""
         processor = cls(partition, config, now)
         if progress:
             processor.watermark = PartitionWatermark.from_state(
@@ -249,7 +265,7 @@ class PartitionProcessor:
             processor.frozen_before = progress.get("frozen_before")
             processor.bound = progress.get("bound")
         for state in sessions:
-            session = Session.from_state(state)
+            session = Session.from_state(state, entries.get(state["session_id"], {}))
             processor.sessions[session.session_id] = session
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
@@ -265,6 +281,8 @@ class PartitionProcessor:
 class StateChanges:
     sessions: dict[str, dict[str, Any]]
     deleted_sessions: set[str]
+    entries: dict[EntryKey, dict[str, Any]]  # new staged entries, by (session id, event id)
+    released_entries: set[EntryKey]  # persisted entries no session needs any more
     windows: dict[WindowKey, dict[str, Any]]
     deleted_windows: set[WindowKey]
     progress: dict[str, Any] | None
@@ -273,6 +291,8 @@ class StateChanges:
         return bool(
             self.sessions
             or self.deleted_sessions
+            or self.entries
+            or self.released_entries
             or self.windows
             or self.deleted_windows
             or self.progress is not None

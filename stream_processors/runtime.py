@@ -1,6 +1,6 @@
 """Moving data between Faust, the pure partition processors, Kafka outputs and the tables.
 
-Every step (a `take()` batch, or a timer tick) runs under one lock and in this order:
+Every step (a fetched batch of records, or a timer tick) runs under one lock and in this order:
 1. decode and stage the batch's events (bad ones become dead letters), skipping offsets at or
    below the partition's checkpoint (redelivered after a restart);
 2. advance every owned partition's watermark, collecting enriched records, inferred signals and
@@ -24,18 +24,21 @@ rebalance, so none writes state for a partition that another worker may already 
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
 import orjson
-from faust.types import TP, AppT, EventT
+from faust.types import TP, AppT
 
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
 from stream_processors import telemetry
+from stream_processors.batch_transport import ConsumedRecord
 from stream_processors.end_offsets import EndOffsets
 from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
@@ -66,6 +69,7 @@ class ProcessorRuntime:
         app: AppT,
         settings: ProcessorSettings,
         sessions: PartitionedTable,
+        entries: PartitionedTable,
         progress: PartitionedTable,
         partials: PartitionedTable,
     ) -> None:
@@ -85,7 +89,8 @@ class ProcessorRuntime:
             "metrics": serializer_for(METRICS),
             "deadletter": serializer_for(DEADLETTER),
         }
-        self.sessions, self.progress, self.partials = sessions, progress, partials
+        self.sessions, self.entries = sessions, entries
+        self.progress, self.partials = progress, partials
         self.config = PartitionConfig(
             abandon_after_ms=int(settings.abandon_after_s * 1000),
             grace_ms=int(settings.feedback_grace_s * 1000),
@@ -112,19 +117,21 @@ class ProcessorRuntime:
         self._idle: dict[int, bool] = {}
         self._committed_at = float("-inf")
         self._commit_interval_s = float(app.conf.broker_commit_interval)
+        self._gc_started = 0.0
+        gc.callbacks.append(self._time_garbage_collection)
 
     # -- entry points --------------------------------------------------------------------------
 
-    async def on_batch(self, events: Sequence[EventT]) -> None:
-        telemetry.BATCH_SIZE.observe(len(events))
+    async def on_batch(self, records: Sequence[ConsumedRecord]) -> None:
+        telemetry.BATCH_SIZE.observe(len(records))
         async with self.lock:
             if self.paused:
                 # Not applied, not committed: the consumer seeks back to the committed offsets
                 # after the rebalance, so these events come again.
-                self.skipped_while_paused += len(events)
-                log.info("rebalancing: %d events left for redelivery", len(events))
+                self.skipped_while_paused += len(records)
+                log.info("rebalancing: %d events left for redelivery", len(records))
                 return
-            await self._guard(self._step(events))
+            await self._guard(self._step(records))
 
     async def on_tick(self) -> None:
         async with self.lock:
@@ -152,6 +159,14 @@ class ProcessorRuntime:
         async with self.lock:
             self.paused = False
 
+    def _time_garbage_collection(self, phase: str, info: dict[str, int]) -> None:
+        """Adds the time of garbage collections to the step timings (the "gc" entry)."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            elapsed = time.perf_counter() - self._gc_started
+            self.timings["gc"] = self.timings.get("gc", 0.0) + elapsed
+
     async def _guard(self, step: Any) -> None:
         try:
             await step
@@ -166,15 +181,15 @@ class ProcessorRuntime:
 
     # -- one step ------------------------------------------------------------------------------
 
-    async def _step(self, events: Iterable[EventT]) -> None:
+    async def _step(self, records: Iterable[ConsumedRecord]) -> None:
         clock = time.perf_counter
         started = clock()
         now = _now_ms()
         owned = self._sync_assignment(now)
         outputs: dict[int, Outputs] = {}
         dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
-        for event in events:
-            self._ingest(event, owned, now, dead_letters)
+        for consumed in records:
+            self._ingest(consumed, owned, now, dead_letters)
         for tp, offset in self.gaps.take_seeks().items():
             await self.app.consumer.seek(tp, offset)
         ingested = clock()
@@ -247,32 +262,31 @@ class ProcessorRuntime:
 
     def _ingest(
         self,
-        event: EventT,
+        message: ConsumedRecord,
         owned: set[int],
         now: float,
         dead_letters: list[tuple[bytes | None, dict[str, Any]]],
     ) -> None:
-        message = event.message
         partition = message.partition
         if partition not in owned or message.topic not in self.input_names:
             return
         processor = self.processors[partition]
-        if processor.already_applied(message.topic, message.offset):
-            return
-        verdict = self.gaps.check(
-            TP(message.topic, partition),
-            message.offset,
-            processor.offsets.get(message.topic),
-            now / 1000.0,
-        )
-        if verdict is GapVerdict.DROP:
-            return
+        checkpoint = processor.offsets.get(message.topic)
+        if checkpoint is not None and message.offset <= checkpoint:
+            return  # applied before (redelivered after a restart or a rebalance)
+        in_order = checkpoint is None or message.offset == checkpoint + 1
+        if not in_order or self.gaps.rewinding:
+            verdict = self.gaps.check(
+                TP(message.topic, partition), message.offset, checkpoint, now / 1000.0
+            )
+            if verdict is GapVerdict.DROP:
+                return
         self.stats["events"] += 1
         counter = self._events_in.get(message.topic)
         if counter is None:
             counter = self._events_in[message.topic] = telemetry.EVENTS_IN.labels(message.topic)
         counter.inc()
-        timestamp = int(message.timestamp * 1000) if message.timestamp else None
+        timestamp = message.timestamp if message.timestamp and message.timestamp > 0 else None
         try:
             decoded = self.decoder.decode(message.topic, message.key, message.value)
         except Exception as exc:  # a bug must not stop the worker on one record
@@ -440,6 +454,10 @@ class ProcessorRuntime:
                 progress = orjson.loads(value)
             elif key == FINALIZER_KEY.encode():
                 finalizer_state = orjson.loads(value)
+        entries: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for key, value in self._store(self.entries).partition_items(partition):
+            session_id, event_id = key.decode().split("/", 1)[1].rsplit("/", 1)
+            entries[session_id][event_id] = orjson.loads(value)
         sessions = (
             orjson.loads(value)
             for _, value in self._store(self.sessions).partition_items(partition)
@@ -449,7 +467,7 @@ class ProcessorRuntime:
             for key, value in self._store(self.partials).partition_items(partition)
         )
         processor = PartitionProcessor.from_state(
-            partition, self.config, now, progress, sessions, windows
+            partition, self.config, now, progress, sessions, windows, entries
         )
         if partition == _FINALIZER_PARTITION:
             self.finalizer = MetricsFinalizer(
@@ -506,24 +524,35 @@ class ProcessorRuntime:
     def _persist(self) -> None:
         """Write every processor's changed state into the tables and flush them atomically."""
         window_s = self.settings.metrics_window_s
+        sessions, entries = self._store(self.sessions), self._store(self.entries)
+        dumps = orjson.dumps
         for partition, processor in self.processors.items():
             changes = processor.dirty_state()
             if not changes:
                 continue
             prefix = f"{partition}/"
-            for session_id, state in changes.sessions.items():
-                self.sessions[prefix + session_id] = orjson.dumps(state)
-            for session_id in changes.deleted_sessions:
-                del self.sessions[prefix + session_id]
+            session_writes: list[tuple[bytes, bytes | None]] = [
+                ((prefix + sid).encode(), dumps(state)) for sid, state in changes.sessions.items()
+            ]
+            session_writes += [((prefix + sid).encode(), None) for sid in changes.deleted_sessions]
+            sessions.write_partition(partition, session_writes)
+            entry_writes: list[tuple[bytes, bytes | None]] = [
+                (f"{prefix}{sid}/{eid}".encode(), dumps(entry))
+                for (sid, eid), entry in changes.entries.items()
+            ]
+            entry_writes += [
+                (f"{prefix}{sid}/{eid}".encode(), None) for sid, eid in changes.released_entries
+            ]
+            entries.write_partition(partition, entry_writes)
             for (agent_id, version, start), state in changes.windows.items():
                 key = ((partition, agent_id, version), window_range(start, window_s))
-                self.partials[key] = orjson.dumps(state)
+                self.partials[key] = dumps(state)
             for agent_id, version, start in changes.deleted_windows:
                 del self.partials[((partition, agent_id, version), window_range(start, window_s))]
             if changes.progress is not None:
-                self.progress[str(partition)] = orjson.dumps(changes.progress)
+                self.progress[str(partition)] = dumps(changes.progress)
         if self.finalizer is not None and self.finalizer.dirty:
-            self.progress[FINALIZER_KEY] = orjson.dumps(self.finalizer.to_state())
+            self.progress[FINALIZER_KEY] = dumps(self.finalizer.to_state())
             self.finalizer.dirty = False
         self._store(self.progress).flush()
 

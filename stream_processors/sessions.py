@@ -16,6 +16,7 @@ Rules (docs/processor.md):
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -175,7 +176,7 @@ class Session:
         if kind == "interaction":
             if self.agent is None:
                 self.agent = (record["agent_id"], record["agent_version"])
-            self.turns[record["event_id"]] = {k: record.get(k) for k in _INTERACTION_FIELDS}
+            self.turns[record["event_id"]] = _turn(record)
             effects.count_interaction(self.agent, record)
             return
         self.signals.append(_joined_signal(record))
@@ -271,15 +272,24 @@ class Session:
 
     # -- state ---------------------------------------------------------------------------------
 
+    def kept_entries(self) -> set[str]:
+        """Event ids whose staged entries the session still needs: its turns and staged events.
+
+        Their payloads (prompt, response, context...) are persisted once each, apart from the
+        session (`to_state` names them by id), so saving a session does not re-serialise them.
+        """
+        return set(self.turns).union(e["record"]["event_id"] for e in self.staged)
+
     def to_state(self) -> dict[str, Any]:
+        """Everything but the kept entries' payloads (see `kept_entries`)."""
         return {
             "session_id": self.session_id,
             "agent": list(self.agent) if self.agent else None,
-            "turns": self.turns,
+            "turns": list(self.turns),
             "feedback": self.feedback,
             "signals": self.signals,
             "seen": sorted(self.seen),
-            "staged": self.staged,
+            "staged": [e["record"]["event_id"] for e in self.staged],
             "covered": sorted(self.covered),
             "last_activity": self.last_activity,
             "closed_at": self.closed_at,
@@ -288,21 +298,27 @@ class Session:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "Session":
+    def from_state(cls, state: dict[str, Any], entries: Mapping[str, dict[str, Any]]) -> "Session":
+        """Rebuild from `to_state()` and the kept entries by event id."""
         return cls(
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
-            turns=state["turns"],
+            turns={tid: _turn(entries[tid]["record"]) for tid in state["turns"]},
             feedback=state["feedback"],
             signals=state["signals"],
             seen=set(state["seen"]),
-            staged=state["staged"],
+            staged=[entries[eid] for eid in state["staged"]],
             covered=set(state["covered"]),
             last_activity=state["last_activity"],
             closed_at=state["closed_at"],
             outcome=state["outcome"],
             revisions=state["revisions"],
         )
+
+
+def _turn(interaction: Mapping[str, Any]) -> dict[str, Any]:
+    """What a session keeps of an interaction record."""
+    return {k: interaction.get(k) for k in _INTERACTION_FIELDS}
 
 
 def _joined_signal(record: dict[str, Any]) -> dict[str, Any]:

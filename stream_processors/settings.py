@@ -57,9 +57,8 @@ class ProcessorSettings(ServiceSettings):
     dead_letter_max_bytes: int = Field(
         64 * 1024, gt=0, description="Original bytes kept in a dead letter."
     )
-    batch_max_events: int = Field(5000, gt=0, description="Events per processing batch.")
-    batch_within_s: float = Field(
-        0.1, gt=0, description="Wall clock a batch waits to fill before it is processed."
+    batch_max_events: int = Field(
+        5000, gt=0, description="At most this many records per fetch, i.e. per processing step."
     )
     tick_interval_s: float = Field(
         0.2, gt=0, description="Wall clock between timer ticks (idle watermarks, metric updates)."

@@ -1,6 +1,8 @@
 """The processor's Faust tables: every key names its input partition.
 
-- `sessions`: `"{p}/{session_id}"` -> session state (JSON bytes);
+- `sessions`: `"{p}/{session_id}"` -> session state (JSON bytes) without its events' payloads;
+- `session-entries`: `"{p}/{session_id}/{event_id}"` -> one staged event or turn of a session
+  (JSON bytes), written once, deleted when the session no longer needs it;
 - `progress`: `"{p}"` -> watermark, checkpointed input offsets; `"0/finalizer"` -> the metrics
   finalizer's state;
 - `window-partials` (tumbling windowed table): `((p, agent_id, agent_version), window range)`

@@ -74,6 +74,27 @@ def test_write_back_until_flush_then_one_hash_per_partition(redis_url: str, pref
     assert store.persisted_offset(TP(changelog, 2)) is None
 
 
+def test_write_partition_is_the_same_as_writing_key_by_key(redis_url: str, prefix: str) -> None:
+    one_by_one, _ = _store(redis_url, prefix)
+    in_bulk, _ = _store(redis_url, prefix + ":bulk")
+    client = redis.Redis.from_url(redis_url)
+    _assign(one_by_one, 3)
+    _assign(in_bulk, 3)
+    one_by_one["3/a"] = b"A"
+    one_by_one["3/b"] = b"B"
+    del one_by_one["3/b"]
+    in_bulk.write_partition(3, [(b"3/a", b"A"), (b"3/b", b"B"), (b"3/b", None)])
+    assert one_by_one.flush() and in_bulk.flush()
+    assert client.hgetall(f"{prefix}:bulk:t:things:3") == client.hgetall(f"{prefix}:t:things:3")
+    assert client.hgetall(f"{prefix}:bulk:t:things:3") == {b"3/a": b"A"}
+    assert in_bulk["3/a"] == b"A" and "3/b" not in in_bulk
+    reloaded, _ = _store(redis_url, prefix + ":bulk")
+    _assign(reloaded, 3)
+    assert list(reloaded.partition_items(3)) == [(b"3/a", b"A")]
+    with pytest.raises(OwnershipLostError):
+        in_bulk.write_partition(4, [(b"4/a", b"A")])
+
+
 def test_load_reads_only_the_assigned_partition(redis_url: str, prefix: str) -> None:
     writer, _ = _store(redis_url, prefix)
     _assign(writer, 1, 10)

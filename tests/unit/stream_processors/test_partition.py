@@ -187,17 +187,56 @@ def test_state_round_trip_continues_identically(events: EventFactory) -> None:
     resumed = Driver()
     resumed.ingest(*entries)
     resumed.until(25)
-    changes = resumed.processor.dirty_state()
-    restored = PartitionProcessor.from_state(
+    resumed.processor = _restored(resumed.processor, resumed.now)
+    assert straight.until(100).enriched == resumed.until(100).enriched
+
+
+def _restored(processor: PartitionProcessor, now: float) -> PartitionProcessor:
+    """A processor rebuilt from everything `dirty_state()` gave so far (one call)."""
+    changes = processor.dirty_state()
+    entries: dict[str, dict[str, dict[str, Any]]] = {}
+    for (session_id, event_id), entry in changes.entries.items():
+        entries.setdefault(session_id, {})[event_id] = entry
+    return PartitionProcessor.from_state(
         0,
         CONFIG,
-        resumed.now,
+        now,
         changes.progress,
         iter(changes.sessions.values()),
         iter(changes.windows.items()),
+        entries,
     )
-    resumed.processor = restored
-    assert straight.until(100).enriched == resumed.until(100).enriched
+
+
+def test_entries_are_persisted_once_and_released_when_no_longer_needed(
+    events: EventFactory,
+) -> None:
+    drive = Driver()
+    turn, feedback = events.interaction(0), events.feedback(5, thumbs_up=True)
+    turn_id, feedback_id = turn["record"]["event_id"], feedback["record"]["event_id"]
+    session_id = turn["record"]["session_id"]
+    drive.ingest(turn, feedback)
+    first = drive.processor.dirty_state()
+    assert set(first.entries) == {(session_id, turn_id), (session_id, feedback_id)}
+    assert "prompt" not in repr(first.sessions[session_id])  # payloads are not in the session
+    drive.until(10)  # both applied: the turn stays, the feedback is joined into the session
+    second = drive.processor.dirty_state()
+    assert second.entries == {}
+    assert second.released_entries == {(session_id, feedback_id)}
+    drive.until(10_000)  # closed (abandoned) and past its grace: the session goes
+    third = drive.processor.dirty_state()
+    assert third.deleted_sessions == {session_id}
+    assert third.released_entries == {(session_id, turn_id)}
+
+
+def test_an_entry_staged_and_released_in_one_step_is_never_written(events: EventFactory) -> None:
+    drive = Driver()
+    turn, done = events.interaction(0), events.signal(1, "task_completed")
+    drive.ingest(turn, done)
+    drive.until(2)  # the signal is applied (joined into the session) before anything persisted
+    changes = drive.processor.dirty_state()
+    assert set(changes.entries) == {(turn["record"]["session_id"], turn["record"]["event_id"])}
+    assert changes.released_entries == set()
 
 
 def _session_streams(seed: int) -> dict[str, list[dict[str, Any]]]:
