@@ -9,7 +9,7 @@
   -> one partition's partial metrics of one window.
 
 Naming the partition in the key lets the tables be written outside stream iteration (timers)
-and from `take()` batches that mix partitions, without Faust's current-event partition.
+and from fetched batches that mix partitions, without Faust's current-event partition.
 """
 
 from typing import Any

@@ -44,7 +44,7 @@ PARTITIONS_OWNED = gauge("processor", "partitions_owned", "Input partitions this
 BATCH_SIZE = histogram(
     "processor",
     "batch",
-    "Input events in one processing step (a take() batch; timer ticks are not counted).",
+    "Input events in one processing step (a fetched batch; timer ticks are not counted).",
     unit="records",
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
 )
