@@ -10,11 +10,13 @@
 4. Processor: one worker (`python -m stream_processors`) from a cold start; throughput =
    events / time from its first checkpoint to the checkpoint reaching the end of every input.
 5. Latency: a fresh namespace, a running worker, generator traffic produced at `--rate` events/s
-   with event time = wall clock; for every running metric update, latency = the update's Kafka
-   timestamp minus the produce time of the newest interaction it covers (the update's
-   `interactions` count, taken in event-time order, of its agent version and window). Reported
-   over all updates, and over those published while input was still flowing: when input stops,
-   the last second of events waits for the idle timeout (the watermark's end-of-input rule).
+   with event time = wall clock, measured over `--seconds` after a 20 s warm-up (until the first
+   sessions end, fewer are live than at that rate); for every running metric update, latency =
+   the update's Kafka timestamp minus the produce time of the newest interaction it covers (the
+   update's `interactions` count, taken in event-time order, of its agent version and window).
+   Reported over all updates, and over those published while input was still flowing: when
+   input stops, the last second of events waits for the idle timeout (the watermark's
+   end-of-input rule).
 Needs the local stack (`feedbackctl stack up`). Prints a table; numbers are noisy on a shared
 2-core machine, so run it more than once.
 """
@@ -228,8 +230,17 @@ def _last_timings(log: Path) -> str:
     return lines[-1].split("step seconds", 1)[1].strip() if lines else "(no stats line yet)"
 
 
+_WARM_UP_S = 20.0  # sessions last ~15 s here: before that, fewer are live than at steady state
+
+
 def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
-    """Event-to-metric latency (ms) of running updates at `rate` input events/s."""
+    """Event-to-metric latency (ms) of running updates at `rate` input events/s.
+
+    Traffic runs for a warm-up of `_WARM_UP_S`, then `seconds`: only the second part is measured
+    (its input rate, and the updates whose newest interaction was produced in it), because the
+    generator starts sessions at a steady rate and the event rate reaches `rate` only once the
+    first sessions end.
+    """
     namespace = _namespace()
     worker = _worker(namespace, log, {})
     metrics_seen: list[tuple[dict[str, Any], int]] = []
@@ -240,14 +251,16 @@ def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
         time.sleep(12)  # let the worker join the group and load its partitions
         per_session = 4.9  # mean events per generated session with these settings (measured)
         start_ms = int(time.time() * 1000) + 1000
+        measured_from = start_ms + int(_WARM_UP_S * 1000)
+        total_s = _WARM_UP_S + seconds
         config = TrafficConfig(
-            sessions=int(rate * seconds / per_session * 3), seed=9, start_time_ms=start_ms,
+            sessions=int(rate * total_s / per_session * 3), seed=9, start_time_ms=start_ms,
             sessions_per_second=rate / per_session, max_turn_gap_s=5, min_turn_gap_s=1,
             max_feedback_delay_s=20, abandon_after_s=600,
         )  # fmt: skip
         produced_at: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
         window_ms = ProcessorSettings().metrics_window_s * 1000
-        producer, sent, end_ms = _producer(), 0, start_ms + int(seconds * 1000)
+        producer, sent, end_ms = _producer(), 0, measured_from + int(seconds * 1000)
         for event in generate_traffic(config).events():
             if event.event_time >= end_ms:
                 break
@@ -256,7 +269,7 @@ def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
                 producer.poll(0)
                 time.sleep(delay)
             producer.produce(event.topic.in_namespace(namespace).name, event.value(), event.key)
-            sent += 1
+            sent += event.event_time >= measured_from
             if event.topic is INTERACTIONS and event.record:
                 record = event.record
                 window = record["event_time"] - record["event_time"] % window_ms
@@ -277,7 +290,7 @@ def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
             continue
         key = (record["agent_id"], record["agent_version"], record["window_start"])
         covered = sorted(produced_at.get(key, []))[: record["interactions"]]
-        if covered:
+        if covered and max(event_time for event_time, _ in covered) >= measured_from:
             samples.append(timestamp - max(at for _, at in covered))
             if timestamp <= input_ended:
                 steady.append(samples[-1])

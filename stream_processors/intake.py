@@ -68,6 +68,10 @@ class EventDecoder:
             return None
         return record
 
+    def decode_accepted(self, topic: str, value: bytes) -> dict[str, Any]:
+        """Decode a message `decode` accepted before (e.g. persisted state), without checks."""
+        return self._serializers[topic].decode(value)
+
     def encode(self, topic: str, record: dict[str, Any]) -> bytes:
         return self._serializers[topic].encode(record)
 

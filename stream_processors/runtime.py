@@ -313,6 +313,7 @@ class ProcessorRuntime:
             "kind": self.decoder.kind_of(message.topic),
             "record": decoded,
             "src": [message.topic, partition, message.offset, timestamp],
+            "value": message.value,  # the original bytes: persisted as they are, see _persist
         }
         if not processor.ingest(message.topic, message.offset, entry, now):
             self.stats["duplicates"] += 1
@@ -367,7 +368,7 @@ class ProcessorRuntime:
                 offset,
                 timestamp,
                 record["session_id"].encode(),
-                self.decoder.encode(topic, record),
+                entry["value"],
             )
             producer.send(self.deadletter_topic, key, self._encoders["deadletter"].encode(letter))
 
@@ -457,7 +458,7 @@ class ProcessorRuntime:
         entries: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         for key, value in self._store(self.entries).partition_items(partition):
             session_id, event_id = key.decode().split("/", 1)[1].rsplit("/", 1)
-            entries[session_id][event_id] = orjson.loads(value)
+            entries[session_id][event_id] = self._entry_from_bytes(value)
         sessions = (
             orjson.loads(value)
             for _, value in self._store(self.sessions).partition_items(partition)
@@ -537,7 +538,7 @@ class ProcessorRuntime:
             session_writes += [((prefix + sid).encode(), None) for sid in changes.deleted_sessions]
             sessions.write_partition(partition, session_writes)
             entry_writes: list[tuple[bytes, bytes | None]] = [
-                (f"{prefix}{sid}/{eid}".encode(), dumps(entry))
+                (f"{prefix}{sid}/{eid}".encode(), _entry_bytes(entry))
                 for (sid, eid), entry in changes.entries.items()
             ]
             entry_writes += [
@@ -555,6 +556,13 @@ class ProcessorRuntime:
             self.progress[FINALIZER_KEY] = dumps(self.finalizer.to_state())
             self.finalizer.dirty = False
         self._store(self.progress).flush()
+
+    def _entry_from_bytes(self, data: bytes) -> dict[str, Any]:
+        """A staged entry persisted by `_entry_bytes`, decoded again from its original bytes."""
+        header, value = data.split(b"\n", 1)
+        kind, src = orjson.loads(header)
+        record = self.decoder.decode_accepted(src[0], value)
+        return {"kind": kind, "record": record, "src": src, "value": value}
 
     async def _commit(self, force: bool = False) -> None:
         """Commit checkpoint + 1 of every owned input partition as the group's offset.
@@ -596,3 +604,10 @@ class ProcessorRuntime:
         if self.producer is None:
             self.producer = OutputProducer(self.settings.bootstrap_servers)
         return self.producer
+
+
+def _entry_bytes(entry: dict[str, Any]) -> bytes:
+    """How a staged entry is persisted: its kind and source as JSON, a newline (JSON from orjson
+    has none outside strings, where it is escaped), then the original Avro bytes, which are
+    smaller than the record as JSON and need no serialising."""
+    return orjson.dumps([entry["kind"], entry["src"]]) + b"\n" + entry["value"]

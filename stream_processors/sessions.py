@@ -16,7 +16,8 @@ Rules (docs/processor.md):
 """
 
 import uuid
-from collections.abc import Mapping
+from bisect import insort
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -179,7 +180,7 @@ class Session:
             self.turns[record["event_id"]] = _turn(record)
             effects.count_interaction(self.agent, record)
             return
-        self.signals.append(_joined_signal(record))
+        insort(self.signals, _joined_signal(record), key=_joined_order)
         if record["kind"] in TERMINAL_OUTCOMES:
             self._close(TERMINAL_OUTCOMES[record["kind"]], time, effects)
 
@@ -201,7 +202,7 @@ class Session:
         target = record.get("interaction_id")
         joined["interaction_id"] = target if target in self.turns else None
         joined["session_level"] = joined["interaction_id"] is None
-        self.feedback.append(joined)
+        insort(self.feedback, joined, key=_joined_order)
         effects.count_feedback(self.agent, record)
         affected = [target] if not joined["session_level"] else list(self.turns)
         for turn_id in affected:
@@ -214,7 +215,8 @@ class Session:
         if self.closed_at is not None:
             for turn_id in affected:
                 self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
-                effects.enriched(self.enriched_record(turn_id))
+            for enriched in self.enriched_records(affected):
+                effects.enriched(enriched)
 
     def _close(self, outcome: str, closed_at: int, effects: SessionEffects) -> None:
         self.closed_at, self.outcome = closed_at, outcome
@@ -231,44 +233,47 @@ class Session:
                 "detail": f"no activity for {closed_at - (self.last_activity or 0)} ms",
             }
             self.seen.add(str(signal["event_id"]))
-            self.signals.append(_joined_signal(signal))
+            insort(self.signals, _joined_signal(signal), key=_joined_order)
             effects.inferred_signal(signal)
         effects.count_session(self.agent, closed_at, outcome)
         for turn_id in self.turns:
             self.revisions[turn_id] = 0
-            effects.enriched(self.enriched_record(turn_id))
+        for enriched in self.enriched_records(self.turns):
+            effects.enriched(enriched)
 
     # -- output --------------------------------------------------------------------------------
 
-    def enriched_record(self, turn_id: str) -> dict[str, Any]:
-        """The `agentfeedback.enriched.EnrichedInteraction` record of one turn, as of now."""
+    def enriched_records(self, turn_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The `agentfeedback.enriched.EnrichedInteraction` records of some turns, as of now.
+
+        Feedback and signals are kept in (event_time, event_id) order, so each turn's share of
+        them is in that order too.
+        """
         assert self.closed_at is not None and self.outcome is not None
-        turn = self.turns[turn_id]
-        feedback = sorted(
-            (f for f in self.feedback if f["session_level"] or f["interaction_id"] == turn_id),
-            key=lambda f: (f["event_time"], f["event_id"]),
-        )
-        signals = sorted(
-            (s for s in self.signals if s["interaction_id"] in (None, turn_id)),
-            key=lambda s: (s["event_time"], s["event_id"]),
-        )
-        retried = any(t.get("retry_of") == turn_id for t in self.turns.values()) or any(
-            s["kind"] == "retried" and s["interaction_id"] == turn_id for s in self.signals
-        )
-        label = derive_label(feedback, self.outcome, retried)
-        return {
-            **turn,
-            "revision": self.revisions[turn_id],
-            "session_outcome": self.outcome,
-            "session_closed_at": self.closed_at,
-            "session_turns": len(self.turns),
-            "feedback": [{k: v for k, v in f.items() if k != "interaction_id"} for f in feedback],
-            "signals": signals,
-            "reward": label.reward,
-            "reward_source": label.source,
-            "reward_confidence": label.confidence,
-            "corrected_response": label.corrected_response,
-        }
+        retried = {t.get("retry_of") for t in self.turns.values()}
+        retried.update(s["interaction_id"] for s in self.signals if s["kind"] == "retried")
+        shown = [{k: v for k, v in f.items() if k != "interaction_id"} for f in self.feedback]
+        records = []
+        for turn_id in turn_ids:
+            concerns = [f["session_level"] or f["interaction_id"] == turn_id for f in self.feedback]
+            feedback = [f for f, yes in zip(self.feedback, concerns, strict=True) if yes]
+            label = derive_label(feedback, self.outcome, turn_id in retried)
+            records.append(
+                {
+                    **self.turns[turn_id],
+                    "revision": self.revisions[turn_id],
+                    "session_outcome": self.outcome,
+                    "session_closed_at": self.closed_at,
+                    "session_turns": len(self.turns),
+                    "feedback": [f for f, yes in zip(shown, concerns, strict=True) if yes],
+                    "signals": [s for s in self.signals if s["interaction_id"] in (None, turn_id)],
+                    "reward": label.reward,
+                    "reward_source": label.source,
+                    "reward_confidence": label.confidence,
+                    "corrected_response": label.corrected_response,
+                }
+            )
+        return records
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -304,8 +309,8 @@ class Session:
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
             turns={tid: _turn(entries[tid]["record"]) for tid in state["turns"]},
-            feedback=state["feedback"],
-            signals=state["signals"],
+            feedback=sorted(state["feedback"], key=_joined_order),
+            signals=sorted(state["signals"], key=_joined_order),
             seen=set(state["seen"]),
             staged=[entries[eid] for eid in state["staged"]],
             covered=set(state["covered"]),
@@ -314,6 +319,10 @@ class Session:
             outcome=state["outcome"],
             revisions=state["revisions"],
         )
+
+
+def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:
+    return (item["event_time"], item["event_id"])
 
 
 def _turn(interaction: Mapping[str, Any]) -> dict[str, Any]:
