@@ -37,25 +37,46 @@ class ConsumedRecord(Protocol):
 class RecordBatchConsumer(Consumer):
     """Drains fetched records in whole batches onto the transport's batch channel."""
 
+    #: What the drain loop is doing and has done (the worker logs it with its stats).
+    drain: dict[str, Any] | None = None
+
     async def _drain_messages(self, fetcher: ServiceT) -> None:
         batches = self.transport.batches  # type: ignore[attr-defined]
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set  # type: ignore[attr-defined]
+        drain: dict[str, Any] = {"state": "started", "fetches": 0, "batches": 0, "records": 0}
+        self.drain = drain
         try:
             while not (consumer_stopped() or fetcher_stopped()):
+                if self.should_stop:
+                    # Crashed (or stopping): like Faust's own loop, fetch nothing until the
+                    # consumer is stopped or restarted.
+                    drain["state"] = "consumer crashed or stopping"
+                    await asyncio.sleep(0.1)
+                    continue
+                drain["state"] = "fetching"
                 records, active = await self._wait_next_records(timeout=1.0)
-                if records is None or self.should_stop:
-                    return
+                drain["fetches"] += 1
+                drain["active"] = len(active) if active is not None else None
+                if not records:
+                    await asyncio.sleep(0)
+                    continue
                 if not self.flow_active:
+                    drain["state"] = "seeking"
                     # Fetched while a rebalance stopped the flow: not handed over, so the
                     # position goes back to the committed offsets (as Faust's fetcher does).
-                    await self.perform_seek()
+                    try:
+                        await self.perform_seek()
+                    except Exception as exc:  # the assignment is changing: seeks again after
+                        self.log.warning("seek to the committed offsets failed: %r", exc)
                     continue
                 batch = _batch(records, active, self._buffered_partitions)
                 if batch:
+                    drain["state"] = "handing over"
                     await self.wait_first(batches.send(value=batch), self.suspend_flow.wait())
-                else:
-                    await asyncio.sleep(0)
+                    drain["batches"] += 1
+                    drain["records"] += len(batch)
+            drain["state"] = "stopped"
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 self.log.info("Broker stopped consumer, shutting down...")
@@ -65,6 +86,10 @@ class RecordBatchConsumer(Consumer):
             if self.transport.app.should_stop:
                 self.log.info("Consumer shutting down for user cancel.")
                 return
+            raise
+        except Exception as exc:
+            drain["state"] = f"raised {exc!r}"
+            self.log.exception("Drain messages raised: %r", exc)
             raise
 
 

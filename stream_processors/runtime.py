@@ -108,6 +108,7 @@ class ProcessorRuntime:
         self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
         self._events_in: dict[str, Any] = {}  # labelled counter per topic: labels() is slow
         self._last_report = time.monotonic()
+        self._last_records_at = time.monotonic()
         self._updates_at = float("-inf")
         self.timings: dict[str, float] = {}  # seconds per step phase, for profiling
         self.paused = False  # between a revocation and the next assignment
@@ -124,6 +125,7 @@ class ProcessorRuntime:
 
     async def on_batch(self, records: Sequence[ConsumedRecord]) -> None:
         telemetry.BATCH_SIZE.observe(len(records))
+        self._last_records_at = time.monotonic()
         async with self.lock:
             if self.paused:
                 # Not applied, not committed: the consumer seeks back to the committed offsets
@@ -141,11 +143,13 @@ class ProcessorRuntime:
         now = time.monotonic()
         if now - self._last_report >= 10.0:
             self._last_report = now
+            await self._check_fetching(now)
             log.info(
-                "processor stats: %s, partitions %s, step seconds %s",
+                "processor stats: %s, partitions %s, step seconds %s, fetching %s",
                 self.stats,
                 sorted(self.processors),
                 {name: round(value, 2) for name, value in self.timings.items()},
+                getattr(self.app.consumer, "drain", None),
             )
 
     async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
@@ -158,6 +162,37 @@ class ProcessorRuntime:
         """Resume: the next step loads the newly assigned partitions from the store."""
         async with self.lock:
             self.paused = False
+            self._last_records_at = time.monotonic()
+
+    async def _check_fetching(self, now: float) -> None:
+        """Crash-only watchdog: exit (code 70) when nothing was fetched for
+        `fetch_stall_timeout_s` while an owned partition has unread records, so that a restart
+        (or another worker) picks the partitions up. A stalled fetch loop would otherwise hold
+        its partitions, and the metrics of every partition, forever."""
+        stalled_s = now - self._last_records_at
+        if self.paused or not self.processors or stalled_s < self.settings.fetch_stall_timeout_s:
+            return
+        owned = [TP(topic, p) for p in self.processors for topic in self.input_names]
+        try:
+            ends = await self._end_offsets().latest(owned)
+        except Exception:  # the broker cannot answer: that is not a stalled fetch
+            return
+        unread = {}
+        for tp, end in ends.items():
+            processor = self.processors.get(tp.partition)  # None: revoked meanwhile
+            checkpoint = processor.offsets.get(tp.topic, -1) if processor else end
+            if end > checkpoint + 1:
+                unread[f"{tp.topic}[{tp.partition}]"] = end - 1 - checkpoint
+        if unread:
+            log.critical(
+                "nothing fetched for %.0f s while partitions have unread records %s (fetching: "
+                "%s): exiting to be restarted",
+                stalled_s,
+                unread,
+                getattr(self.app.consumer, "drain", None),
+            )
+            logging.shutdown()
+            os._exit(70)
 
     def _time_garbage_collection(self, phase: str, info: dict[str, int]) -> None:
         """Adds the time of garbage collections to the step timings (the "gc" entry)."""

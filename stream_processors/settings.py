@@ -66,6 +66,12 @@ class ProcessorSettings(ServiceSettings):
     window_ttl_s: int = Field(
         7 * 24 * 3600, gt=0, description="Redis TTL backstop for metric window state."
     )
+    fetch_stall_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A worker that fetched nothing for this long while its partitions have "
+        "unread records exits (code 70) to be restarted.",
+    )
     session_timeout_s: float = Field(
         10.0,
         gt=0,
