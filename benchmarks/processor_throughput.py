@@ -4,8 +4,8 @@
 
 1. Fills a fresh namespace with generator traffic (good records only) as fast as it can.
 2. Floor: raw consume + Avro decode of the same three topics (confluent-kafka, one process).
-3. Faust floors: a no-op Faust agent over the same topics, once through Faust's own fetcher and
-   stream (`take_events`), once through the worker's `RecordBatchTransport` (one channel event per
+3. Faust floors: a no-op Faust app over the same topics, once as an agent on Faust's own fetcher
+   and stream (`take_events`), once through the worker's `RecordBatchTransport` (one call per
    fetched batch): what each path alone delivers on this machine.
 4. Processor: one worker (`python -m stream_processors`) from a cold start; throughput =
    events / time from its first checkpoint to the checkpoint reaching the end of every input.
@@ -127,8 +127,9 @@ def raw_floor(namespace: str) -> float:
 
 
 def faust_noop(namespace: str, total: int, path: str) -> float:
-    """Events/s of a Faust agent that only counts what it receives (subprocess); `path` is
-    "stream" (Faust's fetcher and `take_events`) or "batches" (the worker's transport)."""
+    """Events/s of a Faust app that only counts what it receives (subprocess); `path` is
+    "stream" (an agent: Faust's fetcher and `take_events`) or "batches" (the worker's
+    transport handing over whole fetches)."""
     output = subprocess.run(
         [sys.executable, __file__, "--faust-noop", namespace, str(total), path],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
@@ -150,9 +151,6 @@ def _run_faust_noop(namespace: str, total: int, path: str) -> None:
         datadir=os.path.join(tempfile.gettempdir(), "processor-bench-noop"),
         broker_max_poll_records=5000,
     )  # fmt: skip
-    batches = app.channel(maxsize=2)
-    if path == "batches":
-        app.transport = RecordBatchTransport(app.conf.broker_consumer, app, batches=batches)
     topic = app.topic(
         *(spec.in_namespace(namespace).name for spec in INPUT_TOPICS),
         key_serializer="raw", value_serializer="raw",
@@ -167,12 +165,14 @@ def _run_faust_noop(namespace: str, total: int, path: str) -> None:
             os._exit(0)
 
     if path == "batches":
+        transport = RecordBatchTransport(app.conf.broker_consumer, app)
+        app.transport = transport
         app.topics.add(topic)
 
-        @app.agent(batches)
-        async def count_batches(stream: Any) -> None:
-            async for records in stream:
-                counted(len(records))
+        async def count_batch(records: Any) -> None:
+            counted(len(records))
+
+        transport.hand_records_to(count_batch)
     else:
 
         @app.agent(topic)
@@ -344,8 +344,8 @@ def main() -> None:
     print(f"\nprocessor benchmark ({total} input events, {args.sessions} sessions, 1 worker)")
     print(f"{'measure':<48}{'value':>14}")
     print(f"{'raw consume + Avro decode (floor), events/s':<48}{floor:>14,.0f}")
-    print(f"{'Faust no-op agent, Faust stream, events/s':<48}{noop:>14,.0f}")
-    print(f"{'Faust no-op agent, record batches, events/s':<48}{noop_batches:>14,.0f}")
+    print(f"{'Faust no-op, agent on Faust stream, events/s':<48}{noop:>14,.0f}")
+    print(f"{'Faust no-op, record batches, events/s':<48}{noop_batches:>14,.0f}")
     print(f"{'processor (join + metrics + Redis), events/s':<48}{rate:>14,.0f}")
     print(f"{'latency run: input rate achieved, events/s':<48}{measured['achieved_rate']:>14,.0f}")
     print(f"{'latency run: running metric updates measured':<48}{measured['updates']:>14,.0f}")

@@ -1,4 +1,4 @@
-"""The Faust app of the stream processor: tables in Redis, one agent over the three inputs.
+"""The Faust app of the stream processor: tables in Redis, the three inputs in one consumer group.
 
 `build_app(settings)` returns the app and its runtime; `run_worker(settings)` runs one worker.
 Several workers with the same settings (same namespace) form one consumer group and split the
@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import faust
-from faust.types import ChannelT
 
 from schemas.topics import INPUT_TOPICS
 from stream_processors.batch_transport import RecordBatchTransport
@@ -48,14 +47,15 @@ def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]
         web_port=settings.web_port or 6066,
         producer_linger=0.005,
     )
-    # Before anything asks for the transport: fetched records reach the agent in batches.
-    batches = app.channel(maxsize=2)
-    app.transport = RecordBatchTransport(app.conf.broker_consumer, app, batches=batches)
-    runtime = _wire(app, settings, batches)
+    # Before anything asks for the transport: fetched records reach the runtime in batches.
+    transport = RecordBatchTransport(app.conf.broker_consumer, app)
+    app.transport = transport
+    runtime = _wire(app, settings)
+    transport.hand_records_to(runtime.on_batch)
     return app, runtime
 
 
-def _wire(app: faust.App, settings: ProcessorSettings, batches: ChannelT) -> ProcessorRuntime:
+def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
     store_options = {
         "prefix": settings.redis_prefix,
         "flush_interval": 0,  # the runtime flushes, after outputs are acknowledged
@@ -85,7 +85,7 @@ def _wire(app: faust.App, settings: ProcessorSettings, batches: ChannelT) -> Pro
     partials_table.tumbling(settings.metrics_window_s, expires=None)
     runtime = ProcessorRuntime(app, settings, sessions, entries, progress, partials_table)
 
-    # Subscribed for the consumer group; its records come as batches on `batches`.
+    # Subscribed for the consumer group; RecordBatchTransport hands its records to the runtime.
     inputs = app.topic(
         *sorted(runtime.input_names),
         key_serializer="raw",
@@ -102,11 +102,6 @@ def _wire(app: faust.App, settings: ProcessorSettings, batches: ChannelT) -> Pro
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: set, **_: object) -> None:
         await runtime.on_partitions_assigned(assigned)
-
-    @app.agent(batches, name="join-sessions")
-    async def join_sessions(stream: faust.StreamT) -> None:
-        async for records in stream:
-            await runtime.on_batch(records)
 
     @app.timer(settings.tick_interval_s, on_leader=False)
     async def tick() -> None:

@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport, handing the join agent whole fetched batches of records.
+"""Faust's aiokafka transport, handing whole fetched batches of records to the processor.
 
 Faust's own fetcher turns every Kafka message into a Message and an Event, waits on two tasks
 (`wait_first`), puts it on a queue and steps a stream before an agent sees it: a no-op agent
@@ -6,25 +6,27 @@ stays below 10,000 events/s on the development machine, less than the processor'
 whole join (docs/processor.md, Performance). This transport keeps everything else of Faust's
 aiokafka transport (the consumer group and its assignor, rebalances, the seek to the committed
 offsets after each one, tables, timers) and replaces only the loop that drains the consumer: each
-fetch becomes one list of records sent on an in-memory channel, which the join agent iterates.
+fetch is handed, as one list of records, to the `on_records` coroutine (the processor's step).
 
-Nothing is acked through Faust: the runtime commits its own checkpoints (runtime.py). A batch
-dropped on the way (flow stopped for a rebalance, a cleared channel) was neither applied nor
-committed, so it is read again after the seek to the committed offsets.
+The batch is handed over directly, not through a Faust channel: a channel's queue is also under
+Faust's flow control, which a rebalance suspends, and in about one rebalance in five a worker's
+loop then waited forever to put a batch on it (docs/reliability.md, Findings). Nothing is acked
+through Faust: the processor commits its own checkpoints and reads again from them whatever it
+did not apply (runtime.py).
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from faust.transport.drivers.aiokafka import Consumer, Transport
-from faust.types import ChannelT
 from mode import ServiceT
 
-__all__ = ["ConsumedRecord", "RecordBatchTransport"]
+__all__ = ["ConsumedRecord", "RecordBatchTransport", "RecordHandler"]
 
 
 class ConsumedRecord(Protocol):
-    """What the runtime reads of a fetched record (aiokafka's ConsumerRecord has it)."""
+    """What the processor reads of a fetched record (aiokafka's ConsumerRecord has it)."""
 
     topic: str
     partition: int
@@ -34,14 +36,17 @@ class ConsumedRecord(Protocol):
     value: bytes | None
 
 
+RecordHandler = Callable[[Sequence[ConsumedRecord]], Awaitable[None]]
+
+
 class RecordBatchConsumer(Consumer):
-    """Drains fetched records in whole batches onto the transport's batch channel."""
+    """Drains fetched records in whole batches into the transport's `on_records`."""
 
     #: What the drain loop is doing and has done (the worker logs it with its stats).
     drain: dict[str, Any] | None = None
 
     async def _drain_messages(self, fetcher: ServiceT) -> None:
-        batches = self.transport.batches  # type: ignore[attr-defined]
+        transport: RecordBatchTransport = self.transport  # type: ignore[assignment]
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set  # type: ignore[attr-defined]
         drain: dict[str, Any] = {"state": "started", "fetches": 0, "batches": 0, "records": 0}
@@ -55,27 +60,16 @@ class RecordBatchConsumer(Consumer):
                     await asyncio.sleep(0.1)
                     continue
                 drain["state"] = "fetching"
-                records, active = await self._wait_next_records(timeout=1.0)
+                records, _ = await self._wait_next_records(timeout=1.0)
                 drain["fetches"] += 1
-                drain["active"] = len(active) if active is not None else None
                 if not records:
                     await asyncio.sleep(0)
                     continue
-                if not self.flow_active:
-                    drain["state"] = "seeking"
-                    # Fetched while a rebalance stopped the flow: not handed over, so the
-                    # position goes back to the committed offsets (as Faust's fetcher does).
-                    try:
-                        await self.perform_seek()
-                    except Exception as exc:  # the assignment is changing: seeks again after
-                        self.log.warning("seek to the committed offsets failed: %r", exc)
-                    continue
-                batch = _batch(records, active, self._buffered_partitions)
-                if batch:
-                    drain["state"] = "handing over"
-                    await self.wait_first(batches.send(value=batch), self.suspend_flow.wait())
-                    drain["batches"] += 1
-                    drain["records"] += len(batch)
+                batch = [record for fetched in records.values() for record in fetched]
+                drain["state"] = "processing"
+                await transport.on_records(batch)
+                drain["batches"] += 1
+                drain["records"] += len(batch)
             drain["state"] = "stopped"
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -93,20 +87,18 @@ class RecordBatchConsumer(Consumer):
             raise
 
 
-def _batch(records: Any, active: set | None, buffered: set) -> list[ConsumedRecord]:
-    """The fetched records of active partitions, partition after partition (offset order)."""
-    batch: list[ConsumedRecord] = []
-    for tp, fetched in records.items():
-        if active is None or tp in active or tp in buffered:
-            batch.extend(fetched)
-    return batch
-
-
 class RecordBatchTransport(Transport):
-    """The aiokafka transport with `RecordBatchConsumer`; `batches` receives every fetch."""
+    """The aiokafka transport with `RecordBatchConsumer`: set `on_records` before starting."""
 
     Consumer = RecordBatchConsumer
 
-    def __init__(self, *args: Any, batches: ChannelT, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.batches = batches
+        self.on_records: RecordHandler = _not_wired
+
+    def hand_records_to(self, handler: RecordHandler) -> None:
+        self.on_records = handler
+
+
+async def _not_wired(records: Sequence[ConsumedRecord]) -> None:
+    raise RuntimeError("RecordBatchTransport.hand_records_to(...) was never called")

@@ -113,6 +113,9 @@ class ProcessorRuntime:
         self.timings: dict[str, float] = {}  # seconds per step phase, for profiling
         self.paused = False  # between a revocation and the next assignment
         self.skipped_while_paused = 0
+        # Seek every owned input partition to its checkpoint + 1 at the next step: after an
+        # assignment, and whenever fetched records were left unapplied.
+        self._reread_from_checkpoints = False
         self._committed: dict[TP, int] = {}
         self.gaps = OffsetGaps()
         self._idle: dict[int, bool] = {}
@@ -131,6 +134,7 @@ class ProcessorRuntime:
                 # Not applied, not committed: the consumer seeks back to the committed offsets
                 # after the rebalance, so these events come again.
                 self.skipped_while_paused += len(records)
+                self._reread_from_checkpoints = True
                 log.info("rebalancing: %d events left for redelivery", len(records))
                 return
             await self._guard(self._step(records))
@@ -162,15 +166,18 @@ class ProcessorRuntime:
         """Resume: the next step loads the newly assigned partitions from the store."""
         async with self.lock:
             self.paused = False
+            self._reread_from_checkpoints = True
             self._last_records_at = time.monotonic()
 
     async def _check_fetching(self, now: float) -> None:
-        """Crash-only watchdog: exit (code 70) when nothing was fetched for
-        `fetch_stall_timeout_s` while an owned partition has unread records, so that a restart
-        (or another worker) picks the partitions up. A stalled fetch loop would otherwise hold
-        its partitions, and the metrics of every partition, forever."""
+        """Watchdog of the fetch loop. Nothing fetched for half of `fetch_stall_timeout_s`
+        while an owned partition has unread records (by the broker's end offsets): read again
+        from the checkpoints. For all of it: exit (code 70, crash-only) so that a restart, or
+        another worker, picks the partitions up; a stalled worker would otherwise hold its
+        partitions, and the final metrics of every partition, forever."""
         stalled_s = now - self._last_records_at
-        if self.paused or not self.processors or stalled_s < self.settings.fetch_stall_timeout_s:
+        timeout_s = self.settings.fetch_stall_timeout_s
+        if self.paused or not self.processors or stalled_s < timeout_s / 2:
             return
         owned = [TP(topic, p) for p in self.processors for topic in self.input_names]
         try:
@@ -183,7 +190,15 @@ class ProcessorRuntime:
             checkpoint = processor.offsets.get(tp.topic, -1) if processor else end
             if end > checkpoint + 1:
                 unread[f"{tp.topic}[{tp.partition}]"] = end - 1 - checkpoint
-        if unread:
+        if unread and stalled_s < timeout_s:
+            log.warning(
+                "nothing fetched for %.0f s while partitions have unread records %s: reading "
+                "again from the checkpoints",
+                stalled_s,
+                unread,
+            )
+            self._reread_from_checkpoints = True
+        elif unread:
             log.critical(
                 "nothing fetched for %.0f s while partitions have unread records %s (fetching: "
                 "%s): exiting to be restarted",
@@ -227,6 +242,9 @@ class ProcessorRuntime:
             self._ingest(consumed, owned, now, dead_letters)
         for tp, offset in self.gaps.take_seeks().items():
             await self.app.consumer.seek(tp, offset)
+        if self._reread_from_checkpoints:
+            self._reread_from_checkpoints = False
+            await self._seek_to_checkpoints()
         ingested = clock()
         caught_up = await self._caught_up()
         for partition in sorted(self.processors):
@@ -279,6 +297,17 @@ class ProcessorRuntime:
         ):
             self.timings[name] = self.timings.get(name, 0.0) + seconds
         self.timings["steps"] = self.timings.get("steps", 0) + 1
+
+    async def _seek_to_checkpoints(self) -> None:
+        """Continue every owned input partition right after its checkpoint: records fetched
+        but not applied (e.g. while paused for a rebalance) are read again; those at or below
+        the checkpoint are skipped on arrival."""
+        for partition, processor in self.processors.items():
+            for topic, checkpoint in processor.offsets.items():
+                try:
+                    await self.app.consumer.seek(TP(topic, partition), checkpoint + 1)
+                except Exception as exc:  # the assignment changed meanwhile
+                    log.debug("seek of %s[%d] failed: %r", topic, partition, exc)
 
     def _log_idle_change(self, partition: int) -> None:
         """Say when a partition's watermark starts or stops following the wall clock: the moment

@@ -29,10 +29,9 @@ ABANDON_AFTER_S = 90.0
 
 @pytest.mark.xfail(
     strict=False,
-    reason="docs/reliability.md#findings: fails in about 1 run in 4 after the 26 Nov fixes: "
-    "once Kafka lacked an event the idempotent librdkafka producer had reported delivered "
-    "(cf. confluentinc/librdkafka#4134), once one partition's watermark passed interactions not "
-    "yet read (114 too_late; cause open)",
+    reason="docs/reliability.md#findings: once (1 run of ~25) Kafka lacked an event the "
+    "idempotent librdkafka producer had reported delivered (cf. confluentinc/librdkafka#4134, "
+    "not explained); the watermark case that failed another run is fixed (26 Nov)",
 )
 def test_kafka_restarted_while_producers_and_workers_run(pipeline: Pipeline) -> None:
     outage: dict[str, float | bool] = {}

@@ -54,3 +54,10 @@ def test_no_exit_when_everything_was_read_or_the_stall_is_short(exits: list[int]
     fetched_lately = _runtime({0: 4, 1: 9, 2: 9}, end=10, stalled_s=30)
     asyncio.run(fetched_lately._check_fetching(time.monotonic()))
     assert exits == []
+
+
+def test_after_half_the_timeout_it_reads_again_from_the_checkpoints(exits: list[int]) -> None:
+    runtime = _runtime({0: 4, 1: 9, 2: 9}, end=10, stalled_s=40)
+    asyncio.run(runtime._check_fetching(time.monotonic()))
+    assert exits == []
+    assert runtime._reread_from_checkpoints
