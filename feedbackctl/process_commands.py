@@ -19,7 +19,10 @@ def process(
         f"[env: {env_name(PROCESSOR_ENV_PREFIX, 'namespace')}].",
     ),
     create_topics: bool = typer.Option(
-        True, "--create-topics/--no-create-topics", help="Create missing topics of the namespace."
+        True,
+        "--create-topics/--no-create-topics",
+        help="Create missing topics of the namespace (the worker's own changelog topics are "
+        "created either way).",
     ),
     loglevel: str = typer.Option("info", "--loglevel", help="Log level."),
 ) -> None:
@@ -31,12 +34,14 @@ def process(
     overrides = {"namespace": namespace} if namespace is not None else {}
     settings = ProcessorSettings(**overrides)  # type: ignore[arg-type]
     configure_logging(loglevel, json_format=os.environ.get("FEEDBACK_LOG_JSON") == "1")
+    from local_stack.topics import ensure_topics
+    from stream_processors.app import internal_topics, run_worker
+
     if create_topics:
-        from local_stack.topics import ensure_topics
         from schemas.topics import TOPICS
 
         ns = settings.namespace or None
         ensure_topics(settings.bootstrap_servers, [spec.in_namespace(ns) for spec in TOPICS])
-    from stream_processors.app import run_worker
+    ensure_topics(settings.bootstrap_servers, internal_topics(settings))
 
     run_worker(settings, loglevel=loglevel)

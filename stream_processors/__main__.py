@@ -6,8 +6,9 @@ The same as `feedbackctl process`, without the rest of the CLI (used by tests an
 import argparse
 import logging
 
+from local_stack.topics import ensure_topics
 from plumbing.logs import configure_logging
-from stream_processors.app import run_worker
+from stream_processors.app import internal_topics, run_worker
 from stream_processors.settings import ProcessorSettings
 
 
@@ -19,7 +20,9 @@ def main() -> None:
     overrides = {"namespace": args.namespace} if args.namespace is not None else {}
     configure_logging(args.loglevel)
     logging.getLogger(__name__).debug("starting")
-    run_worker(ProcessorSettings(**overrides), loglevel=args.loglevel)
+    settings = ProcessorSettings(**overrides)
+    ensure_topics(settings.bootstrap_servers, internal_topics(settings))
+    run_worker(settings, loglevel=args.loglevel)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import faust
 
-from schemas.topics import INPUT_TOPICS
+from schemas.topics import INPUT_TOPICS, TopicSpec
 from stream_processors.batch_transport import RecordBatchTransport
 from stream_processors.redis_store import register
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
-from stream_processors.tables import PartitionedTable
+from stream_processors.tables import TABLES, PartitionedTable, changelog_topics
 
-__all__ = ["build_app", "run_worker"]
+__all__ = ["build_app", "internal_topics", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,11 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
         app.tables.add(created)
         return created
 
-    sessions = table("sessions", bytes)
-    entries = table("session-entries", bytes)
-    progress = table("progress", bytes)
-    partials_table = table("window-partials", None)
+    sessions_name, entries_name, progress_name, partials_name = TABLES
+    sessions = table(sessions_name, bytes)
+    entries = table(entries_name, bytes)
+    progress = table(progress_name, bytes)
+    partials_table = table(partials_name, None)
     partials_table.tumbling(settings.metrics_window_s, expires=None)
     runtime = ProcessorRuntime(app, settings, sessions, entries, progress, partials_table)
 
@@ -109,6 +110,13 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
             await runtime.on_tick()
 
     return runtime
+
+
+def internal_topics(settings: ProcessorSettings) -> list[TopicSpec]:
+    """The worker's own topics, to create (and wait for) before it starts: its tables'
+    changelogs (see `stream_processors.tables.changelog_topics`)."""
+    partitions = INPUT_TOPICS[0].partitions
+    return changelog_topics(settings.group_id, partitions, settings.window_ttl_s * 1000)
 
 
 def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:

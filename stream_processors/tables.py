@@ -16,7 +16,41 @@ from typing import Any
 
 import faust
 
-__all__ = ["PartitionedTable", "partition_of_key", "window_range"]
+from schemas.topics import TopicSpec
+
+__all__ = [
+    "TABLES",
+    "WINDOWED_TABLE",
+    "PartitionedTable",
+    "changelog_topics",
+    "partition_of_key",
+    "window_range",
+]
+
+#: The processor's tables (see the module docstring); the last one is windowed.
+TABLES = ("sessions", "session-entries", "progress", "window-partials")
+WINDOWED_TABLE = "window-partials"
+
+
+def changelog_topics(app_id: str, partitions: int, retention_ms: int) -> list[TopicSpec]:
+    """The changelog topics Faust names after each table (`{app id}-{table}-changelog`).
+
+    A worker creates them, and waits until every partition answers, before it joins its group:
+    Faust would create them itself at start, but under load the group's first assignment could
+    then be computed before they were known, and the tables got no partitions
+    (docs/reliability.md, Findings).
+    """
+    return [
+        TopicSpec(
+            name=f"{app_id}-{table}-changelog",
+            key="table key",
+            value_record="(Faust table changelog)",
+            partitions=partitions,
+            retention_ms=retention_ms,
+            cleanup_policy="compact,delete" if table == WINDOWED_TABLE else "compact",
+        )
+        for table in TABLES
+    ]
 
 
 def partition_of_key(key: Any) -> int:
