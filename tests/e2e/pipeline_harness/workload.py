@@ -158,8 +158,11 @@ def produce(
     finally:
         produced.stats.append(client.close())
     if produced.stats[-1].spooled:
-        with FeedbackClient(settings, registry=CollectorRegistry()) as replayer:
-            replayer.flush()
+        # Replay explicitly: the replay a client starts on its own runs in the background and
+        # is abandoned (the file kept for later) if the client closes before it is queued.
+        replaying = settings.model_copy(update={"replay_spool_on_start": False})
+        with FeedbackClient(replaying, registry=CollectorRegistry()) as replayer:
+            replayer.replay_spool(wait=True)
         produced.stats.append(replayer.stats())
     return produced
 
