@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.serializer import serializer_for
@@ -95,7 +95,7 @@ def read_topic(bootstrap_servers: str, spec: TopicSpec, timeout_s: float = 30.0)
         partitions = consumer.list_topics(spec.name, timeout=10).topics[spec.name].partitions
         ends = {}
         for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(spec.name, p), timeout=10)
+            low, high = _watermarks(consumer, TopicPartition(spec.name, p))
             if high > low:
                 ends[p] = high
         consumer.assign([TopicPartition(spec.name, p, 0) for p in ends])
@@ -113,3 +113,27 @@ def read_topic(bootstrap_servers: str, spec: TopicSpec, timeout_s: float = 30.0)
         return records
     finally:
         consumer.close()
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, timeout_s: float = 15.0) -> tuple[int, int]:
+    """A partition's low and high offsets, asked again while the broker answers with a retriable
+    error (e.g. NOT_LEADER_FOR_PARTITION just after a topic was created on a fresh broker)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0]
+            passing = error.retriable() or error.code() in _PASSING_ERRORS
+            if not passing or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+_PASSING_ERRORS = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TIMED_OUT,
+}
