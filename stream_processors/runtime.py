@@ -112,7 +112,6 @@ class ProcessorRuntime:
         self._updates_at = float("-inf")
         self.timings: dict[str, float] = {}  # seconds per step phase, for profiling
         self.paused = False  # between a revocation and the next assignment
-        self.skipped_while_paused = 0
         # Seek every owned input partition to its checkpoint + 1 at the next step: after an
         # assignment, and whenever fetched records were left unapplied.
         self._reread_from_checkpoints = False
@@ -133,7 +132,6 @@ class ProcessorRuntime:
             if self.paused:
                 # Not applied, not committed: the consumer seeks back to the committed offsets
                 # after the rebalance, so these events come again.
-                self.skipped_while_paused += len(records)
                 self._reread_from_checkpoints = True
                 log.info("rebalancing: %d events left for redelivery", len(records))
                 return
