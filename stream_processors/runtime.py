@@ -130,8 +130,8 @@ class ProcessorRuntime:
         self._last_records_at = time.monotonic()
         async with self.lock:
             if self.paused:
-                # Not applied, not committed: the consumer seeks back to the committed offsets
-                # after the rebalance, so these events come again.
+                # Not applied, not committed: the next step seeks back to the checkpoints, so
+                # these events come again.
                 self._reread_from_checkpoints = True
                 log.info("rebalancing: %d events left for redelivery", len(records))
                 return
