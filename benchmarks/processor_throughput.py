@@ -9,9 +9,10 @@
    fetched batch): what each path alone delivers on this machine.
 4. Processor: one worker (`python -m stream_processors`) from a cold start; throughput =
    events / time from its first checkpoint to the checkpoint reaching the end of every input.
-5. Latency: a fresh namespace, a running worker, generator traffic produced at `--rate` events/s
-   with event time = wall clock, measured over `--seconds` after a 20 s warm-up (until the first
-   sessions end, fewer are live than at that rate); for every running metric update, latency =
+5. Latency: a fresh namespace, `--latency-workers` running workers (default 1), generator
+   traffic produced at `--rate` events/s with event time = wall clock (generated and encoded
+   before it starts), measured over `--seconds` after a 20 s warm-up (until the first sessions
+   end, fewer are live than at that rate); for every running metric update, latency =
    the update's Kafka timestamp minus the produce time of the newest interaction it covers (the
    update's `interactions` count, taken in event-time order, of its agent version and window).
    Reported over all updates, and over those published while input was still flowing: when
@@ -230,10 +231,11 @@ def _last_timings(log: Path) -> str:
     return lines[-1].split("step seconds", 1)[1].strip() if lines else "(no stats line yet)"
 
 
+_PLAN_AHEAD_S = 40  # traffic starts this long after the worker: generating it takes ~15 s
 _WARM_UP_S = 20.0  # sessions last ~15 s here: before that, fewer are live than at steady state
 
 
-def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
+def latency(rate: int, seconds: float, log: Path, workers: int = 1) -> dict[str, float]:
     """Event-to-metric latency (ms) of running updates at `rate` input events/s.
 
     Traffic runs for a warm-up of `_WARM_UP_S`, then `seconds`: only the second part is measured
@@ -242,39 +244,44 @@ def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
     first sessions end.
     """
     namespace = _namespace()
-    worker = _worker(namespace, log, {})
+    group = [
+        _worker(namespace, log.with_name(f"{log.stem}-{n}{log.suffix}") if n else log, {})
+        for n in range(workers)
+    ]
     metrics_seen: list[tuple[dict[str, Any], int]] = []
     stop = threading.Event()
     reader = threading.Thread(target=_read_metrics, args=(namespace, metrics_seen, stop))
     reader.start()
     try:
-        time.sleep(12)  # let the worker join the group and load its partitions
-        per_session = 4.9  # mean events per generated session with these settings (measured)
-        start_ms = int(time.time() * 1000) + 1000
+        # Generated and encoded in advance (while the worker joins its group), so that producing
+        # costs the machine little more than the produce calls: generating on the fly took
+        # most of a core beside the worker.
+        start_ms = int(time.time() * 1000) + _PLAN_AHEAD_S * 1000
         measured_from = start_ms + int(_WARM_UP_S * 1000)
         total_s = _WARM_UP_S + seconds
+        per_session = 4.9  # mean events per generated session with these settings (measured)
         config = TrafficConfig(
             sessions=int(rate * total_s / per_session * 3), seed=9, start_time_ms=start_ms,
             sessions_per_second=rate / per_session, max_turn_gap_s=5, min_turn_gap_s=1,
             max_feedback_delay_s=20, abandon_after_s=600,
         )  # fmt: skip
+        end_ms = measured_from + int(seconds * 1000)
+        planned = _planned(config, namespace, end_ms)
+        if time.time() * 1000 > start_ms - 2000:
+            raise RuntimeError(f"generating the traffic took longer than {_PLAN_AHEAD_S} s")
         produced_at: dict[tuple[str, str, int], list[tuple[int, float]]] = defaultdict(list)
         window_ms = ProcessorSettings().metrics_window_s * 1000
-        producer, sent, end_ms = _producer(), 0, measured_from + int(seconds * 1000)
-        for event in generate_traffic(config).events():
-            if event.event_time >= end_ms:
-                break
-            delay = (event.event_time - time.time() * 1000) / 1000
+        producer, sent = _producer(), 0
+        for event_time, topic, key, value, agent in planned:
+            delay = (event_time - time.time() * 1000) / 1000
             if delay > 0:
                 producer.poll(0)
                 time.sleep(delay)
-            producer.produce(event.topic.in_namespace(namespace).name, event.value(), event.key)
-            sent += event.event_time >= measured_from
-            if event.topic is INTERACTIONS and event.record:
-                record = event.record
-                window = record["event_time"] - record["event_time"] % window_ms
-                key = (record["agent_id"], record["agent_version"], window)
-                produced_at[key].append((record["event_time"], time.time() * 1000))
+            producer.produce(topic, value, key)
+            sent += event_time >= measured_from
+            if agent is not None:
+                window = event_time - event_time % window_ms
+                produced_at[(*agent, window)].append((event_time, time.time() * 1000))
         producer.flush(30)
         input_ended = time.time() * 1000
         achieved = sent / seconds
@@ -282,8 +289,10 @@ def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
     finally:
         stop.set()
         reader.join()
-        worker.terminate()
-        worker.wait(30)
+        for worker in group:
+            worker.terminate()
+        for worker in group:
+            worker.wait(30)
     samples, steady = [], []
     for record, timestamp in metrics_seen:
         if record["is_final"] or not record["interactions"]:
@@ -299,6 +308,22 @@ def latency(rate: int, seconds: float, log: Path) -> dict[str, float]:
         cuts = statistics.quantiles(values, n=100) if len(values) >= 2 else [float("nan")] * 99
         result[f"{name}p50"], result[f"{name}p99"] = cuts[49], cuts[98]
     return result
+
+
+def _planned(
+    config: TrafficConfig, namespace: str, end_ms: int
+) -> list[tuple[int, str, bytes | None, bytes, tuple[str, str] | None]]:
+    """The messages to produce before `end_ms` (event time): (event time, topic, key, value,
+    agent and version of an interaction, else None)."""
+    planned = []
+    for event in generate_traffic(config).events():
+        if event.event_time >= end_ms:
+            break
+        record = event.record if event.topic is INTERACTIONS else None
+        agent = (record["agent_id"], record["agent_version"]) if record else None
+        topic = event.topic.in_namespace(namespace).name
+        planned.append((event.event_time, topic, event.key, event.value(), agent))
+    return planned
 
 
 def _read_metrics(namespace: str, out: list[tuple[dict[str, Any], int]], stop: Any) -> None:
@@ -321,6 +346,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000, help="input events/s for latency")
     parser.add_argument("--seconds", type=float, default=30.0, help="latency run length")
     parser.add_argument("--latency-only", action="store_true", help="skip steps 1-4")
+    parser.add_argument(
+        "--latency-workers", type=int, default=1, help="workers in the latency run's group"
+    )
     parser.add_argument("--faust-noop", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.faust_noop:
@@ -338,7 +366,9 @@ def main() -> None:
             noop = faust_noop(namespace, total, "stream")
             noop_batches = faust_noop(namespace, total, "batches")
             rate, timings = processor_rate(namespace, total, logs / "throughput-worker.log")
-        measured = latency(args.rate, args.seconds, logs / "latency-worker.log")
+        measured = latency(
+            args.rate, args.seconds, logs / "latency-worker.log", args.latency_workers
+        )
     finally:
         _cleanup()
     print(f"\nprocessor benchmark ({total} input events, {args.sessions} sessions, 1 worker)")
@@ -347,6 +377,7 @@ def main() -> None:
     print(f"{'Faust no-op, agent on Faust stream, events/s':<48}{noop:>14,.0f}")
     print(f"{'Faust no-op, record batches, events/s':<48}{noop_batches:>14,.0f}")
     print(f"{'processor (join + metrics + Redis), events/s':<48}{rate:>14,.0f}")
+    print(f"{'latency run: workers in the group':<48}{args.latency_workers:>14}")
     print(f"{'latency run: input rate achieved, events/s':<48}{measured['achieved_rate']:>14,.0f}")
     print(f"{'latency run: running metric updates measured':<48}{measured['updates']:>14,.0f}")
     print(f"{'event-to-metric latency p50, ms':<48}{measured['p50']:>14,.0f}")

@@ -53,16 +53,23 @@ class MetricsCollector:
         """Every partition's metrics bound (see PartitionProcessor.metrics_bound), and the
         furthest applied watermark."""
         layout = self.writer.layout
-        pipe = self.writer.client.pipeline(transaction=False)
-        for partition in range(self.partition_count):
-            pipe.hget(layout.table_hash(self.progress_table, partition), str(partition).encode())
+        others = [p for p in range(self.partition_count) if p not in processors]
+        persisted: dict[int, bytes | None] = {}
+        if others:  # only other workers' partitions are read from Redis
+            pipe = self.writer.client.pipeline(transaction=False)
+            for partition in others:
+                pipe.hget(
+                    layout.table_hash(self.progress_table, partition), str(partition).encode()
+                )
+            persisted = dict(zip(others, pipe.execute(), strict=True))
         watermarks: dict[int, int | str | None] = {}
         furthest: int | None = None
-        for partition, raw in enumerate(pipe.execute()):
+        for partition in range(self.partition_count):
             processor = processors.get(partition)
             if processor is not None:
                 state: dict[str, Any] | None = processor.progress_state()
             else:
+                raw = persisted.get(partition)
                 state = orjson.loads(raw) if raw else None
             if state is None:
                 watermarks[partition] = None

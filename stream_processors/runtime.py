@@ -6,15 +6,19 @@ Every step (a fetched batch of records, or a timer tick) runs under one lock and
 2. advance every owned partition's watermark, collecting enriched records, inferred signals and
    too-late dead letters; on the owner of partition 0, merge all partitions' window partials
    into metric records;
-3. produce every output and wait until Kafka acknowledged all of them;
-4. write the changed state to the tables and flush the Redis store: sessions, window partials,
-   and the checkpointed input offsets, in one MULTI/EXEC;
-5. now and then (Faust's `broker_commit_interval`), commit checkpoint + 1 as the consumer
-   group's offsets.
+3. produce every output (without waiting);
+4. at most every `checkpoint_interval_s` (and before a rebalance): wait until Kafka acknowledged
+   every output produced so far, then write the changed state to the tables and flush the Redis
+   store: sessions, staged entries, window partials and the checkpointed input offsets, in one
+   MULTI/EXEC (a checkpoint);
+5. after a checkpoint, now and then (Faust's `broker_commit_interval`), commit checkpoint + 1
+   as the consumer group's offsets.
 Faust's own acking is off for the inputs (a cancelled or skipped batch would still be acked), so
 the group's committed offsets never pass the checkpoint: whoever owns a partition next starts
-at or before it and skips what was applied. A crash between 3 and 4 re-runs the step from the
-checkpoint and re-produces byte-identical outputs.
+at or before it and skips what was applied. A crash between checkpoints re-runs the steps since
+the last one from its offsets and re-produces the same outputs (consumers deduplicate by
+`event_id`). Checkpointing after every step rewrote a session touched by several steps once
+per step and waited for Kafka every step (docs/processor.md, Performance).
 
 Rebalances: Faust drains the streams, then signals the revocation; the runtime waits for the
 step in flight (a timer tick can be one), commits, and pauses until Faust signals the new
@@ -55,6 +59,8 @@ __all__ = ["ProcessorRuntime"]
 
 log = logging.getLogger(__name__)
 _FINALIZER_PARTITION = 0
+# A topic that showed events this recently is not asked about at the broker (see _caught_up).
+_CONFIRM_AFTER_SILENCE_MS = 100.0
 
 
 def _now_ms() -> float:
@@ -106,7 +112,7 @@ class ProcessorRuntime:
         self.collector: MetricsCollector | None = None
         self.lock = asyncio.Lock()
         self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
-        self._events_in: dict[str, Any] = {}  # labelled counter per topic: labels() is slow
+        self._events_in: dict[str, int] = defaultdict(int)  # per topic, counted once a step
         self._last_report = time.monotonic()
         self._last_records_at = time.monotonic()
         self._updates_at = float("-inf")
@@ -119,6 +125,7 @@ class ProcessorRuntime:
         self.gaps = OffsetGaps()
         self._idle: dict[int, bool] = {}
         self._committed_at = float("-inf")
+        self._checkpointed_at = float("-inf")
         self._commit_interval_s = float(app.conf.broker_commit_interval)
         self._gc_started = 0.0
         gc.callbacks.append(self._time_garbage_collection)
@@ -155,10 +162,10 @@ class ProcessorRuntime:
             )
 
     async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
-        """Finish the step in flight, commit the checkpoints, and pause until the assignment."""
+        """Finish the step in flight, checkpoint and commit, and pause until the assignment."""
         async with self.lock:
             self.paused = True
-            await self._guard(self._commit(force=True))
+            await self._guard(self._checkpoint_now())
 
     async def on_partitions_assigned(self, assigned: Set[TP]) -> None:
         """Resume: the next step loads the newly assigned partitions from the store."""
@@ -238,13 +245,16 @@ class ProcessorRuntime:
         dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
         for consumed in records:
             self._ingest(consumed, owned, now, dead_letters)
+        for topic, count in self._events_in.items():
+            telemetry.EVENTS_IN.labels(topic).inc(count)
+        self._events_in.clear()
         for tp, offset in self.gaps.take_seeks().items():
             await self.app.consumer.seek(tp, offset)
         if self._reread_from_checkpoints:
             self._reread_from_checkpoints = False
             await self._seek_to_checkpoints()
         ingested = clock()
-        caught_up = await self._caught_up()
+        caught_up = await self._caught_up(now)
         for partition in sorted(self.processors):
             outputs[partition] = self.processors[partition].advance(
                 now, caught_up[partition], self.input_names
@@ -274,11 +284,13 @@ class ProcessorRuntime:
             if count:
                 telemetry.OUTPUTS.labels(topic).inc(count)
         encoded = clock()
-        await producer.wait()
-        delivered = clock()
-        self._persist()
-        await self._commit()
-        persisted = clock()
+        delivered = persisted = encoded
+        if time.monotonic() - self._checkpointed_at >= self.settings.checkpoint_interval_s:
+            await producer.wait()
+            delivered = clock()
+            self._checkpoint()
+            await self._commit()
+            persisted = clock()
         telemetry.STEP_DURATION.observe(persisted - started)
         telemetry.PARTITIONS_OWNED.set(len(self.processors))
         for partition, processor in self.processors.items():
@@ -344,10 +356,7 @@ class ProcessorRuntime:
             if verdict is GapVerdict.DROP:
                 return
         self.stats["events"] += 1
-        counter = self._events_in.get(message.topic)
-        if counter is None:
-            counter = self._events_in[message.topic] = telemetry.EVENTS_IN.labels(message.topic)
-        counter.inc()
+        self._events_in[message.topic] += 1
         timestamp = message.timestamp if message.timestamp and message.timestamp > 0 else None
         try:
             decoded = self.decoder.decode(message.topic, message.key, message.value)
@@ -436,7 +445,7 @@ class ProcessorRuntime:
 
     # -- partitions ----------------------------------------------------------------------------
 
-    async def _caught_up(self) -> dict[int, set[str]]:
+    async def _caught_up(self, now: float) -> dict[int, set[str]]:
         """Per owned partition, the input topics read to their end (only those may go idle).
 
         The consumer's high watermarks come with fetch responses and can be old, e.g. just after
@@ -444,15 +453,21 @@ class ProcessorRuntime:
         them lets a partition go idle too early (its watermark then runs ahead with the wall
         clock and closes live sessions). So a topic that looks read to its end, or whose high
         watermark is not known yet, is confirmed against the broker's end offset (one request
-        for all of them); when that fails, it counts as not read to its end.
+        for all of them); when that fails, it counts as not read to its end. Only topics silent
+        for `_CONFIRM_AFTER_SILENCE_MS` are asked about: one that showed events just now holds
+        the watermark back anyway, and asking every step cost a broker round trip per step in
+        live traffic.
         """
         caught_up: dict[int, set[str]] = {partition: set() for partition in self.processors}
         candidates = [
             TP(topic, partition)
             for partition, processor in self.processors.items()
             for topic in self.input_names
-            if (highwater := self._highwater(topic, partition)) is None
-            or processor.offsets.get(topic, -1) >= highwater - 1
+            if processor.watermark.silent_for(topic, now) >= _CONFIRM_AFTER_SILENCE_MS
+            and (
+                (highwater := self._highwater(topic, partition)) is None
+                or processor.offsets.get(topic, -1) >= highwater - 1
+            )
         ]
         if not candidates:
             return caught_up
@@ -583,6 +598,17 @@ class ProcessorRuntime:
         return records
 
     # -- persistence ---------------------------------------------------------------------------
+
+    async def _checkpoint_now(self) -> None:
+        """Wait for the outputs, persist the state and commit, whatever the interval says."""
+        if self.producer is not None:
+            await self.producer.wait()
+        self._checkpoint()
+        await self._commit(force=True)
+
+    def _checkpoint(self) -> None:
+        self._persist()
+        self._checkpointed_at = time.monotonic()
 
     def _persist(self) -> None:
         """Write every processor's changed state into the tables and flush them atomically."""

@@ -60,6 +60,12 @@ class ProcessorSettings(ServiceSettings):
     batch_max_events: int = Field(
         5000, gt=0, description="At most this many records per fetch, i.e. per processing step."
     )
+    checkpoint_interval_s: float = Field(
+        0.5,
+        ge=0,
+        description="Wall clock between checkpoints (outputs acknowledged, state and input "
+        "offsets written to Redis in one transaction); a crash re-runs at most this much.",
+    )
     tick_interval_s: float = Field(
         0.2, gt=0, description="Wall clock between timer ticks (idle watermarks, metric updates)."
     )

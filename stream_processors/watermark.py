@@ -110,6 +110,11 @@ class PartitionWatermark:
         quiet_since = max(seen, self._caught_up_since.get(source, now))
         return now - quiet_since < self.idle_timeout_ms
 
+    def silent_for(self, source: str, now: float) -> float:
+        """Wall-clock ms since `source` last showed an event (infinite: never)."""
+        seen = self._last_seen.get(source)
+        return float("inf") if seen is None else now - seen
+
     def restart(self, now: float) -> None:
         """After loading from state: every known source counts as just seen."""
         self._last_seen = dict.fromkeys(self.source_max, now)

@@ -125,7 +125,8 @@ def test_fencing_drops_writes_of_a_worker_that_lost_the_partition(
     assert client.hget(f"{prefix}:t:things:3", b"3/k") == b"first"
 
 
-def test_windows_get_their_own_hash_with_a_ttl(redis_url: str, prefix: str) -> None:
+async def test_windows_get_their_own_hash_with_a_ttl(redis_url: str, prefix: str) -> None:
+    """(async: a windowed Faust table needs an event loop when it is created.)"""
     store, _ = _store(redis_url, prefix, windowed=True)
     _assign(store, 0)
     key = ((0, "bot", "1.0"), window_range(1_767_225_600_000, 10))
