@@ -16,6 +16,7 @@ did not apply (runtime.py).
 """
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -49,7 +50,15 @@ class RecordBatchConsumer(Consumer):
         transport: RecordBatchTransport = self.transport  # type: ignore[assignment]
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set  # type: ignore[attr-defined]
-        drain: dict[str, Any] = {"state": "started", "fetches": 0, "batches": 0, "records": 0}
+        drain: dict[str, Any] = {
+            "state": "started",
+            "fetches": 0,
+            "batches": 0,
+            "records": 0,
+            "fetching_s": 0.0,  # waiting for the consumer thread's next records
+            "processing_s": 0.0,  # in the handler
+        }
+        clock = time.perf_counter
         self.drain = drain
         try:
             while not (consumer_stopped() or fetcher_stopped()):
@@ -60,7 +69,10 @@ class RecordBatchConsumer(Consumer):
                     await asyncio.sleep(0.1)
                     continue
                 drain["state"] = "fetching"
+                started = clock()
                 records, _ = await self._wait_next_records(timeout=1.0)
+                fetched = clock()
+                drain["fetching_s"] += fetched - started
                 drain["fetches"] += 1
                 if not records:
                     await asyncio.sleep(0)
@@ -68,6 +80,7 @@ class RecordBatchConsumer(Consumer):
                 batch = [record for fetched in records.values() for record in fetched]
                 drain["state"] = "processing"
                 await transport.on_records(batch)
+                drain["processing_s"] += clock() - fetched
                 drain["batches"] += 1
                 drain["records"] += len(batch)
             drain["state"] = "stopped"

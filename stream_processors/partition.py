@@ -96,14 +96,14 @@ class PartitionProcessor:
         self.watermark.observe(topic, record["event_time"], now)
         session = self.sessions.get(record["session_id"])
         if session is None:
+            # Not dirty: a persisted entry without its session's row is a staged event (see
+            # Session.to_state); a deleted row of an earlier session of that id stays deleted.
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
-            self._deleted_sessions.discard(session.session_id)
         if not session.stage(entry):
             return False
         key = (session.session_id, record["event_id"])
         self._new_entries[key] = entry
         self._released_entries.discard(key)
-        self._dirty_sessions.add(session.session_id)
         heapq.heappush(self._due, (record["event_time"], session.session_id))
         return True
 
@@ -228,7 +228,7 @@ class PartitionProcessor:
         """What changed since the last call, to persist (and forget about)."""
         changes = StateChanges(
             sessions={sid: self.sessions[sid].to_state() for sid in self._dirty_sessions},
-            deleted_sessions=set(self._deleted_sessions),
+            deleted_sessions=self._deleted_sessions - self._dirty_sessions,
             entries=self._new_entries,
             released_entries=self._released_entries,
             windows={key: self.windows[key].to_state() for key in self._dirty_windows},
@@ -264,12 +264,15 @@ class PartitionProcessor:
             processor.offsets = dict(progress["offsets"])
             processor.frozen_before = progress.get("frozen_before")
             processor.bound = progress.get("bound")
-        for state in sessions:
-            session = Session.from_state(state, entries.get(state["session_id"], {}))
-            processor.sessions[session.session_id] = session
+        rows = {state["session_id"]: state for state in sessions}
+        for session_id in sorted(rows.keys() | entries.keys()):
+            session = Session.from_state(
+                rows.get(session_id), entries.get(session_id, {}), session_id
+            )
+            processor.sessions[session_id] = session
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
-                processor._due.append((due, session.session_id))
+                processor._due.append((due, session_id))
         heapq.heapify(processor._due)
         for key, state in windows:
             processor.windows[key] = WindowPartial.from_state(state, config.sample_size)

@@ -286,7 +286,9 @@ class Session:
         return set(self.turns).union(e["record"]["event_id"] for e in self.staged)
 
     def to_state(self) -> dict[str, Any]:
-        """Everything but the kept entries' payloads (see `kept_entries`)."""
+        """Everything but the kept entries' payloads (see `kept_entries`) and the staged events:
+        every persisted entry that is not a turn is staged (`from_state`), so staging an event
+        persists its entry only, not the session again."""
         return {
             "session_id": self.session_id,
             "agent": list(self.agent) if self.agent else None,
@@ -294,7 +296,6 @@ class Session:
             "feedback": self.feedback,
             "signals": self.signals,
             "seen": sorted(self.seen),
-            "staged": [e["record"]["event_id"] for e in self.staged],
             "covered": sorted(self.covered),
             "last_activity": self.last_activity,
             "closed_at": self.closed_at,
@@ -303,16 +304,24 @@ class Session:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], entries: Mapping[str, dict[str, Any]]) -> "Session":
-        """Rebuild from `to_state()` and the kept entries by event id."""
+    def from_state(
+        cls, state: dict[str, Any] | None, entries: Mapping[str, dict[str, Any]], session_id: str
+    ) -> "Session":
+        """Rebuild from `to_state()` (None: a session only staged so far) and the persisted
+        entries by event id: the turns', and every other one is staged."""
+        if state is None:
+            state = {"session_id": session_id, "agent": None, "turns": [], "feedback": [],
+                     "signals": [], "seen": [], "covered": [], "last_activity": None,
+                     "closed_at": None, "outcome": None, "revisions": {}}  # fmt: skip
+        turns = {tid: _turn(entries[tid]["record"]) for tid in state["turns"]}
         return cls(
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
-            turns={tid: _turn(entries[tid]["record"]) for tid in state["turns"]},
+            turns=turns,
             feedback=sorted(state["feedback"], key=_joined_order),
             signals=sorted(state["signals"], key=_joined_order),
-            seen=set(state["seen"]),
-            staged=[entries[eid] for eid in state["staged"]],
+            seen=set(state["seen"]).union(entries),
+            staged=[entry for eid, entry in entries.items() if eid not in turns],
             covered=set(state["covered"]),
             last_activity=state["last_activity"],
             closed_at=state["closed_at"],

@@ -191,6 +191,68 @@ def test_state_round_trip_continues_identically(events: EventFactory) -> None:
     assert straight.until(100).enriched == resumed.until(100).enriched
 
 
+def test_events_staged_after_a_checkpoint_are_restored_from_their_entries_alone(
+    events: EventFactory,
+) -> None:
+    """Staging persists an event's entry, not its session's row: a restart finds the events
+    staged since the row was written, and sessions that were only staged, by their entries."""
+    other = EventFactory("s-2")
+    first = [events.interaction(0), events.signal(1, "task_started")]
+    later = [events.feedback(30, thumbs_up=False), events.interaction(25, 1), other.interaction(26)]
+    straight = Driver()
+    straight.ingest(*first)
+    straight.until(5)
+    straight.ingest(*later)
+    resumed = Driver()
+    store = _PersistedState()
+    resumed.ingest(*first)
+    resumed.until(5)
+    store.write(resumed.processor.dirty_state())
+    resumed.ingest(*later)
+    changes = resumed.processor.dirty_state()
+    assert set(changes.sessions) == set()  # staging alone rewrote no session row
+    store.write(changes)
+    resumed.processor = store.restore(resumed.now)
+    assert straight.until(2_000).enriched == resumed.until(2_000).enriched
+    assert len(resumed.outputs.enriched) == 3
+
+
+class _PersistedState:
+    """What the tables hold after the `dirty_state()` changes written so far."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.windows: dict[Any, dict[str, Any]] = {}
+        self.progress: dict[str, Any] | None = None
+
+    def write(self, changes: Any) -> None:
+        self.sessions.update(changes.sessions)
+        for session_id in changes.deleted_sessions:
+            self.sessions.pop(session_id, None)
+        self.entries.update(changes.entries)
+        for key in changes.released_entries:
+            self.entries.pop(key, None)
+        self.windows.update(changes.windows)
+        for key in changes.deleted_windows:
+            self.windows.pop(key, None)
+        self.progress = changes.progress or self.progress
+
+    def restore(self, now: float) -> PartitionProcessor:
+        entries: dict[str, dict[str, dict[str, Any]]] = {}
+        for (session_id, event_id), entry in self.entries.items():
+            entries.setdefault(session_id, {})[event_id] = entry
+        return PartitionProcessor.from_state(
+            0,
+            CONFIG,
+            now,
+            self.progress,
+            iter(self.sessions.values()),
+            iter(self.windows.items()),
+            entries,
+        )
+
+
 def _restored(processor: PartitionProcessor, now: float) -> PartitionProcessor:
     """A processor rebuilt from everything `dirty_state()` gave so far (one call)."""
     changes = processor.dirty_state()
@@ -218,9 +280,10 @@ def test_entries_are_persisted_once_and_released_when_no_longer_needed(
     drive.ingest(turn, feedback)
     first = drive.processor.dirty_state()
     assert set(first.entries) == {(session_id, turn_id), (session_id, feedback_id)}
-    assert "prompt" not in repr(first.sessions[session_id])  # payloads are not in the session
+    assert first.sessions == {}  # staging writes entries only, not the session's row
     drive.until(10)  # both applied: the turn stays, the feedback is joined into the session
     second = drive.processor.dirty_state()
+    assert "prompt" not in repr(second.sessions[session_id])  # payloads are not in the session
     assert second.entries == {}
     assert second.released_entries == {(session_id, feedback_id)}
     drive.until(10_000)  # closed (abandoned) and past its grace: the session goes
