@@ -48,7 +48,9 @@ def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]
         producer_linger=0.005,
     )
     # Before anything asks for the transport: fetched records reach the runtime in batches.
-    transport = RecordBatchTransport(app.conf.broker_consumer, app)
+    transport = RecordBatchTransport(
+        app.conf.broker_consumer, app, fetch_max_wait_ms=settings.fetch_max_wait_ms
+    )
     app.transport = transport
     runtime = _wire(app, settings)
     transport.hand_records_to(runtime.on_batch)

@@ -60,6 +60,12 @@ class ProcessorSettings(ServiceSettings):
     batch_max_events: int = Field(
         5000, gt=0, description="At most this many records per fetch, i.e. per processing step."
     )
+    fetch_max_wait_ms: int = Field(
+        50,
+        gt=0,
+        description="How long the broker may hold a fetch for data (aiokafka's "
+        "fetch_max_wait_ms; Faust's 1,500 stalled every partition behind sparse ones).",
+    )
     checkpoint_interval_s: float = Field(
         0.5,
         ge=0,
