@@ -278,10 +278,16 @@ def test_processor_endpoint_serves_moving_series(stack: Stack) -> None:
     watermarks = series(samples, "feedback_processor_watermark")
     assert watermarks and any(s.value > 0 for s in watermarks)
     # Loading partitions (SCAN/HSCAN) and checkpointing (WATCH, MGET, MULTI/EXEC) hit Redis.
+    # A checkpoint follows the events it covers within `checkpoint_interval_s` (0.5 s).
+    rounds = "feedback_processor_redis_round_trips_total"
+
+    def checkpointed() -> bool:
+        return total(scrape(stack.processor_url), rounds, operation="WATCH") > 0
+
+    wait_for(checkpointed, 10, "a checkpoint (WATCH on Redis)", stack.services)
+    samples = scrape(stack.processor_url)
     for operation in ("SCAN", "WATCH", "MULTI/EXEC"):
-        assert (
-            total(samples, "feedback_processor_redis_round_trips_total", operation=operation) > 0
-        ), operation
+        assert total(samples, rounds, operation=operation) > 0, operation
 
 
 def test_sink_endpoint_serves_moving_series(stack: Stack) -> None:
