@@ -296,7 +296,7 @@ class ProcessorRuntime:
         if time.monotonic() - self._checkpointed_at >= self.settings.checkpoint_interval_s:
             await producer.wait()
             delivered = clock()
-            self._checkpoint()
+            self._persist()
             await self._commit()
             persisted = clock()
         telemetry.STEP_DURATION.observe(persisted - started)
@@ -611,12 +611,8 @@ class ProcessorRuntime:
         """Wait for the outputs, persist the state and commit, whatever the interval says."""
         if self.producer is not None:
             await self.producer.wait()
-        self._checkpoint()
-        await self._commit(force=True)
-
-    def _checkpoint(self) -> None:
         self._persist()
-        self._checkpointed_at = time.monotonic()
+        await self._commit(force=True)
 
     def _persist(self) -> None:
         """Write every processor's changed state into the tables and flush them atomically."""
@@ -652,6 +648,7 @@ class ProcessorRuntime:
             self.progress[FINALIZER_KEY] = dumps(self.finalizer.to_state())
             self.finalizer.dirty = False
         self._store(self.progress).flush()
+        self._checkpointed_at = time.monotonic()
 
     def _entry_from_bytes(self, data: bytes) -> dict[str, Any]:
         """A staged entry persisted by `_entry_bytes`, decoded again from its original bytes."""

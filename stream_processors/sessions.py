@@ -310,9 +310,7 @@ class Session:
         """Rebuild from `to_state()` (None: a session only staged so far) and the persisted
         entries by event id: the turns', and every other one is staged."""
         if state is None:
-            state = {"session_id": session_id, "agent": None, "turns": [], "feedback": [],
-                     "signals": [], "seen": [], "covered": [], "last_activity": None,
-                     "closed_at": None, "outcome": None, "revisions": {}}  # fmt: skip
+            state = cls(session_id).to_state()
         turns = {tid: _turn(entries[tid]["record"]) for tid in state["turns"]}
         return cls(
             session_id=state["session_id"],

@@ -255,19 +255,9 @@ class _PersistedState:
 
 def _restored(processor: PartitionProcessor, now: float) -> PartitionProcessor:
     """A processor rebuilt from everything `dirty_state()` gave so far (one call)."""
-    changes = processor.dirty_state()
-    entries: dict[str, dict[str, dict[str, Any]]] = {}
-    for (session_id, event_id), entry in changes.entries.items():
-        entries.setdefault(session_id, {})[event_id] = entry
-    return PartitionProcessor.from_state(
-        0,
-        CONFIG,
-        now,
-        changes.progress,
-        iter(changes.sessions.values()),
-        iter(changes.windows.items()),
-        entries,
-    )
+    store = _PersistedState()
+    store.write(processor.dirty_state())
+    return store.restore(now)
 
 
 def test_entries_are_persisted_once_and_released_when_no_longer_needed(
