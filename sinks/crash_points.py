@@ -4,15 +4,18 @@ Set FEEDBACK_SINK_CRASH_AT=<point>[:<n>] to die at the n-th time (default 1st) t
 <point>. Points:
 - `before_write`: a micro-batch is converted, nothing of it written.
 - `during_write`: as soon as the first new data file of a commit appears in the table directory,
-  i.e. Parquet being written or written, the Delta commit not yet made.
+  i.e. Parquet being written or written, the Delta commit not yet made. A write that creates no
+  file (only offsets to record) or whose commit lands before the watch sees its file does not
+  count: the next write is watched instead.
 - `after_commit`: one table committed, the next tables and the Kafka offsets not.
 Unset in production; reading it costs one dict lookup per commit.
 """
 
 import os
 import signal
-import threading
-import time
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["CRASH_ENV", "crash_point", "watch_for_new_files"]
@@ -42,31 +45,31 @@ def crash_point(point: str) -> None:
         _die()
 
 
-def watch_for_new_files(table_dir: str) -> threading.Event | None:
-    """For `during_write`: a thread that dies when a data file appears under `table_dir`.
+def watch_for_new_files(table_dir: str) -> Callable[[], None] | None:
+    """For `during_write`: a watcher process (`crash_watch.py`) that kills the sink when a data
+    file appears under `table_dir` while the table's Delta log has no new commit.
 
-    Returns an event to set once the write returned (the watch then ends), or None when not armed.
-    Only local tables can be watched.
+    Returns the function to call once the write returned (it ends the watch), or None when not
+    armed. A write that returns was not crashed (it wrote no file, or its commit beat the watch),
+    so it does not count and the next write is watched instead. Only local tables can be watched.
     """
     if not _armed("during_write"):
         return None
-    root = Path(table_dir)
-    before = set(_data_files(root))
-    done = threading.Event()
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("crash_watch.py")),
+            table_dir,
+            str(os.getpid()),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert watcher.stdout is not None
+    watcher.stdout.readline()  # "ready": it has seen the files as they were before the write
 
-    def watch() -> None:
-        while not done.is_set():
-            if any(path not in before for path in _data_files(root)):
-                _die()
-            time.sleep(0.0002)
+    def write_returned() -> None:
+        watcher.kill()
+        watcher.wait()
+        _hits["during_write"] -= 1
 
-    threading.Thread(target=watch, name="crash-watch", daemon=True).start()
-    return done
-
-
-def _data_files(root: Path) -> list[str]:
-    found: list[str] = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d != "_delta_log"]
-        found.extend(os.path.join(folder, name) for name in files)
-    return found
+    return write_returned

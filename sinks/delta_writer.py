@@ -140,7 +140,7 @@ class LakeTableWriter:
             if not transactions:
                 return CommitResult(0, data.num_rows, None, attempt)
             crash_point("before_write")
-            watch = watch_for_new_files(self.uri)
+            write_returned = watch_for_new_files(self.uri) if fresh.num_rows else None
             try:
                 write_deltalake(
                     delta,
@@ -160,8 +160,8 @@ class LakeTableWriter:
                 time.sleep(min(0.05 * attempt, 0.5))
                 continue
             finally:
-                if watch is not None:
-                    watch.set()
+                if write_returned is not None:
+                    write_returned()
             self._merge_schema = False
             crash_point("after_commit")
             skipped = data.num_rows - fresh.num_rows
