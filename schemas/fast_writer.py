@@ -138,24 +138,31 @@ class _Compiler:
             self.write(items, item, indent + 2)
         self.emit(indent, "out += b'\\x00'")
 
-    def _record(self, schema: dict[str, Any], value: str, indent: int) -> None:
+    def _record(self, schema: dict[str, Any], value: str, indent: int, first: int = 0) -> None:
         fields = schema["fields"]
         # Exactly the schema's fields: a missing one (KeyError) or an extra one goes to fastavro.
         self.emit(indent, f"if type({value}) is not dict or len({value}) != {len(fields)}:")
         self.emit(indent + 1, "raise Fallback")
-        for field in fields:
+        for field in fields[first:]:
             local = self.name("v")
             self.emit(indent, f"{local} = {value}[{field['name']!r}]")
             self.write(field["type"], local, indent)
 
 
-def compile_writer(schema: Any, prefix: bytes = b"") -> RecordWriter | None:
+def compile_writer(schema: Any, prefix: bytes = b"", first_field: int = 0) -> RecordWriter | None:
     """A function writing `prefix` + a record of `schema` (parsed, logical types stripped), or
-    None when the schema uses something this writer does not handle (then use fastavro)."""
+    None when the schema uses something this writer does not handle (then use fastavro).
+
+    With `first_field`, it writes only the fields from that index on (the record must still hold
+    all of them): the caller has the encoding of the earlier ones (see `schemas.extension`).
+    """
     compiler = _Compiler()
     compiler.constants["_PREFIX"] = prefix
     try:
-        compiler.write(schema, "record", 1)
+        if first_field:
+            compiler._record(schema, "record", 1, first_field)
+        else:
+            compiler.write(schema, "record", 1)
     except NotImplementedError:
         return None
     # Constants become default arguments: locals are faster to read than globals.

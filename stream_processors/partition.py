@@ -39,11 +39,14 @@ class Outputs:
     """What one `advance` produced, in a deterministic order."""
 
     enriched: list[dict[str, Any]] = field(default_factory=list)
+    # Per enriched record, the message its interaction fields came from (None: not known).
+    enriched_messages: list[bytes | None] = field(default_factory=list)
     inferred_signals: list[dict[str, Any]] = field(default_factory=list)
     too_late: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def extend(self, other: "Outputs") -> None:
         self.enriched += other.enriched
+        self.enriched_messages += other.enriched_messages
         self.inferred_signals += other.inferred_signals
         self.too_late += other.too_late
 
@@ -309,8 +312,9 @@ class _Effects:
         self.processor = processor
         self.outputs = outputs
 
-    def enriched(self, record: dict[str, Any]) -> None:
+    def enriched(self, record: dict[str, Any], interaction_message: bytes | None) -> None:
         self.outputs.enriched.append(record)
+        self.outputs.enriched_messages.append(interaction_message)
 
     def inferred_signal(self, record: dict[str, Any]) -> None:
         self.outputs.inferred_signals.append(record)

@@ -39,8 +39,9 @@ from typing import Any
 import orjson
 from faust.types import TP, AppT
 
+from schemas.extension import ExtensionEncoder
 from schemas.serializer import serializer_for
-from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, METRICS, SIGNALS
+from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, INTERACTIONS, METRICS, SIGNALS
 from stream_processors import telemetry
 from stream_processors.batch_transport import ConsumedRecord
 from stream_processors.end_offsets import EndOffsets
@@ -90,8 +91,11 @@ class ProcessorRuntime:
         self.deadletter_topic = DEADLETTER.in_namespace(namespace).name
         self.signals_topic = SIGNALS.in_namespace(namespace).name
         self.decoder = EventDecoder(self.inputs, settings.max_value_bytes)
+        # Enriched records reuse their interaction message's body (schemas.extension).
+        self._enriched_encoder = ExtensionEncoder(
+            serializer_for(ENRICHED), serializer_for(INTERACTIONS)
+        )
         self._encoders = {
-            "enriched": serializer_for(ENRICHED),
             "metrics": serializer_for(METRICS),
             "deadletter": serializer_for(DEADLETTER),
         }
@@ -129,6 +133,7 @@ class ProcessorRuntime:
         self._commit_interval_s = float(app.conf.broker_commit_interval)
         self._gc_started = 0.0
         gc.callbacks.append(self._time_garbage_collection)
+        gc.set_threshold(*_GC_THRESHOLDS)
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -423,10 +428,10 @@ class ProcessorRuntime:
         return f"{topic}/{partition}/{offset}".encode(), record
 
     def _send_outputs(self, producer: OutputProducer, outputs: Outputs) -> None:
-        encode_enriched = self._encoders["enriched"].encode
-        for record in outputs.enriched:
+        encode_enriched = self._enriched_encoder.encode
+        for record, message in zip(outputs.enriched, outputs.enriched_messages, strict=True):
             producer.send(
-                self.enriched_topic, record["session_id"].encode(), encode_enriched(record)
+                self.enriched_topic, record["session_id"].encode(), encode_enriched(record, message)
             )
         for record in outputs.inferred_signals:
             producer.send(
@@ -697,6 +702,14 @@ class ProcessorRuntime:
         if self.producer is None:
             self.producer = OutputProducer(self.settings.bootstrap_servers)
         return self.producer
+
+
+# Collect the young generation after 50,000 new container objects instead of 700, the middle
+# one every 20 of those, and consider a full collection only every 100 middle ones: a step
+# allocates a dict or more per event, and with the defaults collections took a third of the
+# time of the processor's logic replayed in one process (2.4 of 7.5 s over 98,502 generated
+# events; 0.3 s with these), the worker's survivors being frozen only every 10 s.
+_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def _freeze_survivors() -> None:

@@ -62,7 +62,7 @@ def staged_order(entry: dict[str, Any]) -> tuple[int, str]:
 class SessionEffects(Protocol):
     """What applying events to a session does outside it (metrics, outputs, dead letters)."""
 
-    def enriched(self, record: dict[str, Any]) -> None: ...
+    def enriched(self, record: dict[str, Any], interaction_message: bytes | None) -> None: ...
 
     def inferred_signal(self, record: dict[str, Any]) -> None: ...
 
@@ -93,6 +93,9 @@ class Session:
     closed_at: int | None = None
     outcome: str | None = None
     revisions: dict[str, int] = field(default_factory=dict)
+    # The turns' interaction messages as consumed: their bodies open the enriched records'
+    # (schemas.extension). Not in `to_state`: restored from the persisted entries.
+    turn_messages: dict[str, bytes] = field(default_factory=dict)
 
     # -- arrival -------------------------------------------------------------------------------
 
@@ -178,6 +181,8 @@ class Session:
             if self.agent is None:
                 self.agent = (record["agent_id"], record["agent_version"])
             self.turns[record["event_id"]] = _turn(record)
+            if entry.get("value") is not None:
+                self.turn_messages[record["event_id"]] = entry["value"]
             effects.count_interaction(self.agent, record)
             return
         insort(self.signals, _joined_signal(record), key=_joined_order)
@@ -216,7 +221,7 @@ class Session:
             for turn_id in affected:
                 self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
             for enriched in self.enriched_records(affected):
-                effects.enriched(enriched)
+                effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
 
     def _close(self, outcome: str, closed_at: int, effects: SessionEffects) -> None:
         self.closed_at, self.outcome = closed_at, outcome
@@ -239,7 +244,7 @@ class Session:
         for turn_id in self.turns:
             self.revisions[turn_id] = 0
         for enriched in self.enriched_records(self.turns):
-            effects.enriched(enriched)
+            effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
 
     # -- output --------------------------------------------------------------------------------
 
@@ -325,6 +330,9 @@ class Session:
             closed_at=state["closed_at"],
             outcome=state["outcome"],
             revisions=state["revisions"],
+            turn_messages={
+                tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
+            },
         )
 
 

@@ -360,3 +360,28 @@ def test_any_interleaving_and_duplicates_give_the_same_enriched_output(
     reference = _run(streams, [], [False])
     assert _run(streams, order, dups) == reference
     assert reference  # a session always yields records
+
+
+def test_enriched_records_come_with_their_interaction_message_also_after_a_restore(
+    events: EventFactory,
+) -> None:
+    """The runtime copies the interaction's body from its message (schemas.extension): each
+    enriched record, first or revised, must be paired with its own turn's message."""
+    drive = Driver()
+    turn0, turn1 = events.interaction(0, 0), events.interaction(10, 1)
+    turn0["value"], turn1["value"] = b"message of turn 0", b"message of turn 1"
+    drive.ingest(turn0, turn1, events.signal(12, "task_completed"))
+    closed = drive.until(13)
+    assert _with_messages(closed, "turn_index") == [
+        (0, b"message of turn 0"),
+        (1, b"message of turn 1"),
+    ]
+    drive.processor = _restored(drive.processor, drive.now)
+    drive.ingest(events.feedback(20, interaction_id=turn1["record"]["event_id"], thumbs_up=False))
+    revised = drive.until(21)
+    assert _with_messages(revised, "revision") == [(1, b"message of turn 1")]
+
+
+def _with_messages(outputs: Outputs, field: str) -> list[tuple[Any, bytes | None]]:
+    pairs = zip(outputs.enriched, outputs.enriched_messages, strict=True)
+    return [(record[field], message) for record, message in pairs]
