@@ -47,6 +47,7 @@ _INTERACTION_FIELDS = (
     "user_id", "prompt", "response", "reasoning", "tools_used", "context", "latency_ms",
     "prompt_tokens", "completion_tokens", "cost_usd", "retry_of",
 )  # fmt: skip
+_INTERACTION_KEYS = frozenset(_INTERACTION_FIELDS)
 
 
 def abandoned_signal_id(session_id: str) -> str:
@@ -340,8 +341,11 @@ def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:
     return (item["event_time"], item["event_id"])
 
 
-def _turn(interaction: Mapping[str, Any]) -> dict[str, Any]:
-    """What a session keeps of an interaction record."""
+def _turn(interaction: dict[str, Any]) -> dict[str, Any]:
+    """What a session keeps of an interaction record: all of a decoded one (it has exactly the
+    reader schema's fields; records are never changed once decoded), so no copy."""
+    if interaction.keys() == _INTERACTION_KEYS:
+        return interaction
     return {k: interaction.get(k) for k in _INTERACTION_FIELDS}
 
 
