@@ -133,7 +133,6 @@ class ProcessorRuntime:
         self._commit_interval_s = float(app.conf.broker_commit_interval)
         self._gc_started = 0.0
         gc.callbacks.append(self._time_garbage_collection)
-        gc.set_threshold(*_GC_THRESHOLDS)
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -702,14 +701,6 @@ class ProcessorRuntime:
         if self.producer is None:
             self.producer = OutputProducer(self.settings.bootstrap_servers)
         return self.producer
-
-
-# Collect the young generation after 50,000 new container objects instead of 700, the middle
-# one every 20 of those, and consider a full collection only every 100 middle ones: a step
-# allocates a dict or more per event, and with the defaults collections took a third of the
-# time of the processor's logic replayed in one process (2.4 of 7.5 s over 98,502 generated
-# events; 0.3 s with these), the worker's survivors being frozen only every 10 s.
-_GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def _freeze_survivors() -> None:
