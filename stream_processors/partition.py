@@ -140,11 +140,11 @@ class PartitionProcessor:
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is None or due > watermark:
                 continue  # a stale entry; the live one is further down the heap
-            kept = session.kept_entries()
+            staged = session.staged_ids()
             session.advance(
                 watermark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
             )
-            self._release(session_id, kept - session.kept_entries())
+            self._release(session_id, session.released_of(staged))
             self._dirty_sessions.add(session_id)
             if session.expired(watermark, config.grace_ms):
                 self._forget(session_id)

@@ -291,6 +291,20 @@ class Session:
         """
         return set(self.turns).union(e["record"]["event_id"] for e in self.staged)
 
+    def staged_ids(self) -> list[str]:
+        return [entry["record"]["event_id"] for entry in self.staged]
+
+    def released_of(self, staged_before: list[str]) -> set[str]:
+        """Of the events staged before an `advance`, those whose entries the session no longer
+        needs: applied as feedback or signals, or dropped as too late (turns stay kept).
+
+        The same as `kept_entries()` before minus after, without building both sets: an advance
+        only adds turns and only removes staged events.
+        """
+        still_staged = {entry["record"]["event_id"] for entry in self.staged}
+        turns = self.turns
+        return {eid for eid in staged_before if eid not in turns and eid not in still_staged}
+
     def to_state(self) -> dict[str, Any]:
         """Everything but the kept entries' payloads (see `kept_entries`) and the staged events:
         every persisted entry that is not a turn is staged (`from_state`), so staging an event
