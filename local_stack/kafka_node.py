@@ -25,9 +25,9 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = FILE
 logger.kafka.name = kafka
-logger.kafka.level = WARN
+logger.kafka.level = {level}
 logger.apache.name = org.apache.kafka
-logger.apache.level = WARN
+logger.apache.level = {level}
 """
 
 
@@ -86,7 +86,9 @@ class KafkaNode:
         config = self.home / "server.properties"
         config.write_text(_server_properties(self.settings, self.data_dir))
         log4j = self.home / "log4j2.properties"
-        log4j.write_text(_LOG4J2.format(log_dir=self.home.resolve()))
+        log4j.write_text(
+            _LOG4J2.format(log_dir=self.home.resolve(), level=self.settings.kafka_log_level)
+        )
         if not (self.data_dir / "meta.properties").exists():
             self._format(classpath, config)
         heap = self.settings.kafka_heap

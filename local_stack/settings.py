@@ -26,6 +26,9 @@ class StackSettings(ServiceSettings):
     kafka_version: str = "4.1.1"
     log4j_version: str = "2.24.3"
     kafka_heap: str = "512m"
+    # The broker's own loggers (kafka.*, org.apache.kafka.*) in server.log; INFO shows log
+    # loading, truncation and leadership changes (to investigate a run), at some MB per minute.
+    kafka_log_level: str = "WARN"
     redis_port: int = 16379
     redis_server: str = "redis-server"
     start_timeout_s: float = 60.0
