@@ -14,6 +14,7 @@ from fastavro.validation import ValidationError, validate
 
 from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog
 from schemas.exceptions import InvalidRecordError, UndecodableError, WrongSchemaError
+from schemas.fast_reader import RecordReader, compile_reader
 from schemas.fast_writer import RecordWriter, compile_writer
 from schemas.topics import TopicSpec
 
@@ -51,6 +52,8 @@ class SingleObjectSerializer:
         self._header = MARKER + self.writer.fingerprint
         # Same bytes as fastavro, about twice as fast; records it declines go to fastavro.
         self._compiled = _compiled_writer(self.writer, self._header)
+        # Messages of the newest version (no resolution needed), read about twice as fast.
+        self._compiled_reader = _compiled_reader(self.reader)
 
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """Encode a record; raise InvalidRecordError naming the field when it does not fit."""
@@ -85,6 +88,12 @@ class SingleObjectSerializer:
             raise WrongSchemaError(
                 f"message was written as {writer.full_name}, this topic carries {self.full_name}"
             )
+        if writer is self.reader and self._compiled_reader is not None:
+            # It refuses (raises) anything not plainly valid; fastavro then gives the error.
+            try:
+                return self._compiled_reader(data, HEADER_SIZE), writer
+            except Exception:
+                pass
         body = BytesIO(data)
         body.seek(HEADER_SIZE)
         reader = None if writer is self.reader else self.reader.plain
@@ -116,6 +125,15 @@ def _compiled_writer(writer: SchemaVersion, header: bytes) -> RecordWriter | Non
     if header not in _COMPILED:
         _COMPILED[header] = compile_writer(writer.plain, prefix=header)
     return _COMPILED[header]
+
+
+_COMPILED_READERS: dict[bytes, RecordReader | None] = {}
+
+
+def _compiled_reader(version: SchemaVersion) -> RecordReader | None:
+    if version.fingerprint not in _COMPILED_READERS:
+        _COMPILED_READERS[version.fingerprint] = compile_reader(version.plain)
+    return _COMPILED_READERS[version.fingerprint]
 
 
 def _pick(versions: list[SchemaVersion], number: int) -> SchemaVersion:
