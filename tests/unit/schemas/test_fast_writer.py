@@ -143,3 +143,17 @@ def test_unsupported_schemas_compile_to_none() -> None:
     )
     assert compile_writer(general_union) is None
     assert compile_writer(fixed) is None
+
+
+def test_longs_at_every_varint_length_are_written_as_fastavro_writes_them() -> None:
+    """The table-driven varints (up to 42 bits) and the loop beyond, at each length's edges."""
+    writer = compile_writer(
+        {"type": "record", "name": "L", "fields": [{"name": "v", "type": "long"}]}
+    )
+    assert writer is not None
+    edges = [
+        sign * 2**bits + delta for bits in range(64) for sign in (1, -1) for delta in (-1, 0, 1)
+    ]
+    values = [v for v in edges if -(2**63) <= v < 2**63] + [1_767_225_600_000, -1_767_225_600_000]
+    for value in values:
+        assert writer({"v": value}) == fastavro_bytes({"type": "long"}, value), value
