@@ -28,12 +28,16 @@ class BottomKSample:
     def __init__(self, k: int, entries: Iterable[tuple[int, float]] = ()) -> None:
         self.k = k
         self._values: dict[int, float] = dict(entries)
+        # Once `k` hashes were kept, a larger hash can never be among the k smallest.
+        self._above: int | None = None
         self._trim()
 
     def add(self, event_id: str, value: float) -> None:
         self.add_hashed(event_hash(event_id), value)
 
     def add_hashed(self, hashed: int, value: float) -> None:
+        if self._above is not None and hashed > self._above:
+            return
         self._values.setdefault(hashed, value)
         if len(self._values) >= 2 * self.k:
             self._trim()
@@ -42,6 +46,7 @@ class BottomKSample:
         if len(self._values) > self.k:
             keep = sorted(self._values)[: self.k]
             self._values = {h: self._values[h] for h in keep}
+            self._above = keep[-1] if keep else -1
 
     def merge(self, other: "BottomKSample") -> "BottomKSample":
         """A new sample of both (same result in any merge order)."""

@@ -119,13 +119,14 @@ class Session:
 
     def next_due(self, abandon_after_ms: int, grace_ms: int) -> int | None:
         """The earliest event time at which `advance` has something to do."""
-        candidates = [staged_order(e)[0] for e in self.staged]
-        close = self.close_due(abandon_after_ms)
-        if close is not None:
-            candidates.append(close)
+        due = min([e["record"]["event_time"] for e in self.staged], default=None)
         if self.closed_at is not None:
-            candidates.append(self.closed_at + grace_ms)
-        return min(candidates) if candidates else None
+            expiry = self.closed_at + grace_ms
+            return expiry if due is None or expiry < due else due
+        if self.last_activity is not None:  # open: its abandonment is due (see close_due)
+            abandon = self.last_activity + abandon_after_ms
+            return abandon if due is None or abandon < due else due
+        return due
 
     def expired(self, watermark: int, grace_ms: int) -> bool:
         """Closed, past its feedback grace, nothing staged: its state can go."""

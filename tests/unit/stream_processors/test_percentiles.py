@@ -3,7 +3,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream_processors.percentiles import BottomKSample
+from stream_processors.percentiles import BottomKSample, event_hash
 
 
 def test_exact_nearest_rank_below_k() -> None:
@@ -39,6 +39,19 @@ def test_merge_is_order_independent(values: list, rnd: random.Random) -> None:
         right.add(event_id, value)
     assert right.merge(left).entries() == whole.entries() == left.merge(right).entries()
     assert whole.percentile(0.95) == left.merge(right).percentile(0.95)
+
+
+@given(st.lists(st.tuples(st.sampled_from(range(60)), st.integers(0, 99)), max_size=300))
+def test_the_sample_is_the_k_smallest_hashes_with_their_first_value(values: list) -> None:
+    """Also across trims, a restore from its entries, and hashes skipped as too large."""
+    sample = BottomKSample(8)
+    first: dict[int, float] = {}
+    for number, (event, value) in enumerate(values):
+        sample.add(f"e{event}", float(value))
+        first.setdefault(event_hash(f"e{event}"), float(value))
+        if number == len(values) // 2:
+            sample = BottomKSample(8, sample.entries())
+    assert sample.entries() == sorted(first.items())[:8]
 
 
 def test_estimate_is_close_above_k() -> None:
