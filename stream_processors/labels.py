@@ -6,8 +6,7 @@ A correction scores -1 and its text becomes the corrected target.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Label", "derive_label", "explicit_score", "implicit_score"]
 
@@ -23,8 +22,10 @@ RETRIED_PENALTY = -0.5
 EXPLICIT_SHARE = 0.8
 
 
-@dataclass(frozen=True)
-class Label:
+class Label(NamedTuple):
+    """Immutable; a named tuple because one is built per enriched record (a frozen dataclass
+    took twice as long to build)."""
+
     reward: float
     source: str  # explicit | implicit | none
     confidence: float
