@@ -18,6 +18,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from schemas.codegen import GeneratedFunction
+
 __all__ = ["RecordReader", "compile_reader"]
 
 RecordReader = Callable[[bytes, int], dict[str, Any]]
@@ -52,24 +54,17 @@ _ZIGZAG = tuple((byte >> 1) ^ -(byte & 1) for byte in range(0x80))
 _LENGTHS = tuple(byte >> 1 if byte % 2 == 0 else -1 for byte in range(0x80))
 
 
-class _Compiler:
+class _Compiler(GeneratedFunction):
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {
-            "_long_varint": _long_varint,
-            "_ZIGZAG": _ZIGZAG,
-            "_LENGTHS": _LENGTHS,
-            "_unpack_double": struct.Struct("<d").unpack_from,
-            "_unpack_float": struct.Struct("<f").unpack_from,
-        }
-        self.counter = 0
-
-    def name(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
+        super().__init__(
+            {
+                "_long_varint": _long_varint,
+                "_ZIGZAG": _ZIGZAG,
+                "_LENGTHS": _LENGTHS,
+                "_unpack_double": struct.Struct("<d").unpack_from,
+                "_unpack_float": struct.Struct("<f").unpack_from,
+            }
+        )
 
     def varint(self, target: str, indent: int) -> None:
         """Lines that read a zigzag varint at `pos` into `target` and move `pos` past it."""
@@ -178,13 +173,6 @@ def compile_reader(schema: Any) -> RecordReader | None:
         compiler.read(schema, "record", 1)
     except NotImplementedError:
         return None
-    # Constants become default arguments: locals are faster to read than globals.
-    constants = ", ".join(f"{name}={name}" for name in compiler.constants)
-    body = "\n".join(compiler.lines)
-    source = f"def read(data, pos, {constants}):\n{body}\n"
-    source += "    if pos != len(data): raise ValueError('trailing or missing bytes')\n"
-    source += "    return record"
-    namespace = dict(compiler.constants)
-    exec(compile(source, "<avro reader>", "exec"), namespace)
-    reader: RecordReader = namespace["read"]
+    last = "if pos != len(data): raise ValueError('trailing or missing bytes')\nreturn record"
+    reader: RecordReader = compiler.build("read", "data, pos", "", last, "<avro reader>")
     return reader

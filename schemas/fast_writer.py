@@ -13,6 +13,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from schemas.codegen import GeneratedFunction
+
 __all__ = ["Fallback", "RecordWriter", "compile_writer"]
 
 RecordWriter = Callable[[Mapping[str, Any]], bytes]
@@ -56,25 +58,18 @@ def _zigzag(value: int) -> bytes:
     return _varint(value)
 
 
-class _Compiler:
+class _Compiler(GeneratedFunction):
     def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {
-            "Fallback": Fallback,
-            "_ZIGZAG": _ZIGZAG,
-            "_SMALL": _SMALL,
-            "_zigzag": _zigzag,
-            "_pack_double": struct.Struct("<d").pack,
-            "_pack_float": struct.Struct("<f").pack,
-        }
-        self.counter = 0
-
-    def name(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter}"
-
-    def emit(self, indent: int, line: str) -> None:
-        self.lines.append("    " * indent + line)
+        super().__init__(
+            {
+                "Fallback": Fallback,
+                "_ZIGZAG": _ZIGZAG,
+                "_SMALL": _SMALL,
+                "_zigzag": _zigzag,
+                "_pack_double": struct.Struct("<d").pack,
+                "_pack_float": struct.Struct("<f").pack,
+            }
+        )
 
     def write(self, schema: Any, value: str, indent: int) -> None:
         """Lines that append the encoding of the expression `value` (a local name) to `out`."""
@@ -179,12 +174,7 @@ def compile_writer(schema: Any, prefix: bytes = b"", first_field: int = 0) -> Re
             compiler.write(schema, "record", 1)
     except NotImplementedError:
         return None
-    # Constants become default arguments: locals are faster to read than globals.
-    constants = ", ".join(f"{name}={name}" for name in compiler.constants)
-    body = "\n".join(compiler.lines)
-    source = f"def write(record, {constants}):\n    out = bytearray(_PREFIX)\n{body}\n"
-    source += "    return bytes(out)"
-    namespace = dict(compiler.constants)
-    exec(compile(source, "<avro writer>", "exec"), namespace)
-    writer: RecordWriter = namespace["write"]
+    writer: RecordWriter = compiler.build(
+        "write", "record", "out = bytearray(_PREFIX)", "return bytes(out)", "<avro writer>"
+    )
     return writer
