@@ -8,7 +8,9 @@
    and stream (`take_events`), once through the worker's `RecordBatchTransport` (one call per
    fetched batch): what each path alone delivers on this machine.
 4. Processor: one worker (`python -m stream_processors`) from a cold start; throughput =
-   events / time from its first checkpoint to the checkpoint reaching the end of every input.
+   events / time from its first checkpoint to the checkpoint reaching the end of every input,
+   and the worker's CPU time per event over the same stretch (steadier than events/s when the
+   machine's speed varies).
 5. Latency: a fresh namespace, `--latency-workers` running workers (default 1), generator
    traffic produced at `--rate` events/s with event time = wall clock (generated and encoded
    before it starts), measured over `--seconds` after a 20 s warm-up (until the first sessions
@@ -207,7 +209,16 @@ def _checkpointed(namespace: str) -> int:
     return total
 
 
-def processor_rate(namespace: str, total: int, log: Path) -> tuple[float, str]:
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processor_rate(namespace: str, total: int, log: Path) -> tuple[float, float, str]:
+    """(events/s, the worker's CPU µs per event, its step timings) over the backlog.
+
+    CPU per event moves less than events/s when the machine's speed varies (a shared VM)."""
     worker = _worker(namespace, log, {})
     try:
         started = None
@@ -215,10 +226,12 @@ def processor_rate(namespace: str, total: int, log: Path) -> tuple[float, str]:
         while time.monotonic() < deadline:
             done = _checkpointed(namespace)
             if done and started is None:
-                started, first = time.perf_counter(), done
+                started, first, cpu_first = time.perf_counter(), done, _cpu_seconds(worker.pid)
             if done >= total:
                 assert started is not None
-                return (done - first) / (time.perf_counter() - started), _last_timings(log)
+                rate = (done - first) / (time.perf_counter() - started)
+                cpu_us = (_cpu_seconds(worker.pid) - cpu_first) / (done - first) * 1e6
+                return rate, cpu_us, _last_timings(log)
             time.sleep(0.2)
         raise RuntimeError(f"processor did not finish; see {log}")
     finally:
@@ -357,7 +370,8 @@ def main() -> None:
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "processor-bench"
     logs.mkdir(parents=True, exist_ok=True)
     nan = float("nan")
-    total, floor, noop, noop_batches, rate, timings = 0, nan, nan, nan, nan, "(skipped)"
+    total, floor, noop, noop_batches, rate, cpu_us = 0, nan, nan, nan, nan, nan
+    timings = "(skipped)"
     try:
         if not args.latency_only:
             namespace = _namespace()
@@ -365,7 +379,7 @@ def main() -> None:
             floor = raw_floor(namespace)
             noop = faust_noop(namespace, total, "stream")
             noop_batches = faust_noop(namespace, total, "batches")
-            rate, timings = processor_rate(namespace, total, logs / "throughput-worker.log")
+            rate, cpu_us, timings = processor_rate(namespace, total, logs / "throughput-worker.log")
         measured = latency(
             args.rate, args.seconds, logs / "latency-worker.log", args.latency_workers
         )
@@ -377,6 +391,7 @@ def main() -> None:
     print(f"{'Faust no-op, agent on Faust stream, events/s':<48}{noop:>14,.0f}")
     print(f"{'Faust no-op, record batches, events/s':<48}{noop_batches:>14,.0f}")
     print(f"{'processor (join + metrics + Redis), events/s':<48}{rate:>14,.0f}")
+    print(f"{'  its worker CPU per event, µs':<48}{cpu_us:>14,.1f}")
     print(f"{'latency run: workers in the group':<48}{args.latency_workers:>14}")
     print(f"{'latency run: input rate achieved, events/s':<48}{measured['achieved_rate']:>14,.0f}")
     print(f"{'latency run: running metric updates measured':<48}{measured['updates']:>14,.0f}")
