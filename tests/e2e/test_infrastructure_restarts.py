@@ -27,13 +27,6 @@ DOWN_S = 3.0
 ABANDON_AFTER_S = 90.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="docs/reliability.md#findings: in 2 runs of ~38 Kafka lacked an event the "
-    "idempotent librdkafka producer had reported delivered: the single-node broker's log, "
-    "loaded after its clean shutdown, lacked a partition's first record (sequence 0); the "
-    "watermark case that failed another run is fixed (26 Nov)",
-)
 def test_kafka_restarted_while_producers_and_workers_run(pipeline: Pipeline) -> None:
     outage: dict[str, float | bool] = {}
 

@@ -127,3 +127,25 @@ def test_project_services_run_feedbackctl_commands(
         assert service["image"].startswith("agent-feedback-pipeline:"), name
         assert service["build"]["dockerfile"] == "deploy/Dockerfile", name
         assert service["command"][0] in commands, (name, service["command"])
+
+
+def test_the_single_kafka_node_is_configured_like_the_local_stack(config: dict[str, Any]) -> None:
+    """Settings one node needs, the same in Docker as in the stack the tests run on
+    (local_stack): no controlled shutdown (docs/reliability.md), one replica everywhere."""
+    from local_stack.kafka_node import _server_properties
+    from local_stack.settings import StackSettings
+
+    local = dict(
+        line.split("=", 1)
+        for line in _server_properties(StackSettings(), Path("data")).splitlines()
+    )
+    compose = config["services"]["kafka"]["environment"]
+    for key in (
+        "controlled.shutdown.enable",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "auto.create.topics.enable",
+    ):
+        assert compose["KAFKA_" + key.upper().replace(".", "_")] == local[key], key
+    assert local["controlled.shutdown.enable"] == "false"
