@@ -5,9 +5,10 @@ per-call setup cost more than the reading (a 7-field signal took ~6 µs on this 
 machine). `compile_reader(schema)` turns a parsed schema (without logical types) into a Python
 function specialised for it: one straight-line block per field, short varints inlined.
 
-It reads only what is plainly valid: a varint longer than 64 bits, a negative length, a union or
-enum index out of range, a boolean byte other than 0 or 1, invalid UTF-8 or a read past the end
-raises (any exception), and so does a record that does not end exactly at the end of the data.
+It reads only what is plainly valid: a varint longer than 64 bits, a negative length, a block
+count larger than the data, a union or enum index out of range, a boolean byte other than 0 or 1,
+invalid UTF-8 or a read past the end raises (any exception), and so does a record that does not
+end exactly at the end of the data.
 The caller then decodes the message with fastavro, which produces the error it always did (or
 the record, for the rare valid encodings refused here, such as a union index padded to two
 bytes). So whatever this reader returns is what fastavro returns for the same bytes (tests
@@ -146,6 +147,8 @@ class _Compiler(GeneratedFunction):
         # A negative count is followed by the block's size in bytes, which we do not need.
         self.emit(indent + 2, f"{count} = -{count}")
         self.length(self.name("size"), indent + 2)
+        # Our items take a byte at least: a larger count is corrupt (or null items: fastavro's).
+        self.emit(indent + 1, f"if {count} > len(data): raise ValueError('count beyond the data')")
         self.emit(indent + 1, f"for _ in range({count}):")
         if container == "list":
             self.read(items, item, indent + 2)

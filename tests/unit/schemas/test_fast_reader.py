@@ -126,6 +126,20 @@ def test_encodings_it_leaves_to_fastavro() -> None:
     assert serializer.decode(MARKER + version.fingerprint + padded) == record
 
 
+def test_a_count_larger_than_the_data_is_refused() -> None:
+    """A corrupt huge count fails at once instead of looping; fastavro keeps the odd valid case
+    (items that take no bytes)."""
+    schema = {
+        "type": "record",
+        "name": "Nulls",
+        "fields": [{"name": "a", "type": {"type": "array", "items": "null"}}],
+    }
+    reader = compile_reader(schema)
+    body = fastavro_bytes(schema, {"a": [None] * 1000})
+    assert compiled_record(reader, body) is NOT_READ
+    assert fastavro_record(schema, body) == {"a": [None] * 1000}
+
+
 def test_invalid_utf8_is_still_an_undecodable_message() -> None:
     serializer = serializer_for(SIGNALS)
     version = serializer.reader
