@@ -51,7 +51,7 @@ def _long_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 # One-byte varints (below 0x80) decoded; lengths and counts cannot be negative (odd bytes).
-_ZIGZAG = tuple((byte >> 1) ^ -(byte & 1) for byte in range(0x80))
+_ONE_BYTE = tuple((byte >> 1) ^ -(byte & 1) for byte in range(0x80))
 _LENGTHS = tuple(byte >> 1 if byte % 2 == 0 else -1 for byte in range(0x80))
 
 
@@ -60,7 +60,7 @@ class _Compiler(GeneratedFunction):
         super().__init__(
             {
                 "_long_varint": _long_varint,
-                "_ZIGZAG": _ZIGZAG,
+                "_ONE_BYTE": _ONE_BYTE,
                 "_LENGTHS": _LENGTHS,
                 "_unpack_double": struct.Struct("<d").unpack_from,
                 "_unpack_float": struct.Struct("<f").unpack_from,
@@ -70,7 +70,7 @@ class _Compiler(GeneratedFunction):
     def varint(self, target: str, indent: int) -> None:
         """Lines that read a zigzag varint at `pos` into `target` and move `pos` past it."""
         self.emit(indent, f"{target} = data[pos]")
-        self.emit(indent, f"if {target} < 0x80: {target} = _ZIGZAG[{target}]; pos += 1")
+        self.emit(indent, f"if {target} < 0x80: {target} = _ONE_BYTE[{target}]; pos += 1")
         self.two_bytes(target, indent)
 
     def two_bytes(self, target: str, indent: int) -> None:

@@ -43,6 +43,7 @@ _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
 # Varints of 7 to 42 bits (timestamps in ms need 41) from two tables, without a loop: the low
 # 14-bit chunks with their continuation bits set, and the last chunk as it is.
 _CHUNK = 1 << 14
+_TWO_CHUNKS, _THREE_CHUNKS = _CHUNK**2, _CHUNK**3
 _LAST = tuple(_varint(n) for n in range(_CHUNK))
 _CONTINUED = tuple(bytes(((n & 0x7F) | 0x80, (n >> 7) | 0x80)) for n in range(_CHUNK))
 
@@ -51,9 +52,9 @@ def _zigzag(value: int) -> bytes:
     value = (value << 1) ^ (value >> 63)
     if value < _CHUNK:
         return _LAST[value]
-    if value < _CHUNK**2:
+    if value < _TWO_CHUNKS:
         return _CONTINUED[value & 0x3FFF] + _LAST[value >> 14]
-    if value < _CHUNK**3:
+    if value < _THREE_CHUNKS:
         return _CONTINUED[value & 0x3FFF] + _CONTINUED[(value >> 14) & 0x3FFF] + _LAST[value >> 28]
     return _varint(value)
 

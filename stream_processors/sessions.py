@@ -121,12 +121,12 @@ class Session:
         """The earliest event time at which `advance` has something to do."""
         due = min([e["record"]["event_time"] for e in self.staged], default=None)
         if self.closed_at is not None:
-            expiry = self.closed_at + grace_ms
-            return expiry if due is None or expiry < due else due
-        if self.last_activity is not None:  # open: its abandonment is due (see close_due)
-            abandon = self.last_activity + abandon_after_ms
-            return abandon if due is None or abandon < due else due
-        return due
+            timer: int | None = self.closed_at + grace_ms  # its feedback grace ends
+        else:
+            timer = self.close_due(abandon_after_ms)
+        if timer is None:
+            return due
+        return timer if due is None or timer < due else due
 
     def expired(self, watermark: int, grace_ms: int) -> bool:
         """Closed, past its feedback grace, nothing staged: its state can go."""
