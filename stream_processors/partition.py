@@ -8,7 +8,7 @@ produces the outputs, then persists `dirty_state()` atomically, in that order.
 """
 
 import heapq
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +68,10 @@ class PartitionProcessor:
         # Windows ending at or before this are final for this partition: late contributions
         # go to the window holding it instead.
         self.frozen_before: int | None = None
+        # Sessions by the event time at which `advance` has something to do for them: a heap,
+        # and each session's live entry in it (others are stale: skipped when popped).
         self._due: list[tuple[int, str]] = []
+        self._scheduled: dict[str, int] = {}
         self._dirty_sessions: set[str] = set()
         self._dirty_windows: set[WindowKey] = set()
         self._deleted_sessions: set[str] = set()
@@ -107,8 +110,15 @@ class PartitionProcessor:
         key = (session.session_id, record["event_id"])
         self._new_entries[key] = entry
         self._released_entries.discard(key)
-        heapq.heappush(self._due, (record["event_time"], session.session_id))
+        self._schedule(session.session_id, record["event_time"])
         return True
+
+    def _schedule(self, session_id: str, due: int) -> None:
+        """Make sure the session's turn comes at event time `due` or earlier."""
+        scheduled = self._scheduled.get(session_id)
+        if scheduled is None or due < scheduled:
+            self._scheduled[session_id] = due
+            heapq.heappush(self._due, (due, session_id))
 
     # -- progress ------------------------------------------------------------------------------
 
@@ -132,27 +142,25 @@ class PartitionProcessor:
             return outputs
         effects = _Effects(self, outputs)
         config = self.config
-        while self._due and self._due[0][0] <= watermark:
-            _, session_id = heapq.heappop(self._due)
-            session = self.sessions.get(session_id)
-            if session is None:
-                continue
-            due = session.next_due(config.abandon_after_ms, config.grace_ms)
-            if due is None or due > watermark:
-                continue  # a stale entry; the live one is further down the heap
-            staged = session.staged_ids()
-            session.advance(
+        due_heap, scheduled = self._due, self._scheduled
+        while due_heap and due_heap[0][0] <= watermark:
+            due, session_id = heapq.heappop(due_heap)
+            if scheduled.get(session_id) != due:
+                continue  # a stale entry: the session's live one is elsewhere in the heap
+            del scheduled[session_id]
+            session = self.sessions[session_id]
+            released = session.advance(
                 watermark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
             )
-            self._release(session_id, session.released_of(staged))
+            self._release(session_id, released)
             self._dirty_sessions.add(session_id)
             if session.expired(watermark, config.grace_ms):
                 self._forget(session_id)
                 continue
-            due = session.next_due(config.abandon_after_ms, config.grace_ms)
-            if due is not None:
+            next_due = session.next_due(config.abandon_after_ms, config.grace_ms)
+            if next_due is not None:
                 # Never again at or below this watermark: that would loop forever.
-                heapq.heappush(self._due, (max(due, watermark + 1), session_id))
+                self._schedule(session_id, max(next_due, watermark + 1))
         if self.frozen_before != watermark:
             self.frozen_before = watermark
             self._progress_dirty = True
@@ -209,10 +217,11 @@ class PartitionProcessor:
 
     def _forget(self, session_id: str) -> None:
         self._release(session_id, self.sessions.pop(session_id).kept_entries())
+        self._scheduled.pop(session_id, None)
         self._dirty_sessions.discard(session_id)
         self._deleted_sessions.add(session_id)
 
-    def _release(self, session_id: str, event_ids: set[str]) -> None:
+    def _release(self, session_id: str, event_ids: Iterable[str]) -> None:
         for event_id in event_ids:
             key = (session_id, event_id)
             if self._new_entries.pop(key, None) is None:
@@ -276,6 +285,7 @@ class PartitionProcessor:
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
                 processor._due.append((due, session_id))
+                processor._scheduled[session_id] = due
         heapq.heapify(processor._due)
         for key, state in windows:
             processor.windows[key] = WindowPartial.from_state(state, config.sample_size)

@@ -145,14 +145,20 @@ class Session:
         abandon_after_ms: int,
         grace_ms: int,
         window_ms: int,
-    ) -> None:
-        """Apply the staged events up to `watermark` in order, closing the session when due."""
-        ready = sorted(
-            (e for e in self.staged if e["record"]["event_time"] <= watermark), key=staged_order
-        )
-        if ready:
-            ready_ids = {id(e) for e in ready}
-            self.staged = [e for e in self.staged if id(e) not in ready_ids]
+    ) -> list[str]:
+        """Apply the staged events up to `watermark` in order, closing the session when due.
+
+        Returns the event ids of the staged entries the session no longer needs (see
+        `kept_entries`): those applied as feedback or signals, and those dropped as too late.
+        """
+        staged = self.staged
+        if all(e["record"]["event_time"] <= watermark for e in staged):
+            ready, self.staged = staged, []  # the usual case: everything staged is due
+        else:
+            ready = [e for e in staged if e["record"]["event_time"] <= watermark]
+            self.staged = [e for e in staged if e["record"]["event_time"] > watermark]
+        if len(ready) > 1:
+            ready.sort(key=staged_order)
         for entry in ready:
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= entry["record"]["event_time"]:
@@ -161,11 +167,16 @@ class Session:
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= watermark:
             self._close("abandoned", due, effects)
+        turns = self.turns
+        released = [e["record"]["event_id"] for e in ready]
+        released = [event_id for event_id in released if event_id not in turns]
         if self.staged and self.closed_at is not None and watermark >= self.closed_at + grace_ms:
             # Past the grace period, whatever is still staged can only ever be too late.
             for entry in sorted(self.staged, key=staged_order):
                 effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
+                released.append(entry["record"]["event_id"])
             self.staged = []
+        return released
 
     def _apply(
         self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
@@ -291,20 +302,6 @@ class Session:
         session (`to_state` names them by id), so saving a session does not re-serialise them.
         """
         return set(self.turns).union(e["record"]["event_id"] for e in self.staged)
-
-    def staged_ids(self) -> list[str]:
-        return [entry["record"]["event_id"] for entry in self.staged]
-
-    def released_of(self, staged_before: list[str]) -> set[str]:
-        """Of the events staged before an `advance`, those whose entries the session no longer
-        needs: applied as feedback or signals, or dropped as too late (turns stay kept).
-
-        The same as `kept_entries()` before minus after, without building both sets: an advance
-        only adds turns and only removes staged events.
-        """
-        still_staged = {entry["record"]["event_id"] for entry in self.staged}
-        turns = self.turns
-        return {eid for eid in staged_before if eid not in turns and eid not in still_staged}
 
     def to_state(self) -> dict[str, Any]:
         """Everything but the kept entries' payloads (see `kept_entries`) and the staged events:
