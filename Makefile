@@ -3,17 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COMPILED := .compiled/manifest.json
+
+# The worker's join logic compiled with mypyc, out of tree (docs/compiled.md). Its module list is
+# MODULES in plumbing/compiled/build.py; any stream_processors change reruns the build, which only
+# compiles when one of those modules (or the toolchain) really changed, and otherwise takes a second.
+COMPILED_INPUTS := $(wildcard stream_processors/*.py plumbing/compiled/*.py)
 
 .PHONY: setup demo test test-unit lint typecheck stack-up stack-down stack-status bench clean
 
 $(STAMP): pyproject.toml
-	./scripts/install-system-deps.sh
+	PYTHON=$(PYTHON) ./scripts/install-system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-setup: $(STAMP)  ## system packages, virtualenv and Python dependencies
+$(COMPILED): $(STAMP) $(COMPILED_INPUTS)
+	$(BIN)/python -m plumbing.compiled build
+
+setup: $(STAMP) $(COMPILED)  ## system packages, virtualenv, Python dependencies, compiled modules
 
 demo: setup  ## the main job: stack + whole pipeline on generated traffic
 	$(BIN)/feedbackctl demo
@@ -43,4 +52,4 @@ stack-status:
 
 clean:
 	-$(BIN)/feedbackctl stack down --purge
-	rm -rf $(VENV) lake out
+	rm -rf $(VENV) .compiled lake out

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages the local stack needs (Java 17+, Maven, redis-server) when missing.
+# Installs the system packages the local stack needs (Java 17+, Maven, redis-server) and the C
+# compiler of the mypyc build (gcc, Python's headers) when missing.
 # On Debian/Ubuntu as root it uses apt-get; elsewhere it says what to install and fails.
 set -euo pipefail
 
@@ -8,9 +9,12 @@ java_major() { java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); pri
 if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then need+=(openjdk-17-jre-headless); fi
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+python_h='import pathlib, sys, sysconfig; sys.exit(not pathlib.Path(sysconfig.get_paths()["include"], "Python.h").exists())'
+"${PYTHON:-python3}" -c "$python_h" || need+=(python3-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: java $(java_major), maven and redis-server are present"
+  echo "system packages: java $(java_major), maven, redis-server and a C compiler are present"
   exit 0
 fi
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then

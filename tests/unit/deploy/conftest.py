@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PENDING_VARIABLES: dict[str, str] = {}
 PENDING_COMMANDS: dict[str, str] = {}
 # Read with os.environ directly rather than through a settings class.
-PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON"}
+PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON", "FEEDBACK_COMPILED_DIR", "FEEDBACK_PURE_PYTHON"}
 
 
 def settings_by_prefix() -> dict[str, type[BaseSettings]]:

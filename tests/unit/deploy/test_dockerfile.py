@@ -87,3 +87,17 @@ def test_paths_copied_exist() -> None:
         if kind == "COPY" and "--from" not in args:
             for source in args.split()[:-1]:
                 assert Path(ROOT / source).exists(), source
+
+
+def test_compiled_modules_are_built_with_the_dev_mypy_and_found_by_the_worker() -> None:
+    """The image's mypyc build uses the mypy the dev extra pins, writes where the installed package
+    is told to look, and leaves no compiler or mypy behind in its layer."""
+    instructions = _instructions()
+    (run,) = [args for kind, args in instructions if kind == "RUN" and "plumbing.compiled" in args]
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    (mypy,) = [r for r in dev["dev"] if r.startswith("mypy")]
+    assert f'"{mypy}"' in run
+    out = run.split("plumbing.compiled build --out ", 1)[1].split()[0]
+    env = " ".join(args for kind, args in instructions if kind == "ENV")
+    assert f"FEEDBACK_COMPILED_DIR={out}" in env
+    assert "apt-get purge -y --auto-remove gcc" in run and "rm -rf /tmp/mypyc" in run
