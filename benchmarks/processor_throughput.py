@@ -353,6 +353,14 @@ def _read_metrics(namespace: str, out: list[tuple[dict[str, Any], int]], stop: A
     consumer.close()
 
 
+def _join_logic() -> str:
+    """Whether the workers ran the mypyc-compiled join logic (docs/compiled.md): they import
+    it as this process does, from the same tree and environment."""
+    from stream_processors import COMPILED_MODULES
+
+    return "compiled" if COMPILED_MODULES else "pure Python"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=8000)
@@ -392,6 +400,7 @@ def main() -> None:
     print(f"{'Faust no-op, record batches, events/s':<48}{noop_batches:>14,.0f}")
     print(f"{'processor (join + metrics + Redis), events/s':<48}{rate:>14,.0f}")
     print(f"{'  its worker CPU per event, µs':<48}{cpu_us:>14,.1f}")
+    print(f"{'  its join logic':<48}{_join_logic():>14}")
     print(f"{'latency run: workers in the group':<48}{args.latency_workers:>14}")
     print(f"{'latency run: input rate achieved, events/s':<48}{measured['achieved_rate']:>14,.0f}")
     print(f"{'latency run: running metric updates measured':<48}{measured['updates']:>14,.0f}")

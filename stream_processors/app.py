@@ -14,6 +14,7 @@ from pathlib import Path
 import faust
 
 from schemas.topics import INPUT_TOPICS, TopicSpec
+from stream_processors import COMPILED_MODULES
 from stream_processors.batch_transport import RecordBatchTransport
 from stream_processors.redis_store import register
 from stream_processors.runtime import ProcessorRuntime
@@ -131,7 +132,12 @@ def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:
     _tune_garbage_collector()
     start_metrics_server(settings.metrics_port)
     app, _ = build_app(settings)
-    log.info("processor %s starting (pid %d)", settings.group_id, os.getpid())
+    log.info(
+        "processor %s starting (pid %d); join logic: %s",
+        settings.group_id,
+        os.getpid(),
+        "compiled (mypyc)" if COMPILED_MODULES else "pure Python",
+    )
     Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
 
