@@ -22,14 +22,18 @@ class GeneratedFunction:
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
 
-    def build(self, name: str, parameters: str, first: str, last: str, filename: str) -> Any:
-        """The function `name(parameters)`: `first`, the emitted lines, then `last` (each line of
-        those two indented once)."""
-        # Constants become default arguments: locals are faster to read than globals.
-        constants = ", ".join(f"{constant}={constant}" for constant in self.constants)
+    def source(self, signature: str, first: str, last: str) -> str:
+        """`def {signature}:`, then `first`, the emitted lines, then `last` (each line of those
+        two indented once)."""
         body = "\n".join([*(f"    {line}" for line in first.splitlines()), *self.lines])
         body += "".join(f"\n    {line}" for line in last.splitlines())
-        source = f"def {name}({parameters}, {constants}):\n{body}\n"
+        return f"def {signature}:\n{body}\n"
+
+    def build(self, name: str, parameters: str, first: str, last: str, filename: str) -> Any:
+        """The function `name(parameters)` (see `source`), made here."""
+        # Constants become default arguments: locals are faster to read than globals.
+        constants = ", ".join(f"{constant}={constant}" for constant in self.constants)
+        source = self.source(f"{name}({parameters}, {constants})", first, last)
         namespace = dict(self.constants)
         exec(compile(source, filename, "exec"), namespace)
         function: Callable[..., Any] = namespace[name]

@@ -56,7 +56,8 @@ _LENGTHS = tuple(byte >> 1 if byte % 2 == 0 else -1 for byte in range(0x80))
 
 
 class _Compiler(GeneratedFunction):
-    def __init__(self) -> None:
+    def __init__(self, tag: str = "") -> None:
+        self.tag = tag  # in the names of its tables: several readers can share a module
         super().__init__(
             {
                 "_long_varint": _long_varint,
@@ -114,7 +115,7 @@ class _Compiler(GeneratedFunction):
             self.emit(indent, f"pos = {size}")
         elif kind == "enum":
             # One byte per index below 64 (zigzag 2n); any other byte is a KeyError.
-            table = self.name("_SYMBOLS")
+            table = self.name(f"_SYMBOLS{self.tag}")
             self.constants[table] = {2 * i: symbol for i, symbol in enumerate(schema["symbols"])}
             self.emit(indent, f"{target} = {table}[data[pos]]")
             self.emit(indent, "pos += 1")
@@ -168,6 +169,9 @@ class _Compiler(GeneratedFunction):
         self.emit(indent, f"{target} = {{{', '.join(values)}}}")
 
 
+_LAST = "if pos != len(data): raise ValueError('trailing or missing bytes')\nreturn record"
+
+
 def compile_reader(schema: Any) -> RecordReader | None:
     """A function reading one record of `schema` (parsed, logical types stripped), or None when
     the schema uses something this reader does not handle (then use fastavro)."""
@@ -176,6 +180,5 @@ def compile_reader(schema: Any) -> RecordReader | None:
         compiler.read(schema, "record", 1)
     except NotImplementedError:
         return None
-    last = "if pos != len(data): raise ValueError('trailing or missing bytes')\nreturn record"
-    reader: RecordReader = compiler.build("read", "data, pos", "", last, "<avro reader>")
+    reader: RecordReader = compiler.build("read", "data, pos", "", _LAST, "<avro reader>")
     return reader

@@ -55,6 +55,15 @@ class SingleObjectSerializer:
         # Messages of the newest version (no resolution needed), read about twice as fast.
         self._compiled_reader = _compiled_reader(self.reader)
 
+    def install_reader(self, readers: Mapping[bytes, RecordReader]) -> bool:
+        """Read the newest version's messages with `readers[its fingerprint]` when there is
+        one: the same code as the compiled reader made ahead of time (`schemas.reader_module`),
+        e.g. compiled by a build. Returns whether one was installed."""
+        reader = readers.get(self.reader.fingerprint)
+        if reader is not None:
+            self._compiled_reader = reader
+        return reader is not None
+
     def encode(self, record: Mapping[str, Any]) -> bytes:
         """Encode a record; raise InvalidRecordError naming the field when it does not fit."""
         if self._compiled is not None:

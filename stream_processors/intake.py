@@ -13,6 +13,7 @@ from typing import Any
 from schemas.exceptions import ContractError
 from schemas.serializer import SingleObjectSerializer, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
+from stream_processors.avro_readers import READERS
 
 __all__ = ["EventDecoder", "Rejection", "dead_letter_record"]
 
@@ -39,6 +40,9 @@ class EventDecoder:
         self._serializers: dict[str, SingleObjectSerializer] = {
             spec.name: serializer_for(spec) for spec in topics
         }
+        for serializer in self._serializers.values():
+            # The same readers, compiled with the join logic when built (docs/compiled.md).
+            serializer.install_reader(READERS)
         self._kinds = {spec.name: _KINDS[spec.value_record] for spec in topics}
 
     def kind_of(self, topic: str) -> str:

@@ -12,7 +12,7 @@ from producers.traffic import TrafficConfig, generate_traffic
 from schemas.catalog import default_catalog
 from schemas.exceptions import UndecodableError
 from schemas.fast_reader import compile_reader
-from schemas.serializer import HEADER_SIZE, MARKER, serializer_for
+from schemas.serializer import HEADER_SIZE, MARKER, SingleObjectSerializer, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS
 
 CATALOG = default_catalog()
@@ -168,3 +168,21 @@ def test_named_type_references_are_left_to_fastavro() -> None:
         ],
     }
     assert compile_reader(schema) is None
+
+
+def test_an_installed_reader_reads_the_newest_version_only() -> None:
+    serializer = SingleObjectSerializer(INTERACTIONS.value_record)
+    newest = CATALOG.latest(INTERACTIONS.value_record)
+    calls: list[int] = []
+
+    def counting(data: bytes, pos: int) -> dict[str, Any]:
+        calls.append(pos)
+        raise ValueError("refused")  # the serializer then reads it with fastavro
+
+    assert not serializer.install_reader({b"\x00" * 8: counting})
+    assert serializer.install_reader({newest.fingerprint: counting})
+    event = next(generate_traffic(TrafficConfig(sessions=1, seed=3)).events())
+    assert serializer.decode(event.value()) == fastavro_record(
+        newest.plain, event.value()[HEADER_SIZE:]
+    )
+    assert calls == [HEADER_SIZE]
