@@ -273,8 +273,12 @@ class Session:
         shown = [{k: v for k, v in f.items() if k != "interaction_id"} for f in self.feedback]
         records = []
         for turn_id in turn_ids:
-            concerns = [f["session_level"] or f["interaction_id"] == turn_id for f in self.feedback]
-            feedback = [f for f, yes in zip(self.feedback, concerns, strict=True) if yes]
+            feedback: list[dict[str, Any]] = []
+            feedback_shown: list[dict[str, Any]] = []
+            for index, item in enumerate(self.feedback):
+                if item["session_level"] or item["interaction_id"] == turn_id:
+                    feedback.append(item)
+                    feedback_shown.append(shown[index])
             label = derive_label(feedback, self.outcome, turn_id in retried)
             records.append(
                 {
@@ -283,7 +287,7 @@ class Session:
                     "session_outcome": self.outcome,
                     "session_closed_at": self.closed_at,
                     "session_turns": len(self.turns),
-                    "feedback": [f for f, yes in zip(shown, concerns, strict=True) if yes],
+                    "feedback": feedback_shown,
                     "signals": [s for s in self.signals if s["interaction_id"] in (None, turn_id)],
                     "reward": label.reward,
                     "reward_source": label.source,

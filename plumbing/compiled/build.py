@@ -24,6 +24,7 @@ MODULES = (
     "stream_processors.labels",
     "stream_processors.percentiles",
     "stream_processors.watermark",
+    "stream_processors.intake",
     # Generated from the input schemas (schemas.reader_module): decoding is a fifth of the work.
     "stream_processors.avro_readers",
 )
