@@ -6,23 +6,29 @@ generated this way is checked in and tested against a fresh generation, so it ca
 the schemas.
 """
 
+import inspect
 import sys
 from collections.abc import Sequence
 
 from schemas.catalog import default_catalog
-from schemas.fast_reader import _LAST, _Compiler
+from schemas.fast_reader import _LAST, _Compiler, _long_varint
 
 __all__ = ["reader_module"]
 
-# What every reader module imports: the helpers `compile_reader` passes as constants.
-_MODULE_HEADER = """import struct
+# What every reader module starts with: the helpers `compile_reader` passes as constants. The
+# varint reader is copied as source, so that a build compiles it with the readers (called as
+# Python, it cost a compiled reader a fifth of its time). The tables are imported: as literals,
+# gcc took minutes over mypyc's code for them.
+_MODULE_HEADER = f"""import struct
 from typing import Any
 
-from schemas.fast_reader import _LENGTHS, _ONE_BYTE, _long_varint
+from schemas.fast_reader import _LENGTHS, _ONE_BYTE
 
 _unpack_double = struct.Struct("<d").unpack_from
 _unpack_float = struct.Struct("<f").unpack_from
-"""
+
+
+{inspect.getsource(_long_varint)}"""
 _SHARED_CONSTANTS = {"_long_varint", "_ONE_BYTE", "_LENGTHS", "_unpack_double", "_unpack_float"}
 
 

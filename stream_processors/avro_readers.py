@@ -12,10 +12,33 @@ do not edit, a test compares it with a fresh generation.
 import struct
 from typing import Any
 
-from schemas.fast_reader import _LENGTHS, _ONE_BYTE, _long_varint
+from schemas.fast_reader import _LENGTHS, _ONE_BYTE
 
 _unpack_double = struct.Struct("<d").unpack_from
 _unpack_float = struct.Struct("<f").unpack_from
+
+
+def _long_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """A zigzag varint of 3 to 10 bytes starting at `pos` (shorter ones are read inline).
+
+    A tenth byte may only add the 64th bit: longer or larger varints are refused.
+    """
+    value = data[pos] & 0x7F
+    shift = 7
+    end = pos + 9
+    pos += 1
+    while pos < end:
+        byte = data[pos]
+        pos += 1
+        if byte < 0x80:
+            value |= byte << shift
+            return (value >> 1) ^ -(value & 1), pos
+        value |= (byte & 0x7F) << shift
+        shift += 7
+    if data[pos] > 1:
+        raise ValueError("varint longer than 64 bits")
+    value |= data[pos] << 63
+    return (value >> 1) ^ -(value & 1), pos + 1
 
 _SYMBOLS_read_interaction_v2_32 = {0: 'ok', 2: 'error', 4: 'timeout', 6: 'unknown'}
 _SYMBOLS_read_feedback_v1_10 = {0: 'thumbs', 2: 'rating', 4: 'correction', 6: 'comment', 8: 'unknown'}
