@@ -1,6 +1,6 @@
 """Compiles the worker's pure-logic modules with mypyc into a directory out of the source tree.
 
-The six modules form one mypyc group (one shared library, so their calls to each other are
+The modules form one mypyc group (one shared library, so their calls to each other are
 native) plus one small shim per module under `<out>/stream_processors/`. Nothing is written next
 to the sources: `plumbing.compiled.loader` decides at import whether the build still matches.
 """
@@ -15,8 +15,9 @@ from plumbing.compiled.manifest import Manifest, ext_suffix, source_path, source
 
 __all__ = ["GROUP", "MODULES", "build", "is_current", "planned_manifest"]
 
-# The join, label and metric logic: plain code over dicts, worth +12-20% worker throughput
-# compiled. Modules that do I/O or use Faust stay interpreted.
+# The join, label, metric and intake logic: plain code over dicts, about a quarter of the
+# worker's CPU per event saved compiled (docs/compiled.md). Modules that do I/O or use Faust
+# stay interpreted.
 MODULES = (
     "stream_processors.sessions",
     "stream_processors.partition",
