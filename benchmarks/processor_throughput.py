@@ -358,7 +358,10 @@ def _join_logic() -> str:
     it as this process does, from the same tree and environment."""
     from stream_processors import COMPILED_MODULES
 
-    return "compiled" if COMPILED_MODULES else "pure Python"
+    if COMPILED_MODULES:
+        return "compiled"
+    print("the join logic runs as pure Python: `make setup` compiles it (docs/compiled.md)")
+    return "pure Python"
 
 
 def main() -> None:
