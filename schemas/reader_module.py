@@ -29,7 +29,8 @@ _unpack_float = struct.Struct("<f").unpack_from
 
 
 {inspect.getsource(_long_varint)}"""
-_SHARED_CONSTANTS = {"_long_varint", "_ONE_BYTE", "_LENGTHS", "_unpack_double", "_unpack_float"}
+# Every reader's constants (the header defines them); a reader's own tables come after.
+_SHARED_CONSTANTS = frozenset(_Compiler().constants)
 
 
 def reader_module(full_names: Sequence[str]) -> str:

@@ -284,9 +284,7 @@ class PartitionProcessor:
             processor.sessions[session_id] = session
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
-                processor._due.append((due, session_id))
-                processor._scheduled[session_id] = due
-        heapq.heapify(processor._due)
+                processor._schedule(session_id, due)
         for key, state in windows:
             processor.windows[key] = WindowPartial.from_state(state, config.sample_size)
         processor._progress_dirty = False

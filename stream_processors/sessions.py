@@ -168,8 +168,7 @@ class Session:
         if due is not None and due <= watermark:
             self._close("abandoned", due, effects)
         turns = self.turns
-        released = [e["record"]["event_id"] for e in ready]
-        released = [event_id for event_id in released if event_id not in turns]
+        released = [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in turns]
         if self.staged and self.closed_at is not None and watermark >= self.closed_at + grace_ms:
             # Past the grace period, whatever is still staged can only ever be too late.
             for entry in sorted(self.staged, key=staged_order):

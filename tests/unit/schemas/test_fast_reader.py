@@ -52,6 +52,16 @@ def random_records(version: Any, count: int) -> list[Any]:
         random.setstate(state)
 
 
+def bit_flips(body: bytes, rng: random.Random, count: int) -> list[bytes]:
+    """`count` copies of `body`, each with one random bit flipped."""
+    flipped = []
+    for _ in range(count):
+        copy = bytearray(body)
+        copy[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+        flipped.append(bytes(copy))
+    return flipped
+
+
 @pytest.mark.parametrize("version", VERSIONS, ids=lambda v: f"{v.full_name}-v{v.version}")
 def test_same_records_as_fastavro_for_random_records(version: Any) -> None:
     reader = compile_reader(version.plain)
@@ -77,10 +87,7 @@ def test_corrupt_bodies_are_refused_or_read_as_fastavro_reads_them(version: Any)
     for record in random_records(version, 40):
         body = fastavro_bytes(version.plain, record)
         damaged = [body[:cut] for cut in range(len(body))] + [body + b"\x00", body + b"\x02x"]
-        for _ in range(30):
-            flipped = bytearray(body)
-            flipped[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
-            damaged.append(bytes(flipped))
+        damaged += bit_flips(body, rng, 30)
         for candidate in damaged:
             read = compiled_record(reader, candidate)
             if read is NOT_READ:

@@ -14,6 +14,7 @@ from stream_processors.avro_readers import READERS
 from stream_processors.intake import EventDecoder
 from tests.unit.schemas.test_fast_reader import (
     NOT_READ,
+    bit_flips,
     compiled_record,
     fastavro_bytes,
     random_records,
@@ -46,11 +47,7 @@ def test_reads_and_refuses_exactly_what_the_run_time_reader_does(version: Any) -
     read = refused = 0
     for record in random_records(version, 60):
         body = fastavro_bytes(version.plain, record)
-        candidates = [body, body[: len(body) // 2], body + b"\x00"]
-        for _ in range(20):
-            flipped = bytearray(body)
-            flipped[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
-            candidates.append(bytes(flipped))
+        candidates = [body, body[: len(body) // 2], body + b"\x00", *bit_flips(body, rng, 20)]
         for candidate in candidates:
             expected = compiled_record(run_time, candidate)
             got = compiled_record(ahead_of_time, candidate)
