@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from sinks.erasure import erase_user
+from sinks.erasure import ErasureReport, erase_user
 from sinks.exceptions import LakeError
 from sinks.lake import TABLE_NAMES, Lake
 from sinks.lake_reader import dedupe, read_table
@@ -148,6 +148,9 @@ def erase_command(
         help="Also delete the replaced files at once (retention 0): the bytes are really gone, "
         "and time travel to earlier versions ends.",
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only list what would go, by table and count; write nothing."
+    ),
     lake_uri: str | None = LAKE_URI,
     namespace: str | None = NAMESPACE,
     storage_options: str | None = STORAGE,
@@ -155,23 +158,49 @@ def erase_command(
     """Delete a user's interactions and every row of their sessions from every table."""
     lake = _lake(lake_uri, namespace, storage_options)
     try:
-        report = erase_user(lake, user_id, vacuum=vacuum_now)
+        report = erase_user(lake, user_id, vacuum=vacuum_now, dry_run=dry_run)
     except LakeError as exc:
         _fail(exc)
-    out = Table("table", "rows deleted", "version", "files vacuumed", "selection")
+    if report.dry_run:
+        for item in report.tables:
+            console.print(
+                f"{item.table_name}: would delete {item.rows_matched} rows "
+                f"(keep {item.unattributed_rows} unattributed)"
+            )
+        console.print(
+            f"dry run: {report.rows_matched} rows of {report.sessions} sessions would be "
+            "deleted; nothing written"
+        )
+    elif not report.recorded:
+        console.print(_erasure_table(report))
+        console.print("nothing matched: nothing deleted, nothing written")
+    else:
+        console.print(_erasure_table(report))
+        console.print(
+            f"erasure {report.erasure_id}: {report.rows_deleted} rows of {report.sessions} "
+            f"sessions; recorded in {lake.path('erasures')}"
+        )
+    if report.unattributed_rows:
+        console.print(
+            f"kept {report.unattributed_rows} rows that hold only undecodable bytes and no "
+            "session key: nothing says whose they are (check them by hand)"
+        )
+
+
+def _erasure_table(report: ErasureReport) -> Table:
+    out = Table(
+        "table", "rows deleted", "version", "files vacuumed", "unattributed kept", "selection"
+    )
     for item in report.tables:
         out.add_row(
             item.table_name,
             str(item.rows_deleted),
             f"{item.version_before} -> {item.version_after}",
             str(item.vacuumed_files),
+            str(item.unattributed_rows),
             item.selection,
         )
-    console.print(out)
-    console.print(
-        f"erasure {report.erasure_id}: {report.rows_deleted} rows of {report.sessions} sessions; "
-        f"recorded in {lake.path('erasures')}"
-    )
+    return out
 
 
 @lake_app.command("query")

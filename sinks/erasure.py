@@ -1,8 +1,9 @@
 """Erasure of one user's data from every lake table, with a record of what was deleted.
 
-A user's rows: the interactions with `user_id = X` and every row of those sessions in every
-table (feedback, signals, enriched turns, dead letters: found through session_id, the Kafka key).
-`quality_metrics` holds per-agent aggregates without user or session ids and is left as is.
+A user's rows: the interactions with `user_id = X` and every row of that user's sessions in
+every table, matched on decoded identifiers only (`sinks.erasure_match`): a substring of bytes
+says nothing about whose a row is. `quality_metrics` holds per-agent aggregates without user or
+session ids and is left as is.
 
 Rows are deleted by their Kafka coordinates, so the Delta log (commitInfo keeps the delete
 predicate) holds offsets, not ids. Deleted rows stay in older files until vacuum; `vacuum=True`
@@ -17,15 +18,15 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, QUALITY_METRICS, RAW_EVENTS
+from sinks.erasure_match import COORDINATES, Selection, UserRows
 from sinks.exceptions import LakeError
 from sinks.lake import ERASURES_TABLE, Lake
 
@@ -45,20 +46,29 @@ ERASURES_SCHEMA = pa.schema(
         pa.field("version_after", pa.int64(), nullable=True),
         pa.field("selection", pa.string(), nullable=False),
         pa.field("vacuumed_files", pa.int64(), nullable=False),
+        # Added later: null in records written before it existed.
+        pa.field("unattributed_rows", pa.int64(), nullable=True),
     ]
 )
-_COORDINATES = ["kafka_topic", "kafka_partition", "kafka_offset"]
 _ATTEMPTS = 10
 
 
 @dataclass
 class TableErasure:
+    """What one table lost (or, in a dry run, would lose).
+
+    `unattributed_rows`: rows holding only bytes that do not decode and carry no session key;
+    nothing says whose they are, so they are kept, and counted here for a look by hand.
+    """
+
     table_name: str
+    rows_matched: int = 0
     rows_deleted: int = 0
     version_before: int | None = None
     version_after: int | None = None
     selection: str = ""
     vacuumed_files: int = 0
+    unattributed_rows: int = 0
 
 
 @dataclass
@@ -68,14 +78,30 @@ class ErasureReport:
     user_id_sha256: str
     sessions: int
     tables: list[TableErasure] = field(default_factory=list)
+    dry_run: bool = False
+    recorded: bool = False  # a row per table went to the `erasures` table
+
+    @property
+    def rows_matched(self) -> int:
+        return sum(t.rows_matched for t in self.tables)
 
     @property
     def rows_deleted(self) -> int:
         return sum(t.rows_deleted for t in self.tables)
 
+    @property
+    def unattributed_rows(self) -> int:
+        return sum(t.unattributed_rows for t in self.tables)
 
-def erase_user(lake: Lake, user_id: str, vacuum: bool = False) -> ErasureReport:
-    """Delete every row of `user_id` from the lake, record it, optionally vacuum at once."""
+
+def erase_user(
+    lake: Lake, user_id: str, vacuum: bool = False, dry_run: bool = False
+) -> ErasureReport:
+    """Delete every row of `user_id` from the lake, record it, optionally vacuum at once.
+
+    `dry_run` finds the rows and reports them, writing nothing. An erasure that finds nothing
+    writes nothing either (no delete, no vacuum, no record): no table gets a new version.
+    """
     if not user_id:
         raise LakeError("an empty user id would match rows without a user: refused")
     report = ErasureReport(
@@ -83,29 +109,39 @@ def erase_user(lake: Lake, user_id: str, vacuum: bool = False) -> ErasureReport:
         requested_at=datetime.now(UTC),
         user_id_sha256=hashlib.sha256(user_id.encode()).hexdigest(),
         sessions=0,
+        dry_run=dry_run,
     )
-    sessions = _sessions_of(lake, user_id)
-    report.sessions = len(sessions)
-    selectors = {
-        RAW_EVENTS.name: lambda t: _raw_rows(t, user_id, sessions),
-        ENRICHED_INTERACTIONS.name: lambda t: _enriched_rows(t, user_id, sessions),
-        DEAD_LETTERS.name: lambda t: _dead_letter_rows(t, user_id, sessions),
-    }
-    for name, select in selectors.items():
-        if not lake.exists(name):
+    finder = UserRows(lake, user_id)
+    report.sessions = len(finder.sessions)
+    selection = (
+        f"user_id = sha256:{report.user_id_sha256[:16]}… or session_id in "
+        f"{report.sessions} sessions (decoded ids only); deleted by Kafka coordinates"
+    )
+    for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name, DEAD_LETTERS.name):
+        select = finder.selector(name)
+        if select is None or not lake.exists(name):
             continue
-        done = _delete_rows(lake, name, select)
-        done.selection = (
-            f"user_id = sha256:{report.user_id_sha256[:16]}… or session_id in "
-            f"{len(sessions)} sessions; deleted by Kafka coordinates"
-        )
-        if vacuum:
-            done.vacuumed_files = _vacuum_now(lake, name)
+        done = _find_rows(lake, name, select) if dry_run else _delete_rows(lake, name, select)
+        done.selection = selection
         report.tables.append(done)
     report.tables.append(
         TableErasure(QUALITY_METRICS.name, selection="kept: aggregates without user data")
     )
+    if dry_run or report.rows_matched == 0:
+        logger.info(
+            "erasure %s: %d rows of %d sessions %s; nothing written",
+            report.erasure_id,
+            report.rows_matched,
+            report.sessions,
+            "would go (dry run)" if dry_run else "matched",
+        )
+        return report
+    if vacuum:
+        for done in report.tables:
+            if done.rows_deleted:
+                done.vacuumed_files = _vacuum_now(lake, done.table_name)
     _record(lake, report)
+    report.recorded = True
     logger.info(
         "erasure %s: %d rows of %d sessions deleted",
         report.erasure_id,
@@ -115,61 +151,31 @@ def erase_user(lake: Lake, user_id: str, vacuum: bool = False) -> ErasureReport:
     return report
 
 
-def _sessions_of(lake: Lake, user_id: str) -> set[str]:
-    sessions: set[str] = set()
-    for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name):
-        if lake.exists(name):
-            found = lake.open(name).to_pyarrow_table(
-                columns=["session_id"], filters=pc.field("user_id") == user_id
-            )
-            sessions.update(s for s in found["session_id"].to_pylist() if s is not None)
-    return sessions
-
-
-def _raw_rows(table: DeltaTable, user_id: str, sessions: set[str]) -> pa.Table:
-    data = table.to_pyarrow_table(columns=[*_COORDINATES, "user_id", "session_id"])
-    decoded = data.filter(_by_user_or_session(data, user_id, sessions)).select(_COORDINATES)
-    # Undecodable messages have no columns to go by: match their key and bytes.
-    bad = table.to_pyarrow_table(
-        columns=[*_COORDINATES, "key", "value"], filters=pc.field("decode_error").is_valid()
+def _find_rows(lake: Lake, name: str, select: Callable[[DeltaTable], Selection]) -> TableErasure:
+    table = lake.open(name)
+    found = select(table)
+    return TableErasure(
+        name,
+        rows_matched=found.rows.num_rows,
+        version_before=table.version(),
+        version_after=table.version(),
+        unattributed_rows=found.unattributed,
     )
-    undecoded = bad.filter(_mentions(bad, "value", user_id, sessions)).select(_COORDINATES)
-    return pa.concat_tables([decoded, undecoded])
 
 
-def _enriched_rows(table: DeltaTable, user_id: str, sessions: set[str]) -> pa.Table:
-    data = table.to_pyarrow_table(columns=[*_COORDINATES, "user_id", "session_id"])
-    return data.filter(_by_user_or_session(data, user_id, sessions)).select(_COORDINATES)
-
-
-def _dead_letter_rows(table: DeltaTable, user_id: str, sessions: set[str]) -> pa.Table:
-    data = table.to_pyarrow_table(columns=[*_COORDINATES, "key", "original"])
-    return data.filter(_mentions(data, "original", user_id, sessions)).select(_COORDINATES)
-
-
-def _by_user_or_session(data: pa.Table, user_id: str, sessions: set[str]) -> pa.ChunkedArray:
-    by_user = pc.fill_null(pc.equal(data["user_id"], user_id), False)
-    in_session = pc.is_in(data["session_id"], value_set=pa.array(sorted(sessions), pa.string()))
-    return pc.or_(by_user, pc.fill_null(in_session, False))
-
-
-def _mentions(data: pa.Table, column: str, user_id: str, sessions: set[str]) -> pa.Array:
-    """Rows whose key is one of the sessions or whose bytes contain the user or a session id."""
-    keys = {s.encode() for s in sessions}
-    needles = [user_id.encode(), *keys]
-    flags = [
-        key in keys or (blob is not None and any(n in blob for n in needles))
-        for key, blob in zip(data["key"].to_pylist(), data[column].to_pylist(), strict=True)
-    ]
-    return pa.array(flags, pa.bool_())
-
-
-def _delete_rows(lake: Lake, name: str, select: Callable[[DeltaTable], pa.Table]) -> TableErasure:
+def _delete_rows(lake: Lake, name: str, select: Callable[[DeltaTable], Selection]) -> TableErasure:
     for attempt in range(1, _ATTEMPTS + 1):
         table = lake.open(name)
         before = table.version()
-        rows = select(table)
-        result = TableErasure(name, version_before=before, version_after=before)
+        found = select(table)
+        rows = found.rows
+        result = TableErasure(
+            name,
+            rows_matched=rows.num_rows,
+            version_before=before,
+            version_after=before,
+            unattributed_rows=found.unattributed,
+        )
         if rows.num_rows == 0:
             return result
         try:
@@ -186,7 +192,7 @@ def _delete_rows(lake: Lake, name: str, select: Callable[[DeltaTable], pa.Table]
 
 def _coordinates_predicate(rows: pa.Table) -> str:
     offsets: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for topic, partition, offset in zip(*(rows[c].to_pylist() for c in _COORDINATES), strict=True):
+    for topic, partition, offset in zip(*(rows[c].to_pylist() for c in COORDINATES), strict=True):
         offsets[(topic, partition)].append(offset)
     clauses = []
     for (topic, partition), values in sorted(offsets.items()):
@@ -213,7 +219,13 @@ def _record(lake: Lake, report: ErasureReport) -> None:
             "requested_at": report.requested_at,
             "user_id_sha256": report.user_id_sha256,
             "sessions": report.sessions,
-            **asdict(table),
+            "table_name": table.table_name,
+            "rows_deleted": table.rows_deleted,
+            "version_before": table.version_before,
+            "version_after": table.version_after,
+            "selection": table.selection,
+            "vacuumed_files": table.vacuumed_files,
+            "unattributed_rows": table.unattributed_rows,
         }
         for table in report.tables
     ]
@@ -221,5 +233,6 @@ def _record(lake: Lake, report: ErasureReport) -> None:
         lake.path(ERASURES_TABLE),
         pa.Table.from_pylist(rows, schema=ERASURES_SCHEMA),
         mode="append",
+        schema_mode="merge",  # an erasures table written before `unattributed_rows` existed
         storage_options=lake.storage_options or None,
     )

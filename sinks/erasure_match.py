@@ -1,0 +1,149 @@
+"""Which rows of the lake are one user's: exact identifiers only, never substrings of bytes.
+
+A row is the user's when one of its identifiers equals the user's id or one of the user's
+sessions (a session in which one of the user's events appears):
+
+- decoded columns (`user_id`, `session_id`) where the table has them;
+- for rows that only hold bytes (raw messages that did not decode, dead letters): the ids
+  decoded from those bytes (`sinks.identifiers`), and the Kafka key when the source topic is
+  keyed by session id (the input and enriched topics, by contract in `schemas.topics`).
+
+A bytes-only row with none of these is nobody's that we can tell: it is kept and counted
+(`Selection.unattributed`), so the operator can look at it by hand.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable
+
+from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
+from schemas.topics import topic_by_name
+from sinks.identifiers import IdentifierReader, Identifiers
+from sinks.lake import Lake
+
+__all__ = ["COORDINATES", "Selection", "UserRows"]
+
+COORDINATES = ["kafka_topic", "kafka_partition", "kafka_offset"]
+_SESSION_KEY = "session_id"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The coordinates of the rows to delete from one table, and the rows nobody can claim."""
+
+    rows: pa.Table
+    unattributed: int = 0
+
+
+class UserRows:
+    """Finds one user's sessions once, then the user's rows in each table."""
+
+    def __init__(self, lake: Lake, user_id: str, reader: IdentifierReader | None = None) -> None:
+        self.user_id = user_id
+        self.reader = reader or IdentifierReader()
+        self.sessions = self._sessions(lake)
+
+    def selector(self, table_name: str) -> Callable[[DeltaTable], Selection] | None:
+        """How to select this user's rows of a table; None for a table without user data."""
+        return {
+            RAW_EVENTS.name: self.raw_events,
+            ENRICHED_INTERACTIONS.name: self.enriched,
+            DEAD_LETTERS.name: self.dead_letters,
+        }.get(table_name)
+
+    def raw_events(self, table: DeltaTable) -> Selection:
+        decoded = table.to_pyarrow_table(
+            columns=[*COORDINATES, "user_id", "session_id"],
+            filters=pc.field("decode_error").is_null(),
+        )
+        mine = decoded.filter(self._by_columns(decoded)).select(COORDINATES)
+        undecoded = table.to_pyarrow_table(
+            columns=[*COORDINATES, "key", "value"], filters=pc.field("decode_error").is_valid()
+        )
+        flags, unattributed = self._by_bytes(undecoded, "value", lambda _: True)
+        return Selection(
+            pa.concat_tables([mine, undecoded.filter(flags).select(COORDINATES)]), unattributed
+        )
+
+    def enriched(self, table: DeltaTable) -> Selection:
+        data = table.to_pyarrow_table(columns=[*COORDINATES, "user_id", "session_id"])
+        return Selection(data.filter(self._by_columns(data)).select(COORDINATES))
+
+    def dead_letters(self, table: DeltaTable) -> Selection:
+        data = table.to_pyarrow_table(columns=[*COORDINATES, "source_topic", "key", "original"])
+        sources = data["source_topic"].to_pylist()
+        flags, unattributed = self._by_bytes(
+            data, "original", lambda row: _keyed_by_session(sources[row])
+        )
+        return Selection(data.filter(flags).select(COORDINATES), unattributed)
+
+    def _sessions(self, lake: Lake) -> set[str]:
+        """Sessions in which one of the user's events appears, in any table."""
+        sessions: set[str] = set()
+        mine = pc.field("user_id") == self.user_id
+        for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name):
+            if lake.exists(name):
+                found = lake.open(name).to_pyarrow_table(columns=["session_id"], filters=mine)
+                sessions.update(s for s in found["session_id"].to_pylist() if s is not None)
+        for name, column, condition in (
+            (RAW_EVENTS.name, "value", pc.field("decode_error").is_valid()),
+            (DEAD_LETTERS.name, "original", None),
+        ):
+            if not lake.exists(name):
+                continue
+            blobs = lake.open(name).to_pyarrow_table(columns=[column], filters=condition)
+            for blob in blobs[column].to_pylist():
+                ids = self.reader.read(blob)
+                if ids is not None and ids.user_id == self.user_id and ids.session_id:
+                    sessions.add(ids.session_id)
+        return sessions
+
+    def _by_columns(self, data: pa.Table) -> pa.ChunkedArray:
+        by_user = pc.fill_null(pc.equal(data["user_id"], self.user_id), False)
+        value_set = pa.array(sorted(self.sessions), pa.string())
+        in_session = pc.fill_null(pc.is_in(data["session_id"], value_set=value_set), False)
+        return pc.or_(by_user, in_session)
+
+    def _by_bytes(
+        self, data: pa.Table, column: str, key_is_session: Callable[[int], bool]
+    ) -> tuple[pa.Array, int]:
+        """Flags of the user's rows among bytes-only rows, and how many rows had no identifier."""
+        flags: list[bool] = []
+        unattributed = 0
+        keys = data["key"].to_pylist()
+        for row, blob in enumerate(data[column].to_pylist()):
+            ids = self.reader.read(blob)
+            key = _session_key(keys[row]) if key_is_session(row) else None
+            if key is None and ids is None:
+                unattributed += 1
+            flags.append(self._claims(ids) or (key is not None and key in self.sessions))
+        return pa.array(flags, pa.bool_()), unattributed
+
+    def _claims(self, ids: Identifiers | None) -> bool:
+        if ids is None:
+            return False
+        return ids.user_id == self.user_id or (
+            ids.session_id is not None and ids.session_id in self.sessions
+        )
+
+
+def _keyed_by_session(topic: str | None) -> bool:
+    """Whether the Kafka key of a message of `topic` is its session id (by the registry)."""
+    if topic is None:
+        return False
+    try:
+        return topic_by_name(topic).key == _SESSION_KEY
+    except KeyError:
+        return False
+
+
+def _session_key(key: bytes | None) -> str | None:
+    if not key:
+        return None
+    try:
+        return key.decode()
+    except UnicodeDecodeError:
+        return None

@@ -1,0 +1,241 @@
+"""Erasure is exact: `u-42` takes none of `u-420`'s rows; an unknown id and a dry run write nothing.
+
+The lake is written by the real sink from the real Kafka, once per module, and copied for each
+test. Rows are checked by reading the Parquet files on disk with pyarrow, not the project's
+reader. Every byte-level trap of the old substring match is in the data: `u-420`'s records
+contain the bytes `u-42`, undecodable bytes mention `u-42`, and ids like `9` occur everywhere.
+"""
+
+import shutil
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from feedbackctl.main import app
+from schemas import serializer_for
+from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
+from schemas.topics import DEADLETTER, ENRICHED, FEEDBACK, INTERACTIONS, METRICS, SIGNALS
+from sinks import DeltaSink, SinkSettings
+from tests.integration.test_sink_exactly_once import SINK_TOPICS, sink_topics
+from tests.unit.sinks.events import (
+    START_MS,
+    OutgoingEvent,
+    dead_letter,
+    enriched,
+    feedback,
+    interaction,
+    metric,
+    produce,
+    signal,
+)
+
+ERASED, NEIGHBOUR, NOBODY = "u-42", "u-420", "nobody"
+TABLES = (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name, DEAD_LETTERS.name)
+
+encode = {spec.name: serializer_for(spec).encode for spec in SINK_TOPICS}
+
+
+def _cut(data: bytes) -> bytes:
+    """An interaction cut short after its identifiers (before the prompt): no full decode."""
+    return data[: data.index(b"question")]
+
+
+def lake_events() -> tuple[list[OutgoingEvent], dict[tuple[str, bytes | None, bytes], str]]:
+    """The events, and each one's owner by (topic, key, value) as the test knows it."""
+    owned: list[tuple[str, OutgoingEvent]] = []
+
+    def add(owner: str, topic: Any, key: bytes | None, value: bytes) -> None:
+        owned.append((owner, OutgoingEvent(topic, key, value)))
+
+    for user in (ERASED, NEIGHBOUR):
+        session = f"s-{user[2:]}-a"
+        key = session.encode()
+        for turn in range(2):
+            record = interaction(session, turn, user, START_MS + turn * 1000)
+            add(user, INTERACTIONS, key, encode[INTERACTIONS.name](record))
+        add(user, FEEDBACK, key, encode[FEEDBACK.name](feedback(session, None, START_MS)))
+        add(user, SIGNALS, key, encode[SIGNALS.name](signal(session, "task_completed", START_MS)))
+        add(user, ENRICHED, key, encode[ENRICHED.name](enriched(session, 0, user, START_MS)))
+        # The sink dead-letters it (undecodable); only its key says whose it is.
+        add(user, ENRICHED, key, b"\xc3\x01truncated " + user.encode())
+        # Undecodable raw bytes, keyed by the session.
+        add(user, INTERACTIONS, key, b"\x00garbage of " + key)
+        # A record of the wrong schema, no key: raw_events keeps it undecoded (null columns).
+        add(user, INTERACTIONS, None, encode[FEEDBACK.name](feedback(session, None, START_MS)))
+        # A session seen only in bytes: an interaction on the wrong topic, then its signal.
+        hidden = f"s-{user[2:]}-d"
+        record = interaction(hidden, 0, user, START_MS + 5000)
+        add(user, SIGNALS, None, encode[INTERACTIONS.name](record))
+        add(
+            user,
+            SIGNALS,
+            hidden.encode(),
+            encode[SIGNALS.name](signal(hidden, "task_completed", START_MS)),
+        )
+        # Processor dead letters: a full interaction of a session seen nowhere else, a cut one,
+        # and a feedback of that session with no key.
+        only_dead = f"s-{user[2:]}-c"
+        full = encode[INTERACTIONS.name](interaction(only_dead, 0, user, START_MS))
+        cut = _cut(encode[INTERACTIONS.name](interaction(f"s-{user[2:]}-e", 1, user, START_MS)))
+        lost = encode[FEEDBACK.name](feedback(only_dead, None, START_MS))
+        for i, (source, original) in enumerate(
+            ((INTERACTIONS, full), (INTERACTIONS, cut), (FEEDBACK, lost))
+        ):
+            letter = {**dead_letter(source.name, i, original), "key": None}
+            add(user, DEADLETTER, None, encode[DEADLETTER.name](letter))
+    # Nobody's: bytes that mention u-42 but are no message, and a metric.
+    add(NOBODY, INTERACTIONS, None, b"\x00u-42 u-420 9")
+    for i, original in enumerate((b"\xff", b"\xffu-42 9")):
+        letter = {**dead_letter(INTERACTIONS.name, 90 + i, original), "key": None}
+        add(NOBODY, DEADLETTER, None, encode[DEADLETTER.name](letter))
+    a_metric = encode[METRICS.name](metric("1.0", START_MS, 9))
+    add(NOBODY, METRICS, b"bot/1.0", a_metric)
+    letter = {**dead_letter(METRICS.name, 99, a_metric), "key": b"bot/1.0"}
+    add(NOBODY, DEADLETTER, None, encode[DEADLETTER.name](letter))
+    owners = {(e.topic.name, e.key, e.value): owner for owner, e in owned}
+    return [e for _, e in owned], owners
+
+
+@pytest.fixture(scope="module")
+def written_lake(
+    bootstrap_servers: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Path, str, dict]]:
+    """A lake the real sink wrote from the events above (module-wide: copy before changing)."""
+    root = tmp_path_factory.mktemp("erasure-lake")
+    events, owners = lake_events()
+    with sink_topics(bootstrap_servers) as namespace:
+        topics = {spec.name: spec.in_namespace(namespace) for spec in SINK_TOPICS}
+        produce(bootstrap_servers, events, topics)
+        settings = SinkSettings(
+            bootstrap_servers=bootstrap_servers,
+            lake_uri=str(root),
+            namespace=namespace,
+            group_id=f"g-{namespace}",
+            flush_latency_s=0.5,
+        )
+        DeltaSink(settings).run(exit_when_idle_s=2.0)
+        yield root, namespace, owners
+
+
+@pytest.fixture()
+def lake(written_lake: tuple[Path, str, dict], tmp_path: Path) -> tuple[Path, str, dict]:
+    root, namespace, owners = written_lake
+    shutil.copytree(root, tmp_path / "lake")
+    return tmp_path / "lake", namespace, owners
+
+
+def rows_on_disk(root: Path, namespace: str, table: str) -> list[dict]:
+    """Every row of every Parquet file under the table directory, referenced or not."""
+    rows: list[dict] = []
+    for path in sorted((root / namespace / table).rglob("*.parquet")):
+        if "_delta_log" in path.parts:  # checkpoints
+            continue
+        rows.extend(pq.read_table(path, partitioning=None).to_pylist())
+    return rows
+
+
+def owner_of(table: str, row: dict, owners: dict) -> str:
+    """Whose a row is, from what the test produced (never from the project's matching)."""
+    base = row["kafka_topic"].rsplit(".", 1)[0]
+    if table == RAW_EVENTS.name:
+        return owners[(base, row["key"], row["value"])]
+    if table == ENRICHED_INTERACTIONS.name:
+        return row["user_id"]
+    if row["detected_by"] == "sink":  # dead-lettered by the sink: the enriched message itself
+        return owners[(ENRICHED.name, row["key"], row["original"])]
+    return _dead_letter_owner(row, owners)
+
+
+def _dead_letter_owner(row: dict, owners: dict) -> str:
+    decode = serializer_for(DEADLETTER).decode
+    for (topic, _, value), owner in owners.items():
+        if topic == DEADLETTER.name and decode(value)["original"] == row["original"]:
+            return owner
+    raise AssertionError(f"a dead letter the test did not produce: {row['original']!r}")
+
+
+def census(root: Path, namespace: str, owners: dict) -> dict[str, Counter[str]]:
+    return {
+        table: Counter(owner_of(table, row, owners) for row in rows_on_disk(root, namespace, table))
+        for table in TABLES
+    }
+
+
+def log_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("_delta_log/*.json"))
+
+
+def erase(root: Path, namespace: str, *args: str) -> str:
+    result = CliRunner().invoke(
+        app,
+        ["lake", "erase", *args, "--lake-uri", str(root), "--namespace", namespace],
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_erasing_u42_leaves_every_row_of_u420(lake: tuple[Path, str, dict]) -> None:
+    root, namespace, owners = lake
+    before = census(root, namespace, owners)
+    # Every owner is in every table it can be in, so a wrong match would show.
+    for table in TABLES:
+        assert before[table][ERASED] and before[table][NEIGHBOUR], (table, before[table])
+    assert before[DEAD_LETTERS.name][NOBODY] == 3 and before[RAW_EVENTS.name][NOBODY] == 1
+
+    output = erase(root, namespace, "--user-id", ERASED, "--vacuum")
+
+    after = census(root, namespace, owners)
+    for table in TABLES:
+        assert after[table][ERASED] == 0, (table, after[table])
+        assert after[table][NEIGHBOUR] == before[table][NEIGHBOUR], table
+        assert after[table][NOBODY] == before[table][NOBODY], table
+    # 4 sessions: a (decoded), c (a dead letter's original), d (wrong-topic bytes), e (cut).
+    assert "of 4 sessions" in output
+    # Kept and reported: the raw garbage without a key, and two undecodable dead letters.
+    assert "kept 3 rows" in output
+    deleted = {table: before[table][ERASED] for table in TABLES}
+    erasures = pq.read_table(root / namespace / "erasures").to_pylist()
+    assert {r["table_name"]: r["rows_deleted"] for r in erasures} == {
+        **deleted,
+        "quality_metrics": 0,
+    }
+    assert {r["table_name"]: r["unattributed_rows"] for r in erasures} == {
+        RAW_EVENTS.name: 1,
+        ENRICHED_INTERACTIONS.name: 0,
+        DEAD_LETTERS.name: 2,
+        "quality_metrics": 0,
+    }
+
+
+@pytest.mark.parametrize("user_id", ["9", "u-4", "s-42-a", "u-4200"])
+def test_erasing_an_unknown_id_deletes_nothing_and_writes_no_version(
+    lake: tuple[Path, str, dict], user_id: str
+) -> None:
+    root, namespace, owners = lake
+    before, logs = census(root, namespace, owners), log_files(root)
+
+    output = erase(root, namespace, "--user-id", user_id, "--vacuum")
+
+    assert "nothing matched" in output
+    assert log_files(root) == logs
+    assert census(root, namespace, owners) == before
+    assert not (root / namespace / "erasures").exists()
+
+
+def test_dry_run_lists_what_would_go_and_writes_nothing(lake: tuple[Path, str, dict]) -> None:
+    root, namespace, owners = lake
+    before, logs = census(root, namespace, owners), log_files(root)
+    files = sorted(root.rglob("*"))
+
+    output = erase(root, namespace, "--user-id", ERASED, "--dry-run", "--vacuum")
+
+    assert "dry run" in output and "nothing written" in output
+    for table in TABLES:
+        assert f"{table}: would delete {before[table][ERASED]} rows" in output, output
+    assert sorted(root.rglob("*")) == files
+    assert log_files(root) == logs
