@@ -3,8 +3,11 @@
 Checks, in order: value larger than the configured bound (`oversized`), missing or empty key
 (`missing_key`), the wire format and schema (`undecodable`, `unknown_fingerprint`,
 `wrong_schema`, from `schemas.exceptions`), then the meaning (`schema_invalid`: empty ids,
-key different from session_id, rating outside 1-5, negative turn index or latency).
-Signals with source `inferred` are our own output read back: they are ignored.
+key different from session_id, rating outside 1-5, negative turn index or latency), then time
+(`future_event_time`: more than `max_future_skew` after the message was sent, so that a broken
+clock never moves a watermark) and the reserved signal source (`reserved_source`).
+The processor's own inferred `abandoned` signals, read back from the signals topic, are ignored;
+any other signal with source `inferred` is refused (docs/semantics.md).
 """
 
 from dataclasses import dataclass
@@ -14,6 +17,7 @@ from schemas.exceptions import ContractError
 from schemas.serializer import SingleObjectSerializer, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
 from stream_processors.avro_readers import READERS
+from stream_processors.sessions import abandoned_signal_id
 
 __all__ = ["EventDecoder", "Rejection", "dead_letter_record"]
 
@@ -35,8 +39,11 @@ class Rejection:
 class EventDecoder:
     """Decodes and checks messages of the input topics (in one namespace)."""
 
-    def __init__(self, topics: list[TopicSpec], max_value_bytes: int) -> None:
+    def __init__(
+        self, topics: list[TopicSpec], max_value_bytes: int, max_future_skew_ms: int = 300_000
+    ) -> None:
         self.max_value_bytes = max_value_bytes
+        self.max_future_skew_ms = max_future_skew_ms
         self._serializers: dict[str, SingleObjectSerializer] = {
             spec.name: serializer_for(spec) for spec in topics
         }
@@ -49,9 +56,14 @@ class EventDecoder:
         return self._kinds[topic]
 
     def decode(
-        self, topic: str, key: bytes | None, value: bytes | None
+        self, topic: str, key: bytes | None, value: bytes | None, sent_at: int | None = None
     ) -> dict[str, Any] | Rejection | None:
-        """The event record, a Rejection, or None for a message to ignore."""
+        """The event record, a Rejection, or None for a message to ignore.
+
+        `sent_at` (epoch ms): when the message was sent, i.e. its Kafka timestamp, or the
+        processor's clock if that is earlier (a producer's clock can be broken too); None skips
+        the future check. The earlier of the two keeps a replay's decision the same as live.
+        """
         if value is not None and len(value) > self.max_value_bytes:
             return Rejection(
                 "oversized", f"value of {len(value)} bytes exceeds {self.max_value_bytes}"
@@ -68,8 +80,22 @@ class EventDecoder:
         problem = _semantic_problem(kind, key, record)
         if problem:
             return Rejection("schema_invalid", problem)
+        if sent_at is not None and record["event_time"] > sent_at + self.max_future_skew_ms:
+            return Rejection(
+                "future_event_time",
+                f"event_time {record['event_time']} is {record['event_time'] - sent_at} ms after "
+                f"the message was sent ({sent_at}); at most {self.max_future_skew_ms} ms allowed",
+            )
         if kind == "signal" and record.get("source") == "inferred":
-            return None
+            if record.get("kind") == "abandoned" and record["event_id"] == abandoned_signal_id(
+                record["session_id"]
+            ):
+                return None  # our own output, read back
+            return Rejection(
+                "reserved_source",
+                "signal source 'inferred' is reserved for the processor's own signals; "
+                "agents send 'agent' or 'client'",
+            )
         return record
 
     def decode_accepted(self, topic: str, value: bytes) -> dict[str, Any]:

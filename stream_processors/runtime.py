@@ -90,7 +90,9 @@ class ProcessorRuntime:
         self.metrics_topic = METRICS.in_namespace(namespace).name
         self.deadletter_topic = DEADLETTER.in_namespace(namespace).name
         self.signals_topic = SIGNALS.in_namespace(namespace).name
-        self.decoder = EventDecoder(self.inputs, settings.max_value_bytes)
+        self.decoder = EventDecoder(
+            self.inputs, settings.max_value_bytes, int(settings.max_future_skew_s * 1000)
+        )
         # Enriched records reuse their interaction message's body (schemas.extension).
         self._enriched_encoder = ExtensionEncoder(
             serializer_for(ENRICHED), serializer_for(INTERACTIONS)
@@ -370,8 +372,10 @@ class ProcessorRuntime:
         self.stats["events"] += 1
         self._events_in[message.topic] += 1
         timestamp = message.timestamp if message.timestamp and message.timestamp > 0 else None
+        wall = int(time.time() * 1000)
+        sent_at = wall if timestamp is None else min(timestamp, wall)
         try:
-            decoded = self.decoder.decode(message.topic, message.key, message.value)
+            decoded = self.decoder.decode(message.topic, message.key, message.value, sent_at)
         except Exception as exc:  # a bug must not stop the worker on one record
             decoded = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
         if isinstance(decoded, Rejection) or decoded is None:

@@ -1,18 +1,24 @@
 """One session's join: its turns, feedback and signals, when it closes, and its enriched records.
 
 Events are *staged* when they arrive and *applied* only once the partition's watermark has passed
-their event time, in (event_time, event_id) order. So the outputs depend on the events and their
-event times, not on how the three input topics interleaved on the way in: a replay, or a restart
-after a crash, gives the same records.
+their event time, in the order of docs/semantics.md: event time, then kind (interactions,
+feedback, non-terminal signals, terminal signals: ties belong to the session), then event id. So
+the outputs depend on the events and their event times, not on how the three input topics
+interleaved on the way in: a replay, or a restart after a crash, gives the same records.
 
-Rules (docs/processor.md):
-- activity = the session's interactions and (non-inferred) signals; feedback is not activity;
+Rules (docs/semantics.md):
+- activity = the session's interactions and signals; feedback is not activity;
 - a terminal signal (task_completed, task_failed, escalated_to_human) closes the session at its
   event time; with none, the session is abandoned at last activity + abandon_after, and an
   `abandoned` signal (source inferred, id uuid5 of the session id) is published;
 - on close, one enriched record (revision 0) per turn; feedback applied after the close and at
   most `feedback_grace` after it gives the turns it concerns a new revision; later feedback, and
-  interactions or signals after the close, are rejected as `too_late`.
+  interactions or signals after the close, are rejected as `too_late`; an interaction or signal
+  more than `feedback_grace` after the close starts the session id anew;
+- feedback needs a turn at or before its event time; until one is known it *waits* (a turn can
+  reach Kafka after its feedback), and is rejected when none can come any more;
+- an interaction or non-terminal signal ordered before a terminal close but applied after it
+  (it came after the watermark passed it) is joined late: the turns get a new revision.
 """
 
 import uuid
@@ -55,9 +61,21 @@ def abandoned_signal_id(session_id: str) -> str:
     return str(uuid.uuid5(_INFERRED_NAMESPACE, f"{session_id}/abandoned"))
 
 
-def staged_order(entry: dict[str, Any]) -> tuple[int, str]:
+# Rank of each kind of event among events of the same event time (docs/semantics.md).
+_RANK_INTERACTION, _RANK_FEEDBACK, _RANK_SIGNAL, _RANK_TERMINAL = 0, 1, 2, 3
+
+
+def staged_order(entry: dict[str, Any]) -> tuple[int, int, str]:
+    """The order in which a session applies its events: time, kind rank, event id."""
     record = entry["record"]
-    return (record["event_time"], record["event_id"])
+    kind = entry["kind"]
+    if kind == "interaction":
+        rank = _RANK_INTERACTION
+    elif kind == "feedback":
+        rank = _RANK_FEEDBACK
+    else:
+        rank = _RANK_TERMINAL if record["kind"] in TERMINAL_OUTCOMES else _RANK_SIGNAL
+    return (record["event_time"], rank, record["event_id"])
 
 
 class SessionEffects(Protocol):
@@ -89,10 +107,14 @@ class Session:
     signals: list[dict[str, Any]] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
     staged: list[dict[str, Any]] = field(default_factory=list)
+    # Feedback applied before any turn at or before its time was known (see `_apply_feedback`).
+    waiting: list[dict[str, Any]] = field(default_factory=list)
     covered: set[str] = field(default_factory=set)
     last_activity: int | None = None
     closed_at: int | None = None
     outcome: str | None = None
+    # Event id of the terminal signal that closed the session (None: abandoned, or open).
+    closed_by: str | None = None
     revisions: dict[str, int] = field(default_factory=dict)
     # The turns' interaction messages as consumed: their bodies open the enriched records'
     # (schemas.extension). Not in `to_state`: restored from the persisted entries.
@@ -122,15 +144,21 @@ class Session:
         due = min([e["record"]["event_time"] for e in self.staged], default=None)
         if self.closed_at is not None:
             timer: int | None = self.closed_at + grace_ms  # its feedback grace ends
+        elif self.last_activity is None and self.waiting:
+            timer = self._waiting_expiry(abandon_after_ms)
         else:
             timer = self.close_due(abandon_after_ms)
         if timer is None:
             return due
         return timer if due is None or timer < due else due
 
+    def _waiting_expiry(self, abandon_after_ms: int) -> int:
+        """When feedback of a session without any activity stops waiting for a turn."""
+        return min(e["record"]["event_time"] for e in self.waiting) + abandon_after_ms
+
     def expired(self, watermark: int, grace_ms: int) -> bool:
-        """Closed, past its feedback grace, nothing staged: its state can go."""
-        if self.staged:
+        """Closed, past its feedback grace, nothing staged or waiting: its state can go."""
+        if self.staged or self.waiting:
             return False
         if self.closed_at is None:
             return self.last_activity is None and not self.turns
@@ -149,7 +177,8 @@ class Session:
         """Apply the staged events up to `watermark` in order, closing the session when due.
 
         Returns the event ids of the staged entries the session no longer needs (see
-        `kept_entries`): those applied as feedback or signals, and those dropped as too late.
+        `kept_entries`): those applied as feedback or signals, those dropped as too late, and
+        the turns of an earlier use of the session id.
         """
         staged = self.staged
         if all(e["record"]["event_time"] <= watermark for e in staged):
@@ -159,22 +188,74 @@ class Session:
             self.staged = [e for e in staged if e["record"]["event_time"] > watermark]
         if len(ready) > 1:
             ready.sort(key=staged_order)
+        released: list[str] = []
         for entry in ready:
+            time = entry["record"]["event_time"]
+            if (
+                self.closed_at is not None
+                and entry["kind"] != "feedback"
+                and time > self.closed_at + grace_ms
+            ):
+                released += self._begin_again(effects)
             due = self.close_due(abandon_after_ms)
-            if due is not None and due <= entry["record"]["event_time"]:
-                self._close("abandoned", due, effects)
+            if due is not None and due <= time:
+                self._close("abandoned", due, None, effects, window_ms)
             self._apply(entry, effects, grace_ms, window_ms)
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= watermark:
-            self._close("abandoned", due, effects)
+            self._close("abandoned", due, None, effects, window_ms)
         turns = self.turns
-        released = [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in turns]
-        if self.staged and self.closed_at is not None and watermark >= self.closed_at + grace_ms:
-            # Past the grace period, whatever is still staged can only ever be too late.
-            for entry in sorted(self.staged, key=staged_order):
-                effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
-                released.append(entry["record"]["event_id"])
-            self.staged = []
+        waiting = {e["record"]["event_id"] for e in self.waiting}
+        released += [
+            e["record"]["event_id"]
+            for e in ready
+            if e["record"]["event_id"] not in turns and e["record"]["event_id"] not in waiting
+        ]
+        released += self._reject_hopeless(watermark, effects, abandon_after_ms, grace_ms)
+        return released
+
+    def _reject_hopeless(
+        self, watermark: int, effects: SessionEffects, abandon_after_ms: int, grace_ms: int
+    ) -> list[str]:
+        """Dead-letter what can no longer join: past the grace period, staged feedback and
+        waiting feedback; without any activity, feedback that waited `abandon_after`."""
+        released: list[str] = []
+        if self.closed_at is not None and watermark >= self.closed_at + grace_ms:
+            message = f"session {self.session_id} closed at {self.closed_at}"
+            hopeless = self.waiting + [e for e in self.staged if e["kind"] == "feedback"]
+            self.waiting = []
+            self.staged = [e for e in self.staged if e["kind"] != "feedback"]
+        elif (
+            self.closed_at is None
+            and self.last_activity is None
+            and self.waiting
+            and watermark >= self._waiting_expiry(abandon_after_ms)
+        ):
+            message = f"no interaction of session {self.session_id} is known"
+            hopeless = [
+                e for e in self.waiting if e["record"]["event_time"] + abandon_after_ms <= watermark
+            ]
+            self.waiting = [e for e in self.waiting if e not in hopeless]
+        else:
+            return released
+        for entry in sorted(hopeless, key=staged_order):
+            effects.too_late(entry, message)
+            released.append(entry["record"]["event_id"])
+        return released
+
+    def _begin_again(self, effects: SessionEffects) -> list[str]:
+        """An interaction or signal more than the grace period after the close: the session id
+        is used again. The finished session's outputs are out; keep only the ids seen (a
+        redelivered old event is still a duplicate). Returns the event ids it released."""
+        released = list(self.turns)
+        for entry in sorted(self.waiting, key=staged_order):
+            effects.too_late(entry, f"no interaction of session {self.session_id} is known")
+            released.append(entry["record"]["event_id"])
+        self.agent, self.closed_at, self.outcome, self.closed_by = None, None, None, None
+        self.last_activity = None
+        self.turns, self.turn_messages, self.revisions = {}, {}, {}
+        self.feedback, self.signals, self.waiting = [], [], []
+        self.covered = set()
         return released
 
     def _apply(
@@ -185,58 +266,137 @@ class Session:
             self._apply_feedback(entry, effects, grace_ms, window_ms)
             return
         if self.closed_at is not None:
-            effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
+            if self.closed_by is not None and staged_order(entry) < (
+                self.closed_at,
+                _RANK_TERMINAL,
+                self.closed_by,
+            ):
+                self._join_late(entry, effects, grace_ms, window_ms)
+            else:
+                effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
             return
         time = record["event_time"]
         self.last_activity = time if self.last_activity is None else max(self.last_activity, time)
         if kind == "interaction":
-            if self.agent is None:
-                self.agent = (record["agent_id"], record["agent_version"])
-            self.turns[record["event_id"]] = _turn(record)
-            if entry.get("value") is not None:
-                self.turn_messages[record["event_id"]] = entry["value"]
-            effects.count_interaction(self.agent, record)
+            self._add_turn(entry, effects)
+            if self.waiting:
+                self._retry_waiting(effects, grace_ms, window_ms)
             return
         insort(self.signals, _joined_signal(record), key=_joined_order)
         if record["kind"] in TERMINAL_OUTCOMES:
-            self._close(TERMINAL_OUTCOMES[record["kind"]], time, effects)
+            self._close(
+                TERMINAL_OUTCOMES[record["kind"]], time, record["event_id"], effects, window_ms
+            )
+
+    def _add_turn(self, entry: dict[str, Any], effects: SessionEffects) -> None:
+        record = entry["record"]
+        if self.agent is None:
+            self.agent = (record["agent_id"], record["agent_version"])
+        self.turns[record["event_id"]] = _turn(record)
+        if entry.get("value") is not None:
+            self.turn_messages[record["event_id"]] = entry["value"]
+        effects.count_interaction(self.agent, record)
+
+    def _join_late(
+        self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
+    ) -> None:
+        """An interaction or signal ordered before the terminal close, applied after it (it
+        came after the watermark had passed it): join it, and revise every turn."""
+        record = entry["record"]
+        if entry["kind"] == "signal" and record["kind"] in TERMINAL_OUTCOMES:
+            effects.too_late(
+                entry,
+                f"terminal signal before the close of session {self.session_id} at "
+                f"{self.closed_at}, which was decided before it arrived",
+            )
+            return
+        assert self.closed_at is not None and self.outcome is not None
+        time = record["event_time"]
+        self.last_activity = time if self.last_activity is None else max(self.last_activity, time)
+        if entry["kind"] == "signal":
+            insort(self.signals, _joined_signal(record), key=_joined_order)
+            if self.agent is None:
+                return
+        else:
+            first = self.agent is None
+            self._add_turn(entry, effects)
+            assert self.agent is not None
+            if first:
+                effects.count_session(self.agent, self.closed_at, self.outcome)
+            self._count_coverage(effects, window_ms)
+        for turn_id in self.turns:
+            self.revisions[turn_id] = self.revisions.get(turn_id, -1) + 1
+        for enriched in self.enriched_records(self.turns):
+            effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
+        if entry["kind"] == "interaction" and self.waiting:
+            self._retry_waiting(effects, grace_ms, window_ms)
+
+    def _retry_waiting(self, effects: SessionEffects, grace_ms: int, window_ms: int) -> None:
+        """A turn was added: feedback waiting for one at or before its time may join now."""
+        waiting, self.waiting = self.waiting, []
+        for entry in sorted(waiting, key=staged_order):
+            self._apply_feedback(entry, effects, grace_ms, window_ms)
 
     def _apply_feedback(
         self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
     ) -> None:
         record = entry["record"]
-        if self.agent is None:
-            effects.too_late(entry, f"no interaction of session {self.session_id} is known")
-            return
-        if self.closed_at is not None and record["event_time"] > self.closed_at + grace_ms:
+        time = record["event_time"]
+        if self.closed_at is not None and time > self.closed_at + grace_ms:
             effects.too_late(
                 entry,
-                f"feedback {record['event_time'] - self.closed_at} ms after session "
+                f"feedback {time - self.closed_at} ms after session "
                 f"{self.session_id} closed; grace is {grace_ms} ms",
             )
             return
+        if self.agent is None or not any(t["event_time"] <= time for t in self.turns.values()):
+            self.waiting.append(entry)  # no turn at or before it yet: one may still come
+            return
         joined = {k: record.get(k) for k in _FEEDBACK_FIELDS}
-        target = record.get("interaction_id")
-        joined["interaction_id"] = target if target in self.turns else None
-        joined["session_level"] = joined["interaction_id"] is None
+        joined["interaction_id"] = record.get("interaction_id")
         insort(self.feedback, joined, key=_joined_order)
         effects.count_feedback(self.agent, record)
-        affected = [target] if not joined["session_level"] else list(self.turns)
+        if self.closed_at is None:
+            return  # coverage and records are decided at the close
+        target = joined["interaction_id"]
+        affected = [target] if target in self.turns else list(self.turns)
         for turn_id in affected:
             if turn_id in self.covered:
                 continue
             turn_time = self.turns[turn_id]["event_time"]
-            if record["event_time"] < window_start_of(turn_time, window_ms) + window_ms:
+            if time < window_start_of(turn_time, window_ms) + window_ms:
                 self.covered.add(turn_id)
                 effects.count_coverage(self.agent, turn_time)
-        if self.closed_at is not None:
-            for turn_id in affected:
-                self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
-            for enriched in self.enriched_records(affected):
-                effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
+        for turn_id in affected:
+            self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
+        for enriched in self.enriched_records(affected):
+            effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
 
-    def _close(self, outcome: str, closed_at: int, effects: SessionEffects) -> None:
-        self.closed_at, self.outcome = closed_at, outcome
+    def _count_coverage(self, effects: SessionEffects, window_ms: int) -> None:
+        """Count each turn not counted yet as `with feedback` when some joined feedback on it,
+        or on the session, is earlier than the end of the turn's window."""
+        assert self.agent is not None
+        turns = self.turns
+        for turn_id, turn in turns.items():
+            if turn_id in self.covered:
+                continue
+            window_end = window_start_of(turn["event_time"], window_ms) + window_ms
+            for item in self.feedback:
+                target = item["interaction_id"]
+                if item["event_time"] < window_end and (target == turn_id or target not in turns):
+                    self.covered.add(turn_id)
+                    effects.count_coverage(self.agent, turn["event_time"])
+                    break
+
+    def _close(
+        self,
+        outcome: str,
+        closed_at: int,
+        closed_by: str | None,
+        effects: SessionEffects,
+        window_ms: int,
+    ) -> None:
+        self.closed_at, self.outcome, self.closed_by = closed_at, outcome, closed_by
         if self.agent is None:
             return  # signals without any turn: nothing to label or count
         if outcome == "abandoned":
@@ -253,6 +413,8 @@ class Session:
             insort(self.signals, _joined_signal(signal), key=_joined_order)
             effects.inferred_signal(signal)
         effects.count_session(self.agent, closed_at, outcome)
+        if self.feedback:
+            self._count_coverage(effects, window_ms)
         for turn_id in self.turns:
             self.revisions[turn_id] = 0
         for enriched in self.enriched_records(self.turns):
@@ -264,28 +426,32 @@ class Session:
         """The `agentfeedback.enriched.EnrichedInteraction` records of some turns, as of now.
 
         Feedback and signals are kept in (event_time, event_id) order, so each turn's share of
-        them is in that order too.
+        them is in that order too. Feedback is turn-level when it names a turn of the session.
         """
         assert self.closed_at is not None and self.outcome is not None
-        retried = {t.get("retry_of") for t in self.turns.values()}
+        turns = self.turns
+        retried = {t.get("retry_of") for t in turns.values()}
         retried.update(s["interaction_id"] for s in self.signals if s["kind"] == "retried")
-        shown = [{k: v for k, v in f.items() if k != "interaction_id"} for f in self.feedback]
+        shown = []
+        for item in self.feedback:
+            item_shown = {k: v for k, v in item.items() if k != "interaction_id"}
+            item_shown["session_level"] = item["interaction_id"] not in turns
+            shown.append(item_shown)
         records = []
         for turn_id in turn_ids:
-            feedback: list[dict[str, Any]] = []
-            feedback_shown: list[dict[str, Any]] = []
-            for index, item in enumerate(self.feedback):
-                if item["session_level"] or item["interaction_id"] == turn_id:
-                    feedback.append(item)
-                    feedback_shown.append(shown[index])
-            label = derive_label(feedback, self.outcome, turn_id in retried)
+            feedback_shown = [
+                shown[index]
+                for index, item in enumerate(self.feedback)
+                if item["interaction_id"] == turn_id or shown[index]["session_level"]
+            ]
+            label = derive_label(feedback_shown, self.outcome, turn_id in retried)
             records.append(
                 {
-                    **self.turns[turn_id],
+                    **turns[turn_id],
                     "revision": self.revisions[turn_id],
                     "session_outcome": self.outcome,
                     "session_closed_at": self.closed_at,
-                    "session_turns": len(self.turns),
+                    "session_turns": len(turns),
                     "feedback": feedback_shown,
                     "signals": [s for s in self.signals if s["interaction_id"] in (None, turn_id)],
                     "reward": label.reward,
@@ -299,17 +465,20 @@ class Session:
     # -- state ---------------------------------------------------------------------------------
 
     def kept_entries(self) -> set[str]:
-        """Event ids whose staged entries the session still needs: its turns and staged events.
+        """Event ids whose staged entries the session still needs: its turns, staged events and
+        waiting feedback.
 
         Their payloads (prompt, response, context...) are persisted once each, apart from the
         session (`to_state` names them by id), so saving a session does not re-serialise them.
         """
-        return set(self.turns).union(e["record"]["event_id"] for e in self.staged)
+        kept = set(self.turns).union(e["record"]["event_id"] for e in self.staged)
+        return kept.union(e["record"]["event_id"] for e in self.waiting)
 
     def to_state(self) -> dict[str, Any]:
         """Everything but the kept entries' payloads (see `kept_entries`) and the staged events:
         every persisted entry that is not a turn is staged (`from_state`), so staging an event
-        persists its entry only, not the session again."""
+        persists its entry only, not the session again. Waiting feedback is staged again too:
+        applying it once more makes it wait again."""
         return {
             "session_id": self.session_id,
             "agent": list(self.agent) if self.agent else None,
@@ -321,6 +490,7 @@ class Session:
             "last_activity": self.last_activity,
             "closed_at": self.closed_at,
             "outcome": self.outcome,
+            "closed_by": self.closed_by,
             "revisions": self.revisions,
         }
 
@@ -337,7 +507,7 @@ class Session:
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
             turns=turns,
-            feedback=sorted(state["feedback"], key=_joined_order),
+            feedback=sorted((_with_target(item) for item in state["feedback"]), key=_joined_order),
             signals=sorted(state["signals"], key=_joined_order),
             seen=set(state["seen"]).union(entries),
             staged=[entry for eid, entry in entries.items() if eid not in turns],
@@ -345,11 +515,19 @@ class Session:
             last_activity=state["last_activity"],
             closed_at=state["closed_at"],
             outcome=state["outcome"],
+            closed_by=state.get("closed_by"),
             revisions=state["revisions"],
             turn_messages={
                 tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
             },
         )
+
+
+def _with_target(item: dict[str, Any]) -> dict[str, Any]:
+    """Joined feedback as persisted before feedback kept its target: drop the old flag."""
+    if "session_level" in item:
+        item = {k: v for k, v in item.items() if k != "session_level"}
+    return item
 
 
 def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:

@@ -44,6 +44,13 @@ class ProcessorSettings(ServiceSettings):
         description="Wall clock without records after which an input partition counts as idle; "
         "an idle partition's watermark then advances with the wall clock.",
     )
+    max_future_skew_s: float = Field(
+        300.0,
+        ge=0,
+        description="An event whose event_time is more than this after the moment it was sent "
+        "(its Kafka timestamp, or the worker's clock if earlier) is dead-lettered as "
+        "future_event_time and never moves a watermark.",
+    )
     metrics_window_s: int = Field(60, gt=0, description="Tumbling metrics window size.")
     metrics_update_interval_s: float = Field(
         1.0, gt=0, description="Wall clock between running (non-final) updates of one window."

@@ -1,23 +1,28 @@
 """The per-partition event-time watermark, which also advances when its inputs go idle.
 
 One input partition number `p` is fed by three topic partitions (interactions, feedback and
-signals `p`, co-partitioned). Each is a *source*. The watermark is the minimum over the sources
-that are still active of the maximum event time each has shown, minus the allowed lateness: so a
-topic read ahead of the others does not close windows the others still feed. A source read to its
-end (the caller says which are caught up: consumer position at the broker's end offset) and silent
-for `idle_timeout` of wall clock stops holding the watermark back, so a sparse topic does not
-delay the others for longer than that; when every source is in that state, the watermark advances
-with the wall clock, so sessions still close when traffic stops. Both conditions are needed:
-wall-clock silence alone is not the end (while a backlog is read, one topic can be starved for
-seconds by the others), and "read to the end" alone is a race (producers write the three topics
-in separate batches, so a session's feedback can be in Kafka a few milliseconds before its
-interaction; a topic that showed nothing yet counts from the moment it was first read to its
-end). "Silent" counts only wall-clock time in which the source was also known to be read to
-its end: after a stretch in which the worker could not look (a step blocked on an unreachable
-broker), a source must be read to its end for `idle_timeout` again before it stops holding, and
-the idle advance does not count that stretch either. Otherwise, when a broker comes back, a topic
-whose producer has not resent yet looks long silent, and the watermark passes the events the
-producer still holds. The watermark never goes back.
+signals `p`, co-partitioned). Each is a *source*. The watermark is the minimum over the sources of
+what each *holds* it at, minus the allowed lateness (docs/semantics.md, "When the stream decides"):
+- a source with unread records (the caller says which are read to their end: consumer position at
+  the broker's end offset), or silent for less than `idle_timeout`, holds it at the latest event
+  time it has shown;
+- a source read to its end and silent for `idle_timeout` holds it at that event time plus the
+  wall-clock time it has been silent: a sparse topic (feedback) moves the watermark at the speed of real time, and a backlog
+  read at full speed on the other topics cannot run ahead of it by hours (which closed sessions
+  before their signals were read, and dropped their feedback);
+- a source that has shown nothing holds it where it is until it has been read to its end for
+  `idle_timeout`, counted from the partition's first event at the earliest: a topic that is never
+  used does not block the others, and a burst into a worker that was idle for an hour does not
+  leave behind the topics it reaches a moment later;
+- when every source is read to its end and silent for `idle_timeout`, the watermark moves to the
+  furthest event time seen (minus lateness), then with the wall clock, so sessions still close
+  when traffic stops.
+"Silent" counts only wall-clock time in which the source was also known to be read to its end:
+after a stretch in which the worker could not look (a step blocked on an unreachable broker), a
+source counts as silent from that moment only. Otherwise, when a broker comes back, a topic whose
+producer has not resent yet looks long silent, and the watermark passes the events the producer
+still holds. Without offset information (`caught_up` None), silence alone is taken as the end.
+Events refused at intake (a future `event_time`) are never observed. The watermark never goes back.
 """
 
 from collections.abc import Collection
@@ -39,12 +44,15 @@ class PartitionWatermark:
     _last_seen: dict[str, float] = field(default_factory=dict)
     _caught_up_since: dict[str, float] = field(default_factory=dict)
     _last_tick: float | None = None
+    _first_event_at: float | None = None  # wall clock of the first event this process saw
 
     def observe(self, source: str, event_time: int, now: float) -> None:
         """Record an event of `source` (a topic name) seen at wall clock `now`."""
         if event_time > self.source_max.get(source, event_time - 1):
             self.source_max[source] = event_time
         self._last_seen[source] = now
+        if self._first_event_at is None:
+            self._first_event_at = now
 
     def advance(
         self,
@@ -55,8 +63,7 @@ class PartitionWatermark:
         """Recompute the watermark at wall clock `now`; return it (None before any event).
 
         `caught_up`: the sources read to their end (None: all of them). `expected`: every
-        source of the partition; one that has shown nothing yet and is not caught up holds the
-        watermark where it is (its first events may be older than the others').
+        source of the partition, including those that have shown nothing yet.
         """
         last_tick, self._last_tick = self._last_tick, now
         was_idle, self.idle = self.idle, False
@@ -70,45 +77,54 @@ class PartitionWatermark:
                     self._caught_up_since.setdefault(source, now)
                 else:
                     self._caught_up_since.pop(source, None)
-            if any(
-                source not in self.source_max
-                and now - self._caught_up_since.get(source, now) < self.idle_timeout_ms
-                for source in expected
-            ):
-                return self.value
-        holding = [
-            self.source_max[source]
-            for source, seen in self._last_seen.items()
-            if source in self.source_max and self._holds_back(source, seen, now, caught_up)
-        ]
-        if holding:
-            candidate = min(holding) - self.lateness_ms
-            if self.value is None or candidate > self.value:
-                self.value = candidate
-        elif self.source_max:
-            # Every source read to its end: all of it has been seen. Once all have also been
-            # silent for the idle timeout, event time moves on with the wall clock.
+        if self._first_event_at is None:
+            return self.value
+        holds: list[float] = []
+        all_idle = True
+        for source in set(expected) | set(self._last_seen):
+            silent = self._silent(source, now, caught_up)
+            if source not in self.source_max:
+                if silent is None or silent < self.idle_timeout_ms:
+                    return self.value  # its first events may be older than the others'
+                continue
+            if silent is None:
+                holds.append(self.source_max[source])
+                all_idle = False
+                continue
+            if silent < self.idle_timeout_ms:
+                holds.append(self.source_max[source])
+                all_idle = False
+            else:
+                holds.append(self.source_max[source] + silent)
+        if not holds:
+            return self.value
+        if all_idle:
+            # Every source read to its end and silent: all of it has been seen. Event time
+            # moves on with the wall clock.
+            self.idle = True
             seen_all = max(self.source_max.values()) - self.lateness_ms
             current = self.value if self.value is not None else seen_all
-            self.idle = all(now - seen >= self.idle_timeout_ms for seen in self._last_seen.values())
-            elapsed = 0
-            if self.idle and was_idle and last_tick is not None:
-                elapsed = int(now - last_tick)
+            elapsed = int(now - last_tick) if was_idle and last_tick is not None else 0
             self.value = max(seen_all, current + elapsed)
+            return self.value
+        candidate = int(min(holds)) - self.lateness_ms
+        if self.value is None or candidate > self.value:
+            self.value = candidate
         return self.value
 
-    def _holds_back(
-        self, source: str, seen: float, now: float, caught_up: Collection[str] | None
-    ) -> bool:
-        """A source holds the watermark back until it has been read to its end and silent for
-        the idle timeout. Without offset information (caught_up None), silence alone is taken
-        as the end."""
-        if caught_up is None:
-            return now - seen < self.idle_timeout_ms
-        if source not in caught_up:
-            return True
-        quiet_since = max(seen, self._caught_up_since.get(source, now))
-        return now - quiet_since < self.idle_timeout_ms
+    def _silent(self, source: str, now: float, caught_up: Collection[str] | None) -> float | None:
+        """Wall-clock ms for which `source` has been read to its end and silent (None: it has
+        unread records). For a source that has shown nothing, counted from the partition's
+        first event at the earliest."""
+        if caught_up is not None and source not in caught_up:
+            return None
+        seen = self._last_seen.get(source)
+        quiet_since = seen if seen is not None else self._first_event_at
+        if quiet_since is None:
+            quiet_since = now
+        if caught_up is not None:
+            quiet_since = max(quiet_since, self._caught_up_since.get(source, now))
+        return max(0.0, now - quiet_since)
 
     def silent_for(self, source: str, now: float) -> float:
         """Wall-clock ms since `source` last showed an event (infinite: never)."""
@@ -119,6 +135,7 @@ class PartitionWatermark:
         """After loading from state: every known source counts as just seen."""
         self._last_seen = dict.fromkeys(self.source_max, now)
         self._last_tick = now
+        self._first_event_at = now if self.source_max else None
 
     def to_state(self) -> dict[str, Any]:
         return {"value": self.value, "source_max": dict(self.source_max)}

@@ -8,6 +8,7 @@ from producers.bad_records import BAD_RECORD_KINDS, make_bad_record
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, FEEDBACK, INPUT_TOPICS, SIGNALS
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
+from stream_processors.sessions import abandoned_signal_id
 
 DECODER = EventDecoder(list(INPUT_TOPICS), max_value_bytes=100_000)
 
@@ -47,15 +48,52 @@ def test_semantic_checks() -> None:
         assert result.reason == ("missing_key" if not key else "schema_invalid")
 
 
-def test_inferred_signals_are_ignored() -> None:
-    signal = {
-        "event_id": "x",
+def _signal(**overrides: object) -> dict:
+    record = {
+        "event_id": abandoned_signal_id("s1"),
         "session_id": "s1",
         "event_time": 1,
         "kind": "abandoned",
         "source": "inferred",
     }
-    assert DECODER.decode(SIGNALS.name, b"s1", serializer_for(SIGNALS).encode(signal)) is None
+    record.update(overrides)
+    return record
+
+
+def test_our_own_inferred_signals_are_ignored() -> None:
+    encode = serializer_for(SIGNALS).encode
+    assert DECODER.decode(SIGNALS.name, b"s1", encode(_signal())) is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"event_id": "agent-made"}, {"kind": "task_completed"}, {"session_id": "s2"}],
+)
+def test_other_inferred_signals_are_refused(overrides: dict) -> None:
+    record = _signal(**overrides)
+    key = record["session_id"].encode()
+    result = DECODER.decode(SIGNALS.name, key, serializer_for(SIGNALS).encode(record))
+    assert isinstance(result, Rejection) and result.reason == "reserved_source"
+
+
+def test_an_agent_source_signal_is_accepted() -> None:
+    record = _signal(event_id="x", source="client")
+    decoded = DECODER.decode(SIGNALS.name, b"s1", serializer_for(SIGNALS).encode(record))
+    assert isinstance(decoded, dict) and decoded["source"] == "client"
+
+
+def test_future_event_time_is_refused_relative_to_when_it_was_sent() -> None:
+    decoder = EventDecoder(list(INPUT_TOPICS), 100_000, max_future_skew_ms=300_000)
+    encode = serializer_for(FEEDBACK).encode
+    sent = 1_800_000_000_000
+    ok = decoder.decode(FEEDBACK.name, b"s1", encode(_feedback(event_time=sent + 300_000)), sent)
+    assert isinstance(ok, dict)
+    late = encode(_feedback(event_time=sent + 300_001))
+    refused = decoder.decode(FEEDBACK.name, b"s1", late, sent)
+    assert isinstance(refused, Rejection) and refused.reason == "future_event_time"
+    assert "300001 ms after" in refused.message
+    # Without a send time (no timestamp and no clock given) nothing is refused for its time.
+    assert isinstance(decoder.decode(FEEDBACK.name, b"s1", late), dict)
 
 
 def test_dead_letter_keeps_bounded_original() -> None:

@@ -116,3 +116,38 @@ def test_the_idle_advance_does_not_count_a_blocked_stretch() -> None:
     assert mark.advance(now=32_200, caught_up=expected, expected=expected) == 10_200
     assert mark.idle
     assert mark.advance(now=32_400, caught_up=expected, expected=expected) == 10_400
+
+
+def test_a_silent_sparse_source_holds_at_its_time_plus_its_silence() -> None:
+    """A backlog read at full speed on interactions cannot run hours ahead of a feedback topic
+    that is read to its end: the feedback source holds at its last event time plus the
+    wall-clock time it has been silent."""
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    expected = {"interactions", "feedback"}
+    mark.observe("feedback", 10_000, now=0)
+    mark.observe("interactions", 10_000, now=0)
+    for now in range(100, 5000, 100):
+        mark.observe("interactions", 10_000 + now * 1000, now=now)  # event time 1000x faster
+        value = mark.advance(now=now, caught_up={"feedback"}, expected=expected)
+        assert value is not None and value <= 10_000 + now
+    assert not mark.idle
+
+
+def test_a_burst_into_a_long_idle_partition_waits_for_topics_it_reaches_later() -> None:
+    """A worker idle for an hour: every topic has been read to its end all along. A burst
+    starts on interactions; signals and feedback must still hold the watermark until they
+    have been read to their end for the idle timeout after that first event."""
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    expected = {"interactions", "feedback", "signals"}
+    for now in range(0, 3_600_000, 600_000):
+        assert mark.advance(now=now, caught_up=expected, expected=expected) is None
+    start = 3_600_000
+    mark.observe("interactions", 500_000, now=start)
+    assert mark.advance(now=start + 10, caught_up=expected, expected=expected) is None
+    assert mark.advance(now=start + 900, caught_up=expected, expected=expected) is None
+    mark.observe("signals", 400_000, now=start + 950)
+    assert mark.advance(now=start + 960, caught_up=expected, expected=expected) is None
+    # read to its end for 1 s (the step at start + 10 followed a long gap between steps,
+    # which counts as a stretch nothing is known about): feedback stops holding
+    assert mark.advance(now=start + 1009, caught_up=expected, expected=expected) is None
+    assert mark.advance(now=start + 1010, caught_up=expected, expected=expected) == 400_000

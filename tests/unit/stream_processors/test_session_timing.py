@@ -1,0 +1,147 @@
+"""The rules of docs/semantics.md that depend on timing: ties, waiting feedback, late joins,
+reuse of a session id. Driven through a partition with the watermark set by hand."""
+
+from stream_processors.sessions import staged_order
+from tests.unit.stream_processors.conftest import T0, EventFactory
+from tests.unit.stream_processors.test_partition import Driver
+
+
+def test_ties_belong_to_the_session_whatever_the_ids(events: EventFactory) -> None:
+    """The README example: turn, thumbs-up and task_completed in one millisecond."""
+    for attempt in range(20):
+        factory = EventFactory(f"tie-{attempt}")
+        turn = factory.interaction(0)
+        thumbs = factory.feedback(0, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+        done = factory.signal(0, "task_completed")
+        drive = Driver()
+        drive.ingest(done, thumbs, turn)  # arrival order does not matter either
+        out = drive.until(1)
+        assert out.too_late == []
+        [record] = out.enriched
+        assert record["session_outcome"] == "completed"
+        assert [f["thumbs_up"] for f in record["feedback"]] == [True]
+        assert record["feedback"][0]["session_level"] is False
+
+
+def test_order_ranks_kinds_within_one_millisecond(events: EventFactory) -> None:
+    entries = [
+        events.signal(0, "task_completed"),
+        events.signal(0, "retried"),
+        events.feedback(0, thumbs_up=True),
+        events.interaction(0),
+    ]
+    ordered = sorted(entries, key=staged_order)
+    assert [e["kind"] for e in ordered] == ["interaction", "feedback", "signal", "signal"]
+    assert ordered[-1]["record"]["kind"] == "task_completed"
+
+
+def test_a_second_terminal_signal_in_the_same_millisecond_is_too_late(
+    events: EventFactory,
+) -> None:
+    drive = Driver()
+    first, second = events.signal(5, "task_completed"), events.signal(5, "task_failed")
+    drive.ingest(events.interaction(0), first, second)
+    out = drive.until(6)
+    winner = min(first, second, key=staged_order)
+    assert out.enriched[0]["session_closed_at"] == T0 + 5_000
+    assert out.enriched[0]["session_outcome"] == ("completed" if winner is first else "failed")
+    assert [e["record"]["event_id"] for e, _ in out.too_late] == [
+        max(first, second, key=staged_order)["record"]["event_id"]
+    ]
+
+
+def test_a_turn_that_arrives_after_its_closing_signal_is_joined(events: EventFactory) -> None:
+    """The signal and feedback reached Kafka first and the watermark passed them; the turn
+    (same millisecond) came later: it is joined, and its feedback with it."""
+    turn = events.interaction(0)
+    thumbs = events.feedback(0, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    drive = Driver()
+    drive.ingest(thumbs, events.signal(0, "task_completed"))
+    out = drive.until(5)
+    assert out.enriched == [] and out.too_late == []  # the feedback waits for a turn
+    drive.ingest(turn)
+    out = drive.until(6)
+    assert out.too_late == []
+    latest = out.enriched[-1]
+    assert latest["event_id"] == turn["record"]["event_id"]
+    assert latest["session_outcome"] == "completed"
+    assert [f["thumbs_up"] for f in latest["feedback"]] == [True]
+    assert drive.processor.windows  # the session and its turn were counted
+    window = next(iter(drive.processor.windows.values()))
+    assert window.counts["interactions"] == 1 and window.counts["sessions_completed"] == 1
+    assert window.counts["thumbs_up"] == 1 and window.counts["interactions_with_feedback"] == 1
+
+
+def test_a_late_turn_revises_the_other_turns(events: EventFactory) -> None:
+    first, late = events.interaction(0, 0), events.interaction(3, 1)
+    drive = Driver()
+    drive.ingest(first, events.signal(4, "task_completed"))
+    assert [r["revision"] for r in drive.until(5).enriched] == [0]
+    drive.ingest(late)
+    out = drive.until(6)
+    assert {(r["event_id"], r["revision"], r["session_turns"]) for r in out.enriched} == {
+        (first["record"]["event_id"], 1, 2),
+        (late["record"]["event_id"], 0, 2),
+    }
+
+
+def test_feedback_before_any_turn_is_too_late_once_no_turn_can_come(
+    events: EventFactory,
+) -> None:
+    drive = Driver()
+    early = events.feedback(0, thumbs_up=True)
+    drive.ingest(early, events.interaction(1), events.signal(2, "task_completed"))
+    out = drive.until(3)
+    assert out.too_late == []  # it waits: a turn at or before it may still arrive
+    assert [f["event_id"] for f in out.enriched[0]["feedback"]] == []
+    out = drive.until(2 + 600)  # the grace period (600 s) is over
+    assert [e["record"]["event_id"] for e, _ in out.too_late] == [early["record"]["event_id"]]
+    assert drive.processor.sessions == {}
+
+
+def test_feedback_of_a_session_without_activity_stops_waiting(events: EventFactory) -> None:
+    drive = Driver()
+    lone = events.feedback(0, thumbs_up=True)
+    drive.ingest(lone)
+    assert drive.until(59).too_late == []
+    out = drive.until(60)  # abandon_after (60 s) after it, nothing came
+    assert [e["record"]["event_id"] for e, _ in out.too_late] == [lone["record"]["event_id"]]
+    assert "no interaction" in out.too_late[0][1]
+
+
+def test_activity_after_close_plus_grace_starts_the_session_again(events: EventFactory) -> None:
+    drive = Driver()
+    old = events.interaction(0)
+    drive.ingest(old, events.signal(1, "task_completed"))
+    drive.until(2)
+    again = events.interaction(1 + 600 + 1)  # grace is 600 s
+    still_late = events.interaction(1 + 600)
+    drive.ingest(still_late, again, events.signal(1 + 602, "task_failed"))
+    out = drive.until(1 + 603)
+    assert [e["record"]["event_id"] for e, _ in out.too_late] == [still_late["record"]["event_id"]]
+    assert [(r["event_id"], r["session_outcome"]) for r in out.enriched] == [
+        (again["record"]["event_id"], "failed")
+    ]
+
+
+def test_waiting_feedback_survives_a_restart(events: EventFactory) -> None:
+    """Waiting feedback is persisted as a staged entry; applied again it waits again."""
+    from stream_processors.partition import PartitionProcessor
+    from tests.unit.stream_processors.test_partition import CONFIG
+
+    drive = Driver()
+    turn = events.interaction(0)
+    thumbs = events.feedback(0, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    drive.ingest(thumbs, events.signal(0, "task_completed"))
+    drive.until(5)
+    changes = drive.processor.dirty_state()
+    entries = {sid: {eid: entry} for (sid, eid), entry in changes.entries.items()}
+    restored = PartitionProcessor.from_state(
+        0, CONFIG, 0, changes.progress, iter(changes.sessions.values()), iter(()), entries
+    )
+    drive.processor = restored
+    drive.until(5.5)
+    drive.ingest(turn)
+    out = drive.until(6)
+    assert out.too_late == []
+    assert [f["thumbs_up"] for f in out.enriched[-1]["feedback"]] == [True]
