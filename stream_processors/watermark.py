@@ -7,9 +7,9 @@ what each *holds* it at, minus the allowed lateness (docs/semantics.md, "When th
   the broker's end offset), or silent for less than `idle_timeout`, holds it at the latest event
   time it has shown;
 - a source read to its end and silent for `idle_timeout` holds it at that event time plus the
-  wall-clock time it has been silent: a sparse topic (feedback) moves the watermark at the speed of real time, and a backlog
-  read at full speed on the other topics cannot run ahead of it by hours (which closed sessions
-  before their signals were read, and dropped their feedback);
+  wall-clock time it has been silent: a sparse topic (feedback) moves the watermark at the
+  speed of real time, and a backlog read at full speed on the other topics cannot run ahead of
+  it by hours (which closed sessions before their signals were read, and dropped feedback);
 - a source that has shown nothing holds it where it is until it has been read to its end for
   `idle_timeout`, counted from the partition's first event at the earliest: a topic that is never
   used does not block the others, and a burst into a worker that was idle for an hour does not
