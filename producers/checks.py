@@ -171,7 +171,12 @@ def check_signal(record: Mapping[str, Any], max_text_bytes: int) -> None:
     _check_common(record)
     _optional_uuid(record, "interaction_id")
     _check_enum(record, SIGNALS.value_record, "kind")
-    _check_enum(record, SIGNALS.value_record, "source")
+    if _check_enum(record, SIGNALS.value_record, "source") == "inferred":
+        raise InvalidRecordError(
+            "source='inferred' is reserved for the signals the processor derives itself; "
+            "send source='agent' or 'client'",
+            "source",
+        )
     _optional_text(record, "detail", max_text_bytes)
 
 

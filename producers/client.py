@@ -87,6 +87,7 @@ class FeedbackClient:
         }
         self._checks = {name: checker_for(name) for name in self._serializers}
         self._max_text_bytes = self.settings.max_text_bytes
+        self._max_future_skew_ms = int(self.settings.max_future_skew_s * 1000)
         self._max_event_bytes = self.settings.max_event_bytes
         self._counters = ProducerCounters(registry)
         self._spool = (
@@ -231,6 +232,7 @@ class FeedbackClient:
             )
         try:
             check(record, self._max_text_bytes)
+            self._check_clock(record)
             value = self._serializers[topic.value_record].encode(record)
             if len(value) > self._max_event_bytes:
                 raise InvalidRecordError(
@@ -241,6 +243,17 @@ class FeedbackClient:
             self._counters.add("rejected", topic.name)
             raise
         return record["session_id"].encode("utf-8"), value
+
+    def _check_clock(self, record: Mapping[str, Any]) -> None:
+        """Refuse an event_time from a broken clock: the processor would dead-letter it."""
+        ahead = record["event_time"] - time.time_ns() // 1_000_000
+        if ahead > self._max_future_skew_ms:
+            raise InvalidRecordError(
+                f"event_time={record['event_time']} is {ahead} ms ahead of this machine's clock; "
+                f"at most {self._max_future_skew_ms} ms allowed "
+                "(FEEDBACK_PRODUCER_MAX_FUTURE_SKEW_S)",
+                "event_time",
+            )
 
     def _emit(self, topic: TopicSpec, record: Mapping[str, Any]) -> str:
         key, value = self._encode(topic, record)

@@ -59,6 +59,12 @@ class ProducerSettings(ServiceSettings):
         gt=0,
         description="Largest UTF-8 size of one text field (prompt, response...).",
     )
+    max_future_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="An event_time more than this ahead of this machine's clock is refused "
+        "(a broken clock); the processor dead-letters such events as future_event_time.",
+    )
     max_event_bytes: int = Field(
         default=1_000_000,
         gt=0,

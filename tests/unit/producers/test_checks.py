@@ -194,3 +194,11 @@ def test_signals() -> None:
         with pytest.raises(InvalidRecordError) as caught:
             check_signal({**record, **changes}, LIMIT)
         assert caught.value.field == field
+
+
+def test_the_inferred_source_is_reserved_for_the_processor() -> None:
+    record = build_signal(session_id="s-1", kind="abandoned", source="inferred")
+    with pytest.raises(InvalidRecordError) as error:
+        check_signal(record, LIMIT)
+    assert error.value.field == "source"
+    check_signal(build_signal(session_id="s-1", kind="abandoned", source="client"), LIMIT)

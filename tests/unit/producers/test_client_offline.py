@@ -43,6 +43,19 @@ def events(registry: CollectorRegistry, outcome: str, topic: str = SIGNALS.name)
     return value or 0.0
 
 
+def test_an_event_time_from_a_broken_clock_is_refused(tmp_path: Path, closed_port: int) -> None:
+    settings = offline(tmp_path, closed_port, max_future_skew_s=60)
+    with FeedbackClient(settings, registry=CollectorRegistry()) as client:
+        now_ms = int(time.time() * 1000)
+        with pytest.raises(InvalidRecordError, match="ahead of this machine's clock") as caught:
+            client.log_signal(session_id="s", kind="task_completed", event_time=now_ms + 120_000)
+        assert caught.value.field == "event_time"
+        with pytest.raises(InvalidRecordError):
+            client.log_signal(session_id="s", kind="task_completed", event_time=4_070_908_800_000)
+        client.log_signal(session_id="s", kind="task_completed", event_time=now_ms + 30_000)
+        assert client.stats().rejected == 2 and client.stats().sent == 1
+
+
 def test_invalid_input_is_rejected_counted_and_not_queued(tmp_path: Path, closed_port: int) -> None:
     registry = CollectorRegistry()
     with FeedbackClient(offline(tmp_path, closed_port), registry=registry) as client:
