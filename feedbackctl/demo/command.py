@@ -1,6 +1,7 @@
 """`feedbackctl demo`: stack up, generator -> processor workers -> sink (+ dashboard), live view,
 then a summary read back from the Delta tables. Ctrl-C stops everything cleanly."""
 
+import dataclasses
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,13 +56,15 @@ def demo(
     console.print(
         f"namespace [bold]{namespace}[/bold]: {sessions:,} sessions at {rate:,.0f} events/s"
     )
-    # Event time starts now (it then runs ahead of the wall clock: simulated time).
+    # Simulated event time runs ahead of the wall clock (feedback hours after its turn): it
+    # ends now, so that no event is from the future (docs/semantics.md, future_event_time).
     start_ms = int(time.time() * 1000)
-    traffic = generate_traffic(
-        TrafficConfig(
-            sessions=sessions, seed=seed, bad_record_share=bad_share, start_time_ms=start_ms
-        )
+    config = TrafficConfig(
+        sessions=sessions, seed=seed, bad_record_share=bad_share, start_time_ms=start_ms
     )
+    span_ms = max(e.event_time for e in generate_traffic(config).events()) - start_ms
+    start_ms -= span_ms + 60_000
+    traffic = generate_traffic(dataclasses.replace(config, start_time_ms=start_ms))
     events_sent = sum(1 for _ in traffic.events())  # the same traffic the generator will send
 
     env = {
