@@ -1,0 +1,135 @@
+"""Walking one session id's events in order: sessions, their joins, closes and refusals.
+
+Implements docs/semantics.md, "A session, applied in order": abandonment at last activity +
+abandon_after (an event at exactly that time comes after the close), turns and signals while
+open, feedback joined with an earlier turn within the grace period, `too_late` otherwise, and a
+new session under the same id for activity more than the grace period after the close.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from verification.events import TERMINAL_SIGNALS, InputEvent, inferred_abandoned_id
+
+__all__ = ["SessionRun", "Timing", "TooLate", "walk_session_id"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The contract's durations, in event-time milliseconds."""
+
+    abandon_after_ms: int
+    grace_ms: int
+
+
+@dataclass(frozen=True)
+class TooLate:
+    """An event refused as `too_late`, and why."""
+
+    event: InputEvent
+    message: str
+
+
+@dataclass
+class SessionRun:
+    """One session (one use of a session id), in the order its events were applied."""
+
+    session_id: str
+    turns: list[InputEvent] = field(default_factory=list)
+    feedback: list[InputEvent] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    last_activity: int | None = None
+    closed_at: int | None = None
+    outcome: str | None = None
+    inferred_signal: dict[str, Any] | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    def abandon_due(self, abandon_after_ms: int) -> int | None:
+        if self.closed_at is not None or self.last_activity is None:
+            return None
+        return self.last_activity + abandon_after_ms
+
+    def close(self, outcome: str, at: int) -> None:
+        self.closed_at, self.outcome = at, outcome
+        if outcome == "abandoned" and self.turns:
+            self.inferred_signal = _abandoned_signal(self.session_id, at, self.last_activity)
+            self.signals.append(joined_signal(self.inferred_signal))
+
+
+def joined_signal(record: Any) -> dict[str, Any]:
+    """The fields of a signal an enriched record shows."""
+    return {
+        "event_id": record["event_id"],
+        "event_time": record["event_time"],
+        "kind": record["kind"],
+        "source": record["source"],
+        "interaction_id": record.get("interaction_id"),
+    }
+
+
+def _abandoned_signal(session_id: str, at: int, last_activity: int | None) -> dict[str, Any]:
+    return {
+        "event_id": inferred_abandoned_id(session_id),
+        "session_id": session_id,
+        "interaction_id": None,
+        "event_time": at,
+        "kind": "abandoned",
+        "source": "inferred",
+        "detail": f"no activity for {at - (last_activity or 0)} ms",
+    }
+
+
+def walk_session_id(
+    session_id: str, events: Iterable[InputEvent], timing: Timing
+) -> tuple[list[SessionRun], list[TooLate]]:
+    """Every session under one id and the too-late events; `events` sorted by `order()` and
+    without duplicates."""
+    runs = [SessionRun(session_id)]
+    too_late: list[TooLate] = []
+    for event in events:
+        run = runs[-1]
+        due = run.abandon_due(timing.abandon_after_ms)
+        if due is not None and due <= event.event_time:
+            run.close("abandoned", due)
+        if event.kind == "feedback":
+            problem = _feedback_problem(run, event, timing.grace_ms)
+            if problem:
+                too_late.append(TooLate(event, problem))
+            else:
+                run.feedback.append(event)
+            continue
+        if run.closed_at is not None:
+            if event.event_time <= run.closed_at + timing.grace_ms:
+                too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
+                continue
+            run = SessionRun(session_id)
+            runs.append(run)
+        _apply_activity(run, event)
+    last = runs[-1]
+    due = last.abandon_due(timing.abandon_after_ms)
+    if due is not None:
+        last.close("abandoned", due)
+    return [run for run in runs if run.last_activity is not None], too_late
+
+
+def _feedback_problem(run: SessionRun, event: InputEvent, grace_ms: int) -> str | None:
+    if run.closed_at is not None and event.event_time > run.closed_at + grace_ms:
+        return f"feedback {event.event_time - run.closed_at} ms after the close; grace {grace_ms}"
+    if not run.turns:
+        return f"no turn of session {run.session_id} before the feedback"
+    return None
+
+
+def _apply_activity(run: SessionRun, event: InputEvent) -> None:
+    run.last_activity = event.event_time
+    if event.kind == "interaction":
+        run.turns.append(event)
+        return
+    run.signals.append(joined_signal(event.record))
+    terminal = TERMINAL_SIGNALS.get(str(event.record.get("kind")))
+    if terminal is not None:
+        run.close(terminal, event.event_time)
