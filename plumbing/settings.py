@@ -1,6 +1,11 @@
 """Base class for every service's settings: one environment prefix, unknown keys rejected."""
 
+from typing import Any
+
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from plumbing.environment import ENV_PREFIX, check_environment, register_settings
 
 __all__ = [
     "DEFAULT_BOOTSTRAP_SERVERS",
@@ -11,7 +16,6 @@ __all__ = [
     "env_name",
 ]
 
-ENV_PREFIX = "FEEDBACK_"
 # Where `feedbackctl stack up` listens by default; every service's settings start from these.
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
@@ -24,7 +28,12 @@ def env_name(prefix: str, field: str) -> str:
 
 
 class ServiceSettings(BaseSettings):
-    """Settings read from FEEDBACK_* environment variables; subclasses narrow the prefix."""
+    """Settings read from FEEDBACK_* environment variables; subclasses narrow the prefix.
+
+    `extra="forbid"` only refuses unknown keyword arguments: pydantic-settings ignores unknown
+    environment variables. So each subclass registers its variables (`plumbing.environment`)
+    and loading it refuses any variable under its prefix that names no field.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -32,3 +41,16 @@ class ServiceSettings(BaseSettings):
         frozen=True,
         case_sensitive=False,
     )
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        register_settings(str(cls.model_config.get("env_prefix", "")), cls.model_fields)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_variables(cls, values: Any) -> Any:
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        if prefix.startswith(ENV_PREFIX):  # never the whole environment
+            check_environment(prefixes=(prefix,))
+        return values

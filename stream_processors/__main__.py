@@ -5,11 +5,13 @@ The same as `feedbackctl process`, without the rest of the CLI (used by tests an
 
 import argparse
 import logging
+import sys
 
 from local_stack.topics import ensure_topics
+from plumbing.environment import UnknownSettingError, check_environment
 from plumbing.logs import configure_logging
 from stream_processors.app import internal_topics, run_worker
-from stream_processors.settings import ProcessorSettings
+from stream_processors.settings import PROCESSOR_ENV_PREFIX, ProcessorSettings
 
 
 def main() -> None:
@@ -17,6 +19,12 @@ def main() -> None:
     parser.add_argument("--namespace", default=None, help="replay namespace")
     parser.add_argument("--loglevel", default="info")
     args = parser.parse_args()
+    try:
+        # Its own variables only: a shared ConfigMap also holds the other services' ones.
+        check_environment(prefixes=(PROCESSOR_ENV_PREFIX,))
+    except UnknownSettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     overrides = {"namespace": args.namespace} if args.namespace is not None else {}
     configure_logging(args.loglevel)
     logging.getLogger(__name__).debug("starting")

@@ -1,0 +1,31 @@
+"""Every service's settings class, imported so that the CLI knows every valid FEEDBACK_* name.
+
+Each `ServiceSettings` subclass registers its variables when it is defined
+(`plumbing.environment`); importing them all here is what lets `feedbackctl` refuse a variable
+that no service reads, whichever command runs. A new settings class is added here.
+"""
+
+from curation.monitoring.settings import MonitorSettings
+from curation.settings import CurationSettings
+from dashboard.settings import DashboardSettings
+from feedbackctl.topics_commands import TopicsSettings
+from local_stack.settings import StackSettings
+from plumbing.settings import ServiceSettings
+from producers.settings import ProducerSettings
+from replay.settings import ReplaySettings
+from sinks.settings import SinkSettings
+from stream_processors.settings import ProcessorSettings
+
+__all__ = ["SETTINGS_CLASSES"]
+
+SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
+    CurationSettings,
+    DashboardSettings,
+    MonitorSettings,
+    ProcessorSettings,
+    ProducerSettings,
+    ReplaySettings,
+    SinkSettings,
+    StackSettings,
+    TopicsSettings,
+)
