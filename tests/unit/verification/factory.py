@@ -22,6 +22,9 @@ class Events:
         self._count += 1
         return str(uuid.uuid5(uuid.NAMESPACE_OID, f"event-{self._count}"))
 
+    def _id_from(self, fields: dict[str, Any]) -> str:
+        return str(fields.pop("event_id")) if "event_id" in fields else self._next_id()
+
     def _add(self, kind: str, record: dict[str, Any], **meta: Any) -> dict[str, Any]:
         event = {
             "kind": kind,
@@ -38,7 +41,7 @@ class Events:
     def turn(self, session: str, at_ms: int, **fields: Any) -> dict[str, Any]:
         meta = {k: fields.pop(k) for k in ("timestamp", "key") if k in fields}
         record = {
-            "event_id": fields.pop("event_id", None) or self._next_id(),
+            "event_id": self._id_from(fields),
             "session_id": session,
             "turn_index": 0,
             "agent_id": "bot",
@@ -63,7 +66,7 @@ class Events:
     def feedback(self, session: str, at_ms: int, **fields: Any) -> dict[str, Any]:
         meta = {k: fields.pop(k) for k in ("timestamp", "key") if k in fields}
         record = {
-            "event_id": fields.pop("event_id", None) or self._next_id(),
+            "event_id": self._id_from(fields),
             "session_id": session,
             "interaction_id": None,
             "event_time": T0 + at_ms,
@@ -81,7 +84,7 @@ class Events:
     def signal(self, session: str, at_ms: int, kind: str, **fields: Any) -> dict[str, Any]:
         meta = {k: fields.pop(k) for k in ("timestamp", "key") if k in fields}
         record = {
-            "event_id": fields.pop("event_id", None) or self._next_id(),
+            "event_id": self._id_from(fields),
             "session_id": session,
             "interaction_id": None,
             "event_time": T0 + at_ms,
