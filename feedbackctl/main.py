@@ -16,6 +16,7 @@ from feedbackctl.settings_classes import SETTINGS_CLASSES
 from feedbackctl.sink_commands import run_sink
 from feedbackctl.stack_commands import stack_app
 from feedbackctl.topics_commands import topics_app
+from feedbackctl.verify_commands import verify
 from plumbing.environment import UnknownSettingError, check_environment
 
 __all__ = ["app"]
@@ -50,6 +51,7 @@ app.add_typer(topics_app, name="topics")
 app.command("dashboard")(dashboard)
 app.add_typer(replay_app, name="replay")
 app.command("backfill")(backfill_command)
+app.command("verify")(verify)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""`feedbackctl verify`: compare a namespace's outputs in the lake with the batch reference."""
+
+import typer
+from rich.console import Console
+
+from sinks.lake import Lake
+from sinks.settings import SINK_ENV_PREFIX, SinkSettings
+from stream_processors.settings import ProcessorSettings
+from verification.lake_check import verify_lake
+
+__all__ = ["verify"]
+
+console = Console(highlight=False)
+
+
+def verify(
+    namespace: str = typer.Option(
+        ...,
+        envvar=f"{SINK_ENV_PREFIX}NAMESPACE",
+        help=f"Namespace whose tables to verify (env {SINK_ENV_PREFIX}NAMESPACE).",
+    ),
+    lake_dir: str | None = typer.Option(
+        None, help=f"Lake root (env {SINK_ENV_PREFIX}LAKE_URI, default ./lake)."
+    ),
+    version: int | None = typer.Option(
+        None, help="Delta version of raw_events to read (default: the latest)."
+    ),
+) -> None:
+    """Recompute the expected outputs from raw_events (docs/semantics.md) and compare them with
+    enriched_interactions, quality_metrics and dead_letters. Timing rules come from the
+    processor's settings (FEEDBACK_PROCESSOR_*). Exits 1 on any difference."""
+    sink = SinkSettings(namespace=namespace, **({"lake_uri": lake_dir} if lake_dir else {}))
+    result = verify_lake(Lake.from_settings(sink), ProcessorSettings(), version)
+    for table, read in result.versions.items():
+        shown = "no table" if read is None else f"version {read}"
+        console.print(f"{table}: {shown}")
+    for table, count in result.compared.items():
+        console.print(f"compared {count} {table}")
+    for difference in result.differences:
+        console.print(difference.line(), markup=False)
+    if result.differences:
+        console.print(f"[red]{len(result.differences)} differences[/red]")
+        raise typer.Exit(code=1)
+    console.print("[green]no differences[/green]")
