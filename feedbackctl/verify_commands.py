@@ -1,5 +1,7 @@
 """`feedbackctl verify`: compare a namespace's outputs in the lake with the batch reference."""
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -29,7 +31,10 @@ def verify(
     """Recompute the expected outputs from raw_events (docs/semantics.md) and compare them with
     enriched_interactions, quality_metrics and dead_letters. Timing rules come from the
     processor's settings (FEEDBACK_PROCESSOR_*). Exits 1 on any difference."""
-    sink = SinkSettings(namespace=namespace, **({"lake_uri": lake_dir} if lake_dir else {}))
+    overrides: dict[str, Any] = {"namespace": namespace}
+    if lake_dir:
+        overrides["lake_uri"] = lake_dir
+    sink = SinkSettings(**overrides)
     result = verify_lake(Lake.from_settings(sink), ProcessorSettings(), version)
     for table, read in result.versions.items():
         shown = "no table" if read is None else f"version {read}"
