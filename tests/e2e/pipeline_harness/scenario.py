@@ -33,15 +33,18 @@ def run_scenario(
     extra_bad: Sequence[BadRecord] = (),
     first_sink_env: dict[str, str] | None = None,
     settle_timeout_s: float = 150.0,
+    already_started: bool = False,
 ) -> ScenarioResult:
-    """Start `workers` processors and a sink, produce `config` at `rate` events/s while `fault`
-    runs, wait until every window is final and the lake holds every offset, then reconcile."""
+    """Start `workers` processors and a sink (unless `already_started`), produce `config` at
+    `rate` events/s (0: as fast as the SDK sends) while `fault` runs, wait until every window
+    is final and the lake holds every offset, then reconcile."""
     started = time.monotonic()
-    pipeline.match_traffic(config)
-    for _ in range(workers):
-        pipeline.start_processor()
-    pipeline.start_sink(first_sink_env)
-    pipeline.wait_ready()
+    if not already_started:
+        pipeline.match_traffic(config)
+        for _ in range(workers):
+            pipeline.start_processor()
+        pipeline.start_sink(first_sink_env)
+        pipeline.wait_ready()
     producer = BackgroundProducer(
         config, pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir, rate, repeat, extra_bad
     )
