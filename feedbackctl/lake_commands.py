@@ -2,13 +2,15 @@
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from schemas.exceptions import LakePathError
 from sinks.erasure import ErasureReport, erase_user
 from sinks.exceptions import LakeError
 from sinks.lake import TABLE_NAMES, Lake
@@ -37,7 +39,13 @@ def _lake(lake_uri: str | None, namespace: str | None, storage_options: str | No
         "namespace": namespace,
         "storage_options": json.loads(storage_options) if storage_options else None,
     }
-    return Lake.from_settings(SinkSettings(**{k: v for k, v in overrides.items() if v is not None}))
+    try:
+        settings = SinkSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return Lake.from_settings(settings)
+    except ValidationError as exc:
+        _fail(ValueError("; ".join(str(error["msg"]) for error in exc.errors())))
+    except LakePathError as exc:
+        _fail(exc)
 
 
 def _tables(lake: Lake, table: str) -> list[str]:
@@ -48,7 +56,7 @@ def _tables(lake: Lake, table: str) -> list[str]:
     return [table]
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     console.print(f"[red]error:[/red] {exc}")
     raise typer.Exit(code=1)
 

@@ -67,7 +67,7 @@ def run_sink(
         "storage_options": json.loads(storage_options) if storage_options else None,
     }
     settings = SinkSettings(**{k: v for k, v in overrides.items() if v is not None})
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_host)
     sink = DeltaSink(settings)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:

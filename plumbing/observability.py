@@ -4,7 +4,7 @@ Every process (processor worker, sink, dashboard, an agent using the producer SD
 prometheus-client series over HTTP with two lines::
 
     from plumbing.observability import start_metrics_server
-    start_metrics_server(settings.metrics_port)          # None or 0 disables it
+    start_metrics_server(settings.metrics_port, settings.metrics_host)  # port None/0: off
 
 Naming convention: ``feedback_<component>_<what>_<unit>``, lower snake case, for example
 ``feedback_sink_flush_latency_seconds`` or ``feedback_processor_events_in`` (no unit for plain
@@ -42,8 +42,9 @@ __all__ = [
 
 # The components of the pipeline; a new long-running process adds its name here.
 COMPONENTS = ("producer", "processor", "sink", "dashboard", "curation", "monitor", "generator")
-# All interfaces by default: Prometheus scrapes from another host or container.
-METRICS_HOST = "0.0.0.0"
+# Loopback unless configured (`*_METRICS_HOST`): a container or a remote Prometheus needs
+# 0.0.0.0 or a specific interface, and says so.
+METRICS_HOST = "127.0.0.1"
 
 _PART = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _UNITS = ("seconds", "bytes", "ratio", "messages", "records", "rows", "requests", "clients")

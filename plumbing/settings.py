@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from plumbing.environment import ENV_PREFIX, check_environment, register_settings
@@ -10,6 +10,7 @@ from plumbing.environment import ENV_PREFIX, check_environment, register_setting
 __all__ = [
     "DEFAULT_BOOTSTRAP_SERVERS",
     "DEFAULT_LAKE_URI",
+    "DEFAULT_METRICS_HOST",
     "DEFAULT_REDIS_URL",
     "ENV_PREFIX",
     "ServiceSettings",
@@ -20,6 +21,9 @@ __all__ = [
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:16379/0"
 DEFAULT_LAKE_URI = "lake"
+# Endpoints listen on loopback unless told otherwise: /metrics tells anyone who can reach it about
+# topics, partitions and rates, and a container sets 0.0.0.0 on purpose (the image does).
+DEFAULT_METRICS_HOST = "127.0.0.1"
 
 
 def env_name(prefix: str, field: str) -> str:
@@ -40,6 +44,14 @@ class ServiceSettings(BaseSettings):
         extra="forbid",
         frozen=True,
         case_sensitive=False,
+    )
+
+    # Here rather than in each service's class: every service serving /metrics on a port of its
+    # own (`metrics_port`) binds it here; services without one ignore it.
+    metrics_host: str = Field(
+        DEFAULT_METRICS_HOST,
+        description="Interface the process's metrics/HTTP endpoints bind (0.0.0.0: every "
+        "interface, e.g. in a container).",
     )
 
     @classmethod

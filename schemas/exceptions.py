@@ -5,6 +5,7 @@ from plumbing.errors import FeedbackPipelineError
 __all__ = [
     "ContractError",
     "InvalidRecordError",
+    "LakePathError",
     "UndecodableError",
     "UnknownFingerprintError",
     "WrongSchemaError",
@@ -43,3 +44,7 @@ class InvalidRecordError(ContractError, ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class LakePathError(FeedbackPipelineError, ValueError):
+    """A namespace, table prefix or table name would lead outside the lake root."""

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from schemas.arrow import arrow_schema
 from schemas.catalog import SchemaCatalog, default_catalog
+from schemas.lake_paths import check_table_name, check_table_prefix
 
 __all__ = [
     "DEAD_LETTERS",
@@ -67,8 +68,10 @@ class LakeTable:
         return pa.schema([*record, *LINEAGE_COLUMNS, EVENT_DATE])
 
     def path(self, lake_uri: str, prefix: str = "") -> str:
-        """Location of the table under the lake root (`prefix` names a replay namespace)."""
-        return f"{lake_uri.rstrip('/')}/{prefix}{self.name}"
+        """Location of the table under the lake root (`prefix` names a replay namespace).
+
+        LakePathError when the prefix would lead outside the root (`../x/`, `/etc/`)."""
+        return f"{lake_uri.rstrip('/')}/{check_table_prefix(prefix)}{check_table_name(self.name)}"
 
 
 RAW_EVENTS = LakeTable("raw_events", None, event_time_column="event_time")

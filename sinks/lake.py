@@ -7,6 +7,7 @@ from deltalake import DeltaTable
 
 from plumbing.settings import DEFAULT_LAKE_URI
 from schemas.lake import LAKE_TABLES
+from schemas.lake_paths import check_table_name, check_table_prefix
 from sinks.exceptions import TableNotFoundInLakeError
 from sinks.settings import SinkSettings
 
@@ -28,9 +29,12 @@ class Lake:
     def from_settings(cls, settings: SinkSettings) -> "Lake":
         return cls(settings.lake_uri, settings.table_prefix, dict(settings.storage_options))
 
+    def __post_init__(self) -> None:
+        check_table_prefix(self.prefix)  # LakePathError: never a table outside the root
+
     def path(self, name: str) -> str:
         """URI of a table of this lake."""
-        return f"{self.uri.rstrip('/')}/{self.prefix}{name}"
+        return f"{self.uri.rstrip('/')}/{self.prefix}{check_table_name(name)}"
 
     def exists(self, name: str) -> bool:
         return DeltaTable.is_deltatable(self.path(name), self.storage_options or None)

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from plumbing.settings import (
@@ -11,6 +11,7 @@ from plumbing.settings import (
     ENV_PREFIX,
     ServiceSettings,
 )
+from schemas.lake_paths import check_namespace
 
 __all__ = ["SINK_ENV_PREFIX", "SinkSettings"]
 
@@ -81,6 +82,12 @@ class SinkSettings(ServiceSettings):
     dead_letter_max_bytes: int = Field(
         256 * 1024, gt=0, description="Original bytes kept in a sink-made dead letter."
     )
+
+    @field_validator("namespace")
+    @classmethod
+    def _plain_namespace(cls, value: str) -> str:
+        """A directory under the lake root, never `../other` or an absolute path."""
+        return check_namespace(value)
 
     @property
     def consumer_group(self) -> str:

@@ -46,6 +46,7 @@ def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]
         broker_max_poll_records=settings.batch_max_events,
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
+        web_bind=settings.metrics_host,  # Faust binds every interface by default
         producer_linger=0.005,
     )
     # Before anything asks for the transport: fetched records reach the runtime in batches.
@@ -130,7 +131,7 @@ def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:
 
     _use_uvloop()
     _tune_garbage_collector()
-    start_metrics_server(settings.metrics_port)
+    start_metrics_server(settings.metrics_port, settings.metrics_host)
     app, _ = build_app(settings)
     log.info(
         "processor %s starting (pid %d); join logic: %s",

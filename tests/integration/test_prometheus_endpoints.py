@@ -37,6 +37,7 @@ from tests.integration.test_processor_support import (
     namespace_for,
     traffic_config,
 )
+from tests.unit.plumbing.test_observability import listening_addresses
 
 GARBAGE = b"this is not an Avro single-object encoding"
 UNDECODABLE = "undecodable"  # schemas.exceptions: bytes without the single-object marker
@@ -321,6 +322,13 @@ def test_sink_endpoint_serves_moving_series(stack: Stack) -> None:
     offsets = series(samples, "feedback_sink_committed_offset")
     assert {s.labels["topic"] for s in offsets} >= inputs
     assert series(samples, "feedback_sink_commit_conflicts_total")  # zero, but exposed
+
+
+def test_worker_and_sink_endpoints_listen_on_loopback_only(stack: Stack) -> None:
+    """No *_METRICS_HOST is set: the real processes bind 127.0.0.1, not every interface."""
+    for url in (stack.processor_url, stack.sink_url):
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        assert listening_addresses(port) == {"127.0.0.1"}, url
 
 
 def test_producer_sdk_series_count_what_was_sent(stack: Stack) -> None:

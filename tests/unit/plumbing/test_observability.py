@@ -1,6 +1,8 @@
 """The Prometheus endpoint answers over real HTTP with the named series; names follow the rule."""
 
+import socket
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -40,6 +42,35 @@ def test_endpoint_serves_named_series_over_http() -> None:
     assert 'feedback_sink_events_in_total{topic="agent.interactions.v1"} 3.0' in body
     assert 'feedback_sink_lag_messages{partition="2",topic="agent.interactions.v1"} 17.0' in body
     assert "feedback_sink_flush_latency_seconds_count 1.0" in body
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the TCP sockets listening on `port`, as the kernel reports them."""
+    found: set[str] = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port_hex = fields[1].split(":")
+            if fields[3] != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(family, words))
+    return found
+
+
+def test_endpoint_listens_on_loopback_unless_configured() -> None:
+    server = start_metrics_server(0, registry=CollectorRegistry(), any_port=True)
+    assert server is not None
+    try:
+        assert server.host == "127.0.0.1"
+        assert listening_addresses(server.port) == {"127.0.0.1"}
+    finally:
+        server.close()
 
 
 def test_disabled_port_starts_nothing() -> None:
