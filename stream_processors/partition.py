@@ -140,6 +140,9 @@ class PartitionProcessor:
             if idle != self.idle_empty:
                 self.idle_empty, self._progress_dirty = idle, True
             return outputs
+        # Events *at* the watermark can still arrive (another event of that millisecond, further
+        # on in a topic): only what is strictly before it is complete (docs/semantics.md).
+        watermark -= 1
         effects = _Effects(self, outputs)
         config = self.config
         due_heap, scheduled = self._due, self._scheduled

@@ -278,7 +278,7 @@ class Session:
         time = record["event_time"]
         self.last_activity = time if self.last_activity is None else max(self.last_activity, time)
         if kind == "interaction":
-            self._add_turn(entry, effects)
+            self._add_turn(entry, effects, window_ms)
             if self.waiting:
                 self._retry_waiting(effects, grace_ms, window_ms)
             return
@@ -288,14 +288,23 @@ class Session:
                 TERMINAL_OUTCOMES[record["kind"]], time, record["event_id"], effects, window_ms
             )
 
-    def _add_turn(self, entry: dict[str, Any], effects: SessionEffects) -> None:
+    def _add_turn(self, entry: dict[str, Any], effects: SessionEffects, window_ms: int) -> None:
         record = entry["record"]
         if self.agent is None:
             self.agent = (record["agent_id"], record["agent_version"])
-        self.turns[record["event_id"]] = _turn(record)
+        turn_id = record["event_id"]
+        self.turns[turn_id] = _turn(record)
         if entry.get("value") is not None:
-            self.turn_messages[record["event_id"]] = entry["value"]
+            self.turn_messages[turn_id] = entry["value"]
         effects.count_interaction(self.agent, record)
+        if self.feedback:
+            # Session-level feedback earlier in the order covers a turn of its window too.
+            window_end = window_start_of(record["event_time"], window_ms) + window_ms
+            for item in self.feedback:
+                if item["interaction_id"] is None and item["event_time"] < window_end:
+                    self.covered.add(turn_id)
+                    effects.count_coverage(self.agent, record["event_time"])
+                    break
 
     def _join_late(
         self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int, window_ms: int
@@ -319,11 +328,10 @@ class Session:
                 return
         else:
             first = self.agent is None
-            self._add_turn(entry, effects)
+            self._add_turn(entry, effects, window_ms)
             assert self.agent is not None
             if first:
                 effects.count_session(self.agent, self.closed_at, self.outcome)
-            self._count_coverage(effects, window_ms)
         for turn_id in self.turns:
             self.revisions[turn_id] = self.revisions.get(turn_id, -1) + 1
         for enriched in self.enriched_records(self.turns):
@@ -353,13 +361,12 @@ class Session:
             self.waiting.append(entry)  # no turn at or before it yet: one may still come
             return
         joined = {k: record.get(k) for k in _FEEDBACK_FIELDS}
-        joined["interaction_id"] = record.get("interaction_id")
+        target = record.get("interaction_id")
+        # Turn-level when it names a turn earlier in the order (docs/semantics.md).
+        joined["interaction_id"] = target if target in self.turns else None
         insort(self.feedback, joined, key=_joined_order)
         effects.count_feedback(self.agent, record)
-        if self.closed_at is None:
-            return  # coverage and records are decided at the close
-        target = joined["interaction_id"]
-        affected = [target] if target in self.turns else list(self.turns)
+        affected = [target] if joined["interaction_id"] is not None else list(self.turns)
         for turn_id in affected:
             if turn_id in self.covered:
                 continue
@@ -367,26 +374,11 @@ class Session:
             if time < window_start_of(turn_time, window_ms) + window_ms:
                 self.covered.add(turn_id)
                 effects.count_coverage(self.agent, turn_time)
-        for turn_id in affected:
-            self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
-        for enriched in self.enriched_records(affected):
-            effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
-
-    def _count_coverage(self, effects: SessionEffects, window_ms: int) -> None:
-        """Count each turn not counted yet as `with feedback` when some joined feedback on it,
-        or on the session, is earlier than the end of the turn's window."""
-        assert self.agent is not None
-        turns = self.turns
-        for turn_id, turn in turns.items():
-            if turn_id in self.covered:
-                continue
-            window_end = window_start_of(turn["event_time"], window_ms) + window_ms
-            for item in self.feedback:
-                target = item["interaction_id"]
-                if item["event_time"] < window_end and (target == turn_id or target not in turns):
-                    self.covered.add(turn_id)
-                    effects.count_coverage(self.agent, turn["event_time"])
-                    break
+        if self.closed_at is not None:
+            for turn_id in affected:
+                self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
+            for enriched in self.enriched_records(affected):
+                effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
 
     def _close(
         self,
@@ -413,8 +405,6 @@ class Session:
             insort(self.signals, _joined_signal(signal), key=_joined_order)
             effects.inferred_signal(signal)
         effects.count_session(self.agent, closed_at, outcome)
-        if self.feedback:
-            self._count_coverage(effects, window_ms)
         for turn_id in self.turns:
             self.revisions[turn_id] = 0
         for enriched in self.enriched_records(self.turns):
@@ -426,7 +416,8 @@ class Session:
         """The `agentfeedback.enriched.EnrichedInteraction` records of some turns, as of now.
 
         Feedback and signals are kept in (event_time, event_id) order, so each turn's share of
-        them is in that order too. Feedback is turn-level when it names a turn of the session.
+        them is in that order too. Feedback is turn-level when it named a turn of the session
+        when it was applied (`interaction_id` kept), session-level otherwise (None).
         """
         assert self.closed_at is not None and self.outcome is not None
         turns = self.turns

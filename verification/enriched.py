@@ -26,9 +26,11 @@ _FEEDBACK_FIELDS = (
 
 def turn_level_target(run: SessionRun, feedback: InputEvent) -> str | None:
     """The turn a feedback is about, or None when it is session-level: its interaction_id
-    must name a turn of the session."""
+    must name a turn of the session earlier in the order (a turn of the same millisecond is)."""
     target = feedback.record.get("interaction_id")
-    if target is not None and any(turn.event_id == target for turn in run.turns):
+    if target is not None and any(
+        turn.event_id == target and turn.event_time <= feedback.event_time for turn in run.turns
+    ):
         return str(target)
     return None
 

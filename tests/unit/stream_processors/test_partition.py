@@ -35,10 +35,11 @@ class Driver:
             self.processor.ingest(entry["kind"], self.offset, entry, self.now)
 
     def until(self, at_s: float) -> Outputs:
-        """Advance (all sources idle) with the watermark at T0 + at_s."""
+        """Advance (all sources idle) until everything at or before T0 + at_s is applied: the
+        watermark just after it (events at the watermark itself may still come)."""
         self.now += 1
         mark = self.processor.watermark
-        mark.value = max(T0 + int(at_s * 1000), mark.value or 0)
+        mark.value = max(T0 + int(at_s * 1000) + 1, mark.value or 0)
         mark._last_tick = self.now  # idle advance adds nothing: the watermark is the target
         out = self.processor.advance(self.now)
         self.outputs.extend(out)
