@@ -257,8 +257,9 @@ class ProcessorRuntime:
         owned = self._sync_assignment(now)
         outputs: dict[int, Outputs] = {}
         dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
+        wall_ms = int(time.time() * 1000)  # the future_event_time check's clock
         for consumed in records:
-            self._ingest(consumed, owned, now, dead_letters)
+            self._ingest(consumed, owned, now, wall_ms, dead_letters)
         for topic, count in self._events_in.items():
             telemetry.EVENTS_IN.labels(topic).inc(count)
         self._events_in.clear()
@@ -353,6 +354,7 @@ class ProcessorRuntime:
         message: ConsumedRecord,
         owned: set[int],
         now: float,
+        wall_ms: int,
         dead_letters: list[tuple[bytes | None, dict[str, Any]]],
     ) -> None:
         partition = message.partition
@@ -372,8 +374,7 @@ class ProcessorRuntime:
         self.stats["events"] += 1
         self._events_in[message.topic] += 1
         timestamp = message.timestamp if message.timestamp and message.timestamp > 0 else None
-        wall = int(time.time() * 1000)
-        sent_at = wall if timestamp is None else min(timestamp, wall)
+        sent_at = wall_ms if timestamp is None else min(timestamp, wall_ms)
         try:
             decoded = self.decoder.decode(message.topic, message.key, message.value, sent_at)
         except Exception as exc:  # a bug must not stop the worker on one record

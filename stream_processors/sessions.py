@@ -199,18 +199,13 @@ class Session:
                 released += self._begin_again(effects)
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
-                self._close("abandoned", due, None, effects, window_ms)
+                self._close("abandoned", due, None, effects)
             self._apply(entry, effects, grace_ms, window_ms)
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= watermark:
-            self._close("abandoned", due, None, effects, window_ms)
-        turns = self.turns
-        waiting = {e["record"]["event_id"] for e in self.waiting}
-        released += [
-            e["record"]["event_id"]
-            for e in ready
-            if e["record"]["event_id"] not in turns and e["record"]["event_id"] not in waiting
-        ]
+            self._close("abandoned", due, None, effects)
+        kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting}
+        released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
         released += self._reject_hopeless(watermark, effects, abandon_after_ms, grace_ms)
         return released
 
@@ -232,10 +227,10 @@ class Session:
             and watermark >= self._waiting_expiry(abandon_after_ms)
         ):
             message = f"no interaction of session {self.session_id} is known"
-            hopeless = [
-                e for e in self.waiting if e["record"]["event_time"] + abandon_after_ms <= watermark
-            ]
-            self.waiting = [e for e in self.waiting if e not in hopeless]
+            waiting, hopeless, self.waiting = self.waiting, [], []
+            for entry in waiting:
+                late = entry["record"]["event_time"] + abandon_after_ms <= watermark
+                (hopeless if late else self.waiting).append(entry)
         else:
             return released
         for entry in sorted(hopeless, key=staged_order):
@@ -284,9 +279,7 @@ class Session:
             return
         insort(self.signals, _joined_signal(record), key=_joined_order)
         if record["kind"] in TERMINAL_OUTCOMES:
-            self._close(
-                TERMINAL_OUTCOMES[record["kind"]], time, record["event_id"], effects, window_ms
-            )
+            self._close(TERMINAL_OUTCOMES[record["kind"]], time, record["event_id"], effects)
 
     def _add_turn(self, entry: dict[str, Any], effects: SessionEffects, window_ms: int) -> None:
         record = entry["record"]
@@ -381,12 +374,7 @@ class Session:
                 effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
 
     def _close(
-        self,
-        outcome: str,
-        closed_at: int,
-        closed_by: str | None,
-        effects: SessionEffects,
-        window_ms: int,
+        self, outcome: str, closed_at: int, closed_by: str | None, effects: SessionEffects
     ) -> None:
         self.closed_at, self.outcome, self.closed_by = closed_at, outcome, closed_by
         if self.agent is None:
@@ -426,7 +414,7 @@ class Session:
         shown = []
         for item in self.feedback:
             item_shown = {k: v for k, v in item.items() if k != "interaction_id"}
-            item_shown["session_level"] = item["interaction_id"] not in turns
+            item_shown["session_level"] = item["interaction_id"] is None
             shown.append(item_shown)
         records = []
         for turn_id in turn_ids:
@@ -498,7 +486,7 @@ class Session:
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
             turns=turns,
-            feedback=sorted((_with_target(item) for item in state["feedback"]), key=_joined_order),
+            feedback=sorted(state["feedback"], key=_joined_order),
             signals=sorted(state["signals"], key=_joined_order),
             seen=set(state["seen"]).union(entries),
             staged=[entry for eid, entry in entries.items() if eid not in turns],
@@ -512,13 +500,6 @@ class Session:
                 tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
             },
         )
-
-
-def _with_target(item: dict[str, Any]) -> dict[str, Any]:
-    """Joined feedback as persisted before feedback kept its target: drop the old flag."""
-    if "session_level" in item:
-        item = {k: v for k, v in item.items() if k != "session_level"}
-    return item
 
 
 def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:

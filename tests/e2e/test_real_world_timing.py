@@ -37,7 +37,17 @@ def _start(pipeline: Pipeline) -> FeedbackClient:
 def _readme_session(client: FeedbackClient, session_id: str, event_time: int | None) -> str:
     """The README's example, verbatim but for the session id (and a shared event time)."""
     stamp: dict[str, Any] = {} if event_time is None else {"event_time": event_time}
-    turn = client.log_interaction(
+    turn = _log_readme_turn(client, session_id, **stamp)
+    client.log_feedback(
+        session_id=session_id, interaction_id=turn, kind="thumbs", thumbs_up=True, **stamp
+    )
+    client.log_signal(session_id=session_id, kind="task_completed", **stamp)
+    return turn
+
+
+def _log_readme_turn(client: FeedbackClient, session_id: str, **extra: Any) -> str:
+    """The README example's `log_interaction` call."""
+    return client.log_interaction(
         session_id=session_id,
         turn_index=0,
         agent_id="support-bot",
@@ -50,13 +60,8 @@ def _readme_session(client: FeedbackClient, session_id: str, event_time: int | N
         completion_tokens=40,
         cost_usd=0.0004,
         tools_used=[{"name": "search_kb", "arguments": {"query": "reset password"}}],
-        **stamp,
+        **extra,
     )
-    client.log_feedback(
-        session_id=session_id, interaction_id=turn, kind="thumbs", thumbs_up=True, **stamp
-    )
-    client.log_signal(session_id=session_id, kind="task_completed", **stamp)
-    return turn
 
 
 def _lake_turns(pipeline: Pipeline, expected: int, timeout_s: float = 90.0) -> LakeSnapshot:
@@ -116,18 +121,7 @@ def test_a_turn_that_reaches_kafka_after_its_closing_signal(pipeline: Pipeline) 
         client.flush()
         time.sleep(5.0)
         for session_id, turn in sessions:
-            client.log_interaction(
-                session_id=session_id,
-                turn_index=0,
-                agent_id="support-bot",
-                agent_version="1.4.0",
-                model="acme-llm-large",
-                prompt="How do I reset my password?",
-                response="Open Settings, then Security, then Reset password.",
-                latency_ms=830,
-                event_id=turn,
-                event_time=stamp,
-            )
+            _log_readme_turn(client, session_id, event_id=turn, event_time=stamp)
     _assert_all_joined(_lake_turns(pipeline, SESSIONS), {turn for _, turn in sessions})
 
 

@@ -1,6 +1,9 @@
 """The rules of docs/semantics.md that depend on timing: ties, waiting feedback, late joins,
 reuse of a session id. Driven through a partition with the watermark set by hand."""
 
+from collections import defaultdict
+from typing import Any
+
 from stream_processors.sessions import staged_order
 from tests.unit.stream_processors.conftest import T0, EventFactory
 from tests.unit.stream_processors.test_partition import Driver
@@ -135,7 +138,9 @@ def test_waiting_feedback_survives_a_restart(events: EventFactory) -> None:
     drive.ingest(thumbs, events.signal(0, "task_completed"))
     drive.until(5)
     changes = drive.processor.dirty_state()
-    entries = {sid: {eid: entry} for (sid, eid), entry in changes.entries.items()}
+    entries: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (session_id, event_id), entry in changes.entries.items():
+        entries[session_id][event_id] = entry
     restored = PartitionProcessor.from_state(
         0, CONFIG, 0, changes.progress, iter(changes.sessions.values()), iter(()), entries
     )
