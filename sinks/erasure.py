@@ -8,12 +8,14 @@ session ids and is left as is.
 Rows are deleted by their Kafka coordinates, so the Delta log (commitInfo keeps the delete
 predicate) holds offsets, not ids. Deleted rows stay in older files until vacuum; `vacuum=True`
 removes them at once (retention 0, only here), which also ends time travel to earlier versions.
-The record goes to the `erasures` Delta table: counts, versions, a SHA-256 of the user id (to
-answer "was X erased?"), never the data itself.
+The record goes to the erasure ledger, the `erasures` Delta table (contract in
+`schemas.erasure_ledger`): counts, versions, salted hashes of the user id and of the sessions
+removed (so replays, backfills and curated datasets can recognise them), and the Kafka topics
+that keep copies and until when (`sinks.erasure_copies`); never the data itself.
 """
 
-import hashlib
 import logging
+import secrets
 import time
 import uuid
 from collections import defaultdict
@@ -25,7 +27,9 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError
 
+from schemas.erasure_ledger import ERASURES_SCHEMA, LedgerEntry, salted_sha256
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, QUALITY_METRICS, RAW_EVENTS
+from sinks.erasure_copies import KafkaCopy, kafka_copies, last_message_by_topic
 from sinks.erasure_match import COORDINATES, Selection, UserRows
 from sinks.exceptions import LakeError
 from sinks.lake import ERASURES_TABLE, Lake
@@ -34,22 +38,6 @@ __all__ = ["ERASURES_SCHEMA", "ErasureReport", "TableErasure", "erase_user"]
 
 logger = logging.getLogger(__name__)
 
-ERASURES_SCHEMA = pa.schema(
-    [
-        pa.field("erasure_id", pa.string(), nullable=False),
-        pa.field("requested_at", pa.timestamp("ms", tz="UTC"), nullable=False),
-        pa.field("user_id_sha256", pa.string(), nullable=False),
-        pa.field("sessions", pa.int64(), nullable=False),
-        pa.field("table_name", pa.string(), nullable=False),
-        pa.field("rows_deleted", pa.int64(), nullable=False),
-        pa.field("version_before", pa.int64(), nullable=True),
-        pa.field("version_after", pa.int64(), nullable=True),
-        pa.field("selection", pa.string(), nullable=False),
-        pa.field("vacuumed_files", pa.int64(), nullable=False),
-        # Added later: null in records written before it existed.
-        pa.field("unattributed_rows", pa.int64(), nullable=True),
-    ]
-)
 _ATTEMPTS = 10
 
 
@@ -69,17 +57,36 @@ class TableErasure:
     selection: str = ""
     vacuumed_files: int = 0
     unattributed_rows: int = 0
+    # Latest Kafka timestamp of the matched rows per topic: how long Kafka keeps a copy.
+    last_message_by_topic: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass
 class ErasureReport:
+    """What an erasure did, and where copies remain; `ledger_entry` is how others recognise it."""
+
     erasure_id: str
     requested_at: datetime
-    user_id_sha256: str
+    id_salt: str
+    user_id_sha256: str  # salted: SHA-256 of id_salt + user id
     sessions: int
+    session_ids_sha256: list[str] = field(default_factory=list)
     tables: list[TableErasure] = field(default_factory=list)
     dry_run: bool = False
     recorded: bool = False  # a row per table went to the `erasures` table
+
+    @property
+    def kafka_copies(self) -> list[KafkaCopy]:
+        """Topics that keep the user's messages after the erasure, and until when."""
+        return kafka_copies(t.last_message_by_topic for t in self.tables)
+
+    def ledger_entry(self) -> LedgerEntry:
+        return LedgerEntry(
+            self.erasure_id,
+            self.id_salt,
+            self.user_id_sha256,
+            frozenset(self.session_ids_sha256),
+        )
 
     @property
     def rows_matched(self) -> int:
@@ -104,17 +111,20 @@ def erase_user(
     """
     if not user_id:
         raise LakeError("an empty user id would match rows without a user: refused")
+    salt = _ledger_salt(lake)
     report = ErasureReport(
         erasure_id=str(uuid.uuid4()),
         requested_at=datetime.now(UTC),
-        user_id_sha256=hashlib.sha256(user_id.encode()).hexdigest(),
+        id_salt=salt,
+        user_id_sha256=salted_sha256(salt, user_id),
         sessions=0,
         dry_run=dry_run,
     )
     finder = UserRows(lake, user_id)
     report.sessions = len(finder.sessions)
+    report.session_ids_sha256 = sorted(salted_sha256(salt, s) for s in finder.sessions)
     selection = (
-        f"user_id = sha256:{report.user_id_sha256[:16]}… or session_id in "
+        f"user_id = salted sha256:{report.user_id_sha256[:16]}… or session_id in "
         f"{report.sessions} sessions (decoded ids only); deleted by Kafka coordinates"
     )
     for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name, DEAD_LETTERS.name):
@@ -160,6 +170,7 @@ def _find_rows(lake: Lake, name: str, select: Callable[[DeltaTable], Selection])
         version_before=table.version(),
         version_after=table.version(),
         unattributed_rows=found.unattributed,
+        last_message_by_topic=last_message_by_topic(found.rows),
     )
 
 
@@ -175,6 +186,7 @@ def _delete_rows(lake: Lake, name: str, select: Callable[[DeltaTable], Selection
             version_before=before,
             version_after=before,
             unattributed_rows=found.unattributed,
+            last_message_by_topic=last_message_by_topic(rows),
         )
         if rows.num_rows == 0:
             return result
@@ -212,7 +224,23 @@ def _vacuum_now(lake: Lake, name: str) -> int:
     return len(removed)
 
 
+def _ledger_salt(lake: Lake) -> str:
+    """The ledger's salt: the one its records use, or a new one for a new ledger.
+
+    One salt per ledger keeps a check cheap (hash a message's ids once, not once per erasure);
+    two erasures starting a ledger at once may pick two salts, which readers handle.
+    """
+    if lake.exists(ERASURES_TABLE):
+        table = lake.open(ERASURES_TABLE)
+        if "id_salt" in table.schema().to_arrow().names:
+            salts = table.to_pyarrow_table(columns=["id_salt"])["id_salt"].drop_null()
+            if len(salts):
+                return str(salts[0].as_py())
+    return secrets.token_hex(16)
+
+
 def _record(lake: Lake, report: ErasureReport) -> None:
+    copies = [copy.as_row() for copy in report.kafka_copies]
     rows = [
         {
             "erasure_id": report.erasure_id,
@@ -226,6 +254,9 @@ def _record(lake: Lake, report: ErasureReport) -> None:
             "selection": table.selection,
             "vacuumed_files": table.vacuumed_files,
             "unattributed_rows": table.unattributed_rows,
+            "id_salt": report.id_salt,
+            "session_ids_sha256": report.session_ids_sha256,
+            "kafka_copies": copies,
         }
         for table in report.tables
     ]
@@ -233,6 +264,6 @@ def _record(lake: Lake, report: ErasureReport) -> None:
         lake.path(ERASURES_TABLE),
         pa.Table.from_pylist(rows, schema=ERASURES_SCHEMA),
         mode="append",
-        schema_mode="merge",  # an erasures table written before `unattributed_rows` existed
+        schema_mode="merge",  # an erasures table written before its later columns existed
         storage_options=lake.storage_options or None,
     )

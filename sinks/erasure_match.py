@@ -24,15 +24,19 @@ from schemas.topics import topic_by_name
 from sinks.identifiers import IdentifierReader, Identifiers
 from sinks.lake import Lake
 
-__all__ = ["COORDINATES", "Selection", "UserRows"]
+__all__ = ["COORDINATES", "SELECTED", "Selection", "UserRows"]
 
 COORDINATES = ["kafka_topic", "kafka_partition", "kafka_offset"]
+# What a selection holds: the coordinates to delete by, and the time that says how long Kafka
+# keeps its copy (`sinks.erasure_copies`).
+SELECTED = [*COORDINATES, "kafka_timestamp"]
 _SESSION_KEY = "session_id"
 
 
 @dataclass(frozen=True)
 class Selection:
-    """The coordinates of the rows to delete from one table, and the rows nobody can claim."""
+    """The coordinates (and Kafka times) of the rows to delete from one table, and the rows
+    nobody can claim."""
 
     rows: pa.Table
     unattributed: int = 0
@@ -56,29 +60,29 @@ class UserRows:
 
     def raw_events(self, table: DeltaTable) -> Selection:
         decoded = table.to_pyarrow_table(
-            columns=[*COORDINATES, "user_id", "session_id"],
+            columns=[*SELECTED, "user_id", "session_id"],
             filters=pc.field("decode_error").is_null(),
         )
-        mine = decoded.filter(self._by_columns(decoded)).select(COORDINATES)
+        mine = decoded.filter(self._by_columns(decoded)).select(SELECTED)
         undecoded = table.to_pyarrow_table(
-            columns=[*COORDINATES, "key", "value"], filters=pc.field("decode_error").is_valid()
+            columns=[*SELECTED, "key", "value"], filters=pc.field("decode_error").is_valid()
         )
         flags, unattributed = self._by_bytes(undecoded, "value", lambda _: True)
         return Selection(
-            pa.concat_tables([mine, undecoded.filter(flags).select(COORDINATES)]), unattributed
+            pa.concat_tables([mine, undecoded.filter(flags).select(SELECTED)]), unattributed
         )
 
     def enriched(self, table: DeltaTable) -> Selection:
-        data = table.to_pyarrow_table(columns=[*COORDINATES, "user_id", "session_id"])
-        return Selection(data.filter(self._by_columns(data)).select(COORDINATES))
+        data = table.to_pyarrow_table(columns=[*SELECTED, "user_id", "session_id"])
+        return Selection(data.filter(self._by_columns(data)).select(SELECTED))
 
     def dead_letters(self, table: DeltaTable) -> Selection:
-        data = table.to_pyarrow_table(columns=[*COORDINATES, "source_topic", "key", "original"])
+        data = table.to_pyarrow_table(columns=[*SELECTED, "source_topic", "key", "original"])
         sources = data["source_topic"].to_pylist()
         flags, unattributed = self._by_bytes(
             data, "original", lambda row: _keyed_by_session(sources[row])
         )
-        return Selection(data.filter(flags).select(COORDINATES), unattributed)
+        return Selection(data.filter(flags).select(SELECTED), unattributed)
 
     def _sessions(self, lake: Lake) -> set[str]:
         """Sessions in which one of the user's events appears, in any table."""
