@@ -91,6 +91,13 @@ class ProcessorSettings(ServiceSettings):
         description="A worker that fetched nothing for this long while its partitions have "
         "unread records exits (code 70) to be restarted.",
     )
+    max_outage_s: float = Field(
+        300.0,
+        gt=0,
+        description="How long a worker rides out an unavailable Redis or Kafka (no new steps, "
+        "the checkpoint retried with backoff, reported degraded) before it exits (code 70) to "
+        "be restarted.",
+    )
     session_timeout_s: float = Field(
         10.0,
         gt=0,
