@@ -1,6 +1,7 @@
 """`feedbackctl sink`: run the Delta Lake sink (a Kafka consumer group member)."""
 
 import json
+import logging
 import signal
 from types import FrameType
 from typing import Any
@@ -9,6 +10,7 @@ import typer
 
 from plumbing.logs import configure_logging
 from plumbing.observability import start_metrics_server
+from sinks.exceptions import DamagedTableError
 from sinks.settings import SINK_ENV_PREFIX, SinkSettings
 from sinks.sink import DeltaSink
 
@@ -75,7 +77,11 @@ def run_sink(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    stats = sink.run(exit_when_idle_s=exit_when_idle)
+    try:
+        stats = sink.run(exit_when_idle_s=exit_when_idle)
+    except DamagedTableError as exc:  # one line, not a delta-rs trace (that is at debug level)
+        logging.getLogger("feedbackctl.sink").error("%s", exc)
+        raise typer.Exit(code=exc.exit_code) from None
     typer.echo(
         f"sink stopped: {stats.messages} messages, {stats.flushes} commits, rows {dict(stats.rows)}"
     )

@@ -9,6 +9,7 @@ from plumbing.settings import DEFAULT_LAKE_URI
 from schemas.lake import LAKE_TABLES
 from schemas.lake_paths import check_table_name, check_table_prefix
 from sinks.exceptions import TableNotFoundInLakeError
+from sinks.lake_damage import translated_errors
 from sinks.settings import SinkSettings
 
 __all__ = ["ERASURES_TABLE", "TABLE_NAMES", "Lake"]
@@ -42,7 +43,12 @@ class Lake:
     def open(
         self, name: str, version: int | None = None, as_of: datetime | str | None = None
     ) -> DeltaTable:
-        """The table at its latest version, at `version`, or as of a time (time travel)."""
+        """The table at its latest version, at `version`, or as of a time (time travel).
+
+        A damaged table raises `DamagedTableError` / `BrokenLogError`, a version past the
+        latest `NoSuchVersionError` (`sinks.lake_damage`). A `version` loads only the log up to
+        it, so time travel before a broken commit still works.
+        """
         if version is not None and as_of is not None:
             raise ValueError("give a version or a time, not both")
         if not self.exists(name):
@@ -50,11 +56,11 @@ class Lake:
                 f"no Delta table at {self.path(name)}; run `feedbackctl sink` first, or check "
                 "--lake-uri and --namespace"
             )
-        table = DeltaTable(self.path(name), storage_options=self.storage_options or None)
-        if version is not None:
-            table.load_as_version(version)
-        elif as_of is not None:
-            table.load_as_version(
-                datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-            )
+        options = self.storage_options or None
+        with translated_errors(self, name, version, time_travel=version is not None):
+            table = DeltaTable(self.path(name), version=version, storage_options=options)
+            if as_of is not None:
+                table.load_as_version(
+                    datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+                )
         return table

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sinks.lake import Lake
+from sinks.lake_damage import check_data_files, translated_errors
 
 __all__ = ["NATURAL_KEYS", "dedupe", "read_polars", "read_table"]
 
@@ -43,9 +44,17 @@ def read_table(
     lake: Lake | None = None,
 ) -> pa.Table:
     """A lake table as Arrow. `filter`: a pyarrow compute expression or DNF filters
-    (`[("agent_version", "=", "2.1.0")]`); `as_of`: a datetime or ISO-8601 text."""
-    table = (lake or Lake()).open(name, version, as_of)
-    return table.to_pyarrow_table(columns=columns, filters=filter)
+    (`[("agent_version", "=", "2.1.0")]`); `as_of`: a datetime or ISO-8601 text.
+
+    A damaged table raises `DamagedTableError` (one line: table, version, file, repair
+    command); a version whose files were vacuumed, `VacuumedVersionError`."""
+    lake = lake or Lake()
+    table = lake.open(name, version, as_of)
+    # A data file missing here is damage, or (time travel) a version vacuum emptied.
+    travel = version is not None or as_of is not None
+    check_data_files(lake, name, table, time_travel=travel)
+    with translated_errors(lake, name, table.version(), time_travel=travel):
+        return table.to_pyarrow_table(columns=columns, filters=filter)
 
 
 def read_polars(

@@ -25,6 +25,8 @@ from sinks.dead_letters import DeadLetterFactory
 from sinks.decoded import DecodedConverter
 from sinks.delta_writer import CommitResult, LakeTableWriter, PartitionKey
 from sinks.exceptions import SinkError
+from sinks.lake import Lake
+from sinks.lake_damage import translated_errors
 from sinks.micro_batch import FlushPolicy, MicroBatch
 from sinks.raw_events import RawEventConverter
 from sinks.routes import Route, sink_routes
@@ -119,9 +121,17 @@ class DeltaSink:
         }
 
     def open_tables(self) -> None:
-        """Create the lake tables that do not exist yet."""
-        for writer in self.writers.values():
-            _ = writer.delta
+        """Create the lake tables that do not exist yet.
+
+        A table whose log is broken raises `DamagedTableError` (one line: table, version, file,
+        repair command; `feedbackctl sink` exits with its `exit_code`), before anything is
+        consumed: the sink never writes past a log it cannot read.
+        """
+        settings = self.settings
+        lake = Lake(settings.lake_uri, settings.table_prefix, dict(settings.storage_options))
+        for name, writer in self.writers.items():
+            with translated_errors(lake, name):
+                _ = writer.delta
 
     def run(
         self,
