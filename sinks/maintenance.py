@@ -4,19 +4,25 @@ The sink commits every few seconds, so tables collect small files: compact them 
 (it rewrites data, so it is a new version; readers pinned to older versions are unaffected until
 vacuum). Vacuum keeps the table's retention (delta.deletedFileRetentionDuration, 7 days by
 default) so time travel within it keeps working; only `feedbackctl lake erase --vacuum` goes
-below it.
+below it. Every operation opens the table through `Lake.open`, so a damaged table raises one
+`DamagedTableError` line (`feedbackctl lake repair`, in `sinks.lake_repair`).
 """
 
 from typing import Any
 
 from sinks.lake import Lake
+from sinks.lake_damage import translated_errors
 
 __all__ = ["checkpoint", "compact", "history", "vacuum"]
 
 
 def compact(lake: Lake, name: str, target_size: int | None = None) -> dict[str, Any]:
-    """Merge small files into files of about `target_size` bytes (delta-rs default ~100 MB)."""
-    return lake.open(name).optimize.compact(target_size=target_size)
+    """Merge small files into files of about `target_size` bytes (delta-rs default ~100 MB).
+
+    A data file gone raises `DamagedTableError` (compaction reads every small file)."""
+    table = lake.open(name)
+    with translated_errors(lake, name, table.version()):
+        return table.optimize.compact(target_size=target_size)
 
 
 def vacuum(
