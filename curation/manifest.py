@@ -15,7 +15,13 @@ from curation.options import CurationOptions
 from curation.selection import FilterLog
 from curation.writer import WrittenFile, dataset_digest
 
-__all__ = ["MANIFEST_NAME", "build_manifest", "label_distribution", "write_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "amend_after_erasure",
+    "build_manifest",
+    "label_distribution",
+    "write_manifest",
+]
 
 MANIFEST_NAME = "manifest.json"
 FORMAT_VERSION = 1
@@ -114,3 +120,38 @@ def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> Path:
     path = directory / MANIFEST_NAME
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def amend_after_erasure(
+    manifest: Mapping[str, Any],
+    files: Sequence[WrittenFile],
+    datasets: Mapping[str, Rows],
+    erasures: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The manifest of a dataset rewritten without erased rows (`curation.purge`).
+
+    `files` replace the entries of the same path; `datasets` are the kept rows of each dataset
+    that lost any (the columns counts and labels need); `erasures` are appended to the record
+    of erasures applied. Source, options and filters stay: they say how the dataset was made.
+    """
+    amended = dict(manifest)
+    by_path = {entry["path"]: entry for entry in manifest["files"]}
+    by_path.update({file.path: file.as_dict() for file in files})
+    amended["files"] = [by_path[path] for path in sorted(by_path)]
+    amended["output_sha256"] = dataset_digest(
+        [WrittenFile(e["path"], e["rows"], e["bytes"], e["sha256"]) for e in amended["files"]]
+    )
+    summaries = dict(manifest["datasets"])
+    for dataset, rows in datasets.items():
+        summary = dict(summaries[dataset])
+        summary["rows"] = {split: len(split_rows) for split, split_rows in rows.items()}
+        summary["sessions"] = {
+            split: len({row["session_id"] for row in split_rows})
+            for split, split_rows in rows.items()
+        }
+        summary["labels"] = label_distribution(rows, list(summary.get("labels", {})))
+        summary["agents"] = agent_shares(rows)
+        summaries[dataset] = summary
+    amended["datasets"] = summaries
+    amended["erasures"] = [*manifest.get("erasures", []), *erasures]
+    return amended

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["PARQUET_SETTINGS", "WrittenFile", "dataset_digest", "write_rows"]
+__all__ = ["PARQUET_SETTINGS", "WrittenFile", "dataset_digest", "describe_file", "write_rows"]
 
 PARQUET_SETTINGS: dict[str, Any] = {
     "compression": "zstd",
@@ -49,7 +49,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _record(directory: Path, path: Path, rows: int) -> WrittenFile:
+def describe_file(directory: Path, path: Path, rows: int) -> WrittenFile:
+    """The manifest entry of a file under `directory` (also after a rewrite, e.g. a purge)."""
     return WrittenFile(str(path.relative_to(directory)), rows, path.stat().st_size, _sha256(path))
 
 
@@ -66,7 +67,10 @@ def write_rows(
     parquet = directory / f"{stem}.parquet"
     table = pa.Table.from_pylist(list(rows), schema=schema)
     pq.write_table(table, parquet, **PARQUET_SETTINGS)
-    return [_record(directory, jsonl, len(rows)), _record(directory, parquet, len(rows))]
+    return [
+        describe_file(directory, jsonl, len(rows)),
+        describe_file(directory, parquet, len(rows)),
+    ]
 
 
 def dataset_digest(files: Sequence[WrittenFile]) -> str:
