@@ -204,7 +204,9 @@ class Session:
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= watermark:
             self._close("abandoned", due, None, effects)
-        kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting}
+        kept: Mapping[str, Any] | set[str] = self.turns
+        if self.waiting:
+            kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting}
         released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
         released += self._reject_hopeless(watermark, effects, abandon_after_ms, grace_ms)
         return released
