@@ -2,7 +2,7 @@
 
     python benchmarks/join_cpu.py [--sessions 4000] [--rounds 5]
     valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
-        python benchmarks/join_cpu.py --sessions 2000 --rounds 1     # minus the same with --rounds 0
+        python benchmarks/join_cpu.py --sessions 2000 --rounds 1   # minus --rounds 0
 
 Generated traffic (`producers.traffic`, good records only) is encoded once; each round replays it
 through one `PartitionProcessor` per input partition the way the worker's step does (decode with
