@@ -1,4 +1,5 @@
-"""`feedbackctl curate sft | preferences`: training data from a pinned version of the lake."""
+"""`feedbackctl curate sft | preferences | purge`: training data from a pinned lake version, and
+its rewrite without erased users."""
 
 import time
 from pathlib import Path
@@ -12,7 +13,10 @@ from rich.table import Table
 
 from curation import CurationError, CurationOptions, CurationResult, CurationSettings
 from curation.pipeline import STAGES, curate_preferences, curate_sft
+from curation.purge import purge_datasets
 from curation.settings import CURATION_ENV_PREFIX
+from schemas.erasure_ledger import ledger_paths, read_ledger
+from schemas.exceptions import ContractError, LakePathError
 
 __all__ = ["curate_app"]
 
@@ -223,4 +227,37 @@ def preferences(
         version=version,
         raw_lineage=raw_lineage,
         raw_version=raw_version,
+    )
+
+
+@curate_app.command("purge")
+def purge(
+    lake_uri: str | None = LAKE_URI,
+    prefix: str | None = PREFIX,
+    root: Path | None = typer.Option(
+        None, "--root", help=f"Folder of the datasets to purge ({_env('output_root')})."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count the rows; write nothing."),
+) -> None:
+    """Rewrite every dataset under --root without the rows of users in the erasure ledger.
+
+    `feedbackctl lake erase` does this for the user it erases; run it for datasets kept
+    elsewhere or copied back, against every erasure recorded in the lake (and the prefix's).
+    """
+    settings, _ = _settings_and_options()
+    lake = lake_uri or settings.lake_uri
+    table_prefix = settings.lake_prefix if prefix is None else prefix
+    folder = root or Path(settings.output_root)
+    try:
+        identities = read_ledger(ledger_paths(lake, table_prefix))
+        results = purge_datasets(folder, identities, dry_run=dry_run)
+    except (CurationError, ContractError, LakePathError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    verb = "would remove" if dry_run else "removed"
+    for result in results:
+        console.print(f"{result.directory}: {verb} {result.total} rows", soft_wrap=True)
+    console.print(
+        f"{len(results)} datasets under {folder} checked against {len(identities)} erasures",
+        soft_wrap=True,
     )

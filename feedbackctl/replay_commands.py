@@ -64,16 +64,21 @@ def replay(
     in_place: bool = typer.Option(False, "--in-place", help="Reset a group's offsets instead."),
     group: str = typer.Option(None, "--group", help="Consumer group to reset (with --in-place)."),
     to_datetime: str = typer.Option(None, "--to-datetime", help="Reset to this time (--in-place)."),
+    lake: str = typer.Option(
+        None, "--lake", help="Lake whose erasure ledger applies [env: FEEDBACK_REPLAY_LAKE_URI]"
+    ),
     bootstrap: str = typer.Option(None, "--bootstrap-servers", help=_BOOTSTRAP_HELP),
 ) -> None:
     """Copy [--from, --to) of the input topics into --target, or reset a group with --in-place.
+
+    Events of users in the erasure ledger (of the lake, and of the source namespace) are skipped.
 
     Then run `feedbackctl process --namespace TARGET` (and `feedbackctl sink --namespace TARGET`)
     to recompute enriched records and metrics there, untouched by live processing.
     """
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings(bootstrap)
+    settings = _settings(bootstrap, lake)
     try:
         if in_place:
             _reset(settings, group, to_datetime, source)
@@ -92,6 +97,23 @@ def replay(
         f"copied {result.records} events into namespace [bold]{target}[/bold] in "
         f"{result.seconds:.1f}s ({result.rate:,.0f} events/s); next: "
         f"feedbackctl process --namespace {target}"
+    )
+    _say_skipped(result.skipped_erased, result.erasures, settings.lake_uri)
+
+
+def _say_skipped(skipped: int, erasures: int, lake_uri: str) -> None:
+    """How many events of erased users stayed out, and which ledger said so."""
+    if not erasures:
+        console.print(
+            f"erasure ledger: none found under {lake_uri} (nothing skipped); set "
+            "FEEDBACK_REPLAY_LAKE_URI if erasures are recorded elsewhere",
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        f"skipped {skipped} events of erased users ({erasures} erasures in the ledger "
+        f"under {lake_uri})",
+        soft_wrap=True,
     )
 
 
@@ -142,10 +164,15 @@ def backfill_command(
         None, "--version", help="raw_events version to pin (default latest)."
     ),
     table_prefix: str = typer.Option("", "--table-prefix", help="Prefix of the lake tables."),
-    lake: str = typer.Option(None, "--lake", help="Lake root [env: FEEDBACK_REPLAY_LAKE_URI]"),
+    lake: str = typer.Option(
+        None, "--lake", help="Lake root, and of its erasure ledger [env: FEEDBACK_REPLAY_LAKE_URI]"
+    ),
     bootstrap: str = typer.Option(None, "--bootstrap-servers", help=_BOOTSTRAP_HELP),
 ) -> None:
-    """Re-publish the raw events of a time range from the lake, in original order per session."""
+    """Re-publish the raw events of a time range from the lake, in original order per session.
+
+    Events of users in the erasure ledger (of the lake, and of the table prefix) are skipped.
+    """
     if not from_lake:
         raise typer.BadParameter("only --from-lake is supported: history comes from raw_events")
     settings = _settings(bootstrap, lake)
@@ -169,3 +196,4 @@ def backfill_command(
         f"namespace [bold]{target}[/bold] ({result.rate:,.0f} events/s); next: "
         f"feedbackctl process --namespace {target}"
     )
+    _say_skipped(result.skipped_erased, result.erasures, settings.lake_uri)

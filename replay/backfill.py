@@ -2,7 +2,9 @@
 
 Kafka's retention ends; the lake's `raw_events` table keeps every input message as received, with
 its topic, partition and offset. Sorting by those coordinates and writing each record back to
-the same partition number restores the original order of every session.
+the same partition number restores the original order of every session. Rows of users in the
+erasure ledger (the lake's and the table prefix's, `replay.ledger`) are not published: a
+version pinned before an erasure, or the user's traffic after it, must not bring them back.
 """
 
 import time
@@ -15,6 +17,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from replay.exceptions import ReplayError
+from replay.ledger import erased_messages
 from replay.publisher import NamespacePublisher, prepare_namespace_topics
 from replay.settings import ReplaySettings
 from schemas.lake import RAW_EVENTS
@@ -31,6 +34,8 @@ class BackfillResult:
     table_version: int
     records: int
     seconds: float
+    skipped_erased: int = 0  # rows of erased users or sessions, not published
+    erasures: int = 0  # ledger entries the backfill obeyed
 
     @property
     def rate(self) -> float:
@@ -55,6 +60,9 @@ def backfill_from_lake(
     except Exception as exc:
         raise ReplayError(f"cannot open {path} (version {version}): {exc}") from exc
     pinned = table.version()
+    erased = erased_messages(
+        settings.lake_uri, table_prefix, f"{source_namespace}/" if source_namespace else ""
+    )
     rows = _select(table.to_pyarrow_dataset(), source_namespace, start_ms, end_ms)
     targets = prepare_namespace_topics(settings.bootstrap_servers, target)
     live_names = [spec.in_namespace(source_namespace).name for spec in INPUT_TOPICS]
@@ -63,6 +71,8 @@ def backfill_from_lake(
     total = rows.num_rows
     columns = {name: rows.column(name).to_pylist() for name in _COLUMNS}
     for index in range(total):
+        if erased.erased(columns["key"][index], columns["value"][index]):
+            continue
         timestamp = columns["kafka_timestamp"][index]
         publisher.publish(
             target_of[columns["kafka_topic"][index]],
@@ -78,7 +88,14 @@ def backfill_from_lake(
     publisher.flush(settings.timeout_s)
     if progress is not None:
         progress(total, total)
-    return BackfillResult(target, pinned, total, time.monotonic() - started)
+    return BackfillResult(
+        target,
+        pinned,
+        total - erased.skipped,
+        time.monotonic() - started,
+        erased.skipped,
+        len(erased.identities),
+    )
 
 
 def _select(dataset, source_namespace: str | None, start_ms: int | None, end_ms: int | None):
