@@ -1,4 +1,8 @@
-"""`feedbackctl lake compact | vacuum | checkpoint | history | erase | query`: lake maintenance."""
+"""`feedbackctl lake compact | vacuum | checkpoint | history | erase | query | repair`.
+
+A damaged table (a data file gone, a broken log entry, a vacuumed version) ends any of them with
+one line naming the table, version, file and repair command, and exit code 1 (`sinks.lake_damage`).
+"""
 
 import json
 from datetime import UTC, datetime
@@ -9,6 +13,7 @@ import polars as pl
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from feedbackctl.erasure_report import datasets_root, print_erasure, propagate_erasure
@@ -17,6 +22,7 @@ from sinks.erasure import erase_user
 from sinks.exceptions import LakeError
 from sinks.lake import TABLE_NAMES, Lake
 from sinks.lake_reader import dedupe, read_table
+from sinks.lake_repair import RepairReport, repair
 from sinks.maintenance import checkpoint, compact, history, vacuum
 from sinks.settings import SINK_ENV_PREFIX, SinkSettings
 
@@ -59,7 +65,9 @@ def _tables(lake: Lake, table: str) -> list[str]:
 
 
 def _fail(exc: Exception) -> NoReturn:
-    console.print(f"[red]error:[/red] {exc}")
+    # One line, never wrapped to the terminal: scripts and tests read it whole.
+    first_line = next(iter(str(exc).splitlines()), type(exc).__name__)
+    console.print(f"[red]error:[/red] {escape(first_line)}", soft_wrap=True)
     raise typer.Exit(code=1)
 
 
@@ -75,7 +83,10 @@ def compact_command(
     lake = _lake(lake_uri, namespace, storage_options)
     size = target_size_mb * 1024 * 1024 if target_size_mb else None
     for name in _tables(lake, table):
-        metrics = compact(lake, name, size)
+        try:
+            metrics = compact(lake, name, size)
+        except LakeError as exc:
+            _fail(exc)
         console.print(
             f"{name}: {metrics.get('numFilesRemoved', 0)} files -> "
             f"{metrics.get('numFilesAdded', 0)}"
@@ -115,7 +126,11 @@ def checkpoint_command(
     """Write a checkpoint so readers need not replay the whole log."""
     lake = _lake(lake_uri, namespace, storage_options)
     for name in _tables(lake, table):
-        console.print(f"{name}: checkpoint at version {checkpoint(lake, name)}")
+        try:
+            version = checkpoint(lake, name)
+        except LakeError as exc:
+            _fail(exc)
+        console.print(f"{name}: checkpoint at version {version}")
 
 
 @lake_app.command("history")
@@ -208,3 +223,60 @@ def query_command(
     with pl.Config(tbl_rows=limit, fmt_str_lengths=40, tbl_width_chars=160):
         console.print(str(frame))
     console.print(f"{min(limit, total)} of {total} rows")
+
+
+@lake_app.command("repair")
+def repair_command(
+    table: str = TABLE_OR_ALL,
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Only list the missing files; change nothing."
+    ),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Remove log references to data files that are gone (delta-rs file-system check); for a
+    broken log entry, print the procedure instead. Exit 1 while a table stays damaged."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    still_damaged = False
+    for name in _tables(lake, table):
+        try:
+            report = repair(lake, name, dry_run=dry_run)
+        except LakeError as exc:
+            _fail(exc)
+        _print_repair(report)
+        still_damaged |= report.broken_log is not None or (dry_run and bool(report.removed))
+    if still_damaged:
+        raise typer.Exit(code=1)
+
+
+def _print_repair(report: RepairReport) -> None:
+    say = lambda text: console.print(escape(text), soft_wrap=True)  # noqa: E731
+    if report.broken_log is not None:
+        for line in report.procedure:
+            say(line)
+        say(f"{report.table}: nothing changed (a broken log is mended by hand, as above)")
+        return
+    if not report.removed:
+        say(f"{report.table}: every data file is there; nothing to repair")
+        return
+    count = f"{len(report.removed)} missing data file(s) from the log"
+    if report.dry_run:
+        say(f"{report.table}: would remove {count} (at version {report.version_before})")
+    else:
+        say(
+            f"{report.table}: removed {count} "
+            f"(version {report.version_before} -> {report.version_after})"
+        )
+    for item in report.removed:
+        rows = f"{item.rows} rows" if item.rows is not None else "rows unknown"
+        say(f"  {item.path}: {rows}" + (f", {item.lineage}" if item.lineage else ""))
+    if report.dry_run:
+        say(f"{report.table}: dry run, nothing changed")
+        return
+    say(
+        f"{report.table}: {report.rows_lost} rows are gone from the lake and cannot be recovered "
+        "from it; the log still records their offsets, so the sink will not re-read them. "
+        "Re-sink them from Kafka while it retains them (feedbackctl replay --target NS --from "
+        "TIME, Kafka lineage above), or backfill them (feedbackctl backfill --from-lake)."
+    )
