@@ -58,7 +58,8 @@ def print_erasure(
     else:
         console.print(
             f"erasure {report.erasure_id}: {report.rows_deleted} rows of {report.sessions} "
-            f"sessions; recorded in the ledger {lake.path(ERASURES_TABLE)}"
+            f"sessions; recorded in the ledger {lake.path(ERASURES_TABLE)}",
+            soft_wrap=True,
         )
     if report.unattributed_rows:
         console.print(

@@ -100,12 +100,16 @@ def backfill_from_lake(
 
 def _select(dataset, source_namespace: str | None, start_ms: int | None, end_ms: int | None):
     names = [spec.in_namespace(source_namespace).name for spec in INPUT_TOPICS]
-    condition = pc.field("kafka_topic").isin(names)
+    condition = pc.scalar(True)
     if start_ms is not None:
         condition &= pc.field("kafka_timestamp") >= _timestamp(start_ms)
     if end_ms is not None:
         condition &= pc.field("kafka_timestamp") < _timestamp(end_ms)
+    # The topic filter runs on the rows read, not in the scan: the sink keeps string statistics
+    # of `kafka_topic`, which delta-rs hands pyarrow as string_view, and pyarrow's pruning then
+    # fails to compare them with a string ("no kernel matching (string, string_view)").
     rows: pa.Table = dataset.to_table(columns=_COLUMNS, filter=condition)
+    rows = rows.filter(pc.is_in(rows["kafka_topic"], value_set=pa.array(names, pa.string())))
     return rows.sort_by(
         [
             ("kafka_topic", "ascending"),
