@@ -1,0 +1,77 @@
+"""The ledger's identities and the check of messages against them (no services)."""
+
+import hashlib
+
+from schemas import serializer_for
+from schemas.erased_messages import ErasedMessages
+from schemas.erasure_ledger import ErasedIdentities, LedgerEntry, ledger_paths, salted_sha256
+from schemas.topics import FEEDBACK, INTERACTIONS
+from tests.unit.sinks.events import START_MS, feedback, interaction
+
+SALT = "5a17"
+
+
+def _entry(user: str, *sessions: str, erasure_id: str = "e1", salt: str = SALT) -> LedgerEntry:
+    return LedgerEntry(
+        erasure_id,
+        salt,
+        salted_sha256(salt, user),
+        frozenset(salted_sha256(salt, s) for s in sessions),
+    )
+
+
+def test_an_unsalted_record_is_the_plain_sha256_of_the_id() -> None:
+    assert salted_sha256("", "u-42") == hashlib.sha256(b"u-42").hexdigest()
+    assert salted_sha256(SALT, "u-42") != salted_sha256("", "u-42")
+
+
+def test_identities_match_exact_ids_only() -> None:
+    erased = ErasedIdentities((_entry("u-42", "s-42-a"),))
+    assert erased.erasure_of("u-42", None) == "e1"
+    assert erased.erasure_of(None, "s-42-a") == "e1"
+    assert erased.erasure_of("u-420", "s-420-a") is None
+    assert erased.erasure_of("u-4", "s-42") is None
+
+
+def test_rows_of_one_erasure_make_one_entry_and_old_rows_have_no_salt() -> None:
+    rows = [
+        {
+            "erasure_id": "e1",
+            "user_id_sha256": salted_sha256(SALT, "a"),
+            "id_salt": SALT,
+            "session_ids_sha256": [salted_sha256(SALT, "s-a")],
+        },
+        {
+            "erasure_id": "e1",
+            "user_id_sha256": salted_sha256(SALT, "a"),
+            "id_salt": SALT,
+            "session_ids_sha256": [salted_sha256(SALT, "s-a")],
+        },
+        {"erasure_id": "old", "user_id_sha256": hashlib.sha256(b"b").hexdigest()},
+    ]
+    erased = ErasedIdentities.from_rows(rows)
+    assert len(erased) == 2
+    assert erased.erasure_of("b", None) == "old" and erased.erasure_of(None, "s-a") == "e1"
+    assert erased.for_user("b").entries == (erased.entries[1],)
+
+
+def test_ledger_paths_are_the_live_lake_and_the_namespace() -> None:
+    assert ledger_paths("/lake/", "", "ns/", "ns/") == ["/lake/erasures", "/lake/ns/erasures"]
+
+
+def test_messages_are_recognised_by_user_session_or_key() -> None:
+    check = ErasedMessages(ErasedIdentities((_entry("u-42", "s-42-a"),)))
+    mine = serializer_for(INTERACTIONS).encode(interaction("s-42-new", 0, "u-42", START_MS))
+    theirs = serializer_for(INTERACTIONS).encode(interaction("s-420-a", 0, "u-420", START_MS))
+    session_only = serializer_for(FEEDBACK).encode(feedback("s-42-a", None, START_MS))
+    assert check.erased(b"s-42-new", mine)
+    assert check.erased(None, session_only)
+    assert check.erased(b"s-42-a", b"\x00undecodable")
+    assert not check.erased(b"s-420-a", theirs)
+    assert not check.erased(None, b"\x00undecodable u-42 s-42-a")
+    assert check.skipped == 3
+
+
+def test_an_empty_ledger_decodes_nothing() -> None:
+    check = ErasedMessages(ErasedIdentities())
+    assert not check.erased(b"s-42-a", b"anything") and check.skipped == 0
