@@ -2,7 +2,9 @@
 
 Outputs are produced before the input offsets they come from are checkpointed; `wait` returns
 only once every queued record is acknowledged (acks=all, idempotent producer), and raises
-otherwise, so nothing is checkpointed that Kafka did not get.
+otherwise, so nothing is checkpointed that Kafka did not get. Not acknowledged *yet* (the broker
+is unreachable) is a different error from *failed* (`OutputsUnacknowledgedError`): the records
+stay queued, librdkafka keeps sending them, and the caller may simply wait again.
 """
 
 import asyncio
@@ -11,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from stream_processors.exceptions import OutputDeliveryError
+from stream_processors.exceptions import OutputDeliveryError, OutputsUnacknowledgedError
 
 __all__ = ["OutputProducer"]
 
@@ -53,11 +55,12 @@ class OutputProducer:
         self.sent += 1
 
     async def wait(self, timeout_s: float = 30.0) -> None:
-        """Until every queued output is acknowledged; raise OutputDeliveryError otherwise."""
+        """Until every queued output is acknowledged. Raises OutputsUnacknowledgedError after
+        `timeout_s` (nothing lost: call again), OutputDeliveryError for outputs that failed."""
         deadline = time.monotonic() + timeout_s
         while self._producer.flush(0) > 0:
             if time.monotonic() > deadline:
-                raise OutputDeliveryError(
+                raise OutputsUnacknowledgedError(
                     f"{len(self._producer)} outputs not acknowledged after {timeout_s} s"
                 )
             await asyncio.sleep(0.002)

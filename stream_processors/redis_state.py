@@ -10,6 +10,15 @@ Layout (every key starts with the app's prefix, every data key names its partiti
 All stores of one app share one `RedisStateWriter`: writes are buffered per partition and a
 flush sends every table's pending writes and the persisted offsets in one MULTI/EXEC, after
 checking (WATCH) that this worker still owns each partition it writes.
+
+A flush that fails (Redis unreachable, a timeout) may or may not have been applied: a timeout
+after EXEC was sent says nothing. Its writes go back into the buffer, and the next flush sends
+them again, which is harmless: every command sets a final value (HSET, HDEL, EXPIRE, SADD, the
+offsets), so applying a transaction twice leaves what applying it once does. What must not
+happen is an *older* transaction, still unread in the socket of a connection that timed out,
+being applied after a newer one: each transaction therefore also sets its partitions' owner
+keys (to the same token), which every transaction WATCHes, so a transaction that arrives after
+another one of its partitions was applied fails its WATCH instead.
 """
 
 import os
@@ -21,6 +30,8 @@ from dataclasses import dataclass, field
 from threading import Lock
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from stream_processors.exceptions import OwnershipLostError
 from stream_processors.telemetry import CountingRedisConnection
@@ -28,6 +39,15 @@ from stream_processors.telemetry import CountingRedisConnection
 __all__ = ["RedisLayout", "RedisStateWriter", "writer_for"]
 
 _SCAN_COUNT = 1000
+# A paused or unreachable Redis shows as a timeout after this long; one quick reconnect covers a
+# pooled connection that a Redis restart closed. Anything longer is the caller's to retry
+# (the runtime's checkpoint loop, with backoff): redis-py's default of three retries with up to
+# 10 s between them held a flush for ~30 s before the worker knew Redis was away.
+_CLIENT_OPTIONS = {
+    "socket_timeout": 5.0,
+    "socket_connect_timeout": 5.0,
+    "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +103,7 @@ class RedisStateWriter:
         counting = (
             {"connection_class": CountingRedisConnection} if url.startswith("redis://") else {}
         )
-        self.client = redis.Redis.from_url(url, **counting)
+        self.client = redis.Redis.from_url(url, **counting, **_CLIENT_OPTIONS)
         self.layout = RedisLayout(prefix)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.owned: set[int] = set()
@@ -130,6 +150,7 @@ class RedisStateWriter:
 
         Raises OwnershipLostError (after dropping their writes) for partitions another worker
         claimed since; the other partitions are written. Returns the number of fields written.
+        Any other error (Redis unreachable...) puts the writes back: flush again to retry.
         """
         with self._lock:
             chosen = sorted(self._pending if partitions is None else set(partitions))
@@ -137,7 +158,11 @@ class RedisStateWriter:
             if not chosen:
                 return 0
             batches = {p: self._pending.pop(p) for p in chosen}
-        lost = self._write(batches)
+        try:
+            lost = self._write(batches)
+        except BaseException:
+            self._restore(batches)
+            raise
         if lost:
             self.owned -= lost
             raise OwnershipLostError(
@@ -145,6 +170,19 @@ class RedisStateWriter:
                 "changes were dropped and will be recomputed by the new owner"
             )
         return sum(len(f) for b in batches.values() for f in b.fields.values())
+
+    def _restore(self, batches: dict[int, _Pending]) -> None:
+        """Put the writes of a failed flush back, under those buffered since (newer wins)."""
+        with self._lock:
+            for partition, batch in batches.items():
+                newer = self._pending.get(partition)
+                if newer is not None:
+                    for name, fields in newer.fields.items():
+                        batch.fields[name].update(fields)
+                    batch.ttl.update(newer.ttl)
+                    batch.index.update(newer.index)
+                    batch.offsets.update(newer.offsets)
+                self._pending[partition] = batch
 
     def _write(self, batches: dict[int, _Pending]) -> set[int]:
         owner_keys = [self.layout.owner(p) for p in batches]
@@ -165,6 +203,9 @@ class RedisStateWriter:
                         _queue(pipe, batch)
                         if batch.offsets:
                             pipe.hset(self.layout.offsets, mapping=dict(batch.offsets))  # type: ignore[arg-type]
+                        # Same token, but a write: an older transaction of this partition not
+                        # yet applied (see the module docstring) now fails its WATCH.
+                        pipe.set(self.layout.owner(partition), self.token)
                     pipe.execute()
                     return lost
                 except redis.WatchError:

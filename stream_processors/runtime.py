@@ -20,6 +20,14 @@ the last one from its offsets and re-produces the same outputs (consumers dedupl
 `event_id`). Checkpointing after every step rewrote a session touched by several steps once
 per step and waited for Kafka every step (docs/processor.md, Performance).
 
+Outages: when Redis or Kafka does not answer (connection refused, a timeout, outputs not
+acknowledged in time), the checkpoint is retried as a whole, with backoff, under the lock (so no
+step runs meanwhile) and the worker reports itself degraded; a flush that failed put its writes
+back, and writing them twice is harmless (redis_state.py). After `max_outage_s` the worker exits
+as for any failed step (outage.py, docs/reliability.md). The Redis reads of a step (the metrics
+finalizer's) run in a thread, so a paused Redis does not block the event loop (and the
+consumer's heartbeats); when they fail, the step publishes no metrics and checkpoints at once.
+
 Rebalances: Faust drains the streams, then signals the revocation; the runtime waits for the
 step in flight (a timer tick can be one), commits, and pauses until Faust signals the new
 assignment, whose new partitions the Redis store has loaded by then. No step straddles a
@@ -45,11 +53,13 @@ from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, INTERACTIONS, MET
 from stream_processors import telemetry
 from stream_processors.batch_transport import ConsumedRecord
 from stream_processors.end_offsets import EndOffsets
+from stream_processors.exceptions import DependencyOutageError
 from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
 from stream_processors.metrics import window_start_of
 from stream_processors.metrics_collector import FINALIZER_KEY, MetricsCollector, window_item
 from stream_processors.offset_gaps import GapVerdict, OffsetGaps
+from stream_processors.outage import OutageTracker, unavailable_dependency
 from stream_processors.outputs import OutputProducer
 from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor
 from stream_processors.redis_store import RedisStore
@@ -62,6 +72,14 @@ log = logging.getLogger(__name__)
 _FINALIZER_PARTITION = 0
 # A topic that showed events this recently is not asked about at the broker (see _caught_up).
 _CONFIRM_AFTER_SILENCE_MS = 100.0
+# Per checkpoint attempt: how long outputs may stay unacknowledged before the worker counts
+# Kafka as unavailable (normally milliseconds), and how long it waits for an offset commit
+# (aiokafka retries one forever while the broker is away; it goes on in the background).
+_ACK_WAIT_S = 10.0
+_COMMIT_WAIT_S = 5.0
+# librdkafka keeps retrying an output this long beyond `max_outage_s`: it never gives up on
+# one during an outage the worker rides out.
+_OUTPUT_TIMEOUT_MARGIN_S = 60.0
 
 
 def _now_ms() -> float:
@@ -133,6 +151,9 @@ class ProcessorRuntime:
         self._committed_at = float("-inf")
         self._checkpointed_at = float("-inf")
         self._commit_interval_s = float(app.conf.broker_commit_interval)
+        self._commit_in_flight: asyncio.Future[bool] | None = None
+        self.outages = OutageTracker(settings.max_outage_s)
+        self._redis_failed = False  # a step's Redis read failed: checkpoint (and retry) now
         self._gc_started = 0.0
         gc.callbacks.append(self._time_garbage_collection)
 
@@ -172,7 +193,7 @@ class ProcessorRuntime:
         """Finish the step in flight, checkpoint and commit, and pause until the assignment."""
         async with self.lock:
             self.paused = True
-            await self._guard(self._checkpoint_now())
+            await self._guard(self._checkpoint(force_commit=True))
 
     async def on_partitions_assigned(self, assigned: Set[TP]) -> None:
         """Resume: the next step loads the newly assigned partitions from the store."""
@@ -195,6 +216,7 @@ class ProcessorRuntime:
         try:
             ends = await self._end_offsets().latest(owned)
         except Exception:  # the broker cannot answer: that is not a stalled fetch
+            self._last_records_at = now  # (nor is the time it is away: count from its return)
             return
         unread = {}
         for tp, end in ends.items():
@@ -239,6 +261,10 @@ class ProcessorRuntime:
     async def _guard(self, step: Any) -> None:
         try:
             await step
+        except DependencyOutageError as exc:
+            log.critical("%s", exc)
+            logging.shutdown()
+            os._exit(70)
         except Exception:
             # Crash-only: the checkpoint in Redis is consistent by construction, so the safe
             # reaction to anything unexpected is to stop and let a restart resume from it.
@@ -276,7 +302,7 @@ class ProcessorRuntime:
             )
             self._log_idle_change(partition)
         advanced = clock()
-        metric_records = self._finalize(now)
+        metric_records = await self._finalize_off_loop(now)
         finalized = clock()
         producer = self._producer()
         for partition in sorted(outputs):
@@ -300,11 +326,9 @@ class ProcessorRuntime:
                 telemetry.OUTPUTS.labels(topic).inc(count)
         encoded = clock()
         delivered = persisted = encoded
-        if time.monotonic() - self._checkpointed_at >= self.settings.checkpoint_interval_s:
-            await producer.wait()
-            delivered = clock()
-            self._persist()
-            await self._commit()
+        interval_s = self.settings.checkpoint_interval_s
+        if self._redis_failed or time.monotonic() - self._checkpointed_at >= interval_s:
+            delivered = await self._checkpoint()
             persisted = clock()
         telemetry.STEP_DURATION.observe(persisted - started)
         telemetry.PARTITIONS_OWNED.set(len(self.processors))
@@ -582,6 +606,21 @@ class ProcessorRuntime:
 
     # -- metrics -------------------------------------------------------------------------------
 
+    async def _finalize_off_loop(self, now: float) -> list[dict[str, Any]]:
+        """`_finalize` in a thread: its Redis reads must not block the event loop (heartbeats,
+        the fetch loop) for a socket timeout when Redis is paused. No step runs meanwhile (the
+        lock), so nothing else touches the processors. When Redis does not answer, no metrics
+        are published in this step (nothing was changed yet: the reads come first) and the step
+        checkpoints at once, which holds the steps until Redis is back."""
+        try:
+            return await asyncio.to_thread(self._finalize, now)
+        except Exception as exc:
+            if unavailable_dependency(exc) != "redis":
+                raise
+            log.debug("metrics not finalized in this step, Redis unavailable: %r", exc)
+            self._redis_failed = True
+            return []
+
     def _finalize(self, now: float) -> list[dict[str, Any]]:
         """On partition 0's owner: publish final/running metrics; everywhere: drop old windows.
 
@@ -616,14 +655,37 @@ class ProcessorRuntime:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    async def _checkpoint_now(self) -> None:
-        """Wait for the outputs, persist the state and commit, whatever the interval says."""
-        if self.producer is not None:
-            await self.producer.wait()
-        self._persist()
-        await self._commit(force=True)
+    async def _checkpoint(self, force_commit: bool = False) -> float:
+        """Wait until Kafka acknowledged the outputs, then persist the state (one MULTI/EXEC),
+        then commit; return the (perf_counter) time the outputs were acknowledged.
 
-    def _persist(self) -> None:
+        While Redis or Kafka is unavailable, the whole checkpoint is tried again with backoff,
+        never a half of it: waiting again for outputs already acknowledged costs nothing, and a
+        flush that failed put its writes back to be sent again. The caller holds the step lock,
+        so no step runs meanwhile and nothing is applied without its checkpoint; the watermark
+        sees the stretch without steps as time it knows nothing about (watermark.py). Anything
+        else, or an outage longer than `max_outage_s`, raises (crash-only).
+        """
+        while True:
+            try:
+                if self.producer is not None:
+                    await self.producer.wait(_ACK_WAIT_S)
+                delivered = time.perf_counter()
+                await self._persist()
+                break
+            except Exception as exc:
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    raise
+                await asyncio.sleep(self.outages.failed(dependency, exc))
+        self._redis_failed = False
+        if self.outages.recovered():
+            # The fetch watchdog would take the outage for a stalled fetch loop.
+            self._last_records_at = time.monotonic()
+        await self._commit(force_commit)
+        return delivered
+
+    async def _persist(self) -> None:
         """Write every processor's changed state into the tables and flush them atomically."""
         window_s = self.settings.metrics_window_s
         sessions, entries = self._store(self.sessions), self._store(self.entries)
@@ -656,7 +718,8 @@ class ProcessorRuntime:
         if self.finalizer is not None and self.finalizer.dirty:
             self.progress[FINALIZER_KEY] = dumps(self.finalizer.to_state())
             self.finalizer.dirty = False
-        self._store(self.progress).flush()
+        # In a thread: a paused Redis must not block the event loop for a socket timeout.
+        await asyncio.to_thread(self._store(self.progress).flush)
         self._checkpointed_at = time.monotonic()
 
     def _entry_from_bytes(self, data: bytes) -> dict[str, Any]:
@@ -672,9 +735,16 @@ class ProcessorRuntime:
         Only checkpoints already flushed to Redis are committed, so the group's offsets never
         pass what the state holds. Faust's public commit commits acked messages; acking is off
         for the inputs, so this uses the consumer's offset commit directly.
+
+        aiokafka retries a commit until the broker answers; the step waits `_COMMIT_WAIT_S` for
+        it, then leaves it running (its offsets count as committed when it succeeds) and starts
+        no other until it ended, so commits never overtake each other. A late commit costs
+        nothing but re-reading: whoever owns a partition next skips what its checkpoint holds.
         """
         now = time.monotonic()
         if not force and now - self._committed_at < self._commit_interval_s:
+            return
+        if self._commit_in_flight is not None and not self._commit_in_flight.done():
             return
         offsets = {
             TP(topic, partition): offset + 1
@@ -683,7 +753,25 @@ class ProcessorRuntime:
             if offset + 1 > self._committed.get(TP(topic, partition), 0)
         }
         self._committed_at = now
-        if offsets and await self.app.consumer._commit(offsets):  # type: ignore[attr-defined]
+        if not offsets:
+            return
+        commit = asyncio.ensure_future(self.app.consumer._commit(offsets))  # type: ignore[attr-defined]
+        commit.add_done_callback(lambda done: self._committed_if(done, offsets))
+        self._commit_in_flight = commit
+        try:
+            await asyncio.wait_for(asyncio.shield(commit), _COMMIT_WAIT_S)
+        except TimeoutError:
+            log.warning(
+                "offset commit not answered after %.0f s: left running in the background",
+                _COMMIT_WAIT_S,
+            )
+
+    def _committed_if(self, commit: "asyncio.Future[bool]", offsets: dict[TP, int]) -> None:
+        if commit.cancelled():
+            return
+        if commit.exception() is not None:
+            log.warning("offset commit failed: %r", commit.exception())
+        elif commit.result():
             self._committed.update(offsets)
 
     def _collector(self) -> MetricsCollector:
@@ -704,7 +792,10 @@ class ProcessorRuntime:
 
     def _producer(self) -> OutputProducer:
         if self.producer is None:
-            self.producer = OutputProducer(self.settings.bootstrap_servers)
+            timeout_s = self.settings.max_outage_s + _OUTPUT_TIMEOUT_MARGIN_S
+            self.producer = OutputProducer(
+                self.settings.bootstrap_servers, {"message.timeout.ms": int(timeout_s * 1000)}
+            )
         return self.producer
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "BATCH_SIZE",
     "CONSUMER_LAG",
     "DEAD_LETTERS",
+    "DEGRADED",
     "DUPLICATES",
     "EVENTS_IN",
     "OUTPUTS",
@@ -60,6 +61,14 @@ REDIS_ROUND_TRIPS = counter(
     "redis_round_trips",
     "Requests sent to Redis: a command's name, or MULTI/EXEC / PIPELINE for a whole pipeline.",
     ["operation"],
+)
+
+DEGRADED = gauge(
+    "processor",
+    "degraded",
+    "1 while the worker holds its steps because a dependency is unavailable (its checkpoint "
+    "is retried with backoff), else 0.",
+    ["dependency"],
 )
 
 

@@ -148,12 +148,12 @@ class Pipeline:
             "FEEDBACK_SINK_SESSION_TIMEOUT_MS": "6000",
         }
 
-    def start_processor(self) -> ServiceRunner:
+    def start_processor(self, extra_env: dict[str, str] | None = None) -> ServiceRunner:
         number = len(self.processors) + 1
         runner = ServiceRunner(
             f"processor-{number}",
             ["process", "--namespace", self.namespace, "--no-create-topics", "--loglevel", "info"],
-            self.processor_env(),
+            {**self.processor_env(), **(extra_env or {})},
             self.log_dir / f"processor-{number}.log",
         )
         self.processors.append(runner)

@@ -1,0 +1,137 @@
+"""Riding out an unavailable Redis or Kafka: which errors mean that, backoff, the degraded state.
+
+The processor is crash-only: a failed step exits the worker (code 70) and a restart resumes from
+the Redis checkpoint. That is the right answer to a bug, not to a dependency that is down for a
+while: a restart does not bring Redis back, and a worker restarted during the outage fails again
+at once. So the runtime retries its checkpoint while the dependency is unavailable (holding the
+step lock: no step runs, nothing is applied without its checkpoint), reports itself degraded
+(`feedback_processor_degraded{dependency}` and a log line on entering and on leaving the state),
+and gives up, as crash-only as before, once the outage lasted `max_outage_s`
+(docs/reliability.md, Outages).
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from stream_processors import telemetry
+from stream_processors.exceptions import DependencyOutageError, OutputsUnacknowledgedError
+
+__all__ = ["DEPENDENCIES", "Backoff", "OutageTracker", "unavailable_dependency"]
+
+log = logging.getLogger(__name__)
+
+DEPENDENCIES = ("redis", "kafka")
+
+
+def unavailable_dependency(error: BaseException) -> str | None:
+    """ "redis" or "kafka" when `error` says that dependency did not answer in time; None for
+    anything else, which stays a crash.
+
+    Redis: a refused or broken connection, a timeout (a paused or overloaded server), a server
+    still loading its data after a restart (`BusyLoadingError` is a `ConnectionError`). Kafka:
+    outputs not acknowledged in time (the producer keeps them queued). An output that *failed*
+    (e.g. too large) or a Redis error reply is not an outage.
+    """
+    if isinstance(error, OutputsUnacknowledgedError):
+        return "kafka"
+    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+        return "redis"
+    return None
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits between half and all of
+    min(cap, first * 2**n), so that workers that lost the same Redis do not retry in lockstep,
+    and a dependency that is back is noticed within `cap_s`."""
+
+    first_s: float = 0.25
+    cap_s: float = 5.0
+
+    def delay_s(self, attempt: int, draw: Callable[[], float] = random.random) -> float:
+        ceiling = min(self.cap_s, self.first_s * 2.0 ** min(attempt, 32))
+        return ceiling / 2 + draw() * ceiling / 2
+
+
+class OutageTracker:
+    """The worker's degraded state: since when each dependency is unavailable, its gauge, the
+    log lines, the next delay and the deadline (`max_outage_s`, counted from the first failure
+    of the stretch, whichever dependency failed)."""
+
+    def __init__(
+        self,
+        max_outage_s: float,
+        backoff: Backoff = Backoff(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_outage_s = max_outage_s
+        self.backoff = backoff
+        self._clock = clock
+        self._since: dict[str, float] = {}
+        self._attempts = 0
+        for dependency in DEPENDENCIES:
+            telemetry.DEGRADED.labels(dependency).set(0)
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self._since)
+
+    def failed(self, dependency: str, error: BaseException) -> float:
+        """Record a failed attempt; return the seconds to wait before the next one.
+
+        Raises DependencyOutageError once the stretch lasted `max_outage_s`.
+        """
+        now = self._clock()
+        if dependency not in self._since:
+            self._since[dependency] = now
+            telemetry.DEGRADED.labels(dependency).set(1)
+            log.warning(
+                "%s unavailable (%s): degraded, no new steps; retrying the checkpoint with "
+                "backoff for up to %.0f s (max_outage_s)",
+                dependency,
+                _describe(error),
+                self.max_outage_s,
+            )
+        lasted = now - min(self._since.values())
+        if lasted >= self.max_outage_s:
+            raise DependencyOutageError(
+                f"{dependency} unavailable for {lasted:.0f} s, longer than max_outage_s "
+                f"({self.max_outage_s:.0f} s): {_describe(error)}; exiting so that a restart, "
+                "or another worker, resumes from the checkpoint"
+            ) from error
+        delay = min(self.backoff.delay_s(self._attempts), self.max_outage_s - lasted)
+        self._attempts += 1
+        log.info(
+            "%s still unavailable after %.1f s (attempt %d: %s); next try in %.2f s",
+            dependency,
+            lasted,
+            self._attempts,
+            _describe(error),
+            delay,
+        )
+        return delay
+
+    def recovered(self) -> bool:
+        """Leave the degraded state after a successful attempt; True if the worker was in it."""
+        if not self._since:
+            return False
+        now = self._clock()
+        for dependency, since in sorted(self._since.items()):
+            telemetry.DEGRADED.labels(dependency).set(0)
+            log.warning(
+                "%s available again after %.1f s: degraded state left, resuming",
+                dependency,
+                now - since,
+            )
+        self._since.clear()
+        self._attempts = 0
+        return True
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
