@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
 from feedbackctl.main import app
 from schemas.serializer import serializer_for
-from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS
+from schemas.topics import DEADLETTER, FEEDBACK, INTERACTIONS, SIGNALS
 from sinks import DeltaSink, SinkSettings
 from sinks.lake import Lake
 from stream_processors.settings import ProcessorSettings
@@ -90,12 +90,6 @@ def _edge_cases() -> list[dict[str, Any]]:
     return sorted(ev.events, key=lambda e: (e["record"]["event_time"], e["kind"] != "interaction"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the processor dead-letters feedback that precedes every turn of its session only "
-    "when no turn can come any more (the session's close + grace, 120 s here), and this run "
-    "stops 45 s after the last event; the reference says too_late at once",
-)
 def test_edge_cases_through_a_real_run_match_the_reference(
     bootstrap_servers: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,9 +105,18 @@ def test_edge_cases_through_a_real_run_match_the_reference(
         assert producer.flush(30) == 0
         settle = max(e["record"]["event_time"] for e in events[:-1]) + 45_000
         worker = Worker(namespace, tmp_path / "worker.log")
+        deadletters = namespace.topic(DEADLETTER)
         try:
             wait_until(
                 lambda: (namespace.finalized_until() or 0) > settle, 150, "final metrics", worker
+            )
+            # Feedback that precedes every turn of its session waits for one until the session's
+            # grace period ends (120 s of event time after its close), then is dead-lettered.
+            wait_until(
+                lambda: _messages_in(bootstrap_servers, deadletters) >= 5,
+                240,
+                "the waiting feedback's dead letter",
+                worker,
             )
             time.sleep(1.0)
         finally:
@@ -122,6 +125,18 @@ def test_edge_cases_through_a_real_run_match_the_reference(
         result = verify_lake(Lake.from_settings(sink), ProcessorSettings())
     assert result.compared["dead_letters"] == 5
     assert result.ok, "\n".join(d.line() for d in result.differences)
+
+
+def _messages_in(bootstrap_servers: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "verify-count"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        )
+    finally:
+        consumer.close()
 
 
 def _run_sink(bootstrap_servers: str, lake_dir: Path, namespace: str) -> SinkSettings:
