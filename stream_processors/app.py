@@ -65,6 +65,7 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
         "flush_interval": 0,  # the runtime flushes, after outputs are acknowledged
         "apply_changelog": False,  # Redis + input checkpoint are the truth (docs/processor.md)
         "window_ttl": settings.window_ttl_s,
+        "max_outage_s": settings.max_outage_s,  # how long a rebalance waits for Redis
     }
     partitions = INPUT_TOPICS[0].partitions  # co-partitioned with the inputs
 
