@@ -6,7 +6,9 @@ URL: `redis://host:port/db`; store options (`Table(options=...)`):
   0 = only when the owner calls `flush()`, on rebalance and on stop);
 - `apply_changelog`: apply the changelog tail Faust reads at recovery (default True; an app that
   checkpoints its input offsets in the same flush, like ours, sets False, see docs/processor.md);
-- `window_ttl`: seconds of Redis TTL on each window's hash of a windowed table (default 7 days).
+- `window_ttl`: seconds of Redis TTL on each window's hash of a windowed table (default 7 days);
+- `max_outage_s`: how long a rebalance waits for an unavailable Redis, retrying with backoff,
+  before it fails (default 300; the processor passes its own setting, see outage.py).
 
 The Faust store API is synchronous on the event loop, so reads never go to Redis: the store keeps
 an in-memory copy of the partitions assigned to this worker, loaded by SCAN/HSCAN when they are
@@ -17,8 +19,10 @@ the table's changelog topic; a table can name the partition of a key itself with
 partition is used. Use `table_standby_replicas=0`: the data is shared, standbys would overwrite it.
 """
 
+import asyncio
+import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from faust.stores.base import SerializedStore
@@ -28,6 +32,7 @@ from mode import Service
 from yarl import URL
 
 from stream_processors.exceptions import OwnershipLostError
+from stream_processors.outage import OutageTracker, unavailable_dependency
 from stream_processors.redis_state import RedisStateWriter, writer_for
 
 __all__ = ["RedisStore", "register"]
@@ -43,6 +48,7 @@ class RedisStore(SerializedStore):
         self.flush_interval = float(options.get("flush_interval", 1.0))
         self.apply_changelog = bool(options.get("apply_changelog", True))
         self.window_ttl = int(options.get("window_ttl", 7 * 24 * 3600))
+        self.max_outage_s = float(options.get("max_outage_s", 300.0))
         self.writer: RedisStateWriter = writer_for(_redis_url(self.url), self.prefix)
         self._data: dict[int, dict[bytes, bytes]] = {}
         self._key_partition: dict[bytes, int] = {}
@@ -238,7 +244,8 @@ class RedisStore(SerializedStore):
     ) -> None:
         revoked_partitions = self._partitions_of(revoked)
         if revoked_partitions:
-            self.writer.flush(revoked_partitions & self.writer.pending_partitions())
+            pending = revoked_partitions & self.writer.pending_partitions()
+            await self._while_redis_is_away(lambda: self.writer.flush(pending))
             for partition in revoked_partitions:
                 self._drop(partition)
             self.writer.release(revoked_partitions)
@@ -246,7 +253,29 @@ class RedisStore(SerializedStore):
         standbys = self.app.assignor.assigned_standbys()
         active = self._partitions_of(tp for tp in assigned if tp not in standbys)
         for partition in sorted(active - self._assigned):
-            self._load(partition)
+            await self._while_redis_is_away(functools.partial(self._load, partition))
+
+    async def _while_redis_is_away(self, action: Callable[[], object]) -> None:
+        """Run `action` (Redis I/O) in a thread, again with backoff while Redis is unavailable.
+
+        A worker that starts, or is given partitions, during a Redis outage waits for Redis here
+        (reported degraded, as the runtime's checkpoint does) instead of failing the rebalance;
+        a failed flush keeps its writes and a failed load starts over, so a retry is whole. After
+        `max_outage_s` the DependencyOutageError fails the rebalance (the worker stops).
+        """
+        outages: OutageTracker | None = None
+        while True:
+            try:
+                await asyncio.to_thread(action)
+            except Exception as exc:
+                if unavailable_dependency(exc) != "redis":
+                    raise
+                outages = outages or OutageTracker(self.max_outage_s)
+                await asyncio.sleep(outages.failed("redis", exc))
+            else:
+                if outages is not None:
+                    outages.recovered()
+                return
 
     def _load(self, partition: int) -> None:
         self.writer.claim([partition])

@@ -1,4 +1,4 @@
-"""The Redis state writer when Redis does not answer: a failed flush can be repeated as a whole.
+"""The Redis state writer and store when Redis does not answer: a retry is always whole.
 
 A paused Redis (SIGSTOP of a redis-server of the test's own, never the shared one) makes a flush
 time out; its writes must stay buffered and reach Redis with the next flush, newer writes
@@ -8,17 +8,23 @@ applied after a newer one of the same partition (the owner-key fence, redis_stat
 
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import faust
 import pytest
 import redis
+from faust.types import TP
+from prometheus_client import REGISTRY
 
 from local_stack.redis_node import RedisNode
 from local_stack.settings import StackSettings
 from stream_processors.redis_state import RedisStateWriter
+from stream_processors.redis_store import RedisStore, register
+from stream_processors.tables import PartitionedTable
 from tests.e2e.pipeline_harness.private_stack import free_port
 
 
@@ -91,3 +97,45 @@ def test_a_transaction_older_than_one_applied_since_is_refused(
     with pytest.raises(redis.WatchError):
         stale.execute()
     assert redis.Redis.from_url(url).hget(state, b"k") == b"new"
+
+
+async def test_a_rebalance_while_redis_is_paused_waits_for_it(
+    own_redis: tuple[RedisNode, str],
+) -> None:
+    """A worker given a partition during an outage loads it once Redis is back, instead of
+    failing the rebalance (a restart during a Redis pause used to crash again)."""
+    node, url = own_redis
+    prefix = f"t-{uuid.uuid4().hex[:8]}"
+    seed = RedisStateWriter(url, prefix)
+    seed.claim([1])
+    seed.put(1, seed.layout.table_hash("things", 1), b"1/a", b"A")
+    seed.flush()
+    register()
+    app = faust.App(f"outage-test-{uuid.uuid4().hex[:6]}", broker="kafka://localhost:1")
+    table = PartitionedTable(
+        app,
+        name="things",
+        partitions=6,
+        key_type=bytes,
+        value_type=bytes,
+        store=f"{url}?socket_timeout=0.5",
+        options={"prefix": prefix, "flush_interval": 0, "max_outage_s": 60},
+    )
+    store = table.data
+    assert isinstance(store, RedisStore)
+    assigned = {TP(table.changelog_topic.get_topic_name(), 1)}
+    pid = node.process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    resume = threading.Timer(2.0, os.kill, (pid, signal.SIGCONT))
+    resume.start()
+    started = time.monotonic()
+    try:
+        await store.on_rebalance(assigned, set(), assigned)
+    finally:
+        resume.join()
+    assert time.monotonic() - started >= 2.0
+    assert dict(store.partition_items(1)) == {b"1/a": b"A"}
+    assert store.writer.owned == {1}
+    degraded = REGISTRY.get_sample_value("feedback_processor_degraded", {"dependency": "redis"})
+    assert degraded == 0
