@@ -13,9 +13,11 @@ from pathlib import Path
 
 import faust
 
+from plumbing.kafka_security import kafka_security
 from schemas.topics import INPUT_TOPICS, TopicSpec
 from stream_processors import COMPILED_MODULES
 from stream_processors.batch_transport import RecordBatchTransport
+from stream_processors.kafka_credentials import faust_credentials
 from stream_processors.redis_store import register
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
@@ -48,6 +50,8 @@ def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]
         web_port=settings.web_port or 6066,
         web_bind=settings.metrics_host,  # Faust binds every interface by default
         producer_linger=0.005,
+        # FEEDBACK_KAFKA_*: the same protocol and credentials as every other Kafka client.
+        broker_credentials=faust_credentials(kafka_security()),
     )
     # Before anything asks for the transport: fetched records reach the runtime in batches.
     transport = RecordBatchTransport(
@@ -66,6 +70,7 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
         "apply_changelog": False,  # Redis + input checkpoint are the truth (docs/processor.md)
         "window_ttl": settings.window_ttl_s,
         "max_outage_s": settings.max_outage_s,  # how long a rebalance waits for Redis
+        "connection": settings.redis_client_options(),  # AUTH, TLS files (rediss://)
     }
     partitions = INPUT_TOPICS[0].partitions  # co-partitioned with the inputs
 

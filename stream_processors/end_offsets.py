@@ -17,6 +17,8 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.types import TP
 
+from plumbing.kafka_security import kafka_client_config
+
 __all__ = ["EndOffsets"]
 
 
@@ -24,7 +26,7 @@ class EndOffsets:
     """Asks the brokers for the current end offset (next offset to be written) of partitions."""
 
     def __init__(self, bootstrap_servers: str, timeout_s: float = 5.0) -> None:
-        self._config: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers}
+        self._config = kafka_client_config(bootstrap_servers)  # FEEDBACK_KAFKA_* security
         self._admin: AdminClient | None = None
         self._timeout_s = timeout_s
 

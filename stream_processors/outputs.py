@@ -13,6 +13,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from plumbing.kafka_security import kafka_security
 from stream_processors.exceptions import OutputDeliveryError, OutputsUnacknowledgedError
 
 __all__ = ["OutputProducer"]
@@ -25,6 +26,7 @@ class OutputProducer:
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
+                **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
