@@ -25,15 +25,17 @@ import os
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from stream_processors.exceptions import OwnershipLostError
+from stream_processors.redis_connection import unwrap_secrets
 from stream_processors.telemetry import CountingRedisConnection
 
 __all__ = ["RedisLayout", "RedisStateWriter", "writer_for"]
@@ -97,13 +99,16 @@ class _Pending:
 class RedisStateWriter:
     """Buffers every table's writes per partition and flushes them atomically."""
 
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, url: str, prefix: str, connection: Mapping[str, Any] | None = None) -> None:
         # Counts every request in feedback_processor_redis_round_trips (unix:// and rediss://
         # URLs keep redis-py's own connection class).
         counting = (
             {"connection_class": CountingRedisConnection} if url.startswith("redis://") else {}
         )
-        self.client = redis.Redis.from_url(url, **counting, **_CLIENT_OPTIONS)
+        # `connection`: AUTH and TLS files (stream_processors.redis_connection.client_options).
+        self.client = redis.Redis.from_url(
+            url, **counting, **_CLIENT_OPTIONS, **unwrap_secrets(connection or {})
+        )
         self.layout = RedisLayout(prefix)
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.owned: set[int] = set()
@@ -254,10 +259,12 @@ _writers: dict[tuple[str, str], RedisStateWriter] = {}
 _writers_lock = Lock()
 
 
-def writer_for(url: str, prefix: str) -> RedisStateWriter:
+def writer_for(
+    url: str, prefix: str, connection: Mapping[str, Any] | None = None
+) -> RedisStateWriter:
     """The writer shared by every store of one app (same Redis URL and prefix) in a process."""
     with _writers_lock:
         writer = _writers.get((url, prefix))
         if writer is None:
-            writer = _writers[(url, prefix)] = RedisStateWriter(url, prefix)
+            writer = _writers[(url, prefix)] = RedisStateWriter(url, prefix, connection)
         return writer

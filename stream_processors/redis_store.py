@@ -1,6 +1,6 @@
 """`redis://` Faust table store: table data in Redis, shared by every worker of the app.
 
-URL: `redis://host:port/db`; store options (`Table(options=...)`):
+URL: `redis://host:port/db` or `rediss://host:port/db` (TLS); store options (`Table(options=...)`):
 - `prefix`: first part of every Redis key (default `faust:{app id}`);
 - `flush_interval`: seconds between background flushes of the write-back buffer (default 1.0;
   0 = only when the owner calls `flush()`, on rebalance and on stop);
@@ -8,7 +8,9 @@ URL: `redis://host:port/db`; store options (`Table(options=...)`):
   checkpoints its input offsets in the same flush, like ours, sets False, see docs/processor.md);
 - `window_ttl`: seconds of Redis TTL on each window's hash of a windowed table (default 7 days);
 - `max_outage_s`: how long a rebalance waits for an unavailable Redis, retrying with backoff,
-  before it fails (default 300; the processor passes its own setting, see outage.py).
+  before it fails (default 300; the processor passes its own setting, see outage.py);
+- `connection`: redis-py keyword arguments for AUTH and TLS files (`password` may be a
+  SecretStr), see `stream_processors.redis_connection`. `rediss://` URLs connect over TLS.
 
 The Faust store API is synchronous on the event loop, so reads never go to Redis: the store keeps
 an in-memory copy of the partitions assigned to this worker, loaded by SCAN/HSCAN when they are
@@ -33,6 +35,7 @@ from yarl import URL
 
 from stream_processors.exceptions import OwnershipLostError
 from stream_processors.outage import OutageTracker, unavailable_dependency
+from stream_processors.redis_connection import REDIS_SCHEMES
 from stream_processors.redis_state import RedisStateWriter, writer_for
 
 __all__ = ["RedisStore", "register"]
@@ -49,7 +52,9 @@ class RedisStore(SerializedStore):
         self.apply_changelog = bool(options.get("apply_changelog", True))
         self.window_ttl = int(options.get("window_ttl", 7 * 24 * 3600))
         self.max_outage_s = float(options.get("max_outage_s", 300.0))
-        self.writer: RedisStateWriter = writer_for(_redis_url(self.url), self.prefix)
+        self.writer: RedisStateWriter = writer_for(
+            _redis_url(self.url), self.prefix, options.get("connection")
+        )
         self._data: dict[int, dict[bytes, bytes]] = {}
         self._key_partition: dict[bytes, int] = {}
         # Partitions assigned to this worker and loaded from Redis since their assignment. A
@@ -309,7 +314,9 @@ def _redis_url(url: URL) -> str:
 
 
 def register() -> None:
-    """Make `redis://` known to Faust without the entry point (e.g. before `pip install -e`)."""
+    """Make `redis://` and `rediss://` known to Faust without the entry point (e.g. before
+    `pip install -e`)."""
     from faust.stores import STORES
 
-    STORES.data.setdefault("redis", "stream_processors.redis_store:RedisStore")
+    for scheme in REDIS_SCHEMES:
+        STORES.data.setdefault(scheme, "stream_processors.redis_store:RedisStore")

@@ -1,6 +1,9 @@
 """Settings of the stream processor (FEEDBACK_PROCESSOR_* environment variables)."""
 
-from pydantic import Field
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from plumbing.settings import (
@@ -9,6 +12,7 @@ from plumbing.settings import (
     ENV_PREFIX,
     ServiceSettings,
 )
+from stream_processors.redis_connection import client_options, split_password
 
 __all__ = ["PROCESSOR_ENV_PREFIX", "ProcessorSettings"]
 
@@ -22,7 +26,22 @@ class ProcessorSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix=PROCESSOR_ENV_PREFIX)
 
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
-    redis_url: str = DEFAULT_REDIS_URL
+    redis_url: str = Field(
+        DEFAULT_REDIS_URL,
+        description="redis://host:port/db, or rediss://host:port/db for TLS. A password in the "
+        "URL is moved to redis_password when the settings load.",
+    )
+    redis_username: str | None = Field(None, description="Redis ACL user (AUTH username).")
+    redis_password: SecretStr | None = Field(None, description="Redis AUTH password.")
+    redis_ssl_ca_certs: Path | None = Field(
+        None,
+        description="PEM file of the CA that signed Redis's certificate (rediss://); "
+        "unset: the system's CAs.",
+    )
+    redis_ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for a Redis that checks clients' ones."
+    )
+    redis_ssl_keyfile: Path | None = Field(None, description="Client private key (PEM).")
     namespace: str = Field(
         "",
         description="Replay namespace: input and output topics `<name>.<namespace>`, its own "
@@ -113,6 +132,34 @@ class ProcessorSettings(ServiceSettings):
         None, ge=0, le=65535, description="Serve Prometheus /metrics here (None or 0: off)."
     )
     web_port: int = Field(0, ge=0, description="Faust web port (0: web server disabled).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_out_of_url(cls, values: Any) -> Any:
+        """Keep a password given in the URL out of the URL (reprs and logs show the URL)."""
+        if not isinstance(values, dict) or not isinstance(values.get("redis_url"), str):
+            return values
+        url, username, password = split_password(values["redis_url"])
+        if password is None and username is None:
+            return values
+        if password is not None and values.get("redis_password") is not None:
+            raise ValueError("a Redis password both in redis_url and in redis_password")
+        moved = {"redis_url": url}
+        if username and values.get("redis_username") is None:
+            moved["redis_username"] = username
+        if password is not None:
+            moved["redis_password"] = password
+        return {**values, **moved}
+
+    def redis_client_options(self) -> dict[str, Any]:
+        """AUTH and TLS files for redis-py (the password still a SecretStr)."""
+        return client_options(
+            self.redis_username,
+            self.redis_password,
+            self.redis_ssl_ca_certs,
+            self.redis_ssl_certfile,
+            self.redis_ssl_keyfile,
+        )
 
     @property
     def group_id(self) -> str:
