@@ -20,6 +20,7 @@ from dashboard.live import LiveState
 from dashboard.settings import DashboardSettings
 from dashboard.state import DashboardState
 from dashboard.telemetry import DashboardTelemetry
+from plumbing.kafka_security import kafka_security
 from schemas.exceptions import ContractError
 from schemas.serializer import serializer_for
 from schemas.topics import ALERTS, DEADLETTER, METRICS, TopicSpec
@@ -133,6 +134,7 @@ class MetricsFeed:
         consumer = Consumer(
             {
                 "bootstrap.servers": self.settings.bootstrap_servers,
+                **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
                 "group.id": self.settings.group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from feedbackctl.timeparse import parse_time_ms
+from plumbing.kafka_security import kafka_client_config
 from plumbing.settings import env_name
 from producers.client import FeedbackClient
 from producers.emitter import EmitReport, GeneratedEventLike, emit_to_file, emit_to_kafka
@@ -124,7 +125,7 @@ def _to_kafka(
         report = emit_to_kafka(
             events,
             client,
-            {"bootstrap.servers": settings.bootstrap_servers, **settings.kafka_config},
+            kafka_client_config(settings.bootstrap_servers, settings.kafka_config),
             rate=rate,
             progress=advance,
         )

@@ -10,6 +10,7 @@ from curation.settings import CurationSettings
 from dashboard.settings import DashboardSettings
 from feedbackctl.topics_commands import TopicsSettings
 from local_stack.settings import StackSettings
+from plumbing.kafka_security import KafkaSecuritySettings
 from plumbing.settings import ServiceSettings
 from producers.settings import ProducerSettings
 from replay.settings import ReplaySettings
@@ -21,6 +22,7 @@ __all__ = ["SETTINGS_CLASSES"]
 SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
     CurationSettings,
     DashboardSettings,
+    KafkaSecuritySettings,
     MonitorSettings,
     ProcessorSettings,
     ProducerSettings,

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from local_stack.exceptions import StackError
+from plumbing.kafka_security import kafka_client_config
 from schemas.topics import TOPICS, TopicSpec
 
 __all__ = ["ensure_topics"]
@@ -25,7 +26,7 @@ def ensure_topics(
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create each missing topic; return the names that were created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+    admin = AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3}))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     missing = [spec for spec in specs if spec.name not in existing]
     if not missing:
@@ -68,7 +69,7 @@ def _wait_until_logs_exist(
     last_error: Exception | None = None
     while pending:
         # A fresh client each round: librdkafka's admin client can keep a stale leader epoch.
-        admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 3})
+        admin = AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3}))
         futures = admin.list_offsets(
             {tp: OffsetSpec.latest() for tp in pending}, request_timeout=5.0
         )

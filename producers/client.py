@@ -22,6 +22,7 @@ from typing import Any, Unpack
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import CollectorRegistry
 
+from plumbing.kafka_security import kafka_security
 from producers.checks import checker_for
 from producers.exceptions import DeliveryFailedError, ProducerClosedError, QueueFullError
 from producers.metrics import ProducerCounters, ProducerStats
@@ -415,6 +416,7 @@ def producer_config(settings: ProducerSettings) -> dict[str, Any]:
     """The librdkafka configuration the SDK produces with (idempotent, acks=all, batched)."""
     return {
         "bootstrap.servers": settings.bootstrap_servers,
+        **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
         "client.id": settings.client_id,
         "enable.idempotence": True,
         "acks": "all",

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from plumbing.kafka_security import kafka_client_config
 from replay.exceptions import ReplayError
 from replay.offsets import resolve_ranges
 
@@ -33,7 +34,7 @@ def reset_group_to_time(
     """
     from confluent_kafka import Consumer
 
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(kafka_client_config(bootstrap_servers))
     description = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result()
     if description.members:
         hosts = sorted({member.host for member in description.members})
@@ -42,7 +43,7 @@ def reset_group_to_time(
             f"{', '.join(hosts)} (state {description.state}); stop its consumers, then reset"
         )
     committed = _committed(admin, group, timeout_s)
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"{group}-inspect"})
+    consumer = Consumer(kafka_client_config(bootstrap_servers, {"group.id": f"{group}-inspect"}))
     try:
         targets = [r for topic in topics for r in resolve_ranges(consumer, topic, time_ms, None)]
     finally:

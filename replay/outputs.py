@@ -6,6 +6,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
+from plumbing.kafka_security import kafka_security
 from replay.offsets import resolve_ranges
 from schemas.serializer import serializer_for
 from schemas.topics import ENRICHED, METRICS, TopicSpec
@@ -29,6 +30,7 @@ def read_topic(
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers,
+            **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
             "group.id": f"replay-read-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
         }

@@ -6,6 +6,7 @@ from functools import partial
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from plumbing.kafka_security import kafka_client_config, kafka_security
 from replay.exceptions import ReplayError
 from replay.retry import retry_transient
 from schemas.topics import INPUT_TOPICS, TopicSpec
@@ -22,7 +23,7 @@ def prepare_namespace_topics(
     """
     if not namespace:
         raise ReplayError("a replay needs a target namespace (e.g. --target replay-2026-11-26)")
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(kafka_client_config(bootstrap_servers))
     targets = [spec.in_namespace(namespace) for spec in specs]
     existing = admin.list_topics(timeout=30).topics
     missing = [spec for spec in targets if spec.name not in existing]
@@ -44,7 +45,7 @@ def _refuse_non_empty(bootstrap_servers: str, specs: list[TopicSpec]) -> None:
         return
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "replay-inspect"})
+    consumer = Consumer(kafka_client_config(bootstrap_servers, {"group.id": "replay-inspect"}))
     try:
         for spec in specs:
             for partition in range(spec.partitions):
@@ -66,6 +67,7 @@ class NamespacePublisher:
         self.producer = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
+                **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 20,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
+from plumbing.kafka_security import kafka_security
 from replay.exceptions import ReplayError
 from replay.ledger import erased_messages
 from replay.offsets import PartitionRange, resolve_ranges
@@ -60,6 +61,7 @@ def copy_input_range(
     consumer = Consumer(
         {
             "bootstrap.servers": settings.bootstrap_servers,
+            **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
             "group.id": f"replay-copy-{target}-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "fetch.message.max.bytes": settings.max_message_bytes,

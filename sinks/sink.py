@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
+from plumbing.kafka_security import kafka_security
 from schemas.catalog import SchemaCatalog, default_catalog
 from schemas.lake import DEAD_LETTERS
 from sinks.dead_letters import DeadLetterFactory
@@ -105,6 +106,7 @@ class DeltaSink:
         settings = self.settings
         return {
             "bootstrap.servers": settings.bootstrap_servers,
+            **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
             "group.id": settings.consumer_group,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,

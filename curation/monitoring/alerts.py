@@ -18,6 +18,7 @@ from confluent_kafka import (
 )
 
 from curation.exceptions import CurationError
+from plumbing.kafka_security import kafka_client_config, kafka_security
 from schemas.serializer import serializer_for
 from schemas.topics import ALERTS, TopicSpec
 
@@ -80,7 +81,7 @@ class AlertPublisher:
         self.topic = topic
         self.serializer = serializer_for(topic)
         self.producer = Producer(
-            {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True, "linger.ms": 20}
+            kafka_client_config(bootstrap_servers, {"enable.idempotence": True, "linger.ms": 20})
         )
 
     def publish(self, alerts: Iterable[dict[str, Any]], timeout_s: float = 30.0) -> int:
@@ -116,6 +117,7 @@ def read_alerts(
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers,
+            **kafka_security().librdkafka_config(),  # FEEDBACK_KAFKA_*
             "group.id": f"feedbackctl-alerts-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "enable.partition.eof": True,

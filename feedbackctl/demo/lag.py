@@ -3,6 +3,8 @@
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from plumbing.kafka_security import kafka_client_config
+
 __all__ = ["GroupLag"]
 
 
@@ -10,9 +12,9 @@ class GroupLag:
     """Reads a group's committed offsets and the topics' high watermarks."""
 
     def __init__(self, bootstrap_servers: str) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self.admin = AdminClient(kafka_client_config(bootstrap_servers))
         self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap_servers, "group.id": "feedbackctl-lag-probe"}
+            kafka_client_config(bootstrap_servers, {"group.id": "feedbackctl-lag-probe"})
         )
 
     def high_watermarks(self, topics: list[str]) -> dict[tuple[str, int], int]:

@@ -19,12 +19,14 @@ PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON", "FEEDBACK_COMPILED_DIR", "FEEDBACK_PURE_
 def settings_by_prefix() -> dict[str, type[BaseSettings]]:
     from dashboard.settings import DashboardSettings
     from feedbackctl.topics_commands import TopicsSettings
+    from plumbing.kafka_security import KafkaSecuritySettings
     from producers.settings import ProducerSettings
     from sinks.settings import SinkSettings
     from stream_processors.settings import ProcessorSettings
 
     classes: list[type[BaseSettings]] = [
         DashboardSettings,
+        KafkaSecuritySettings,
         TopicsSettings,
         ProducerSettings,
         SinkSettings,
