@@ -1,9 +1,15 @@
-"""A single Apache Kafka node in KRaft mode (broker and controller in one JVM) on loopback."""
+"""A single Apache Kafka node in KRaft mode (broker and controller in one JVM) on loopback.
+
+Its PLAINTEXT listener serves the local stack; a `SaslSslListener` adds an authenticated, encrypted
+one (tests of the FEEDBACK_KAFKA_* client security, docs/deploy.md Security).
+"""
 
 import base64
 import shutil
 import subprocess
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
@@ -13,7 +19,7 @@ from local_stack.maven import kafka_classpath
 from local_stack.processes import ServiceProcess, accepts_connections
 from local_stack.settings import StackSettings
 
-__all__ = ["KafkaNode", "new_cluster_id"]
+__all__ = ["KafkaNode", "SaslSslListener", "new_cluster_id"]
 
 _LOG4J2 = """\
 status = warn
@@ -31,17 +37,67 @@ logger.apache.level = {level}
 """
 
 
-def _server_properties(settings: StackSettings, data_dir: Path) -> str:
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A SASL_SSL listener next to the PLAINTEXT one, which stays for the broker itself.
+
+    TLS files are PEM: `keystore` holds the broker's unencrypted PKCS#8 private key and its
+    certificate chain, `truststore` the CA certificates. SCRAM users are written into the
+    storage when it is formatted (Kafka's `--add-scram`), so they exist from the first start;
+    a node formatted without them needs `kafka-configs --alter --add-config SCRAM-...`.
+    """
+
+    port: int
+    keystore: Path
+    truststore: Path
+    users: Mapping[str, str] = field(default_factory=dict)  # name -> password
+    mechanism: str = "SCRAM-SHA-256"
+
+    def properties(self, host: str) -> dict[str, str]:
+        """The broker settings this listener adds (its address in listeners is the caller's)."""
+        login = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            + " ".join(f'user_{name}="{password}"' for name, password in self.users.items())
+            if self.mechanism == "PLAIN"
+            else "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        )
+        return {
+            "sasl.enabled.mechanisms": self.mechanism,
+            f"listener.name.sasl_ssl.{self.mechanism.lower()}.sasl.jaas.config": f"{login};",
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(self.keystore.resolve()),
+            "listener.name.sasl_ssl.ssl.truststore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.truststore.location": str(self.truststore.resolve()),
+        }
+
+    def scram_arguments(self) -> list[str]:
+        """`kafka-storage format` arguments that create the SCRAM users."""
+        if not self.mechanism.startswith("SCRAM-"):
+            return []
+        arguments = []
+        for name, password in self.users.items():
+            arguments += ["--add-scram", f"{self.mechanism}=[name={name},password={password}]"]
+        return arguments
+
+
+def _server_properties(
+    settings: StackSettings, data_dir: Path, sasl_ssl: SaslSslListener | None = None
+) -> str:
     host, port, cport = settings.host, settings.kafka_port, settings.kafka_controller_port
+    listeners = f"PLAINTEXT://{host}:{port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if sasl_ssl is not None:
+        listeners += f",SASL_SSL://{host}:{sasl_ssl.port}"
+        protocols += ",SASL_SSL:SASL_SSL"
     lines = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": f"{host}:{cport}",
-        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
-        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "listeners": f"{listeners},CONTROLLER://{host}:{cport}",
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir.resolve()),
         "num.partitions": "1",
         # Single node: every internal topic has one replica.
@@ -61,6 +117,7 @@ def _server_properties(settings: StackSettings, data_dir: Path) -> str:
         # once in ~20 restarts an acknowledged record was missing afterwards (docs/reliability.md,
         # Findings). Without it the broker just closes its logs.
         "controlled.shutdown.enable": "false",
+        **(sasl_ssl.properties(host) if sasl_ssl is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
@@ -68,8 +125,9 @@ def _server_properties(settings: StackSettings, data_dir: Path) -> str:
 class KafkaNode:
     """Writes the node's config, formats its storage once, starts and stops the JVM."""
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, sasl_ssl: SaslSslListener | None = None) -> None:
         self.settings = settings
+        self.sasl_ssl = sasl_ssl
         self.home = settings.state_dir / "kafka"
         self.data_dir = self.home / "data"
         self.process = ServiceProcess("kafka", self.home / "kafka.pid", self.home / "stdout.log")
@@ -89,7 +147,7 @@ class KafkaNode:
         )
         self.home.mkdir(parents=True, exist_ok=True)
         config = self.home / "server.properties"
-        config.write_text(_server_properties(self.settings, self.data_dir))
+        config.write_text(_server_properties(self.settings, self.data_dir, self.sasl_ssl))
         log4j = self.home / "log4j2.properties"
         log4j.write_text(
             _LOG4J2.format(log_dir=self.home.resolve(), level=self.settings.kafka_log_level)
@@ -126,6 +184,7 @@ class KafkaNode:
                 cluster_id,
                 "-c",
                 str(config.resolve()),
+                *(self.sasl_ssl.scram_arguments() if self.sasl_ssl is not None else []),
             ],
             capture_output=True,
             text=True,
