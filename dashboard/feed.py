@@ -119,10 +119,22 @@ class MetricsFeed:
         self._thread.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Ask the thread to stop and wait for it to close its consumer."""
+        """Ask the thread to stop and wait until it has closed its consumer.
+
+        Returning earlier would leave a live librdkafka consumer behind: in the demo, the process
+        then reads the lake and exits while the daemon thread still polls, so the consumer is
+        destroyed during interpreter shutdown (or never), and the process can crash on the way
+        out. Each Kafka call of the thread has a timeout, so the wait ends; it is logged every
+        `timeout_s`.
+        """
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_s)
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return
+        thread.join(timeout=timeout_s)
+        while thread.is_alive():
+            log.warning("waiting for the dashboard feed to close its Kafka consumer")
+            thread.join(timeout=timeout_s)
 
     @property
     def alive(self) -> bool:

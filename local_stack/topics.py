@@ -26,31 +26,34 @@ def ensure_topics(
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create each missing topic; return the names that were created."""
-    admin = AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3}))
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
-    missing = [spec for spec in specs if spec.name not in existing]
-    if not missing:
-        return []
-    futures = admin.create_topics(
-        [
-            NewTopic(
-                spec.name,
-                num_partitions=spec.partitions,
-                replication_factor=replication_factor,
-                config=spec.kafka_config(),
-            )
-            for spec in missing
-        ],
-        request_timeout=timeout_s,
-    )
-    created = []
-    for name, future in futures.items():
-        try:
-            future.result()
-            created.append(name)
-        except KafkaException as exc:
-            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
-                raise StackError(f"could not create topic {name}: {exc}") from exc
+    # Each client is destroyed on this thread as its `with` ends. Left to the garbage collector
+    # (a failed request's traceback keeps the frame, and the client, in a reference cycle), it
+    # was destroyed later on whatever thread collected: another client's librdkafka thread too.
+    with AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3})) as admin:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+        missing = [spec for spec in specs if spec.name not in existing]
+        if not missing:
+            return []
+        futures = admin.create_topics(
+            [
+                NewTopic(
+                    spec.name,
+                    num_partitions=spec.partitions,
+                    replication_factor=replication_factor,
+                    config=spec.kafka_config(),
+                )
+                for spec in missing
+            ],
+            request_timeout=timeout_s,
+        )
+        created = []
+        for name, future in futures.items():
+            try:
+                future.result()
+                created.append(name)
+            except KafkaException as exc:
+                if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                    raise StackError(f"could not create topic {name}: {exc}") from exc
     partitions = {spec.name: spec.partitions for spec in missing}
     _wait_until_logs_exist(
         bootstrap_servers,
@@ -69,17 +72,17 @@ def _wait_until_logs_exist(
     last_error: Exception | None = None
     while pending:
         # A fresh client each round: librdkafka's admin client can keep a stale leader epoch.
-        admin = AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3}))
-        futures = admin.list_offsets(
-            {tp: OffsetSpec.latest() for tp in pending}, request_timeout=5.0
-        )
-        still = []
-        for tp, future in futures.items():
-            try:
-                future.result()
-            except KafkaException as exc:
-                still.append(tp)
-                last_error = exc
+        with AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3})) as admin:
+            futures = admin.list_offsets(
+                {tp: OffsetSpec.latest() for tp in pending}, request_timeout=5.0
+            )
+            still = []
+            for tp, future in futures.items():
+                try:
+                    future.result()
+                except KafkaException as exc:
+                    still.append(tp)
+                    last_error = exc
         pending = still
         if pending and time.monotonic() > deadline:
             names = sorted({f"{tp.topic}[{tp.partition}]" for tp in pending})[:5]

@@ -126,49 +126,48 @@ def _watch_until_drained(
     sink_group = SinkSettings(namespace=namespace).consumer_group
     inputs = [spec.in_namespace(namespace).name for spec in INPUT_TOPICS]
     outputs = [spec.in_namespace(namespace).name for spec in (ENRICHED, METRICS, DEADLETTER)]
-    lag = GroupLag(bootstrap)
     started = time.monotonic()
     quiet_since: float | None = None
     last_out = -1
-    try:
-        with (
-            MetricsWatcher(bootstrap, namespace) as watcher,
-            Live(console=console, refresh_per_second=2) as live,
-        ):
-            while time.monotonic() - started < timeout_s:
-                time.sleep(1.0)
-                for child in supervisor.failed():
-                    raise RuntimeError(
-                        f"{child.name} exited with {child.exit_code}; see {child.log_file}"
-                    )
-                processor_lag = lag.lag(processor_group, inputs)
-                sink_lag = lag.lag(sink_group, inputs + outputs)
-                enriched_out = lag.total(outputs[:1])
-                phase = "generating" if generator.running else "draining"
-                live.update(
-                    render(
-                        watcher.snapshot(),
-                        PipelineProgress(
-                            phase,
-                            time.monotonic() - started,
-                            lag.total(inputs),
-                            enriched_out,
-                            processor_lag,
-                            sink_lag,
-                            url,
-                        ),
-                    )
+    # Every librdkafka client is closed on the thread that owns it before this returns: the
+    # watcher's consumer on its thread (`__exit__` waits for it), the lag probe's clients here.
+    with (
+        GroupLag(bootstrap) as lag,
+        MetricsWatcher(bootstrap, namespace) as watcher,
+        Live(console=console, refresh_per_second=2) as live,
+    ):
+        while time.monotonic() - started < timeout_s:
+            time.sleep(1.0)
+            for child in supervisor.failed():
+                raise RuntimeError(
+                    f"{child.name} exited with {child.exit_code}; see {child.log_file}"
                 )
-                quiet = (
-                    not generator.running
-                    and processor_lag == 0
-                    and sink_lag == 0
-                    and enriched_out == last_out
+            processor_lag = lag.lag(processor_group, inputs)
+            sink_lag = lag.lag(sink_group, inputs + outputs)
+            enriched_out = lag.total(outputs[:1])
+            phase = "generating" if generator.running else "draining"
+            live.update(
+                render(
+                    watcher.snapshot(),
+                    PipelineProgress(
+                        phase,
+                        time.monotonic() - started,
+                        lag.total(inputs),
+                        enriched_out,
+                        processor_lag,
+                        sink_lag,
+                        url,
+                    ),
                 )
-                last_out = enriched_out
-                quiet_since = (quiet_since or time.monotonic()) if quiet else None
-                if quiet_since is not None and time.monotonic() - quiet_since > 10:
-                    return
-            console.print("[yellow]drain timeout: stopping with work in flight[/yellow]")
-    finally:
-        lag.close()
+            )
+            quiet = (
+                not generator.running
+                and processor_lag == 0
+                and sink_lag == 0
+                and enriched_out == last_out
+            )
+            last_out = enriched_out
+            quiet_since = (quiet_since or time.monotonic()) if quiet else None
+            if quiet_since is not None and time.monotonic() - quiet_since > 10:
+                return
+        console.print("[yellow]drain timeout: stopping with work in flight[/yellow]")

@@ -1,5 +1,7 @@
 """How far a consumer group is behind on a set of topics (sum over partitions)."""
 
+from types import TracebackType
+
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient
 
@@ -9,7 +11,13 @@ __all__ = ["GroupLag"]
 
 
 class GroupLag:
-    """Reads a group's committed offsets and the topics' high watermarks."""
+    """Reads a group's committed offsets and the topics' high watermarks.
+
+    Use it as a context manager (or call `close`) on the thread that made it: both librdkafka
+    clients are then destroyed there. Left to the garbage collector, a client is destroyed on
+    whatever thread runs the collection, possibly one of librdkafka's own threads delivering an
+    admin result, which aborts or crashes the process.
+    """
 
     def __init__(self, bootstrap_servers: str) -> None:
         self.admin = AdminClient(kafka_client_config(bootstrap_servers))
@@ -48,5 +56,22 @@ class GroupLag:
     def total(self, topics: list[str]) -> int:
         return sum(self.high_watermarks(topics).values())
 
+    def __enter__(self) -> "GroupLag":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the consumer and destroy the admin client now, on this thread (idempotent).
+
+        `AdminClient.__exit__` is its only close (confluent-kafka >= 2.13); a pending request's
+        callback runs during the destroy, while this thread waits without the GIL.
+        """
         self.consumer.close()
+        self.admin.__exit__(None, None, None)
