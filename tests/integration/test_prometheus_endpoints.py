@@ -268,6 +268,10 @@ def test_processor_endpoint_serves_moving_series(stack: Stack) -> None:
     deadletter_topic = stack.namespace.topic(DEADLETTER)
     assert total(samples, "feedback_processor_outputs_total", topic=deadletter_topic) >= 1
     assert total(samples, "feedback_processor_partitions_owned") == INPUT_TOPICS[0].partitions
+    degraded = {
+        s.labels["dependency"]: s.value for s in series(samples, "feedback_processor_degraded")
+    }
+    assert degraded == {"redis": 0.0, "kafka": 0.0}  # a healthy worker, both series there
     assert total(samples, "feedback_processor_step_duration_seconds_count") > 0
     # Every input event was in one take() batch (batches also hold skipped redeliveries).
     assert total(samples, "feedback_processor_batch_records_sum") >= events_in
