@@ -17,7 +17,14 @@ from local_stack.kafka_node import KafkaNode, SaslSslListener
 from local_stack.settings import StackSettings
 from tests.e2e.pipeline_harness.private_stack import free_port
 
-__all__ = ["Certificates", "TlsRedis", "make_certificates", "sasl_ssl_kafka", "tls_redis"]
+__all__ = [
+    "Certificates",
+    "TlsRedis",
+    "make_certificates",
+    "sasl_ssl_kafka",
+    "stop_process",
+    "tls_redis",
+]
 
 _SERVER_EXTENSIONS = """\
 basicConstraints = CA:FALSE
@@ -44,6 +51,17 @@ class Certificates:
         if not path.exists():
             path.write_text(self.server_key.read_text() + self.server_cert.read_text())
         return path
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -156,10 +174,5 @@ def tls_redis(state_dir: Path, certificates: Certificates, password: str) -> Ite
         client.close()
         yield TlsRedis(port, password)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout_s=10)
         log.close()

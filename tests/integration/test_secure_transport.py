@@ -32,6 +32,7 @@ from tests.integration.secure_servers import (
     TlsRedis,
     make_certificates,
     sasl_ssl_kafka,
+    stop_process,
     tls_redis,
 )
 from tests.integration.test_processor_support import WORKER_ENV
@@ -118,7 +119,7 @@ def test_the_worker_enriches_sdk_events_over_sasl_ssl_with_its_state_in_tls_redi
             keys = _redis_keys(server, certificates, namespace)
             assert keys, "the worker kept no state in the TLS Redis"
         finally:
-            _stop(worker)
+            stop_process(worker, timeout_s=30)
         log = log_path.read_text(errors="replace")
         assert KAFKA_PASSWORD not in log and REDIS_PASSWORD not in log
 
@@ -225,13 +226,3 @@ def _redis_keys(server: TlsRedis, certificates: Certificates, namespace: str) ->
         return list(client.scan_iter(f"fp:*{namespace}*", count=1000))
     finally:
         client.close()
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=30)
