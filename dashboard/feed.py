@@ -124,17 +124,20 @@ class MetricsFeed:
         Returning earlier would leave a live librdkafka consumer behind: in the demo, the process
         then reads the lake and exits while the daemon thread still polls, so the consumer is
         destroyed during interpreter shutdown (or never), and the process can crash on the way
-        out. Each Kafka call of the thread has a timeout, so the wait ends; it is logged every
-        `timeout_s`.
+        out. Each Kafka call of the thread has a timeout, so the wait ends; a wait longer than
+        `timeout_s` is logged.
         """
         self._stop.set()
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return
         thread.join(timeout=timeout_s)
-        while thread.is_alive():
-            log.warning("waiting for the dashboard feed to close its Kafka consumer")
-            thread.join(timeout=timeout_s)
+        if thread.is_alive():
+            log.warning(
+                "waiting for the dashboard feed to close its Kafka consumer (%.0f s so far)",
+                timeout_s,
+            )
+            thread.join()
 
     @property
     def alive(self) -> bool:
