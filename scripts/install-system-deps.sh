@@ -17,10 +17,13 @@ if [ ${#need[@]} -eq 0 ]; then
   echo "system packages: java $(java_major), maven, redis-server and a C compiler are present"
   exit 0
 fi
+# shellcheck source=scripts/apt-get-waiting.sh
+source "$(dirname "$0")/apt-get-waiting.sh"
+
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
   echo "installing: ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  apt_get update -qq
+  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 else
   echo "missing system packages: ${need[*]} (install them with your package manager, then rerun)" >&2
   exit 1

@@ -1,7 +1,9 @@
 """What the demo produced, read back from the Delta tables, beside the generator's ground truth."""
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow.compute as pc
 from rich.console import Console
@@ -75,14 +77,29 @@ def print_summary(
     for name, rows in summary.rows.items():
         tables.add_row(name, f"{rows:,}", summary.paths[name])
     console.print(tables)
+    bin_dir = _bin_dir()
     console.print(
         f"events in: {events_sent:,} sent + {summary.outcomes['abandoned']:,} abandonment signals "
         f"inferred by the processor = {summary.rows.get('raw_events', 0):,} rows in raw_events; "
         f"turns enriched: {summary.enriched_turns:,} of {truth.interaction_count():,}\n"
-        "query the tables:\n"
-        f"  feedbackctl lake query enriched_interactions --namespace {namespace} --limit 5\n"
-        f"  feedbackctl lake history raw_events --namespace {namespace}\n"
-        f'  python -c "import polars as pl; '
+        "query the tables (copy as printed):\n"
+        f"  {bin_dir}/feedbackctl lake query enriched_interactions --namespace {namespace} "
+        "--limit 5\n"
+        f"  {bin_dir}/feedbackctl lake history raw_events --namespace {namespace}\n"
+        f"  {bin_dir}/feedbackctl verify --namespace {namespace}   (the lake against the batch "
+        "reference)\n"
+        f'  {bin_dir}/python -c "import polars as pl; '
         f"print(pl.read_delta('{summary.paths['quality_metrics']}'))\"\n"
-        f"  feedbackctl curate sft --prefix {namespace}/   (training data from this run)"
+        f"  {bin_dir}/feedbackctl curate sft --prefix {namespace}/   (training data from this run)"
     )
+
+
+def _bin_dir() -> str:
+    """Where this interpreter's commands are, relative to the current directory when inside it
+    (`.venv/bin` after `make demo`): the printed commands then run as printed, without an
+    activated virtualenv."""
+    folder = Path(sys.executable).parent
+    try:
+        return str(folder.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(folder)
