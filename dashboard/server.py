@@ -2,8 +2,8 @@
 
 Routes (documented in docs/dashboard.md):
   GET /             the page (static HTML + JS + CSS shipped in the package, no CDN)
-  GET /api/metrics  the snapshot as JSON
-  GET /api/stream   the same snapshot as server-sent events, pushed on every change
+  GET /api/metrics  the snapshot as JSON (`?range=15m|1h|6h|24h|all`, default `default_range`)
+  GET /api/stream   the same snapshot as server-sent events, pushed on every change (`?range=`)
   GET /healthz      200 while the feed thread runs, 503 when it died
   GET /metrics      Prometheus text format of the dashboard's own series
 
@@ -29,7 +29,7 @@ from dashboard.exceptions import DashboardError
 from dashboard.feed import MetricsFeed
 from dashboard.live import LiveState
 from dashboard.settings import DashboardSettings
-from dashboard.state import DashboardState
+from dashboard.state import RANGES, DashboardState
 from dashboard.telemetry import DashboardTelemetry
 
 __all__ = ["API_VERSION", "create_app", "payload", "run_dashboard"]
@@ -58,8 +58,8 @@ def static_dir() -> Path:
     return path
 
 
-def payload(live: LiveState, feed: MetricsFeed) -> dict[str, Any]:
-    """The body of /api/metrics and of every stream event."""
+def payload(live: LiveState, feed: MetricsFeed, range_name: str) -> dict[str, Any]:
+    """The body of /api/metrics and of every stream event, for one of `RANGES`."""
     return {
         "api_version": API_VERSION,
         "generated_at_ms": int(time.time() * 1000),
@@ -68,13 +68,14 @@ def payload(live: LiveState, feed: MetricsFeed) -> dict[str, Any]:
             "dead_letters": feed.dead_letter_topic,
             "alerts": feed.alerts_topic,
         },
-        **live.snapshot(),
+        **live.snapshot(range_name),
         "feed": feed.status.as_dict(),
     }
 
 
 class EncodedPayload:
-    """The payload as JSON text, encoded at most once per push interval for all clients.
+    """The payload of each range as JSON text, encoded at most once per push interval for all
+    clients.
 
     A snapshot of a busy hour is a few hundred KiB of JSON (milliseconds to encode): with many
     open streams, encoding it per client would cost more than everything else together.
@@ -82,17 +83,19 @@ class EncodedPayload:
 
     def __init__(self, live: LiveState, feed: MetricsFeed, max_age_s: float) -> None:
         self.live, self.feed, self.max_age_s = live, feed, max_age_s
-        self._version = -1
-        self._at = 0.0
-        self._text = ""
+        # range -> (snapshot cache key, encoded at (monotonic), JSON text)
+        self._texts: dict[str, tuple[tuple[int, int], float, str]] = {}
 
-    def get(self) -> tuple[int, str]:
-        """(state version, JSON text), fresh when the state changed or the text aged out."""
+    def get(self, range_name: str) -> tuple[int, str]:
+        """(state version, JSON text), fresh when the snapshot changed or the text aged out."""
         now = time.monotonic()
-        if self.live.version != self._version or now - self._at >= self.max_age_s:
-            body = payload(self.live, self.feed)
-            self._version, self._at, self._text = body["version"], now, _to_json(body)
-        return self._version, self._text
+        key = self.live.cache_key()
+        cached = self._texts.get(range_name)
+        if cached is None or cached[0] != key or now - cached[1] >= self.max_age_s:
+            body = payload(self.live, self.feed, range_name)
+            cached = (key, now, _to_json(body))
+            self._texts[range_name] = cached
+        return cached[0][0], cached[2]
 
 
 ENCODED = web.AppKey("encoded", EncodedPayload)
@@ -160,8 +163,18 @@ async def _index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(static_dir() / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+def _range(request: web.Request) -> str:
+    """The `range` query parameter, or the configured default; anything else is a 400."""
+    name = request.query.get("range") or request.app[SETTINGS].default_range
+    if name not in RANGES:
+        raise web.HTTPBadRequest(
+            text=f"unknown range {name!r}: one of {', '.join(RANGES)}", content_type="text/plain"
+        )
+    return name
+
+
 async def _metrics_json(request: web.Request) -> web.Response:
-    _version, body = request.app[ENCODED].get()
+    _version, body = request.app[ENCODED].get(_range(request))
     return web.Response(text=body, content_type="application/json")
 
 
@@ -182,6 +195,7 @@ async def _prometheus(request: web.Request) -> web.Response:
 async def _stream(request: web.Request) -> web.StreamResponse:
     """Server-sent events: `event: snapshot`, `id:` the state version, `data:` the JSON body."""
     app = request.app
+    range_name = _range(request)
     live, encoded, stopping = app[LIVE], app[ENCODED], app[STOPPING]
     interval = app[SETTINGS].push_interval_s
     response = web.StreamResponse(
@@ -195,13 +209,14 @@ async def _stream(request: web.Request) -> web.StreamResponse:
     app[TELEMETRY].sse_clients.inc()
     try:
         await response.write(b"retry: 2000\n\n")
-        sent_version, sent_at = -1, 0.0
+        sent_key, sent_at = (-1, -1), 0.0
         while not stopping.is_set():
             now = time.monotonic()
-            if live.version != sent_version or now - sent_at >= _KEEPALIVE_S:
-                version, text = encoded.get()
+            key = live.cache_key()
+            if key != sent_key or now - sent_at >= _KEEPALIVE_S:
+                version, text = encoded.get(range_name)
                 await response.write(f"id: {version}\nevent: snapshot\ndata: {text}\n\n".encode())
-                sent_version, sent_at = version, now
+                sent_key, sent_at = key, now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=interval)
     except (ConnectionResetError, ConnectionError):

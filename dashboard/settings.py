@@ -2,9 +2,10 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from dashboard.state import DEFAULT_RANGE, RANGES
 from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, ENV_PREFIX, ServiceSettings
 
 __all__ = ["DASHBOARD_ENV_PREFIX", "DashboardSettings"]
@@ -29,9 +30,14 @@ class DashboardSettings(ServiceSettings):
         "commits nothing, so replicas never split the data between them.",
     )
     lookback_s: float = Field(
-        3600.0,
+        24 * 3600.0,
         gt=0,
-        description="How much EVENT time the page shows, back from the newest metric window.",
+        description="How much EVENT time the dashboard keeps, back from the newest metric window "
+        "(the range `all` shows all of it).",
+    )
+    default_range: str = Field(
+        DEFAULT_RANGE,
+        description=f"Range the page opens with: one of {', '.join(RANGES)}.",
     )
     backfill_messages: int = Field(
         20_000,
@@ -48,4 +54,12 @@ class DashboardSettings(ServiceSettings):
         description="Extra librdkafka consumer settings (security.protocol, sasl.*...), JSON.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("default_range")
+    @classmethod
+    def _known_range(cls, value: str) -> str:
+        if value not in RANGES:
+            raise ValueError(f"unknown range {value!r}: one of {', '.join(RANGES)}")
+        return value
+
     log_json: bool = Field(False, description="JSON log lines instead of plain text.")

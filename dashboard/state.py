@@ -3,9 +3,12 @@
 No I/O and no threads here: the feed hands decoded records in, the web service asks for a
 snapshot (a JSON-ready dict). Unit-tested without a broker.
 
-"The last hour" is the last hour of EVENT time seen: the newest `window_end` of any metric record
-is the horizon's end, and windows that ended `lookback_s` before it are dropped. The demo traffic
-generator runs in simulated time, faster than the wall clock, so this is not the wall-clock hour.
+The state keeps `lookback_s` of EVENT time back from the newest `window_end` seen (older windows are
+dropped). A snapshot shows one range of it (`RANGES`: the last 15 min, 1 h, 6 h, 24 h, or all),
+ending where the traffic is (`view_end`): at the newest window that holds turns, or at the wall
+clock when that window is current (live traffic). Windows holding only late feedback (hours after
+their turns, in event time that can run ahead of the turns) never move the view away from the
+turns, so the headline numbers of a range always count turns.
 """
 
 from collections import Counter
@@ -13,11 +16,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DashboardState", "WindowKey", "supersedes"]
+__all__ = ["DEFAULT_RANGE", "LIVE_SLACK_MS", "RANGES", "DashboardState", "WindowKey", "supersedes"]
 
 # (agent_id, agent_version, window_start)
 WindowKey = tuple[str, str, int]
 AgentKey = tuple[str, str]
+
+# The ranges the page offers, in seconds of event time; None = everything the state keeps.
+RANGES: dict[str, float | None] = {
+    "15m": 900.0,
+    "1h": 3600.0,
+    "6h": 6 * 3600.0,
+    "24h": 24 * 3600.0,
+    "all": None,
+}
+DEFAULT_RANGE = "1h"
+# A window of turns that ends this close to the wall clock (or after it) means live traffic: the
+# view then ends at the wall clock, so an idle minute shows as a gap instead of freezing the view.
+LIVE_SLACK_MS = 3 * 60_000
 
 # Fields of a QualityMetric record that each chart point carries.
 _POINT_FIELDS = (
@@ -62,9 +78,9 @@ def supersedes(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
 
 @dataclass
 class DashboardState:
-    """The last `lookback_s` of event time per agent and version, dead letters and alerts."""
+    """Up to `lookback_s` of event time per agent and version, dead letters and alerts."""
 
-    lookback_s: float = 3600.0
+    lookback_s: float = 24 * 3600.0
     max_alerts: int = 100
     windows: dict[WindowKey, dict[str, Any]] = field(default_factory=dict)
     dead_letters_by_reason: Counter[str] = field(default_factory=Counter)
@@ -114,10 +130,30 @@ class DashboardState:
 
     # --- output ------------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything the page shows, JSON-ready (the /api/metrics body)."""
+    def snapshot(self, range_name: str = "all", now_ms: int | None = None) -> dict[str, Any]:
+        """Everything the page shows for one of `RANGES`, JSON-ready (the /api/metrics body).
+
+        `now_ms` is the wall clock (only used to tell live traffic); the view ends at
+        `view_end` and starts `RANGES[range_name]` before it ("all": at the oldest window kept).
+        """
+        if range_name not in RANGES:
+            raise ValueError(f"unknown range {range_name!r}; one of {', '.join(RANGES)}")
+        end, follows = self.view_end(now_ms)
+        span_s = RANGES[range_name]
+        start: int | None
+        if end is None:
+            start = None
+        elif span_s is None:  # everything kept, late feedback after the newest turns included
+            end = max(end, self.horizon_end_ms or end)
+            start = min((p["window_start"] for p in self.windows.values()), default=end)
+        else:
+            start = end - int(span_s * 1000)
         by_agent: dict[AgentKey, list[dict[str, Any]]] = {}
         for (agent_id, agent_version, _start), point in sorted(self.windows.items()):
+            if start is None or end is None:
+                continue
+            if point["window_end"] <= start or point["window_start"] >= end:
+                continue
             by_agent.setdefault((agent_id, agent_version), []).append(point)
         agents = [
             {
@@ -129,15 +165,17 @@ class DashboardState:
             }
             for (agent_id, agent_version), points in sorted(by_agent.items())
         ]
-        horizon_end = self.horizon_end_ms
         return {
             "version": self.version,
             "event_time": {
                 "lookback_s": self.lookback_s,
-                "horizon_start_ms": None
-                if horizon_end is None
-                else self._horizon_start(horizon_end),
-                "horizon_end_ms": horizon_end,
+                "range": range_name,
+                "range_s": span_s,
+                "ranges": list(RANGES),
+                "follows": follows,
+                "horizon_start_ms": start,
+                "horizon_end_ms": end,
+                "newest_window_end_ms": self.horizon_end_ms,
             },
             "agents": agents,
             "dead_letters": {
@@ -149,6 +187,20 @@ class DashboardState:
                 self.alerts.values(), key=lambda a: (a["window_end"], a["alert_id"]), reverse=True
             ),
         }
+
+    def view_end(self, now_ms: int | None = None) -> tuple[int | None, str]:
+        """Where the view ends, and why: "live" (the wall clock: turns are arriving now),
+        "turns" (the newest window holding turns) or "windows" (no turns yet: the newest window).
+        """
+        turns_end = max(
+            (int(p["window_end"]) for p in self.windows.values() if int(p["interactions"] or 0)),
+            default=None,
+        )
+        if turns_end is None:
+            return self.horizon_end_ms, "windows"
+        if now_ms is not None and turns_end >= now_ms - LIVE_SLACK_MS:
+            return max(turns_end, now_ms), "live"
+        return turns_end, "turns"
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -165,7 +217,7 @@ class DashboardState:
 
 
 def summarize(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """One agent version over the look-back: counts summed, rates derived from the sums.
+    """One agent version over the range shown: counts summed, rates derived from the sums.
 
     Rates come from summed numerators and denominators (never an average of window rates), so a
     quiet window weighs as little as it should. Percentiles cannot be merged exactly from window

@@ -193,6 +193,13 @@ function renderAlerts(alerts) {
   replaceRows(document.getElementById("alerts-body"), rows, "none", 8);
 }
 
+const RANGE_NAMES = { "15m": "last 15 min", "1h": "last hour", "6h": "last 6 hours", "24h": "last 24 hours", all: "everything kept" };
+const FOLLOWS = {
+  live: "live: ends now",
+  turns: "ends at the newest turns",
+  windows: "no turns yet: ends at the newest window",
+};
+
 function renderStatus(snapshot) {
   const horizon = snapshot.event_time;
   const label = document.getElementById("horizon");
@@ -201,8 +208,11 @@ function renderStatus(snapshot) {
     label.textContent = `event time ${start} → ${timeOfDay(horizon.horizon_end_ms)} UTC`;
   }
   label.dataset.version = String(snapshot.version);
-  const minutes = Math.round(horizon.lookback_s / 60);
-  document.getElementById("lookback-label").textContent = `(last ${minutes} min of event time)`;
+  label.dataset.follows = horizon.follows;
+  const rangeText = `(${RANGE_NAMES[horizon.range] || horizon.range} of event time, ${FOLLOWS[horizon.follows] || horizon.follows})`;
+  document.getElementById("lookback-label").textContent = rangeText;
+  document.getElementById("charts-label").textContent = rangeText;
+  renderRangeButtons(horizon.range);
   const feed = snapshot.feed;
   const counts = Object.entries(feed.records).map(([topic, n]) => `${topic}: ${numberFormat.format(n)}`);
   let text = `feed: ${feed.connected ? "connected" : "not connected"} · ${counts.join(" · ")}`;
@@ -227,13 +237,46 @@ function setConnection(state, text) {
   pill.textContent = text;
 }
 
+// The range shown: `#range=6h` in the address (bookmarkable), else the server's default.
+function chosenRange() {
+  const match = /range=([^&]+)/.exec(window.location.hash);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+function renderRangeButtons(current) {
+  for (const button of document.querySelectorAll("#ranges button[data-range]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.range === current));
+  }
+}
+
+let source = null;
+
 function connect() {
-  const source = new EventSource("/api/stream");
-  source.addEventListener("snapshot", (event) => {
+  if (source !== null) source.close();
+  const range = chosenRange();
+  const url = "/api/stream" + (range ? "?range=" + encodeURIComponent(range) : "");
+  const stream = new EventSource(url);
+  source = stream;
+  stream.onopen = () => setConnection("live", "live");
+  stream.addEventListener("snapshot", (event) => {
+    if (stream !== source) return; // a stream of the range shown before
     setConnection("live", "live");
     render(JSON.parse(event.data));
   });
-  source.onerror = () => setConnection(source.readyState === EventSource.CLOSED ? "down" : "wait", "reconnecting…");
+  // EventSource reports an error and reconnects by itself: only a stream that is not open
+  // is "reconnecting" (or "down" once the browser gave up).
+  stream.onerror = () => {
+    if (stream !== source || stream.readyState === EventSource.OPEN) return;
+    if (stream.readyState === EventSource.CLOSED) setConnection("down", "disconnected");
+    else setConnection("wait", "reconnecting…");
+  };
 }
+
+for (const button of document.querySelectorAll("#ranges button[data-range]")) {
+  button.addEventListener("click", () => {
+    window.location.hash = "range=" + button.dataset.range;
+  });
+}
+window.addEventListener("hashchange", connect);
 
 connect();

@@ -38,7 +38,7 @@ class MetricsWatcher:
         self.feed.stop()
 
     def snapshot(self) -> dict[str, Any]:
-        return self.live.snapshot()
+        return self.live.snapshot("all")
 
 
 @dataclass

@@ -123,3 +123,14 @@ async def test_unreachable_kafka_is_reported_not_fatal() -> None:
         assert health.status == 200  # restarting would not bring Kafka back
         page = await client.get("/api/metrics")
         assert (await page.json())["feed"]["connected"] is False
+
+
+async def test_range_is_a_query_parameter(client: TestClient) -> None:
+    everything = await (await client.get("/api/metrics?range=all")).json()
+    assert everything["event_time"]["range"] == "all"
+    default = await (await client.get("/api/metrics")).json()
+    assert default["event_time"]["range"] == "1h"
+    assert default["agents"][0]["summary"]["interactions"] == 40
+    refused = await client.get("/api/stream?range=2h")
+    assert refused.status == 400
+    assert "unknown range" in await refused.text()

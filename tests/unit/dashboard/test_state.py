@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dashboard.state import DashboardState, supersedes
+from dashboard.state import RANGES, DashboardState, supersedes
 from schemas.serializer import serializer_for
 from schemas.topics import ALERTS, DEADLETTER, METRICS
 from tests.unit.dashboard.records import (
@@ -205,3 +205,54 @@ def test_version_moves_on_every_visible_change_and_snapshot_is_json() -> None:
     assert versions == sorted(set(versions))
     decoded = json.loads(json.dumps(state.snapshot(), allow_nan=False))
     assert decoded["version"] == state.version
+
+
+def test_each_range_ends_at_the_newest_turns_not_at_late_feedback() -> None:
+    """Late feedback (windows without turns, hours after them) never empties the view."""
+    state = DashboardState()
+    for minute in range(90):
+        state.add_metric(metric_record(minute, interactions=2))
+    for minute in (200, 300):  # feedback only, hours of event time after the last turn
+        state.add_metric(metric_record(minute, interactions=0, sessions=0, completed=0))
+    shown = {name: state.snapshot(name) for name in RANGES}
+
+    for name, minutes in (("15m", 15), ("1h", 60), ("6h", 90), ("24h", 90)):
+        view = shown[name]
+        assert view["event_time"]["follows"] == "turns"
+        assert view["event_time"]["horizon_end_ms"] == START_MS + 90 * MINUTE_MS
+        (agent,) = view["agents"]
+        assert agent["summary"]["windows"] == minutes
+        assert agent["summary"]["interactions"] == 2 * minutes
+    everything = shown["all"]
+    assert everything["event_time"]["horizon_end_ms"] == START_MS + 301 * MINUTE_MS
+    assert everything["event_time"]["horizon_start_ms"] == START_MS
+    assert everything["agents"][0]["summary"]["windows"] == 92
+
+
+def test_live_traffic_ends_the_view_at_the_wall_clock() -> None:
+    state = DashboardState()
+    for minute in range(10):
+        state.add_metric(metric_record(minute, interactions=3))
+    newest_turns = START_MS + 10 * MINUTE_MS
+    now = newest_turns + 30_000
+    view = state.snapshot("15m", now_ms=now)["event_time"]
+    assert view["follows"] == "live"
+    assert (view["horizon_start_ms"], view["horizon_end_ms"]) == (now - 15 * MINUTE_MS, now)
+    # Long after the traffic stopped the view goes back to the newest turns.
+    later = state.snapshot("15m", now_ms=newest_turns + 3_600_000)["event_time"]
+    assert later["follows"] == "turns"
+    assert later["horizon_end_ms"] == newest_turns
+
+
+def test_a_view_without_turns_ends_at_the_newest_window() -> None:
+    state = DashboardState()
+    assert state.snapshot("1h")["event_time"]["horizon_end_ms"] is None
+    state.add_metric(metric_record(5, interactions=0))
+    view = state.snapshot("1h")
+    assert view["event_time"]["follows"] == "windows"
+    assert view["agents"][0]["summary"]["interactions"] == 0
+
+
+def test_an_unknown_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown range"):
+        DashboardState().snapshot("2h")
