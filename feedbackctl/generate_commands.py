@@ -15,6 +15,7 @@ from plumbing.kafka_security import kafka_client_config
 from plumbing.settings import env_name
 from producers.client import FeedbackClient
 from producers.emitter import EmitReport, GeneratedEventLike, emit_to_file, emit_to_kafka
+from producers.regimes import ENV_PREFIX_GENERATOR, GeneratorSettings, regime_config, regime_names
 from producers.settings import ENV_PREFIX_PRODUCER, ProducerSettings
 from producers.traffic import TrafficConfig, generate_traffic
 
@@ -29,6 +30,13 @@ def generate(
         0.0, "--rate", min=0.0, help="Events per second of wall clock (0 = as fast as possible)."
     ),
     seed: int = typer.Option(42, "--seed", help="Same seed, same traffic."),
+    regime: str | None = typer.Option(
+        None,
+        "--regime",
+        help=f"Traffic regime: {', '.join(regime_names())} (feedback rate, rater noise, "
+        "sarcasm, correction delay, share of good turns; "
+        f"env {env_name(ENV_PREFIX_GENERATOR, 'regime')}).",
+    ),
     bad_share: float = typer.Option(
         0.0,
         "--bad-share",
@@ -71,8 +79,14 @@ def generate(
     if bootstrap_servers is not None:
         overrides["bootstrap_servers"] = bootstrap_servers
     settings = ProducerSettings(**overrides)
+    regime_name = regime or GeneratorSettings().regime
+    try:
+        regime_config(regime_name)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--regime") from exc
     traffic = generate_traffic(
-        TrafficConfig(
+        regime_config(
+            regime_name,
             sessions=sessions,
             seed=seed,
             bad_record_share=bad_share,

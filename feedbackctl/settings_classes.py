@@ -12,6 +12,7 @@ from feedbackctl.topics_commands import TopicsSettings
 from local_stack.settings import StackSettings
 from plumbing.kafka_security import KafkaSecuritySettings
 from plumbing.settings import ServiceSettings
+from producers.regimes import GeneratorSettings
 from producers.settings import ProducerSettings
 from replay.settings import ReplaySettings
 from sinks.settings import SinkSettings
@@ -22,6 +23,7 @@ __all__ = ["SETTINGS_CLASSES"]
 SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
     CurationSettings,
     DashboardSettings,
+    GeneratorSettings,
     KafkaSecuritySettings,
     MonitorSettings,
     ProcessorSettings,

@@ -11,6 +11,7 @@ import itertools
 import math
 import random
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -83,12 +84,23 @@ class TrafficConfig:
     bad_record_share: float = 0.0
     bad_record_kinds: tuple[str, ...] = tuple(BAD_RECORD_KINDS)
     oversized_bytes: int = 2 * 1024 * 1024
+    # Traffic regimes (producers/regimes.py); the defaults leave today's traffic unchanged.
+    regime: str = "default"
+    feedback_items: tuple[int, ...] = (1, 1, 1, 2)
+    noisy_rater_share: float = 0.0
+    noisy_rater_noise: float = 0.25
+    sarcastic_user_share: float = 0.0
+    sarcasm_rate: float = 0.7
+    correction_delay_s: float = 0.0
+    retry_without_id_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_turn_gap_s >= self.abandon_after_s:
             raise ValueError(
                 "max_turn_gap_s must be below abandon_after_s, or live sessions look abandoned"
             )
+        if not self.feedback_items or min(self.feedback_items) < 1:
+            raise ValueError("feedback_items must hold positive counts of feedback per session")
         unknown = set(self.bad_record_kinds) - set(BAD_RECORD_KINDS)
         if unknown:
             raise ValueError(
@@ -201,15 +213,19 @@ class _SessionFactory:
             if index:
                 time_ms += int(rng.uniform(config.min_turn_gap_s, config.max_turn_gap_s) * 1000)
             quality = _quality(rng, agent.quality)
-            retry_of = None
+            retry_of: str | None = None
             prompt = None
             if previous and not previous[0].good and rng.random() < config.retry_share:
                 retry_of, prompt = previous[0].event_id, previous[1]
                 previous[0].retried = True
+                named: str | None = retry_of
+                if config.retry_without_id_share and rng.random() < config.retry_without_id_share:
+                    # A client-side "try again": neither the signal nor the agent names the turn.
+                    named = retry_of = None
                 self._push(
                     SIGNALS,
                     session_id,
-                    self._signal(session_id, time_ms - 500, "retried", "client", retry_of),
+                    self._signal(session_id, time_ms - 500, "retried", "client", named),
                 )
             text = compose_turn(rng, domain, quality >= 0.5, config.pii_share, prompt)
             turn = TurnTruth(self._new_id(), index, quality, quality >= 0.5)
@@ -290,7 +306,7 @@ class _SessionFactory:
         if rng.random() >= config.feedback_share:
             self._forget_corrections(session)
             return
-        for _ in range(rng.choice((1, 1, 1, 2))):
+        for _ in range(rng.choice(config.feedback_items)):
             turn_level = rng.random() < 0.7
             turn: TurnTruth | None = rng.choice(session.turns) if turn_level else None
             base_ms, correction = (
@@ -299,7 +315,8 @@ class _SessionFactory:
             quality = (
                 turn.quality if turn else sum(t.quality for t in session.turns) / len(session.turns)
             )
-            if rng.random() < config.too_late_share:
+            too_late = rng.random() < config.too_late_share
+            if too_late:
                 time_ms = session.closed_at_ms + int(
                     (config.feedback_grace_s + rng.uniform(60, 3600)) * 1000
                 )
@@ -307,6 +324,11 @@ class _SessionFactory:
                 delay_s = math.exp(rng.gauss(math.log(300), 1.5))
                 time_ms = base_ms + int(min(max(delay_s, 5.0), config.max_feedback_delay_s) * 1000)
             record = self._feedback_record(session, turn, time_ms, quality, correction)
+            if record["kind"] == "correction" and config.correction_delay_s and not too_late:
+                # Reviewers' corrections come on their own schedule: minutes to a day later.
+                delay_s = math.exp(rng.gauss(math.log(config.correction_delay_s), 1.0))
+                time_ms = base_ms + int(min(max(delay_s, 30.0), 36 * 3600.0) * 1000)
+                record["event_time"] = time_ms
             if record["kind"] == "correction" and turn is not None:
                 turn.corrected = True
             if time_ms > session.closed_at_ms + int(config.feedback_grace_s * 1000):
@@ -328,15 +350,18 @@ class _SessionFactory:
         quality: float,
         correction: str,
     ) -> dict[str, Any]:
-        rng, noise = self.rng, self.config.feedback_noise
+        rng = self.rng
         good = quality >= 0.5
         kinds = ["thumbs", "rating", "comment"] + (["correction"] if turn and not good else [])
         kind = rng.choices(kinds, weights=[55, 25, 8, 30][: len(kinds)])[0]
         source = rng.choices(
             ("end_user", "human_reviewer", "automatic_evaluator"), weights=(80, 12, 8)
         )[0]
+        event_id = self._new_id()  # drawn before the rater: same seed, same traffic as before
+        rater_id = f"rater-{rng.randrange(50):03d}" if source != "end_user" else session.user_id
+        noise = self._rater_noise(rater_id)
         record: dict[str, Any] = {
-            "event_id": self._new_id(),
+            "event_id": event_id,
             "session_id": session.session_id,
             "interaction_id": turn.event_id if turn else None,
             "event_time": time_ms,
@@ -346,12 +371,12 @@ class _SessionFactory:
             "correction": None,
             "comment": None,
             "source": source,
-            "rater_id": f"rater-{rng.randrange(50):03d}"
-            if source != "end_user"
-            else session.user_id,
+            "rater_id": rater_id,
         }
         if kind == "thumbs":
             record["thumbs_up"] = good != (rng.random() < noise)
+            if not good and source == "end_user" and self._sarcastic(rater_id):
+                record["thumbs_up"] = record["thumbs_up"] or rng.random() < self.config.sarcasm_rate
         elif kind == "rating":
             score = 1 + round(4 * quality + rng.gauss(0, 0.6))
             if rng.random() < noise:
@@ -367,6 +392,23 @@ class _SessionFactory:
                 else ("Not what I asked.", "This did not work.", "Wrong answer.")
             )
         return record
+
+    def _trait(self, who: str | None, share: float, trait: str) -> bool:
+        """Whether `who` is among the `share` of people with `trait`: a hash, not a draw, so
+        the same person keeps the trait and traffic without traits draws nothing extra."""
+        if not share or who is None:
+            return False
+        digest = zlib.crc32(f"{self.config.seed}/{trait}/{who}".encode())
+        return digest / 2**32 < share
+
+    def _rater_noise(self, rater_id: str | None) -> float:
+        """This rater's flip rate: crowds hold reliable and noisy raters."""
+        if self._trait(rater_id, self.config.noisy_rater_share, "noisy"):
+            return self.config.noisy_rater_noise
+        return self.config.feedback_noise
+
+    def _sarcastic(self, user_id: str | None) -> bool:
+        return self._trait(user_id, self.config.sarcastic_user_share, "sarcastic")
 
 
 def _quality(rng: random.Random, mean: float) -> float:
