@@ -1,4 +1,4 @@
-"""`feedbackctl lake compact | vacuum | checkpoint | history | erase | query | repair`.
+"""`feedbackctl lake compact | vacuum | checkpoint | history | erase | query | repair | views`.
 
 A damaged table (a data file gone, a broken log entry, a vacuumed version) ends any of them with
 one line naming the table, version, file and repair command, and exit code 1 (`sinks.lake_damage`).
@@ -25,6 +25,7 @@ from sinks.lake_reader import dedupe, read_table
 from sinks.lake_repair import RepairReport, repair
 from sinks.maintenance import checkpoint, compact, history, vacuum
 from sinks.settings import SINK_ENV_PREFIX, SinkSettings
+from sinks.views import VIEW_NAMES, materialize_views
 
 __all__ = ["lake_app"]
 
@@ -38,7 +39,8 @@ NAMESPACE = typer.Option(None, help=f"Replay namespace (env {SINK_ENV_PREFIX}NAM
 STORAGE = typer.Option(
     None, help=f"delta-rs storage options, JSON (env {SINK_ENV_PREFIX}STORAGE_OPTIONS)"
 )
-TABLE_OR_ALL = typer.Argument("all", help=f"One of {', '.join(TABLE_NAMES)}, or all.")
+KNOWN_TABLES = (*TABLE_NAMES, *VIEW_NAMES)
+TABLE_OR_ALL = typer.Argument("all", help=f"One of {', '.join(KNOWN_TABLES)}, or all.")
 
 
 def _lake(lake_uri: str | None, namespace: str | None, storage_options: str | None) -> Lake:
@@ -58,9 +60,9 @@ def _lake(lake_uri: str | None, namespace: str | None, storage_options: str | No
 
 def _tables(lake: Lake, table: str) -> list[str]:
     if table == "all":
-        return [name for name in TABLE_NAMES if lake.exists(name)]
-    if table not in TABLE_NAMES:
-        raise typer.BadParameter(f"unknown table {table!r}; known: {', '.join(TABLE_NAMES)}")
+        return [name for name in KNOWN_TABLES if lake.exists(name)]
+    if table not in KNOWN_TABLES:
+        raise typer.BadParameter(f"unknown table {table!r}; known: {', '.join(KNOWN_TABLES)}")
     return [table]
 
 
@@ -135,7 +137,7 @@ def checkpoint_command(
 
 @lake_app.command("history")
 def history_command(
-    table: str = typer.Argument(..., help=f"One of {', '.join(TABLE_NAMES)}."),
+    table: str = typer.Argument(..., help=f"One of {', '.join(KNOWN_TABLES)}."),
     limit: int = typer.Option(20, help="Newest commits to show."),
     lake_uri: str | None = LAKE_URI,
     namespace: str | None = NAMESPACE,
@@ -199,7 +201,7 @@ def erase_command(
 
 @lake_app.command("query")
 def query_command(
-    table: str = typer.Argument(..., help=f"One of {', '.join(TABLE_NAMES)}."),
+    table: str = typer.Argument(..., help=f"One of {', '.join(KNOWN_TABLES)}."),
     version: int | None = typer.Option(None, help="Table version to read (time travel)."),
     as_of: str | None = typer.Option(None, help="Read the table as of this ISO-8601 time."),
     columns: str | None = typer.Option(None, help="Comma-separated columns."),
@@ -216,13 +218,36 @@ def query_command(
         data = read_table(_tables(lake, table)[0], version, as_of, wanted, lake=lake)
     except (LakeError, ValueError) as exc:
         _fail(exc)
-    if dedupe_rows:
+    if dedupe_rows and table not in VIEW_NAMES:  # the views hold no duplicates
         data = dedupe(data, table)
     total = data.num_rows
     frame = pl.from_arrow(data.slice(0, limit))
     with pl.Config(tbl_rows=limit, fmt_str_lengths=40, tbl_width_chars=160):
         console.print(str(frame))
     console.print(f"{min(limit, total)} of {total} rows")
+
+
+@lake_app.command("views")
+def views_command(
+    version: int | None = typer.Option(
+        None, help="Version of enriched_interactions to show (default: the latest)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if the source has not moved."),
+    lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
+    storage_options: str | None = STORAGE,
+) -> None:
+    """Rebuild the `turns` and `feedback` tables from enriched_interactions (docs/lake.md,
+    Views): one row per turn at its latest revision, one row per feedback event."""
+    lake = _lake(lake_uri, namespace, storage_options)
+    try:
+        interval = SinkSettings().checkpoint_interval
+        result = materialize_views(lake, version, force, interval)
+    except LakeError as exc:
+        _fail(exc)
+    state = "rebuilt" if result.written else "already current"
+    counts = ", ".join(f"{name} {rows} rows" for name, rows in result.rows.items())
+    console.print(f"views {state}: enriched_interactions version {result.source_version}; {counts}")
 
 
 @lake_app.command("repair")

@@ -21,6 +21,11 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 from schemas.lake import LakeTable
 from sinks.crash_points import crash_point, watch_for_new_files
 from sinks.exceptions import SinkError
+from sinks.maintenance import (
+    DEFAULT_CHECKPOINT_INTERVAL,
+    checkpoint_configuration,
+    set_checkpoint_interval,
+)
 
 __all__ = ["STATS_COLUMNS", "CommitResult", "LakeTableWriter", "PartitionKey", "app_id"]
 
@@ -77,8 +82,10 @@ class LakeTableWriter:
         sink_name: str,
         storage_options: dict[str, str] | None = None,
         schema: pa.Schema | None = None,
+        checkpoint_interval: int = DEFAULT_CHECKPOINT_INTERVAL,
     ) -> None:
         self.table = table
+        self.checkpoint_interval = checkpoint_interval
         self.uri = table.path(lake_uri, prefix)
         self.sink_name = sink_name
         self.storage_options = storage_options or None
@@ -176,7 +183,10 @@ class LakeTableWriter:
 
     def _open_or_create(self) -> DeltaTable:
         if DeltaTable.is_deltatable(self.uri, self.storage_options):
-            return DeltaTable(self.uri, storage_options=self.storage_options)
+            delta = DeltaTable(self.uri, storage_options=self.storage_options)
+            # Tables created before the setting, or with another interval: one metadata commit.
+            set_checkpoint_interval(delta, self.checkpoint_interval)
+            return delta
         try:
             return DeltaTable.create(
                 self.uri,
@@ -185,7 +195,8 @@ class LakeTableWriter:
                 partition_by=list(self.table.partition_by),
                 name=self.table.name,
                 configuration={
-                    "delta.dataSkippingStatsColumns": ",".join(STATS_COLUMNS[self.table.name])
+                    "delta.dataSkippingStatsColumns": ",".join(STATS_COLUMNS[self.table.name]),
+                    **checkpoint_configuration(self.checkpoint_interval),
                 },
                 storage_options=self.storage_options,
             )

@@ -6,14 +6,65 @@ vacuum). Vacuum keeps the table's retention (delta.deletedFileRetentionDuration,
 default) so time travel within it keeps working; only `feedbackctl lake erase --vacuum` goes
 below it. Every operation opens the table through `Lake.open`, so a damaged table raises one
 `DamagedTableError` line (`feedbackctl lake repair`, in `sinks.lake_repair`).
+
+Checkpoints: delta-rs writes one after every `delta.checkpointInterval` commits (its default is
+100). The sink commits every few seconds, so a reader opening a table replays up to 100 JSON
+commits; the lake's tables carry an interval of `DEFAULT_CHECKPOINT_INTERVAL` (10) instead, set
+when the sink creates a table and applied to existing ones when the sink opens them
+(`FEEDBACK_SINK_CHECKPOINT_INTERVAL`).
 """
 
 from typing import Any
 
+from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
+
 from sinks.lake import Lake
 from sinks.lake_damage import translated_errors
 
-__all__ = ["checkpoint", "compact", "history", "vacuum"]
+__all__ = [
+    "CHECKPOINT_INTERVAL_KEY",
+    "DEFAULT_CHECKPOINT_INTERVAL",
+    "checkpoint",
+    "checkpoint_configuration",
+    "checkpoint_interval",
+    "compact",
+    "history",
+    "set_checkpoint_interval",
+    "vacuum",
+]
+
+CHECKPOINT_INTERVAL_KEY = "delta.checkpointInterval"
+DEFAULT_CHECKPOINT_INTERVAL = 10
+_DELTA_RS_DEFAULT_INTERVAL = 100
+_ALTER_ATTEMPTS = 5
+
+
+def checkpoint_configuration(interval: int) -> dict[str, str]:
+    """The table property that makes delta-rs checkpoint every `interval` commits."""
+    if interval < 1:
+        raise ValueError(f"checkpoint interval must be at least 1 commit, not {interval}")
+    return {CHECKPOINT_INTERVAL_KEY: str(interval)}
+
+
+def checkpoint_interval(table: DeltaTable) -> int:
+    """Commits between two checkpoints of `table` (delta-rs: 100 when the property is unset)."""
+    value = table.metadata().configuration.get(CHECKPOINT_INTERVAL_KEY)
+    return int(value) if value is not None else _DELTA_RS_DEFAULT_INTERVAL
+
+
+def set_checkpoint_interval(table: DeltaTable, interval: int) -> bool:
+    """Give an existing table the interval (one metadata commit); False when it already had it."""
+    wanted = checkpoint_configuration(interval)
+    for _ in range(_ALTER_ATTEMPTS):
+        if checkpoint_interval(table) == interval:
+            return False
+        try:
+            table.alter.set_table_properties(wanted, raise_if_not_exists=False)
+            return True
+        except CommitFailedError:  # a concurrent commit (another sink): reload, look again
+            table.update_incremental()
+    raise CommitFailedError(f"could not set {CHECKPOINT_INTERVAL_KEY} on {table.table_uri}")
 
 
 def compact(lake: Lake, name: str, target_size: int | None = None) -> dict[str, Any]:

@@ -79,6 +79,12 @@ class SinkSettings(ServiceSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus /metrics here (None or 0: off)."
     )
+    checkpoint_interval: int = Field(
+        10,
+        ge=1,
+        description="Delta checkpoint every this many commits of a table (delta.checkpointInterval;"
+        " delta-rs defaults to 100): readers replay fewer JSON commits when opening a table.",
+    )
     dead_letter_max_bytes: int = Field(
         256 * 1024, gt=0, description="Original bytes kept in a sink-made dead letter."
     )

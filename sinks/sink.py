@@ -74,6 +74,7 @@ class DeltaSink:
                 settings.sink_name,
                 settings.storage_options,
                 table.arrow_schema(catalog),
+                settings.checkpoint_interval,
             )
             for name, table in tables.items()
         }
