@@ -81,18 +81,32 @@ class SaslSslListener:
 
 
 def _server_properties(
-    settings: StackSettings, data_dir: Path, sasl_ssl: SaslSslListener | None = None
+    settings: StackSettings,
+    data_dir: Path,
+    sasl_ssl: SaslSslListener | None = None,
+    node_id: int = 1,
 ) -> str:
-    host, port, cport = settings.host, settings.kafka_port, settings.kafka_controller_port
+    host = settings.host
+    port = settings.broker_ports[node_id - 1]
+    cport = settings.controller_ports[node_id - 1]
     listeners = f"PLAINTEXT://{host}:{port}"
     protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
     if sasl_ssl is not None:
         listeners += f",SASL_SSL://{host}:{sasl_ssl.port}"
         protocols += ",SASL_SSL:SASL_SSL"
+    replicas = settings.replication_factor
+    min_isr = str(min(2, replicas))
+    if settings.brokers == 1:
+        quorum = {"controller.quorum.bootstrap.servers": f"{host}:{cport}"}
+    else:
+        # A static quorum: every node is a voter, known from the start (formatted without
+        # --standalone); any two of three keep the metadata log available.
+        voters = ",".join(f"{i + 1}@{host}:{p}" for i, p in enumerate(settings.controller_ports))
+        quorum = {"controller.quorum.voters": voters}
     lines = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.bootstrap.servers": f"{host}:{cport}",
+        "node.id": str(node_id),
+        **quorum,
         "listeners": f"{listeners},CONTROLLER://{host}:{cport}",
         "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
@@ -100,13 +114,16 @@ def _server_properties(
         "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir.resolve()),
         "num.partitions": "1",
-        # Single node: every internal topic has one replica.
-        "offsets.topic.replication.factor": "1",
+        # One replica on a single node; three (two in sync to acknowledge acks=all) on a cluster.
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": str(replicas),
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "unclean.leader.election.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
         # Topics come from the topic registry; a typo must not create a topic silently.
         "auto.create.topics.enable": "false",
@@ -115,8 +132,9 @@ def _server_properties(
         # A controlled shutdown moves leadership to another replica first. One node has none:
         # its partitions went leaderless while the broker still answered produce requests, and
         # once in ~20 restarts an acknowledged record was missing afterwards (docs/reliability.md,
-        # Findings). Without it the broker just closes its logs.
-        "controlled.shutdown.enable": "false",
+        # Findings). Without it the broker just closes its logs. A cluster has other replicas:
+        # there it is on.
+        "controlled.shutdown.enable": "true" if settings.brokers > 1 else "false",
         **(sasl_ssl.properties(host) if sasl_ssl is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in lines.items())
@@ -125,16 +143,28 @@ def _server_properties(
 class KafkaNode:
     """Writes the node's config, formats its storage once, starts and stops the JVM."""
 
-    def __init__(self, settings: StackSettings, sasl_ssl: SaslSslListener | None = None) -> None:
+    def __init__(
+        self,
+        settings: StackSettings,
+        sasl_ssl: SaslSslListener | None = None,
+        node_id: int = 1,
+        cluster_id: str | None = None,
+    ) -> None:
         self.settings = settings
         self.sasl_ssl = sasl_ssl
-        self.home = settings.state_dir / "kafka"
+        self.node_id = node_id
+        # Every node of a cluster is formatted with the same id (the stack picks it).
+        self.cluster_id = cluster_id
+        single = settings.brokers == 1
+        self.name = "kafka" if single else f"kafka-{node_id}"
+        self.home = settings.state_dir / self.name
         self.data_dir = self.home / "data"
-        self.process = ServiceProcess("kafka", self.home / "kafka.pid", self.home / "stdout.log")
+        self.port = settings.broker_ports[node_id - 1]
+        self.process = ServiceProcess(self.name, self.home / "kafka.pid", self.home / "stdout.log")
 
     @property
     def address(self) -> str:
-        return self.settings.bootstrap_servers
+        return f"{self.settings.host}:{self.port}"
 
     def start(self) -> int:
         if shutil.which("java") is None:
@@ -147,7 +177,9 @@ class KafkaNode:
         )
         self.home.mkdir(parents=True, exist_ok=True)
         config = self.home / "server.properties"
-        config.write_text(_server_properties(self.settings, self.data_dir, self.sasl_ssl))
+        config.write_text(
+            _server_properties(self.settings, self.data_dir, self.sasl_ssl, self.node_id)
+        )
         log4j = self.home / "log4j2.properties"
         log4j.write_text(
             _LOG4J2.format(log_dir=self.home.resolve(), level=self.settings.kafka_log_level)
@@ -171,7 +203,9 @@ class KafkaNode:
         return self.process.start(argv)
 
     def _format(self, classpath: str, config: Path) -> None:
-        cluster_id = new_cluster_id()
+        cluster_id = self.cluster_id or new_cluster_id()
+        # One node bootstraps its own dynamic quorum; a cluster's voters are in its config.
+        standalone = ["--standalone"] if self.settings.brokers == 1 else []
         result = subprocess.run(
             [
                 "java",
@@ -179,7 +213,7 @@ class KafkaNode:
                 classpath,
                 "kafka.tools.StorageTool",
                 "format",
-                "--standalone",
+                *standalone,
                 "-t",
                 cluster_id,
                 "-c",
@@ -194,15 +228,20 @@ class KafkaNode:
             raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
 
     def healthy(self, timeout_s: float = 2.0) -> bool:
-        """True when the broker answers a metadata request."""
-        if not accepts_connections(self.settings.host, self.settings.kafka_port):
+        """True when the broker answers a metadata request (on a cluster: and lists itself, so
+        it has registered with the controller quorum)."""
+        if not accepts_connections(self.settings.host, self.port):
             return False
         admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
         try:
             metadata = admin.list_topics(timeout=timeout_s)
         except Exception:
             return False
-        return bool(metadata.brokers)
+        return (
+            self.node_id in metadata.brokers
+            if self.settings.brokers > 1
+            else bool(metadata.brokers)
+        )
 
 
 def new_cluster_id() -> str:

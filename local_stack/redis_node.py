@@ -1,4 +1,8 @@
-"""A Redis server on loopback with AOF on: durability is part of the state store's contract."""
+"""A Redis server on loopback with AOF on: durability is part of the state store's contract.
+
+In a Redis Cluster (`StackSettings.redis_cluster`) each node is such a server with cluster mode
+on; `local_stack.redis_cluster` joins them.
+"""
 
 import shutil
 
@@ -10,18 +14,32 @@ from local_stack.settings import StackSettings
 
 __all__ = ["RedisNode"]
 
+# A primary that does not answer for cluster-node-timeout is failed over to its replica; 3 s
+# (Redis's default: 15 s) keeps a worker's hold on its checkpoint short. A replica takes over
+# however stale it is: the store waits for one replica after each checkpoint instead
+# (stream_processors/redis_state.py).
+_CLUSTER_LINES = [
+    "cluster-enabled yes",
+    "cluster-config-file nodes.conf",
+    "cluster-node-timeout 3000",
+    "cluster-replica-validity-factor 0",
+]
+
 
 class RedisNode:
     """Writes redis.conf into the state directory and runs Debian's redis-server with it."""
 
-    def __init__(self, settings: StackSettings) -> None:
+    def __init__(self, settings: StackSettings, index: int = 0) -> None:
         self.settings = settings
-        self.home = settings.state_dir / "redis"
-        self.process = ServiceProcess("redis", self.home / "redis.pid", self.home / "redis.log")
+        self.cluster = settings.redis_cluster > 0
+        self.name = f"redis-{index + 1}" if self.cluster else "redis"
+        self.port = settings.redis_ports[index]
+        self.home = settings.state_dir / self.name
+        self.process = ServiceProcess(self.name, self.home / "redis.pid", self.home / "redis.log")
 
     @property
     def address(self) -> str:
-        return f"{self.settings.host}:{self.settings.redis_port}"
+        return f"{self.settings.host}:{self.port}"
 
     def start(self) -> int:
         server = shutil.which(self.settings.redis_server)
@@ -36,7 +54,7 @@ class RedisNode:
             "\n".join(
                 [
                     f"bind {self.settings.host}",
-                    f"port {self.settings.redis_port}",
+                    f"port {self.port}",
                     "protected-mode yes",
                     "daemonize no",
                     f"dir {self.home.resolve()}",
@@ -44,6 +62,7 @@ class RedisNode:
                     "appendfsync everysec",
                     "save 300 100",
                     "maxmemory-policy noeviction",
+                    *(_CLUSTER_LINES if self.cluster else []),
                     "",
                 ]
             )
@@ -54,7 +73,7 @@ class RedisNode:
         """True when Redis answers PING."""
         client = redis.Redis(
             host=self.settings.host,
-            port=self.settings.redis_port,
+            port=self.port,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
         )

@@ -22,15 +22,22 @@ __all__ = ["ensure_topics"]
 def ensure_topics(
     bootstrap_servers: str,
     specs: Iterable[TopicSpec] = TOPICS,
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
     timeout_s: float = 30.0,
 ) -> list[str]:
-    """Create each missing topic; return the names that were created."""
+    """Create each missing topic; return the names that were created.
+
+    `replication_factor` None: three replicas on a cluster of three or more brokers (acks=all
+    then waits for `min.insync.replicas`, two, see local_stack.kafka_node), else one per broker.
+    """
     # Each client is destroyed on this thread as its `with` ends. Left to the garbage collector
     # (a failed request's traceback keeps the frame, and the client, in a reference cycle), it
     # was destroyed later on whatever thread collected: another client's librdkafka thread too.
     with AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3})) as admin:
-        existing = set(admin.list_topics(timeout=timeout_s).topics)
+        metadata = admin.list_topics(timeout=timeout_s)
+        existing = set(metadata.topics)
+        if replication_factor is None:
+            replication_factor = max(1, min(3, len(metadata.brokers)))
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
             return []

@@ -42,7 +42,7 @@ class FakeAdmin:
         self.destroyed_on = threading.current_thread().name
 
     def list_topics(self, timeout: float) -> SimpleNamespace:
-        return SimpleNamespace(topics={})
+        return SimpleNamespace(topics={}, brokers={1: None})
 
     def create_topics(self, new: list[Any], request_timeout: float) -> dict[str, "Future[Any]"]:
         return {topic.topic: _done() for topic in new}
