@@ -15,6 +15,7 @@ from curation import CurationError, CurationOptions, CurationResult, CurationSet
 from curation.pipeline import STAGES, curate_preferences, curate_sft
 from curation.purge import purge_datasets
 from curation.settings import CURATION_ENV_PREFIX
+from plumbing.logs import warn_deprecated
 from schemas.erasure_ledger import ledger_paths, read_ledger
 from schemas.exceptions import ContractError, LakePathError
 
@@ -31,7 +32,24 @@ def _env(field: str) -> str:
 
 
 LAKE_URI = typer.Option(None, "--lake-uri", help=f"Lake root ({_env('lake_uri')}).")
-PREFIX = typer.Option(None, "--prefix", help=f"Replay namespace prefix ({_env('lake_prefix')}).")
+NAMESPACE = typer.Option(
+    None,
+    "--namespace",
+    help="Namespace of the lake tables, as for `lake` (env FEEDBACK_NAMESPACE; default the "
+    "last demo's).",
+)
+PREFIX = typer.Option(
+    None, "--prefix", hidden=True, help="Deprecated: --namespace (a prefix is `<namespace>/`)."
+)
+
+
+def _table_prefix(settings: CurationSettings, namespace: str | None, prefix: str | None) -> str:
+    """`<namespace>/` of the tables: --namespace, else the deprecated --prefix, else settings."""
+    if prefix is not None:
+        warn_deprecated("curate --prefix NAME/", "curate --namespace NAME")
+    if namespace is not None:
+        return f"{namespace.rstrip('/')}/" if namespace else ""
+    return settings.lake_prefix if prefix is None else prefix
 VERSION = typer.Option(None, "--version", help="Delta version to read (default: latest).")
 OUTPUT = typer.Option(
     None,
@@ -134,6 +152,7 @@ def _report(result: CurationResult, seconds: float) -> None:
 @curate_app.command("sft")
 def sft(
     lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
     prefix: str | None = PREFIX,
     version: int | None = VERSION,
     output: Path | None = OUTPUT,
@@ -176,7 +195,7 @@ def sft(
         options=options,
         output_dir=output,
         output_root=settings.output_root,
-        prefix=settings.lake_prefix if prefix is None else prefix,
+        prefix=_table_prefix(settings, namespace, prefix),
         version=version,
         raw_lineage=raw_lineage,
         raw_version=raw_version,
@@ -186,6 +205,7 @@ def sft(
 @curate_app.command("preferences")
 def preferences(
     lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
     prefix: str | None = PREFIX,
     version: int | None = VERSION,
     output: Path | None = OUTPUT,
@@ -223,7 +243,7 @@ def preferences(
         options=options,
         output_dir=output,
         output_root=settings.output_root,
-        prefix=settings.lake_prefix if prefix is None else prefix,
+        prefix=_table_prefix(settings, namespace, prefix),
         version=version,
         raw_lineage=raw_lineage,
         raw_version=raw_version,
@@ -233,6 +253,7 @@ def preferences(
 @curate_app.command("purge")
 def purge(
     lake_uri: str | None = LAKE_URI,
+    namespace: str | None = NAMESPACE,
     prefix: str | None = PREFIX,
     root: Path | None = typer.Option(
         None, "--root", help=f"Folder of the datasets to purge ({_env('output_root')})."
@@ -246,7 +267,7 @@ def purge(
     """
     settings, _ = _settings_and_options()
     lake = lake_uri or settings.lake_uri
-    table_prefix = settings.lake_prefix if prefix is None else prefix
+    table_prefix = _table_prefix(settings, namespace, prefix)
     folder = root or Path(settings.output_root)
     try:
         identities = read_ledger(ledger_paths(lake, table_prefix))

@@ -5,7 +5,7 @@ from typing import Any
 import typer
 
 from dashboard.settings import DashboardSettings
-from plumbing.logs import configure_logging
+from plumbing.logs import configure_logging, warn_deprecated
 
 __all__ = ["dashboard"]
 
@@ -27,7 +27,10 @@ def dashboard(
         None, help="Event time shown, in seconds. (env FEEDBACK_DASHBOARD_LOOKBACK_S, default 3600)"
     ),
     log_json: bool | None = typer.Option(
-        None, "--log-json/--log-text", help="Log format. (env FEEDBACK_DASHBOARD_LOG_JSON)"
+        None,
+        "--log-json/--log-text",
+        hidden=True,
+        help="Deprecated: feedbackctl --log-format json|text dashboard.",
     ),
 ) -> None:
     """Serve the live dashboard: per agent version volume, rates, rating, latency, dead letters.
@@ -42,8 +45,15 @@ def dashboard(
         "lookback_s": lookback_s,
         "log_json": log_json,
     }
+    if log_json is not None:
+        warn_deprecated("dashboard --log-json/--log-text", "feedbackctl --log-format json|text")
     settings = DashboardSettings(**{k: v for k, v in overrides.items() if v is not None})
-    configure_logging(settings.log_level, json_format=settings.log_json)
+    # The service's own FEEDBACK_DASHBOARD_LOG_* win; else the shared FEEDBACK_LOG_*.
+    chosen = settings.model_fields_set
+    configure_logging(
+        settings.log_level if "log_level" in chosen else None,
+        settings.log_json if "log_json" in chosen else None,
+    )
     # Imported here so that `feedbackctl --help` does not load the web stack.
     from dashboard.server import run_dashboard
 

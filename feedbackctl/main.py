@@ -1,5 +1,12 @@
-"""Entry point of `feedbackctl`; each concern adds its own sub-command module."""
+"""Entry point of `feedbackctl`; each concern adds its own sub-command module.
 
+The options before the sub-command say where and how every command runs, once for all:
+`--namespace`, `--bootstrap-servers`, `--redis-url`, `--log-level`, `--log-format`. Each sets
+its FEEDBACK_* variable for this process and the ones it starts; every settings class reads
+them below its own variables (`plumbing.settings`).
+"""
+
+import os
 import sys
 
 import typer
@@ -7,6 +14,7 @@ import typer
 from feedbackctl.curate_commands import curate_app
 from feedbackctl.dashboard_commands import dashboard
 from feedbackctl.demo.command import demo
+from feedbackctl.demo.last_namespace import last_namespace_file, read_last_namespace
 from feedbackctl.generate_commands import generate
 from feedbackctl.lake_commands import lake_app
 from feedbackctl.monitor_commands import monitor_app
@@ -18,6 +26,8 @@ from feedbackctl.stack_commands import stack_app
 from feedbackctl.topics_commands import topics_app
 from feedbackctl.verify_commands import verify
 from plumbing.environment import UnknownSettingError, check_environment
+from plumbing.logs import LOG_FORMATS, configure_logging
+from plumbing.settings import set_fallback_namespace
 
 __all__ = ["app"]
 
@@ -28,15 +38,69 @@ app = typer.Typer(
 )
 
 
+# Commands that read a demo's outputs: without a namespace they read the last demo's.
+_FOLLOW_LAST_DEMO = frozenset({"lake", "curate", "dashboard"})
+
+
 @app.callback()
-def refuse_unknown_settings() -> None:
-    """Before any command: every FEEDBACK_* variable must name a setting of some service."""
+def main(
+    ctx: typer.Context,
+    namespace: str | None = typer.Option(
+        None,
+        "--namespace",
+        help="Namespace of topics, tables and state for every command (env FEEDBACK_NAMESPACE; "
+        "a command's own --namespace wins). lake, curate and dashboard default to the last "
+        "demo's.",
+    ),
+    bootstrap_servers: str | None = typer.Option(
+        None,
+        "--bootstrap-servers",
+        help="Kafka for every service (env FEEDBACK_BOOTSTRAP_SERVERS; a service's own "
+        "variable, e.g. FEEDBACK_SINK_BOOTSTRAP_SERVERS, wins).",
+    ),
+    redis_url: str | None = typer.Option(
+        None,
+        "--redis-url",
+        help="Redis for every service (env FEEDBACK_REDIS_URL; FEEDBACK_PROCESSOR_REDIS_URL wins).",
+    ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="DEBUG, INFO, WARNING or ERROR (env FEEDBACK_LOG_LEVEL)."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="text or json log lines (env FEEDBACK_LOG_FORMAT)."
+    ),
+) -> None:
+    """Before any command: the shared options, then every FEEDBACK_* variable must name a
+    setting of some service."""
     assert SETTINGS_CLASSES  # imported for their registration: every valid name is known
+    if log_format is not None and log_format.lower() not in LOG_FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(LOG_FORMATS)}", param_hint="--log-format")
+    for variable, value in (
+        ("FEEDBACK_NAMESPACE", namespace),
+        ("FEEDBACK_BOOTSTRAP_SERVERS", bootstrap_servers),
+        ("FEEDBACK_REDIS_URL", redis_url),
+        ("FEEDBACK_LOG_LEVEL", log_level and log_level.upper()),
+        ("FEEDBACK_LOG_FORMAT", log_format and log_format.lower()),
+    ):
+        if value is not None:
+            os.environ[variable] = value  # for this command and the processes it starts
     try:
         check_environment()
     except UnknownSettingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(code=exc.exit_code) from None
+    if os.environ.get("FEEDBACK_LOG_LEVEL") or os.environ.get("FEEDBACK_LOG_FORMAT"):
+        configure_logging()  # every command; those that run a service set it up again
+    if ctx.invoked_subcommand in _FOLLOW_LAST_DEMO:
+        set_fallback_namespace(read_last_namespace(), _say_last_namespace)
+
+
+def _say_last_namespace(namespace: str) -> None:
+    print(
+        f"namespace {namespace}: the last demo's ({last_namespace_file()}); "
+        "--namespace chooses another",
+        file=sys.stderr,
+    )
 
 
 app.command("demo")(demo)

@@ -1,10 +1,8 @@
 """`feedbackctl process`: run one stream processor worker (start several for more throughput)."""
 
-import os
-
 import typer
 
-from plumbing.logs import configure_logging
+from plumbing.logs import configure_logging, default_level, warn_deprecated
 from plumbing.settings import env_name
 from stream_processors.settings import PROCESSOR_ENV_PREFIX, ProcessorSettings
 
@@ -24,7 +22,9 @@ def process(
         help="Create missing topics of the namespace (the worker's own changelog topics are "
         "created either way).",
     ),
-    loglevel: str = typer.Option("info", "--loglevel", help="Log level."),
+    loglevel: str | None = typer.Option(
+        None, "--loglevel", hidden=True, help="Deprecated: feedbackctl --log-level LEVEL process."
+    ),
 ) -> None:
     """Run one worker of the stream processor until interrupted.
 
@@ -33,7 +33,10 @@ def process(
     """
     overrides = {"namespace": namespace} if namespace is not None else {}
     settings = ProcessorSettings(**overrides)  # type: ignore[arg-type]
-    configure_logging(loglevel, json_format=os.environ.get("FEEDBACK_LOG_JSON") == "1")
+    if loglevel is not None:
+        warn_deprecated("process --loglevel", "feedbackctl --log-level LEVEL process")
+    loglevel = (loglevel or default_level()).lower()
+    configure_logging(loglevel)
     from local_stack.topics import ensure_topics
     from stream_processors.app import internal_topics, run_worker
 

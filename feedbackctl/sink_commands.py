@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from plumbing.logs import configure_logging
+from plumbing.logs import configure_logging, warn_deprecated
 from plumbing.observability import start_metrics_server
 from sinks.exceptions import DamagedTableError
 from sinks.settings import SINK_ENV_PREFIX, SinkSettings
@@ -52,10 +52,16 @@ def run_sink(
     exit_when_idle: float | None = typer.Option(
         None, help="Commit and exit after this many seconds without messages (replays, tests)."
     ),
-    log_level: str = typer.Option("INFO", help="Log level."),
-    json_logs: bool = typer.Option(False, help="Log JSON lines."),
+    log_level: str | None = typer.Option(
+        None, help="Log level (default: feedbackctl --log-level, env FEEDBACK_LOG_LEVEL)."
+    ),
+    json_logs: bool | None = typer.Option(
+        None, "--json-logs/--text-logs", hidden=True, help="Deprecated: feedbackctl --log-format."
+    ),
 ) -> None:
     """Consume the input, enriched, metrics and dead-letter topics into the lake's Delta tables."""
+    if json_logs is not None:
+        warn_deprecated("sink --json-logs", "feedbackctl --log-format json sink")
     configure_logging(log_level, json_logs)
     overrides: dict[str, Any] = {
         "bootstrap_servers": bootstrap_servers,

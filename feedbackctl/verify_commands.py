@@ -16,10 +16,10 @@ console = Console(highlight=False)
 
 
 def verify(
-    namespace: str = typer.Option(
-        ...,
-        envvar=f"{SINK_ENV_PREFIX}NAMESPACE",
-        help=f"Namespace whose tables to verify (env {SINK_ENV_PREFIX}NAMESPACE).",
+    namespace: str | None = typer.Option(
+        None,
+        help=f"Namespace whose tables to verify (env {SINK_ENV_PREFIX}NAMESPACE or "
+        "FEEDBACK_NAMESPACE).",
     ),
     lake_dir: str | None = typer.Option(
         None, help=f"Lake root (env {SINK_ENV_PREFIX}LAKE_URI, default ./lake)."
@@ -31,7 +31,7 @@ def verify(
     """Recompute the expected outputs from raw_events (docs/semantics.md) and compare them with
     enriched_interactions, quality_metrics and dead_letters. Timing rules come from the
     processor's settings (FEEDBACK_PROCESSOR_*). Exits 1 on any difference."""
-    overrides: dict[str, Any] = {"namespace": namespace}
+    overrides: dict[str, Any] = {} if namespace is None else {"namespace": namespace}
     if lake_dir:
         overrides["lake_uri"] = lake_dir
     sink = SinkSettings(**overrides)

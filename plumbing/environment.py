@@ -34,7 +34,12 @@ ENV_PREFIX = "FEEDBACK_"
 PLAIN_VARIABLES: dict[str, str] = {
     "FEEDBACK_PURE_PYTHON": "plumbing.compiled.loader: run the join logic as pure Python",
     "FEEDBACK_COMPILED_DIR": "plumbing.compiled.loader: where the compiled modules are",
-    "FEEDBACK_LOG_JSON": "feedbackctl process: JSON log lines",
+    "FEEDBACK_NAMESPACE": "plumbing.settings: the namespace of every service (--namespace)",
+    "FEEDBACK_BOOTSTRAP_SERVERS": "plumbing.settings: Kafka of every service (--bootstrap-servers)",
+    "FEEDBACK_REDIS_URL": "plumbing.settings: Redis of every service (--redis-url)",
+    "FEEDBACK_LOG_LEVEL": "plumbing.logs: log level of every process (--log-level)",
+    "FEEDBACK_LOG_FORMAT": "plumbing.logs: text or json log lines of every process (--log-format)",
+    "FEEDBACK_LOG_JSON": "plumbing.logs: deprecated, FEEDBACK_LOG_FORMAT=json",
     "FEEDBACK_SINK_CRASH_AT": "sinks.crash_points: test hook that kills the sink",
     "FEEDBACK_E2E_KEEP_STACK_DATA": "tests/e2e: keep the private stack's data",
     "FEEDBACK_IMAGE_TAG": "docker-compose.yml: tag of the project's image",
