@@ -50,6 +50,8 @@ def _table_prefix(settings: CurationSettings, namespace: str | None, prefix: str
     if namespace is not None:
         return f"{namespace.rstrip('/')}/" if namespace else ""
     return settings.lake_prefix if prefix is None else prefix
+
+
 VERSION = typer.Option(None, "--version", help="Delta version to read (default: latest).")
 OUTPUT = typer.Option(
     None,

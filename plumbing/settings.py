@@ -101,8 +101,10 @@ class _SharedDefaultsSource(PydanticBaseSettingsSource):
         values = {k: v for k, v in values.items() if k not in taken}
         fallback, announce = _Fallback.namespace, _Fallback.announce
         uses_fallback = os.environ.get(f"{ENV_PREFIX}NAMESPACE") is None and fallback is not None
-        if uses_fallback and announce is not None and any(
-            name in values for name in SHARED_VARIABLES[f"{ENV_PREFIX}NAMESPACE"]
+        if (
+            uses_fallback
+            and announce is not None
+            and any(name in values for name in SHARED_VARIABLES[f"{ENV_PREFIX}NAMESPACE"])
         ):
             _Fallback.announce = None  # once
             announce(fallback or "")
