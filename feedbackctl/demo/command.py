@@ -1,19 +1,25 @@
 """`feedbackctl demo`: stack up, generator -> processor workers -> sink (+ dashboard), live view,
 then a summary read back from the Delta tables. Ctrl-C stops everything cleanly."""
 
+import contextlib
 import dataclasses
+import os
+import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.live import Live
 
 from feedbackctl.demo.lag import GroupLag
-from feedbackctl.demo.live_view import MetricsWatcher, PipelineProgress, render
+from feedbackctl.demo.last_namespace import write_last_namespace
+from feedbackctl.demo.live_view import MetricsWatcher, PipelineProgress, progress_line, render
 from feedbackctl.demo.summary import print_summary, summarize_lake
-from feedbackctl.demo.supervisor import Supervisor
+from feedbackctl.demo.supervisor import ChildService, Supervisor
 from local_stack import LocalStack, StackError, StackSettings
 from local_stack.topics import ensure_topics
 from plumbing.settings import DEFAULT_LAKE_URI
@@ -28,6 +34,8 @@ __all__ = ["demo"]
 console = Console()
 # Mean events per generated session (turns, signals, feedback), measured on the default traffic.
 _EVENTS_PER_SESSION = 5.1
+# Without a terminal (a pipe, a log file, CI) the live view is one plain line this often.
+PROGRESS_EVERY_S = 5.0
 
 
 def demo(
@@ -36,8 +44,16 @@ def demo(
     workers: int = typer.Option(2, "--workers", min=1, max=6, help="Processor workers."),
     seed: int = typer.Option(42, "--seed", help="Traffic seed (same seed, same traffic)."),
     bad_share: float = typer.Option(0.01, "--bad-share", min=0, max=1, help="Share of bad input."),
-    namespace: str = typer.Option(None, "--namespace", help="Default: demo-<UTC time>."),
+    namespace: str = typer.Option(
+        None, "--namespace", help="Default: FEEDBACK_NAMESPACE, else demo-<UTC time>."
+    ),
     dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard", help="Serve the web page."),
+    keep_dashboard: bool | None = typer.Option(
+        None,
+        "--keep-dashboard/--no-keep-dashboard",
+        help="After the run, keep the dashboard serving it until Ctrl-C. Default: keep it when "
+        "the demo runs in a terminal, not when its output goes to a pipe or a file.",
+    ),
     dashboard_port: int = typer.Option(8050, "--dashboard-port", help="Port of the web page."),
     drain_timeout: float = typer.Option(240.0, "--drain-timeout", help="Max seconds to drain."),
     lake_uri: str = typer.Option(DEFAULT_LAKE_URI, "--lake", help="Where the Delta tables go."),
@@ -50,8 +66,14 @@ def demo(
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     bootstrap = stack.settings.bootstrap_servers
-    namespace = namespace or datetime.now(UTC).strftime("demo-%Y%m%d-%H%M%S")
+    namespace = (
+        namespace
+        or os.environ.get("FEEDBACK_NAMESPACE")
+        or datetime.now(UTC).strftime("demo-%Y%m%d-%H%M%S")
+    )
     ensure_topics(bootstrap, [spec.in_namespace(namespace) for spec in TOPICS])
+    recorded = write_last_namespace(namespace)
+    console.print(f"namespace recorded in {recorded}: lake, curate and dashboard default to it")
     sessions = max(20, int(rate * duration / _EVENTS_PER_SESSION))
     console.print(
         f"namespace [bold]{namespace}[/bold]: {sessions:,} sessions at {rate:,.0f} events/s"
@@ -77,12 +99,14 @@ def demo(
     }
     supervisor = Supervisor(Path(stack.settings.state_dir) / "demo" / namespace, env)
     url = f"http://127.0.0.1:{dashboard_port}/" if dashboard else None
+    keep = dashboard and (keep_dashboard if keep_dashboard is not None else _interactive())
+    web_page: ChildService | None = None
     try:
         for index in range(workers):
             supervisor.start(f"processor-{index}", "process", "--namespace", namespace)
         supervisor.start("sink", "sink", "--namespace", namespace)
         if dashboard:
-            supervisor.start(
+            web_page = supervisor.start(
                 "dashboard", "dashboard", "--namespace", namespace, "--port", str(dashboard_port)
             )
         supervisor.start(
@@ -104,13 +128,60 @@ def demo(
         _watch_until_drained(supervisor, bootstrap, namespace, url, duration + drain_timeout)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted: stopping the pipeline[/yellow]")
+        keep = False
     except RuntimeError as exc:
         console.print(f"[red]error:[/red] {exc}")
     finally:
-        supervisor.stop_all()
+        for child in reversed(supervisor.children):
+            if not (keep and child is web_page):
+                supervisor.stop(child)
     lake = Lake.from_settings(SinkSettings(lake_uri=lake_uri, namespace=namespace))
     print_summary(console, summarize_lake(lake), traffic.truth, events_sent, namespace)
     console.print(f"logs of every process: {supervisor.log_dir}")
+    if web_page is not None and web_page.running:
+        _serve_until_interrupted(supervisor, web_page, url)
+
+
+def _interactive() -> bool:
+    """True when a person watches: standard input and output are terminals."""
+    return sys.stdin.isatty() and console.is_terminal
+
+
+def _serve_until_interrupted(
+    supervisor: Supervisor, web_page: ChildService, url: str | None
+) -> None:
+    """Keep the dashboard of the finished run until Ctrl-C (Kafka and Redis keep running)."""
+    console.print(
+        f"the dashboard keeps serving this run at {url} — Ctrl-C to stop it "
+        "(Kafka and Redis keep running: `.venv/bin/feedbackctl stack down` stops them)"
+    )
+    try:
+        while web_page.running:
+            time.sleep(0.5)
+        console.print(
+            f"[red]the dashboard exited ({web_page.exit_code}): {web_page.log_file}[/red]"
+        )
+    except KeyboardInterrupt:
+        console.print("stopping the dashboard")
+    finally:
+        supervisor.stop(web_page)
+
+
+@contextlib.contextmanager
+def _live_view() -> Iterator[Any]:
+    """A live view that redraws in a terminal, or plain progress lines every few seconds."""
+    if console.is_terminal:
+        with Live(console=console, refresh_per_second=2) as live:
+            yield lambda snapshot, progress: live.update(render(snapshot, progress, console.width))
+        return
+    last = [0.0]
+
+    def every_few_seconds(snapshot: dict[str, Any], progress: PipelineProgress) -> None:
+        if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+            last[0] = time.monotonic()
+            console.print(progress_line(snapshot, progress), markup=False, soft_wrap=True)
+
+    yield every_few_seconds
 
 
 def _watch_until_drained(
@@ -134,7 +205,7 @@ def _watch_until_drained(
     with (
         GroupLag(bootstrap) as lag,
         MetricsWatcher(bootstrap, namespace) as watcher,
-        Live(console=console, refresh_per_second=2) as live,
+        _live_view() as show,
     ):
         while time.monotonic() - started < timeout_s:
             time.sleep(1.0)
@@ -146,19 +217,17 @@ def _watch_until_drained(
             sink_lag = lag.lag(sink_group, inputs + outputs)
             enriched_out = lag.total(outputs[:1])
             phase = "generating" if generator.running else "draining"
-            live.update(
-                render(
-                    watcher.snapshot(),
-                    PipelineProgress(
-                        phase,
-                        time.monotonic() - started,
-                        lag.total(inputs),
-                        enriched_out,
-                        processor_lag,
-                        sink_lag,
-                        url,
-                    ),
-                )
+            show(
+                watcher.snapshot(),
+                PipelineProgress(
+                    phase,
+                    time.monotonic() - started,
+                    lag.total(inputs),
+                    enriched_out,
+                    processor_lag,
+                    sink_lag,
+                    url,
+                ),
             )
             quiet = (
                 not generator.running

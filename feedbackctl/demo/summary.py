@@ -14,7 +14,7 @@ from schemas.lake import LAKE_TABLES
 from sinks.lake import Lake
 from sinks.lake_reader import dedupe, read_table
 
-__all__ = ["DemoSummary", "print_summary", "summarize_lake"]
+__all__ = ["DemoSummary", "explore_commands", "print_summary", "summarize_lake"]
 
 
 @dataclass
@@ -77,21 +77,30 @@ def print_summary(
     for name, rows in summary.rows.items():
         tables.add_row(name, f"{rows:,}", summary.paths[name])
     console.print(tables)
-    bin_dir = _bin_dir()
     console.print(
         f"events in: {events_sent:,} sent + {summary.outcomes['abandoned']:,} abandonment signals "
         f"inferred by the processor = {summary.rows.get('raw_events', 0):,} rows in raw_events; "
-        f"turns enriched: {summary.enriched_turns:,} of {truth.interaction_count():,}\n"
-        "query the tables (copy as printed):\n"
-        f"  {bin_dir}/feedbackctl lake query enriched_interactions --namespace {namespace} "
-        "--limit 5\n"
-        f"  {bin_dir}/feedbackctl lake history raw_events --namespace {namespace}\n"
-        f"  {bin_dir}/feedbackctl verify --namespace {namespace}   (the lake against the batch "
-        "reference)\n"
-        f'  {bin_dir}/python -c "import polars as pl; '
-        f"print(pl.read_delta('{summary.paths['quality_metrics']}'))\"\n"
-        f"  {bin_dir}/feedbackctl curate sft --prefix {namespace}/   (training data from this run)"
+        f"turns enriched: {summary.enriched_turns:,} of {truth.interaction_count():,}"
     )
+    console.print("explore this run (copy as printed):")
+    for command in explore_commands(namespace, summary.paths["quality_metrics"]):
+        # Never wrapped: a wrapped command does not paste.
+        console.print(f"  {command}", soft_wrap=True, markup=False, highlight=False)
+
+
+def explore_commands(namespace: str, quality_metrics_path: str) -> list[str]:
+    """Shell lines that read this run's data, runnable as printed from the current directory
+    (what follows `#` says what each does)."""
+    bin_dir = _bin_dir()
+    ns = f"--namespace {namespace}"
+    return [
+        f"{bin_dir}/feedbackctl lake query enriched_interactions {ns} --limit 5 --dedupe",
+        f"{bin_dir}/feedbackctl lake history raw_events {ns}",
+        f"{bin_dir}/feedbackctl verify {ns}   # the lake against the batch reference",
+        f"{bin_dir}/feedbackctl curate sft {ns}   # training data from this run",
+        f'{bin_dir}/python -c "import polars as pl; '
+        f"print(pl.read_delta('{quality_metrics_path}'))\"",
+    ]
 
 
 def _bin_dir() -> str:
