@@ -15,6 +15,7 @@ from feedbackctl.curate_commands import curate_app
 from feedbackctl.dashboard_commands import dashboard
 from feedbackctl.demo.command import demo
 from feedbackctl.demo.last_namespace import last_namespace_file, read_last_namespace
+from feedbackctl.gateway_commands import gateway_app
 from feedbackctl.generate_commands import generate
 from feedbackctl.lake_commands import lake_app
 from feedbackctl.monitor_commands import monitor_app
@@ -113,6 +114,7 @@ app.add_typer(curate_app, name="curate")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(topics_app, name="topics")
 app.command("dashboard")(dashboard)
+app.add_typer(gateway_app, name="gateway")
 app.add_typer(replay_app, name="replay")
 app.command("backfill")(backfill_command)
 app.command("verify")(verify)

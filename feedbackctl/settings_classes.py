@@ -9,6 +9,7 @@ from curation.monitoring.settings import MonitorSettings
 from curation.settings import CurationSettings
 from dashboard.settings import DashboardSettings
 from feedbackctl.topics_commands import TopicsSettings
+from gateway.settings import GatewaySettings
 from local_stack.settings import StackSettings
 from plumbing.kafka_security import KafkaSecuritySettings
 from plumbing.settings import ServiceSettings
@@ -23,6 +24,7 @@ __all__ = ["SETTINGS_CLASSES"]
 SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
     CurationSettings,
     DashboardSettings,
+    GatewaySettings,
     GeneratorSettings,
     KafkaSecuritySettings,
     MonitorSettings,
