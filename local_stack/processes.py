@@ -79,6 +79,17 @@ class ServiceProcess:
         except FileNotFoundError:
             return "(no log)"
 
+    def kill(self) -> bool:
+        """SIGKILL (kill -9: no shutdown hook runs), as a crash would. True if it was running."""
+        pid = self.pid
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
     def stop(self, timeout_s: float) -> bool:
         """SIGTERM, wait up to timeout_s, then SIGKILL. Returns True if it was running."""
         pid = self.pid

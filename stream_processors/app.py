@@ -18,6 +18,7 @@ from schemas.topics import INPUT_TOPICS, TopicSpec
 from stream_processors import COMPILED_MODULES
 from stream_processors.batch_transport import RecordBatchTransport
 from stream_processors.kafka_credentials import faust_credentials
+from stream_processors.redis_connection import faust_store_url
 from stream_processors.redis_store import register
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
@@ -36,7 +37,7 @@ def build_app(settings: ProcessorSettings) -> tuple[faust.App, ProcessorRuntime]
     app = faust.App(
         settings.group_id,
         broker=f"kafka://{settings.bootstrap_servers}",
-        store=settings.redis_url,
+        store=faust_store_url(settings.redis_url),  # a cluster's node list in ?nodes=
         datadir=str(data_dir),
         table_standby_replicas=0,  # the Redis data is shared: a standby would overwrite it
         topic_replication_factor=1,

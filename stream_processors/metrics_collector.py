@@ -92,22 +92,29 @@ class MetricsCollector:
         """Window partials of every partition not yet published as final (and ending at or
         before `max_end`, if given)."""
         layout, client = self.writer.layout, self.writer.client
-        index = layout.window_index(self.partials_table)
+        indexes = layout.window_indexes(self.partials_table, self.partition_count)
         size = self.config.window_ms
         live, done = [], []
-        for raw_name in client.smembers(index):
-            name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
-            start = layout.window_of_hash(name)
-            if start is None:
-                continue
-            if finalized_until is not None and start + size <= finalized_until:
-                done.append(name)
-            elif (max_end is None or start + size <= max_end) and (
-                layout.partition_of_hash(name, self.partials_table) not in processors
-            ):
-                live.append(name)
+        reading = client.pipeline(transaction=False)
+        for index in indexes:
+            reading.smembers(index)
+        for index, members in zip(indexes, reading.execute(), strict=True):
+            for raw_name in members:
+                name = raw_name.decode() if isinstance(raw_name, bytes) else raw_name
+                start = layout.window_of_hash(name)
+                if start is None:
+                    continue
+                if finalized_until is not None and start + size <= finalized_until:
+                    done.append((index, name))
+                elif (max_end is None or start + size <= max_end) and (
+                    layout.partition_of_hash(name, self.partials_table) not in processors
+                ):
+                    live.append(name)
         if done:
-            client.srem(index, *done)
+            removing = client.pipeline(transaction=False)
+            for index in {index for index, _ in done}:
+                removing.srem(index, *(name for i, name in done if i == index))
+            removing.execute()
         partials: dict[WindowKey, dict[int, WindowPartial]] = {}
         pipe = client.pipeline(transaction=False)
         for name in live:

@@ -1,6 +1,9 @@
 """`redis://` Faust table store: table data in Redis, shared by every worker of the app.
 
-URL: `redis://host:port/db` or `rediss://host:port/db` (TLS); store options (`Table(options=...)`):
+URL: `redis://host:port/db` or `rediss://host:port/db` (TLS), or a Redis Cluster
+(`redis+cluster://host:port/?nodes=host:port,...`, what `redis_connection.faust_store_url`
+makes of `redis+cluster://host:port,host:port`; see redis_state.py for the cluster layout).
+Store options (`Table(options=...)`):
 - `prefix`: first part of every Redis key (default `faust:{app id}`);
 - `flush_interval`: seconds between background flushes of the write-back buffer (default 1.0;
   0 = only when the owner calls `flush()`, on rebalance and on stop);
@@ -35,7 +38,7 @@ from yarl import URL
 
 from stream_processors.exceptions import OwnershipLostError
 from stream_processors.outage import OutageTracker, unavailable_dependency
-from stream_processors.redis_connection import REDIS_SCHEMES
+from stream_processors.redis_connection import REDIS_SCHEMES, from_faust_store_url
 from stream_processors.redis_state import RedisStateWriter, writer_for
 
 __all__ = ["RedisStore", "register"]
@@ -113,7 +116,7 @@ class RedisStore(SerializedStore):
         name = self._hash_of(partition, key)
         self.writer.put(partition, name, key, value)
         if self.writer.layout.window_of_hash(name) is not None:
-            index = self.writer.layout.window_index(self.table_name)
+            index = self.writer.layout.window_index(self.table_name, partition)
             self.writer.expire(partition, name, self.window_ttl, index)
 
     def _del(self, key: bytes) -> None:
@@ -310,7 +313,7 @@ class RedisStore(SerializedStore):
 
 
 def _redis_url(url: URL) -> str:
-    return str(url)
+    return from_faust_store_url(str(url))
 
 
 def register() -> None:

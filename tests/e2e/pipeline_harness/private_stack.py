@@ -1,5 +1,10 @@
-"""A dedicated Kafka + Redis on free ports, so scenarios may stop and restart them at will."""
+"""A dedicated Kafka + Redis on free ports, so scenarios may stop and restart them at will.
 
+`start_private_stack(..., brokers=3, redis_cluster=3)` starts the replicated shape (three
+Kafka nodes, a Redis Cluster of three primaries and three replicas) for the cluster faults.
+"""
+
+import random
 import socket
 import time
 from collections.abc import Iterable
@@ -9,7 +14,7 @@ from pathlib import Path
 from local_stack import LocalStack, StackSettings
 from schemas.topics import TopicSpec
 
-__all__ = ["PrivateStack", "free_port", "start_private_stack"]
+__all__ = ["PrivateStack", "free_port", "free_port_run", "start_private_stack"]
 
 
 def free_port() -> int:
@@ -17,6 +22,26 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_port_run(count: int, attempts: int = 50) -> int:
+    """The first of `count` consecutive ports nothing listens on (nor their +10000, a Redis
+    Cluster's bus ports)."""
+    for _ in range(attempts):
+        first = random.randrange(30000, 50000)
+        ports = [*range(first, first + count), *range(first + 10000, first + 10000 + count)]
+        if all(_bindable(port) for port in ports):
+            return first
+    raise AssertionError(f"no run of {count} free ports found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -52,6 +77,30 @@ class PrivateStack:
         _wait(self.stack.redis.healthy, self.stack.settings.start_timeout_s, "redis")
         return time.monotonic() - stopped
 
+    def kill_kafka_node(self, node_id: int) -> None:
+        """kill -9 one broker of a cluster: no controlled shutdown, no flushed logs."""
+        assert self.stack.kafka_nodes[node_id - 1].process.kill(), f"kafka-{node_id} not running"
+
+    def start_kafka_node(self, node_id: int) -> None:
+        node = self.stack.kafka_nodes[node_id - 1]
+        node.start()
+        _wait(node.healthy, self.stack.settings.start_timeout_s, node.name)
+
+    def kill_redis_node(self, address: str) -> None:
+        """kill -9 one node of the Redis Cluster."""
+        node = next(n for n in self.stack.redis_nodes if n.address == address)
+        assert node.process.kill(), f"{node.name} was not running"
+
+    def start_redis_node(self, address: str) -> None:
+        """Start a killed Redis Cluster node again: it rejoins (a replica if it was failed over)."""
+        node = next(n for n in self.stack.redis_nodes if n.address == address)
+        node.start()
+        _wait(node.healthy, self.stack.settings.start_timeout_s, node.name)
+
+    def redis_cluster_healthy(self) -> bool:
+        cluster = self.stack.redis_cluster
+        return cluster is not None and cluster.healthy()
+
     def wait_partitions_created(self, specs: Iterable[TopicSpec], timeout_s: float = 60.0) -> None:
         """Until the broker has created the log of every partition of `specs`.
 
@@ -73,13 +122,21 @@ class PrivateStack:
         self.stack.down(purge=purge, say=lambda _msg: None)
 
 
-def start_private_stack(state_dir: Path) -> PrivateStack:
+def start_private_stack(state_dir: Path, brokers: int = 1, redis_cluster: int = 0) -> PrivateStack:
     """Start Kafka (KRaft) and Redis under `state_dir` on ports nobody else uses."""
+    if brokers == 1 and redis_cluster == 0:
+        kafka_port, controller_port, redis_port = free_port(), free_port(), free_port()
+    else:
+        kafka_port = free_port_run(2 * brokers)
+        controller_port = kafka_port + 1
+        redis_port = free_port_run(2 * max(redis_cluster, 1))
     settings = StackSettings(
         state_dir=state_dir,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        redis_port=free_port(),
+        brokers=brokers,
+        redis_cluster=redis_cluster,
+        kafka_port=kafka_port,
+        kafka_controller_port=controller_port,
+        redis_port=redis_port,
         kafka_heap="384m",
         start_timeout_s=120.0,
     )

@@ -21,6 +21,7 @@ import redis
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from deltalake import DeltaTable
+from redis.cluster import RedisCluster
 
 from producers.traffic import TrafficConfig
 from schemas.topics import TOPICS
@@ -28,6 +29,7 @@ from sinks.delta_writer import app_id
 from sinks.lake import Lake
 from sinks.routes import sink_routes
 from sinks.settings import SinkSettings
+from stream_processors.redis_state import RedisLayout, redis_client
 from stream_processors.settings import ProcessorSettings
 from tests.e2e.pipeline_harness.private_stack import PrivateStack
 from tests.e2e.pipeline_harness.workload import PROCESSOR_TEST_ENV, BackgroundProducer, Produced
@@ -202,9 +204,13 @@ class Pipeline:
     def finalized_until(self) -> int | None:
         """How far the metrics finalizer got (its state in Redis, partition 0's progress)."""
         settings = ProcessorSettings(namespace=self.namespace, redis_url=self.stack.redis_url)
-        client = redis.Redis.from_url(self.stack.redis_url, socket_timeout=2)
         try:
-            raw = client.hget(f"{settings.redis_prefix}:t:progress:0", b"0/finalizer")
+            client = redis_client(self.stack.redis_url)  # one server or a cluster
+        except redis.RedisError:
+            return None
+        layout = RedisLayout(settings.redis_prefix, cluster=isinstance(client, RedisCluster))
+        try:
+            raw = client.hget(layout.table_hash("progress", 0), b"0/finalizer")
         except redis.RedisError:
             return None
         finally:
