@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from dashboard.exceptions import DashboardError
 from dashboard.feed import MetricsFeed
@@ -188,8 +188,10 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _prometheus(request: web.Request) -> web.Response:
-    output = generate_latest(request.app[TELEMETRY].registry)
-    return web.Response(body=output, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    # OpenMetrics when the scraper asks for it (Accept), else the classic text format.
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    output = encoder(request.app[TELEMETRY].registry)
+    return web.Response(body=output, headers={"Content-Type": content_type})
 
 
 async def _stream(request: web.Request) -> web.StreamResponse:

@@ -43,6 +43,6 @@ class DashboardTelemetry:
             "dashboard",
             "event_time_horizon",
             "Newest metric window end seen, as Unix time (event time, not wall clock).",
-            unit="seconds",
+            unit="timestamp_seconds",
             registry=registry,
         )

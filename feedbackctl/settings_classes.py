@@ -16,6 +16,7 @@ from plumbing.settings import ServiceSettings
 from producers.regimes import GeneratorSettings
 from producers.settings import ProducerSettings
 from replay.settings import ReplaySettings
+from schemas.registry_settings import WireSettings
 from sinks.settings import SinkSettings
 from stream_processors.settings import ProcessorSettings
 
@@ -34,4 +35,5 @@ SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
     SinkSettings,
     StackSettings,
     TopicsSettings,
+    WireSettings,
 )

@@ -7,7 +7,7 @@ prometheus-client series over HTTP with two lines::
     start_metrics_server(settings.metrics_port, settings.metrics_host)  # port None/0: off
 
 Naming convention: ``feedback_<component>_<what>_<unit>``, lower snake case, for example
-``feedback_sink_flush_latency_seconds`` or ``feedback_processor_events_in`` (no unit for plain
+``feedback_sink_flush_duration_seconds`` or ``feedback_processor_events_in`` (no unit for plain
 counts). prometheus-client appends ``_total`` to counters itself, so never put it in the name.
 Units are base units (``seconds``, ``bytes``); ratios end in ``_ratio``. Use labels for the things
 that vary (``topic``, ``partition``, ``reason``, ``outcome``), never a name per value.
@@ -47,7 +47,17 @@ COMPONENTS = ("producer", "processor", "sink", "dashboard", "curation", "monitor
 METRICS_HOST = "127.0.0.1"
 
 _PART = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
-_UNITS = ("seconds", "bytes", "ratio", "messages", "records", "rows", "requests", "clients")
+_UNITS = (
+    "seconds",
+    "timestamp_seconds",
+    "bytes",
+    "ratio",
+    "messages",
+    "records",
+    "rows",
+    "requests",
+    "clients",
+)
 
 _Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
 _LOCK = threading.Lock()

@@ -39,7 +39,7 @@ from producers.records import (
 from producers.settings import ProducerSettings
 from producers.spool import ClaimedSpoolFile, SpoolWriter, claim_spool_files
 from schemas.exceptions import InvalidRecordError
-from schemas.serializer import SingleObjectSerializer, serializer_for
+from schemas.serializer import SingleObjectSerializer, content_type_headers, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
 
 __all__ = ["FeedbackClient", "ProducerTopics", "producer_config"]
@@ -266,7 +266,7 @@ class FeedbackClient:
         if self._closed:
             raise ProducerClosedError("this FeedbackClient is closed; create a new one")
         try:
-            self._producer.produce(topic, value, key)
+            self._producer.produce(topic, value, key, headers=content_type_headers(value))
         except BufferError:
             return False
         except KafkaException as exc:  # e.g. a fatal idempotence error: the producer is done

@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from producers.checks import checker_for
 from producers.client import FeedbackClient, ProducerTopics
-from schemas.serializer import serializer_for
+from schemas.serializer import content_type_headers, serializer_for
 from schemas.topics import TopicSpec
 
 __all__ = ["EmitReport", "GeneratedEventLike", "Pacer", "emit_to_file", "emit_to_kafka"]
@@ -163,7 +163,7 @@ def _produce_raw(producer: Producer, topic: str, key: bytes | None, value: bytes
     deadline = time.monotonic() + 30.0
     while True:
         try:
-            producer.produce(topic, value, key)
+            producer.produce(topic, value, key, headers=content_type_headers(value))
             break
         except BufferError:
             if time.monotonic() > deadline:

@@ -30,7 +30,9 @@ class ExtensionEncoder:
         self._header = MARKER + serializer.writer.fingerprint
         self._base_header = MARKER + base.reader.fingerprint
         shared = shared_prefix(base.reader.plain, serializer.writer.plain)
-        complete = shared == len(base.reader.plain["fields"])
+        # Splicing writes a single-object header: not for the Confluent framing (either side).
+        framings = {serializer.framing, base.framing}
+        complete = shared == len(base.reader.plain["fields"]) and framings == {"single-object"}
         # None: the schemas do not line up, or the added fields need fastavro; encode in full.
         self._tail: RecordWriter | None = (
             compile_writer(serializer.writer.plain, first_field=shared) if complete else None

@@ -2,9 +2,12 @@
 
 Readers find the writer schema by fingerprint in the shipped catalog and resolve it to their own
 (newest) schema, so producers and consumers can be upgraded independently and no registry service
-is needed.
+is needed. Readers also take the Confluent wire format (magic byte 0, a 4-byte schema id, the
+same body; `schemas.registry`) when a registry is configured, so a namespace can hold both while
+it migrates. `serializer_for` picks the format a topic's producers write (`WireSettings`).
 """
 
+import os
 from collections.abc import Mapping
 from io import BytesIO
 from typing import Any, Protocol, cast
@@ -18,10 +21,51 @@ from schemas.fast_reader import RecordReader, compile_reader
 from schemas.fast_writer import RecordWriter, compile_writer
 from schemas.topics import TopicSpec
 
-__all__ = ["HEADER_SIZE", "MARKER", "Serializer", "SingleObjectSerializer", "serializer_for"]
+__all__ = [
+    "CONFLUENT_HEADER_SIZE",
+    "CONFLUENT_MAGIC",
+    "CONTENT_TYPES",
+    "HEADER_SIZE",
+    "MARKER",
+    "SchemaIdResolver",
+    "Serializer",
+    "SingleObjectSerializer",
+    "content_type_headers",
+    "serializer_for",
+    "writer_of",
+]
 
 MARKER = b"\xc3\x01"
 HEADER_SIZE = len(MARKER) + 8
+CONFLUENT_MAGIC = 0
+CONFLUENT_HEADER_SIZE = 5
+
+# The `content-type` header of every message, by framing: which decoder a consumer needs,
+# without looking at the bytes. `avro/binary` is the Avro specification's media type.
+CONTENT_TYPES = {
+    "single-object": "avro/binary; framing=single-object",
+    "confluent": "avro/binary; framing=confluent",
+}
+_Headers = list[tuple[str, str | bytes | None]]
+_HEADERS: dict[str, _Headers] = {
+    framing: [("content-type", value.encode())] for framing, value in CONTENT_TYPES.items()
+}
+
+
+def content_type_headers(value: bytes | None) -> _Headers | None:
+    """Kafka headers saying the framing of `value` (from its first byte; None: unknown)."""
+    if value:
+        if value[0] == CONFLUENT_MAGIC:
+            return _HEADERS["confluent"]
+        if value[:2] == MARKER:
+            return _HEADERS["single-object"]
+    return None
+
+
+class SchemaIdResolver(Protocol):
+    """Maps a Confluent schema id to the catalog version it stands for (a registry client)."""
+
+    def version_for_id(self, schema_id: int) -> SchemaVersion: ...
 
 
 class Serializer(Protocol):
@@ -35,16 +79,22 @@ class Serializer(Protocol):
 class SingleObjectSerializer:
     """Encodes with one writer version of a record and decodes any catalogued version of it.
 
-    Timestamps are epoch milliseconds (int) and UUIDs strings, on both sides.
+    Timestamps are epoch milliseconds (int) and UUIDs strings, on both sides. Messages in the
+    Confluent framing are read too, their schema id resolved by `resolver` (default: the
+    registry of FEEDBACK_WIRE_REGISTRY_URL, asked only when such a message arrives).
     """
+
+    framing = "single-object"
 
     def __init__(
         self,
         full_name: str,
         catalog: SchemaCatalog | None = None,
         writer_version: int | None = None,
+        resolver: SchemaIdResolver | None = None,
     ) -> None:
         self.catalog = catalog or default_catalog()
+        self._resolver = resolver
         self.full_name = full_name
         versions = self.catalog.versions(full_name)
         self.reader = versions[-1]
@@ -85,14 +135,13 @@ class SingleObjectSerializer:
         """Decode one message, resolving its writer schema to this serializer's reader schema."""
         return self.decode_with_writer(data)[0]
 
+    def writer_of(self, data: bytes) -> tuple[SchemaVersion, int]:
+        """The writer schema version of a message in either framing, and where its body starts."""
+        return writer_of(data, self.catalog, self._resolver)
+
     def decode_with_writer(self, data: bytes) -> tuple[dict[str, Any], SchemaVersion]:
         """Decode and also return the writer schema version (its fingerprint goes to the lake)."""
-        if len(data) < HEADER_SIZE or data[:2] != MARKER:
-            raise UndecodableError(
-                f"not an Avro single-object message ({len(data)} bytes, "
-                f"starts with {data[:2].hex() or 'nothing'}; expected c301)"
-            )
-        writer = self.catalog.by_fingerprint(bytes(data[2:HEADER_SIZE]))
+        writer, start = self.writer_of(data)
         if writer.full_name != self.full_name:
             raise WrongSchemaError(
                 f"message was written as {writer.full_name}, this topic carries {self.full_name}"
@@ -100,11 +149,11 @@ class SingleObjectSerializer:
         if writer is self.reader and self._compiled_reader is not None:
             # It refuses (raises) anything not plainly valid; fastavro then gives the error.
             try:
-                return self._compiled_reader(data, HEADER_SIZE), writer
+                return self._compiled_reader(data, start), writer
             except Exception:
                 pass
         body = BytesIO(data)
-        body.seek(HEADER_SIZE)
+        body.seek(start)
         reader = None if writer is self.reader else self.reader.plain
         try:
             record = cast(dict[str, Any], schemaless_reader(body, writer.plain, reader))
@@ -119,11 +168,56 @@ class SingleObjectSerializer:
         return record, writer
 
 
+def writer_of(
+    data: bytes, catalog: SchemaCatalog, resolver: SchemaIdResolver | None = None
+) -> tuple[SchemaVersion, int]:
+    """The writer schema version of a single-object or Confluent-framed message and the offset
+    of its Avro body. A Confluent schema id is resolved by `resolver` (default: the registry of
+    FEEDBACK_WIRE_REGISTRY_URL); UndecodableError when the bytes are neither framing."""
+    if len(data) > CONFLUENT_HEADER_SIZE and data[0] == CONFLUENT_MAGIC:
+        resolver = resolver or _default_resolver()
+        if resolver is None:
+            raise UndecodableError(
+                "a Confluent-framed message (magic byte 0 + schema id) but no schema "
+                "registry is configured: set FEEDBACK_WIRE_REGISTRY_URL"
+            )
+        schema_id = int.from_bytes(data[1:CONFLUENT_HEADER_SIZE], "big")
+        return resolver.version_for_id(schema_id), CONFLUENT_HEADER_SIZE
+    if len(data) < HEADER_SIZE or data[:2] != MARKER:
+        raise UndecodableError(
+            f"not an Avro single-object or Confluent message ({len(data)} bytes, "
+            f"starts with {data[:2].hex() or 'nothing'}; expected c301 or 00)"
+        )
+    return catalog.by_fingerprint(bytes(data[2:HEADER_SIZE])), HEADER_SIZE
+
+
 def serializer_for(
     topic: TopicSpec, catalog: SchemaCatalog | None = None
 ) -> SingleObjectSerializer:
-    """The serializer of a registered topic's value record."""
+    """The serializer of a registered topic's value record (`topic` with its namespace): it
+    writes the format FEEDBACK_WIRE_* chooses for the namespace and reads both."""
+    # Imported here: the registry mode needs confluent-kafka's schema_registry extra, which a
+    # process writing single-object messages only does not have to install.
+    from schemas.registry import registry_serializer
+
+    confluent = registry_serializer(topic, _wire_environment())
+    if confluent is not None:
+        return confluent
     return SingleObjectSerializer(topic.value_record, catalog)
+
+
+def _wire_environment() -> tuple[tuple[str, str], ...]:
+    """The FEEDBACK_WIRE_* variables: the settings are parsed once per distinct value."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_WIRE)))
+
+
+_WIRE = "FEEDBACK_WIRE_"
+
+
+def _default_resolver() -> SchemaIdResolver | None:
+    from schemas.registry import default_registry
+
+    return default_registry(_wire_environment())
 
 
 _COMPILED: dict[bytes, RecordWriter | None] = {}

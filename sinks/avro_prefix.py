@@ -42,9 +42,10 @@ class PrefixReader:
             targets.discard(name)
         return cls(tuple(plan))
 
-    def read(self, data: bytes) -> dict[str, Any]:
-        """The wanted fields of one message (header included); CorruptPrefixError if bad."""
-        pos = HEADER_SIZE
+    def read(self, data: bytes, start: int = HEADER_SIZE) -> dict[str, Any]:
+        """The wanted fields of one message whose body starts at `start` (after a single-object
+        header by default, 5 for the Confluent framing); CorruptPrefixError if bad."""
+        pos = start
         size = len(data)
         out: dict[str, Any] = {}
         try:

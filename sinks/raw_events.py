@@ -17,8 +17,9 @@ import pyarrow as pa
 from fastavro import parse_schema, schemaless_reader
 
 from schemas.catalog import SchemaCatalog, SchemaVersion, default_catalog, strip_logical_types
+from schemas.exceptions import ContractError
 from schemas.lake import RAW_EVENTS
-from schemas.serializer import HEADER_SIZE, MARKER
+from schemas.serializer import CONFLUENT_MAGIC, HEADER_SIZE, MARKER, writer_of
 from sinks.avro_prefix import CorruptPrefixError, PrefixReader
 from sinks.columns import event_dates
 from sinks.messages import KafkaMessage, kafka_timestamp_ms
@@ -84,10 +85,20 @@ class RawEventConverter:
             partitions[i] = message.partition()
             offsets[i] = message.offset()
             timestamps[i] = kafka_timestamp_ms(message)
-            if value is None or len(value) < HEADER_SIZE or value[:2] != MARKER:
+            start = HEADER_SIZE
+            if value and value[0] == CONFLUENT_MAGIC:
+                # Schema Registry framing: the id names a catalog version (schemas.registry).
+                try:
+                    version, start = writer_of(value, self.catalog)
+                except ContractError as exc:
+                    errors[i] = f"{exc.reason}: {exc}"[:500]
+                    continue
+                fingerprint = version.fingerprint
+            elif value is None or len(value) < HEADER_SIZE or value[:2] != MARKER:
                 errors[i] = _not_single_object(value)
                 continue
-            fingerprint = value[2:HEADER_SIZE]
+            else:
+                fingerprint = value[2:HEADER_SIZE]
             reader = readers.get(fingerprint)
             if reader is None:
                 errors[i] = self._unknown_writer(fingerprint, topic)
@@ -103,13 +114,13 @@ class RawEventConverter:
                 continue
             if reader.prefix is not None:
                 try:
-                    record = reader.prefix.read(value)
+                    record = reader.prefix.read(value, start)
                 except CorruptPrefixError as exc:
                     errors[i] = f"undecodable: corrupt {reader.record_name} body: {exc}"
                     continue
             else:
                 body = BytesIO(value)
-                body.seek(HEADER_SIZE)
+                body.seek(start)
                 try:
                     record = cast(
                         dict[str, Any], schemaless_reader(body, reader.writer, reader.reader)

@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from plumbing.kafka_security import kafka_security
+from schemas.serializer import content_type_headers
 from stream_processors.exceptions import OutputDeliveryError, OutputsUnacknowledgedError
 
 __all__ = ["OutputProducer"]
@@ -50,7 +51,7 @@ class OutputProducer:
     def send(self, topic: str, key: bytes | None, value: bytes) -> None:
         while True:
             try:
-                self._producer.produce(topic, value, key)
+                self._producer.produce(topic, value, key, headers=content_type_headers(value))
                 break
             except BufferError:
                 self._producer.poll(0.05)

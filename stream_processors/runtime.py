@@ -112,12 +112,14 @@ class ProcessorRuntime:
             self.inputs, settings.max_value_bytes, int(settings.max_future_skew_s * 1000)
         )
         # Enriched records reuse their interaction message's body (schemas.extension).
+        # Outputs are written in the namespace's wire format (FEEDBACK_WIRE_*).
         self._enriched_encoder = ExtensionEncoder(
-            serializer_for(ENRICHED), serializer_for(INTERACTIONS)
+            serializer_for(ENRICHED.in_namespace(namespace)),
+            serializer_for(INTERACTIONS.in_namespace(namespace)),
         )
         self._encoders = {
-            "metrics": serializer_for(METRICS),
-            "deadletter": serializer_for(DEADLETTER),
+            "metrics": serializer_for(METRICS.in_namespace(namespace)),
+            "deadletter": serializer_for(DEADLETTER.in_namespace(namespace)),
         }
         self.sessions, self.entries = sessions, entries
         self.progress, self.partials = progress, partials
@@ -334,7 +336,7 @@ class ProcessorRuntime:
         telemetry.PARTITIONS_OWNED.set(len(self.processors))
         for partition, processor in self.processors.items():
             if processor.watermark.value is not None:
-                telemetry.WATERMARK.labels(str(partition)).set(processor.watermark.value)
+                telemetry.WATERMARK.labels(str(partition)).set(processor.watermark.value / 1000)
             self._report_lag(partition, processor)
         for name, seconds in (
             ("ingest", ingested - started),

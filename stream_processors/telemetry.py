@@ -38,8 +38,9 @@ STEP_DURATION = histogram(
 WATERMARK = gauge(
     "processor",
     "watermark",
-    "Event-time watermark of an owned partition (epoch ms).",
+    "Event-time watermark of an owned partition, as Unix time (event time, not wall clock).",
     ["partition"],
+    unit="timestamp_seconds",
 )
 PARTITIONS_OWNED = gauge("processor", "partitions_owned", "Input partitions this worker owns.")
 BATCH_SIZE = histogram(

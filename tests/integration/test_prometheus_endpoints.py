@@ -8,6 +8,7 @@ series.
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from plumbing.observability import start_metrics_server
+from plumbing.observability import COMPONENTS, start_metrics_server
 from producers import FeedbackClient
 from producers.client import ProducerTopics
 from producers.settings import ProducerSettings
@@ -59,6 +60,17 @@ def scrape(url: str) -> list[Sample]:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     ]
+
+
+def exposed_names(url: str) -> set[str]:
+    """Every family and sample name an endpoint serves (`x` and `x_total`, `x_bucket`...)."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    names: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+    return names
 
 
 def total(samples: list[Sample], name: str, **labels: str) -> float:
@@ -110,6 +122,7 @@ class Stack:
     processor_url: str
     sink_url: str
     producer_url: str
+    dashboard_url: str
     sent: Counter[str]  # topic -> events sent through the SDK
     produced: Counter[str]  # topic -> every message produced (SDK and garbage)
     services: list[Service]
@@ -139,7 +152,7 @@ def stack(
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("prometheus")
     with namespace_for(bootstrap_servers, redis_url) as namespace:
-        processor_port, sink_port = free_port(), free_port()
+        processor_port, sink_port, dashboard_port = free_port(), free_port(), free_port()
         processor = Service(
             ["process", "--namespace", namespace.name, "--loglevel", "warning"],
             {
@@ -163,6 +176,12 @@ def stack(
                 tmp / "sink.log",
             )
             services.append(sink)
+            dashboard = Service(
+                ["dashboard", "--namespace", namespace.name, "--port", str(dashboard_port)],
+                {"FEEDBACK_DASHBOARD_BOOTSTRAP_SERVERS": bootstrap_servers},
+                tmp / "dashboard.log",
+            )
+            services.append(dashboard)
             registry = CollectorRegistry()
             producer_server = start_metrics_server(0, "127.0.0.1", registry, any_port=True)
             assert producer_server is not None
@@ -173,6 +192,7 @@ def stack(
                     f"http://127.0.0.1:{processor_port}/metrics",
                     f"http://127.0.0.1:{sink_port}/metrics",
                     producer_server.url,
+                    f"http://127.0.0.1:{dashboard_port}/metrics",
                     sent,
                     produced,
                     services,
@@ -280,8 +300,10 @@ def test_processor_endpoint_serves_moving_series(stack: Stack) -> None:
     assert lag_keys == {
         (topic, str(p)) for topic in inputs for p in range(INPUT_TOPICS[0].partitions)
     }
-    watermarks = series(samples, "feedback_processor_watermark")
-    assert watermarks and any(s.value > 0 for s in watermarks)
+    watermarks = series(samples, "feedback_processor_watermark_timestamp_seconds")
+    # Unix seconds (2001..2286), not milliseconds: the generator's event times are recent.
+    assert watermarks and all(1e9 < s.value < 1e10 for s in watermarks if s.value)
+    assert any(s.value > 0 for s in watermarks)
     # Loading partitions (SCAN/HSCAN) and checkpointing (WATCH, MGET, MULTI/EXEC) hit Redis.
     # A checkpoint follows the events it covers within `checkpoint_interval_s` (0.5 s).
     rounds = "feedback_processor_redis_round_trips_total"
@@ -348,3 +370,62 @@ def test_producer_sdk_series_count_what_was_sent(stack: Stack) -> None:
         )
     assert total(samples, "feedback_producer_events_total", outcome="failed") == 0
     assert series(samples, "feedback_producer_queue_full_waits_total")
+
+
+DOCS = ROOT / "docs"
+# A series name in the docs: feedback_<component>_<what>..., the component a known one.
+_COMPONENT = "|".join(COMPONENTS)
+SERIES_IN_DOCS = re.compile(rf"\bfeedback_(?:{_COMPONENT})_[a-z0-9_]*[a-z0-9]\b")
+
+
+def _names_in_docs() -> dict[str, list[str]]:
+    """Series name -> the docs pages naming it."""
+    found: dict[str, list[str]] = {}
+    for page in sorted(DOCS.glob("*.md")):
+        for name in SERIES_IN_DOCS.findall(page.read_text()):
+            found.setdefault(name, []).append(page.name)
+    return found
+
+
+def test_every_series_named_in_docs_exists(stack: Stack) -> None:
+    """Each `feedback_<component>_...` name in docs/ is served by a real process's /metrics
+    (as a family name, e.g. a counter without `_total`, or as a sample name)."""
+    urls = {
+        "processor": stack.processor_url,
+        "sink": stack.sink_url,
+        "producer": stack.producer_url,
+        "dashboard": stack.dashboard_url,
+    }
+    wait_for(
+        lambda: bool(scrape(stack.dashboard_url)), 60, "the dashboard's /metrics", stack.services
+    )
+    served = {component: exposed_names(url) for component, url in urls.items()}
+    named = _names_in_docs()
+    assert "feedback_sink_flush_duration_seconds" in named  # the scan finds real names
+    missing = []
+    for name, pages in sorted(named.items()):
+        component = name.split("_")[1]
+        if name not in served.get(component, set()):
+            missing.append(f"{name} ({', '.join(sorted(set(pages)))})")
+    assert not missing, "series named in docs but served by no process: " + "; ".join(missing)
+
+
+def test_dashboard_metrics_honour_the_openmetrics_accept_header(stack: Stack) -> None:
+    wait_for(
+        lambda: bool(scrape(stack.dashboard_url)), 60, "the dashboard's /metrics", stack.services
+    )
+    request = urllib.request.Request(
+        stack.dashboard_url,
+        headers={"Accept": "application/openmetrics-text; version=1.0.0; charset=utf-8"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        content_type = response.headers["Content-Type"]
+        body = response.read().decode()
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.rstrip().endswith("# EOF")
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+
+    families = {family.name for family in parse_om(body)}
+    assert "feedback_dashboard_event_time_horizon_timestamp_seconds" in families
+    with urllib.request.urlopen(stack.dashboard_url, timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
