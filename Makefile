@@ -12,15 +12,18 @@ COMPILED_INPUTS := $(wildcard stream_processors/*.py plumbing/compiled/*.py)
 
 .PHONY: setup demo test test-unit lint typecheck stack-up stack-down stack-status bench clean
 
+# Each stage prints one line with its duration (scripts/setup-stage.sh); its output shows if it fails.
+STAGE := ./scripts/setup-stage.sh
+
 $(STAMP): pyproject.toml
-	PYTHON=$(PYTHON) ./scripts/install-system-deps.sh
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	@$(STAGE) "system packages" env PYTHON=$(PYTHON) ./scripts/install-system-deps.sh
+	@$(STAGE) "virtualenv" sh -c 'test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)'
+	@$(STAGE) "pip install" sh -c '$(BIN)/python -m pip install -q --upgrade pip && \
+		$(BIN)/python -m pip install -q -e ".[dev]"'
+	@touch $(STAMP)
 
 $(COMPILED): $(STAMP) $(COMPILED_INPUTS)
-	$(BIN)/python -m plumbing.compiled build
+	@$(STAGE) "compiled build" $(BIN)/python -m plumbing.compiled build
 
 setup: $(STAMP) $(COMPILED)  ## system packages, virtualenv, Python dependencies, compiled modules
 

@@ -11,7 +11,7 @@ apt_get() {
       return 1
     fi
     if [ "$tries" -eq 0 ]; then
-      echo "another apt-get or dpkg holds its lock: waiting (up to 5 minutes)"
+      echo "another apt-get or dpkg holds its lock: waiting (up to 5 minutes)" >&2
     fi
     tries=$((tries + 1))
     sleep 5
