@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from feedbackctl.compare_commands import compare
 from feedbackctl.curate_commands import curate_app
 from feedbackctl.dashboard_commands import dashboard
 from feedbackctl.demo.command import demo
@@ -112,6 +113,7 @@ app.command("sink")(run_sink)
 app.add_typer(lake_app, name="lake")
 app.add_typer(curate_app, name="curate")
 app.add_typer(monitor_app, name="monitor")
+app.command("compare")(compare)
 app.add_typer(topics_app, name="topics")
 app.command("dashboard")(dashboard)
 app.add_typer(gateway_app, name="gateway")

@@ -5,6 +5,7 @@ Each `ServiceSettings` subclass registers its variables when it is defined
 that no service reads, whichever command runs. A new settings class is added here.
 """
 
+from curation.impact.settings import CompareSettings
 from curation.monitoring.settings import MonitorSettings
 from curation.settings import CurationSettings
 from dashboard.settings import DashboardSettings
@@ -23,6 +24,7 @@ from stream_processors.settings import ProcessorSettings
 __all__ = ["SETTINGS_CLASSES"]
 
 SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
+    CompareSettings,
     CurationSettings,
     DashboardSettings,
     GatewaySettings,

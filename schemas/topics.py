@@ -4,12 +4,14 @@ from dataclasses import dataclass, field, replace
 
 __all__ = [
     "ALERTS",
+    "DATASETS",
     "DEADLETTER",
     "ENRICHED",
     "FEEDBACK",
     "INPUT_TOPICS",
     "INTERACTIONS",
     "METRICS",
+    "RELEASE_IMPACT",
     "SIGNALS",
     "TOPICS",
     "TopicSpec",
@@ -101,8 +103,33 @@ ALERTS = TopicSpec(
     retention_ms=30 * _DAY_MS,
 )
 
+# A new dataset version is ready (`feedbackctl curate watch`): training pipelines listen here.
+DATASETS = TopicSpec(
+    name="agent.datasets.v1",
+    key="agent_id/kind",
+    value_record="agentfeedback.curation.DatasetReady",
+    partitions=1,
+    retention_ms=90 * _DAY_MS,
+)
+# A candidate version's measured impact (`feedbackctl compare --publish`).
+RELEASE_IMPACT = TopicSpec(
+    name="agent.release_impact.v1",
+    key="agent_id/candidate",
+    value_record="agentfeedback.monitoring.ReleaseImpact",
+    partitions=1,
+    retention_ms=90 * _DAY_MS,
+)
+
 INPUT_TOPICS: tuple[TopicSpec, ...] = (INTERACTIONS, FEEDBACK, SIGNALS)
-TOPICS: tuple[TopicSpec, ...] = (*INPUT_TOPICS, ENRICHED, METRICS, DEADLETTER, ALERTS)
+TOPICS: tuple[TopicSpec, ...] = (
+    *INPUT_TOPICS,
+    ENRICHED,
+    METRICS,
+    DEADLETTER,
+    ALERTS,
+    DATASETS,
+    RELEASE_IMPACT,
+)
 
 
 def topic_by_name(name: str) -> TopicSpec:

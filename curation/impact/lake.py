@@ -1,0 +1,31 @@
+"""The sessions compare reads: enriched turns of a pinned lake version, one agent's."""
+
+import polars as pl
+
+from curation.impact.observations import TURN_COLUMNS, SessionObservation, observations_from_turns
+from curation.source import open_table, read_columns
+
+__all__ = ["read_sessions"]
+
+
+def read_sessions(
+    lake_uri: str,
+    agent_id: str,
+    versions: tuple[str, ...],
+    *,
+    prefix: str = "",
+    lake_version: int | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> tuple[list[SessionObservation], int]:
+    """Sessions of `agent_id` at the given agent versions, and the Delta version read."""
+    table = open_table(lake_uri, prefix, lake_version)
+    turns = read_columns(table, TURN_COLUMNS).filter(
+        (pl.col("agent_id") == agent_id) & pl.col("agent_version").is_in(list(versions))
+    )
+    sessions = observations_from_turns(turns)
+    if since_ms is not None:
+        sessions = [s for s in sessions if s.started_ms >= since_ms]
+    if until_ms is not None:
+        sessions = [s for s in sessions if s.started_ms < until_ms]
+    return sessions, table.version()
