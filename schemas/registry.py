@@ -29,9 +29,15 @@ from schemas.registry_errors import (
     RegistryUnavailableError,
     UnknownSchemaIdError,
 )
-from schemas.registry_settings import CONFLUENT, WireSettings
+from schemas.registry_settings import (
+    CONFLUENT,
+    WireSettings,
+    namespace_of,
+    wire_settings,
+    writes_confluent,
+)
 from schemas.serializer import SingleObjectSerializer, _explain
-from schemas.topics import TOPICS, TopicSpec
+from schemas.topics import TopicSpec
 
 __all__ = [
     "COMPATIBILITY",
@@ -183,16 +189,10 @@ def _client(url: str) -> RegistryClient:
     return RegistryClient(url)
 
 
-@cache
-def _settings(environment: tuple[tuple[str, str], ...]) -> WireSettings:
-    del environment  # the cache key: WireSettings reads the same variables itself
-    return WireSettings()
-
-
 def default_registry(environment: tuple[tuple[str, str], ...] = ()) -> RegistryClient | None:
     """The registry of this process's FEEDBACK_WIRE_REGISTRY_URL (`environment`: the
     FEEDBACK_WIRE_* variables, the cache key), or None."""
-    return registry_for(_settings(environment))
+    return registry_for(wire_settings(environment))
 
 
 _SERIALIZERS: dict[tuple[str, str, tuple[tuple[str, str], ...]], RegistrySerializer] = {}
@@ -203,7 +203,7 @@ def registry_serializer(
 ) -> RegistrySerializer | None:
     """The Confluent-format serializer of `topic` when its namespace is in that format (one
     per topic and process: it registered its schemas), else None."""
-    settings = _settings(environment)
+    settings = wire_settings(environment)
     if not writes_confluent(topic, settings):
         return None
     registry = registry_for(settings)
@@ -219,18 +219,3 @@ def registry_serializer(
             topic.name, topic.value_record, registry
         )
     return serializer
-
-
-def writes_confluent(topic: TopicSpec, settings: WireSettings) -> bool:
-    """Whether producers write `topic` (a namespaced spec) in the Confluent format."""
-    return settings.format_of(namespace_of(topic.name)) == CONFLUENT
-
-
-def namespace_of(topic_name: str) -> str:
-    """The namespace suffix of a registered topic's name ("" for none)."""
-    for spec in TOPICS:
-        if topic_name == spec.name:
-            return ""
-        if topic_name.startswith(spec.name + "."):
-            return topic_name[len(spec.name) + 1 :]
-    raise KeyError(f"no topic named {topic_name!r} in the topic registry (schemas/topics.py)")

@@ -1,14 +1,24 @@
 """Which wire format each topic namespace uses, and where the Schema Registry is
 (FEEDBACK_WIRE_* environment variables)."""
 
+from functools import cache
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from plumbing.settings import ENV_PREFIX, ServiceSettings
+from schemas.topics import TOPICS, TopicSpec
 
-__all__ = ["CONFLUENT", "SINGLE_OBJECT", "WireFormat", "WireSettings"]
+__all__ = [
+    "CONFLUENT",
+    "SINGLE_OBJECT",
+    "WireFormat",
+    "WireSettings",
+    "namespace_of",
+    "wire_settings",
+    "writes_confluent",
+]
 
 SINGLE_OBJECT = "single-object"
 CONFLUENT = "confluent"
@@ -43,3 +53,25 @@ class WireSettings(ServiceSettings):
     def format_of(self, namespace: str | None) -> WireFormat:
         """The format producers write to the topics of `namespace` (None or "": no suffix)."""
         return self.namespace_formats.get(namespace or "", self.format)
+
+
+@cache
+def wire_settings(environment: tuple[tuple[str, str], ...]) -> WireSettings:
+    """The settings, parsed once per distinct set of FEEDBACK_WIRE_* variables (the key)."""
+    del environment  # only the cache key: WireSettings reads the same variables itself
+    return WireSettings()
+
+
+def writes_confluent(topic: TopicSpec, settings: WireSettings) -> bool:
+    """Whether producers write `topic` (a namespaced spec) in the Confluent format."""
+    return settings.format_of(namespace_of(topic.name)) == CONFLUENT
+
+
+def namespace_of(topic_name: str) -> str:
+    """The namespace suffix of a registered topic's name ("" for none)."""
+    for spec in TOPICS:
+        if topic_name == spec.name:
+            return ""
+        if topic_name.startswith(spec.name + "."):
+            return topic_name[len(spec.name) + 1 :]
+    raise KeyError(f"no topic named {topic_name!r} in the topic registry (schemas/topics.py)")

@@ -196,18 +196,23 @@ def serializer_for(
 ) -> SingleObjectSerializer:
     """The serializer of a registered topic's value record (`topic` with its namespace): it
     writes the format FEEDBACK_WIRE_* chooses for the namespace and reads both."""
-    # Imported here: the registry mode needs confluent-kafka's schema_registry extra, which a
-    # process writing single-object messages only does not have to install.
-    from schemas.registry import registry_serializer
+    environment = _wire_environment()
+    if environment:
+        from schemas.registry_settings import wire_settings, writes_confluent
 
-    confluent = registry_serializer(topic, _wire_environment())
-    if confluent is not None:
-        return confluent
+        if writes_confluent(topic, wire_settings(environment)):
+            # Imported only then: the registry mode needs confluent-kafka's schemaregistry
+            # extra, which a process writing single-object messages need not install.
+            from schemas.registry import registry_serializer
+
+            confluent = registry_serializer(topic, environment)
+            if confluent is not None:
+                return confluent
     return SingleObjectSerializer(topic.value_record, catalog)
 
 
 def _wire_environment() -> tuple[tuple[str, str], ...]:
-    """The FEEDBACK_WIRE_* variables: the settings are parsed once per distinct value."""
+    """The FEEDBACK_WIRE_* variables (none set: single-object everywhere, no registry)."""
     return tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith(_WIRE)))
 
 
@@ -215,9 +220,17 @@ _WIRE = "FEEDBACK_WIRE_"
 
 
 def _default_resolver() -> SchemaIdResolver | None:
+    """The registry of FEEDBACK_WIRE_REGISTRY_URL, or None when it is not set."""
+    environment = _wire_environment()
+    if not environment:
+        return None
+    from schemas.registry_settings import wire_settings
+
+    if not wire_settings(environment).registry_url:
+        return None
     from schemas.registry import default_registry
 
-    return default_registry(_wire_environment())
+    return default_registry(environment)
 
 
 _COMPILED: dict[bytes, RecordWriter | None] = {}

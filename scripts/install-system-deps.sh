@@ -10,11 +10,13 @@ if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then need+=(
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# promtool validates the shipped alerting rules (deploy/prometheus/); Debian ships it in prometheus.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 python_h='import pathlib, sys, sysconfig; sys.exit(not pathlib.Path(sysconfig.get_paths()["include"], "Python.h").exists())'
 "${PYTHON:-python3}" -c "$python_h" || need+=(python3-dev)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages: java $(java_major), maven, redis-server and a C compiler are present"
+  echo "system packages: java $(java_major), maven, redis-server, promtool and a C compiler are present"
   exit 0
 fi
 # shellcheck source=scripts/apt-get-waiting.sh

@@ -62,13 +62,24 @@ def scrape(url: str) -> list[Sample]:
     ]
 
 
+# The sample names Prometheus derives from a family of each type.
+_SAMPLE_SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("_sum", "_count"),
+}
+
+
 def exposed_names(url: str) -> set[str]:
-    """Every family and sample name an endpoint serves (`x` and `x_total`, `x_bucket`...)."""
+    """Every family an endpoint declares (HELP/TYPE) and the sample names it stands for
+    (`x` and `x_total`, `x_bucket`...): a labelled counter nothing has incremented yet, such as
+    a dead-letter reason that did not occur, is declared but has no sample."""
     with urllib.request.urlopen(url, timeout=5) as response:
         text = response.read().decode()
     names: set[str] = set()
     for family in text_string_to_metric_families(text):
         names.add(family.name)
+        names.update(family.name + suffix for suffix in _SAMPLE_SUFFIXES.get(family.type, ()))
         names.update(sample.name for sample in family.samples)
     return names
 

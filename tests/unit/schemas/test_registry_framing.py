@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from schemas.catalog import SchemaVersion, default_catalog
 from schemas.exceptions import UndecodableError, WrongSchemaError
-from schemas.registry import namespace_of, subject_of, writes_confluent
+from schemas.registry import subject_of
 from schemas.registry_errors import RegistryUnavailableError, UnknownSchemaIdError
-from schemas.registry_settings import WireSettings
+from schemas.registry_settings import WireSettings, namespace_of, writes_confluent
 from schemas.serializer import (
     CONTENT_TYPES,
     HEADER_SIZE,
