@@ -163,8 +163,10 @@ def sdk_end_to_end(
 def create_topics(admin: AdminClient, run_id: str) -> ProducerTopics:
     topics = ProducerTopics.in_namespace(f"bench-{run_id}")
     specs = (topics.interactions, topics.feedback, topics.signals)
+    # Three replicas on a cluster of three brokers (acks=all then waits for two), else one.
+    replicas = max(1, min(3, len(admin.list_topics(timeout=10).brokers)))
     futures = admin.create_topics(
-        [NewTopic(s.name, s.partitions, 1, config=s.kafka_config()) for s in specs]
+        [NewTopic(s.name, s.partitions, replicas, config=s.kafka_config()) for s in specs]
     )
     for future in futures.values():
         future.result(timeout=30)

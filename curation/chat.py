@@ -5,6 +5,11 @@ carry `tool_calls` (id, type "function", function name and JSON arguments), each
 `tool` message. The lake keeps each call's status, not its output, so a tool message's content
 is `{"status": ...}`. Earlier assistant turns of a per-turn example carry `"weight": 0`: they
 are context, not targets.
+
+Arguments stay JSON text in the rows (OpenAI's fine-tuning format wants a string); the dataset
+card declares them `json`, so `datasets.load_dataset` hands TRL the objects its chat templates
+expect. `tool_specs` gives an example's `tools` column: the function specs (name and argument
+types, inferred from the calls: the lake records no tool schemas) of the tools it calls.
 """
 
 import json
@@ -18,6 +23,7 @@ __all__ = [
     "answer_messages",
     "context_messages",
     "tool_call_id",
+    "tool_specs",
 ]
 
 Message = dict[str, Any]
@@ -102,6 +108,59 @@ def context_messages(
         )
     messages.append({"role": "user", "content": prompt})
     return messages
+
+
+def tool_specs(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI function specs of the tools `messages` call, by name; each argument's JSON type
+    from the calls (several types: all of them, in order of first use)."""
+    seen: dict[str, dict[str, list[str]]] = {}
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            function = call["function"]
+            properties = seen.setdefault(function["name"], {})
+            for key, value in _arguments(function["arguments"]).items():
+                types = properties.setdefault(key, [])
+                if _json_type(value) not in types:
+                    types.append(_json_type(value))
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": name,
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        key: {"type": types[0] if len(types) == 1 else types}
+                        for key, types in properties.items()
+                    },
+                },
+            },
+        }
+        for name, properties in sorted(seen.items())
+    ]
+
+
+def _arguments(text: str | None) -> dict[str, Any]:
+    """A call's arguments as an object ({} when they are not a JSON object)."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
 def _status_json(status: str) -> str:

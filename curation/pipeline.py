@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from curation.dataset_card import write_dataset_cards
 from curation.features import add_turn_features
 from curation.kto import KTO_SCHEMA
 from curation.manifest import build_manifest, write_manifest
@@ -24,8 +25,7 @@ from curation.source import (
     read_enriched,
     read_interaction_coordinates,
 )
-from curation.split import SPLITS
-from curation.writer import WrittenFile, write_rows
+from curation.writer import WrittenFile, prepare_output_dir, write_kind
 
 __all__ = [
     "STAGES",
@@ -62,9 +62,12 @@ class _Source:
     turns: pl.DataFrame
 
 
-def default_output_dir(output_root: str | Path, name: str, delta_version: int) -> Path:
-    """`<root>/<name>-v<version>`: the default place of a dataset of one table version."""
-    return Path(output_root) / f"{name}-v{delta_version}"
+def default_output_dir(
+    output_root: str | Path, name: str, delta_version: int, prefix: str = ""
+) -> Path:
+    """`<root>/<namespace>/<name>-v<version>`: the default place of a dataset of one table
+    version; `live` for the live lake (no table prefix), so namespaces never share a folder."""
+    return Path(output_root) / (prefix.strip("/") or "live") / f"{name}-v{delta_version}"
 
 
 def _say(progress: Progress | None, stage: str) -> None:
@@ -100,11 +103,12 @@ def _finish(
     datasets: Mapping[str, Rows],
     schemas: Mapping[str, pa.Schema],
     labels: Mapping[str, Sequence[str]],
+    overwrite: bool = False,
 ) -> CurationResult:
+    prepare_output_dir(directory, overwrite)
     files: list[WrittenFile] = []
     for dataset, rows in datasets.items():
-        for split in SPLITS:
-            files += write_rows(directory, f"{dataset}-{split}", rows[split], schemas[dataset])
+        files += write_kind(directory, dataset, rows, schemas[dataset])
     manifest = build_manifest(
         name=name,
         kind=kind,
@@ -121,7 +125,9 @@ def _finish(
         labels=labels,
         files=files,
     )
-    return CurationResult(directory, write_manifest(directory, manifest), manifest)
+    manifest_path = write_manifest(directory, manifest)
+    write_dataset_cards(directory, manifest, schemas)
+    return CurationResult(directory, manifest_path, manifest)
 
 
 def curate_sft(
@@ -136,8 +142,12 @@ def curate_sft(
     raw_version: int | None = None,
     name: str = "sft",
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> CurationResult:
     """Build the SFT dataset of the enriched table at `version` (None = latest).
+
+    Into `output_dir`, else `<output_root>/<namespace>/sft-v<version>`; an existing dataset
+    there is refused (`OutputNotEmptyError`) unless `overwrite` replaces it.
 
     `raw_lineage` adds each turn's original interaction coordinates from raw_events at
     `raw_version` (None = latest; pin it too for byte-identical reruns).
@@ -149,13 +159,15 @@ def curate_sft(
         source,
         name=name,
         kind="sft",
-        directory=output_dir or default_output_dir(output_root, name, source.snapshot.version),
+        directory=output_dir
+        or default_output_dir(output_root, name, source.snapshot.version, prefix),
         options=options,
         log=log,
         pii=built.pii,
         datasets={"sft": built.rows},
         schemas={"sft": SFT_SCHEMA},
         labels={"sft": ("answer_source", "reward_source")},
+        overwrite=overwrite,
     )
 
 
@@ -192,6 +204,7 @@ def curate_preferences(
     raw_version: int | None = None,
     name: str = "preferences",
     progress: Progress | None = None,
+    overwrite: bool = False,
 ) -> CurationResult:
     """Build preference pairs (DPO) and unpaired KTO examples of the table at `version`."""
     source, log = _read_latest(lake_uri, prefix, version, raw_lineage, raw_version, progress)
@@ -201,11 +214,13 @@ def curate_preferences(
         source,
         name=name,
         kind="preferences",
-        directory=output_dir or default_output_dir(output_root, name, source.snapshot.version),
+        directory=output_dir
+        or default_output_dir(output_root, name, source.snapshot.version, prefix),
         options=options,
         log=log,
         pii=built.pii,
         datasets={"preferences": built.pairs, "kto": built.kto},
         schemas={"preferences": PAIR_SCHEMA, "kto": KTO_SCHEMA},
         labels={"preferences": ("pair_source",), "kto": ("label", "answer_source")},
+        overwrite=overwrite,
     )

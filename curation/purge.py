@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from curation.exceptions import CurationError
 from curation.manifest import MANIFEST_NAME, amend_after_erasure
-from curation.writer import PARQUET_SETTINGS, WrittenFile, describe_file
+from curation.writer import PARQUET_SETTINGS, WrittenFile, dataset_and_split, describe_file
 from schemas.erasure_ledger import ErasedIdentities
 
 __all__ = ["DatasetPurge", "find_datasets", "purge_datasets"]
@@ -175,7 +175,7 @@ def _amend(
     removed: dict[str, int],
     by_erasure: dict[str, dict[str, int]],
 ) -> None:
-    touched = {stem.rsplit("-", 1)[0] for stem in removed}
+    touched = {dataset_and_split(stem)[0] for stem in removed}
     datasets = {dataset: _dataset_rows(directory, manifest, dataset) for dataset in touched}
     erasures = [
         {
@@ -198,7 +198,7 @@ def _dataset_rows(
     columns = ["session_id", "agent_id", "agent_version", *labels]
     rows: dict[str, list[dict[str, Any]]] = {}
     for stem in _stems(manifest):
-        name, split = stem.rsplit("-", 1)
+        name, split = dataset_and_split(stem)
         if name == dataset:
             rows[split] = pq.read_table(directory / f"{stem}.parquet", columns=columns).to_pylist()
     return rows

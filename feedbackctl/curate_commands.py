@@ -56,7 +56,11 @@ VERSION = typer.Option(None, "--version", help="Delta version to read (default: 
 OUTPUT = typer.Option(
     None,
     "--output",
-    help=f"Output directory (default {{output_root}}/<name>-v<version>, {_env('output_root')}).",
+    help="Output directory (default {output_root}/<namespace or live>/<name>-v<version>, "
+    f"{_env('output_root')}).",
+)
+OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace an existing dataset in the output directory."
 )
 MIN_REWARD = typer.Option(
     None, "--min-reward", help=f"Lowest accepted reward ({_env('min_reward')})."
@@ -167,6 +171,7 @@ def sft(
     eval_share: float | None = EVAL_SHARE,
     raw_lineage: bool = RAW_LINEAGE,
     raw_version: int | None = RAW_VERSION,
+    overwrite: bool = OVERWRITE,
     unit: str | None = typer.Option(
         None,
         "--unit",
@@ -201,6 +206,7 @@ def sft(
         version=version,
         raw_lineage=raw_lineage,
         raw_version=raw_version,
+        overwrite=overwrite,
     )
 
 
@@ -220,6 +226,7 @@ def preferences(
     eval_share: float | None = EVAL_SHARE,
     raw_lineage: bool = RAW_LINEAGE,
     raw_version: int | None = RAW_VERSION,
+    overwrite: bool = OVERWRITE,
     retry_evidence: str | None = typer.Option(
         None,
         "--retry-evidence",
@@ -249,6 +256,7 @@ def preferences(
         version=version,
         raw_lineage=raw_lineage,
         raw_version=raw_version,
+        overwrite=overwrite,
     )
 
 

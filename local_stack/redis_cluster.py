@@ -62,6 +62,13 @@ class RedisCluster:
                 return False
         return True
 
+    def serving(self) -> bool:
+        """Every node that answers says the cluster is ok: all slots have a live primary (a
+        killed node's replica took over), though not every node may be up."""
+        infos = [self._info(node) for node in self.nodes]
+        answering = [info for info in infos if info is not None]
+        return bool(answering) and all(i.get("cluster_state") == "ok" for i in answering)
+
     def roles(self) -> dict[str, str]:
         """address -> "master" / "slave" (Redis's words) or "down"."""
         roles = {}

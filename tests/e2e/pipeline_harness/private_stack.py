@@ -26,9 +26,11 @@ def free_port() -> int:
 
 def free_port_run(count: int, attempts: int = 50) -> int:
     """The first of `count` consecutive ports nothing listens on (nor their +10000, a Redis
-    Cluster's bus ports)."""
+    Cluster's bus ports), below the kernel's ephemeral range: a client that keeps connecting
+    to a killed node's port in that range can end up connected to itself (TCP simultaneous
+    open on loopback) and hold the port, and the node could not listen on it again."""
     for _ in range(attempts):
-        first = random.randrange(30000, 50000)
+        first = random.randrange(20000, 22000)
         ports = [*range(first, first + count), *range(first + 10000, first + 10000 + count)]
         if all(_bindable(port) for port in ports):
             return first
@@ -84,7 +86,13 @@ class PrivateStack:
     def start_kafka_node(self, node_id: int) -> None:
         node = self.stack.kafka_nodes[node_id - 1]
         node.start()
-        _wait(node.healthy, self.stack.settings.start_timeout_s, node.name)
+
+        def healthy() -> bool:
+            if node.process.exited_early():
+                raise AssertionError(f"{node.name} exited:\n{node.process.log_tail()}")
+            return node.healthy()
+
+        _wait(healthy, self.stack.settings.start_timeout_s, node.name)
 
     def kill_redis_node(self, address: str) -> None:
         """kill -9 one node of the Redis Cluster."""
@@ -98,8 +106,14 @@ class PrivateStack:
         _wait(node.healthy, self.stack.settings.start_timeout_s, node.name)
 
     def redis_cluster_healthy(self) -> bool:
+        """Every node is up and the cluster serves every slot."""
         cluster = self.stack.redis_cluster
         return cluster is not None and cluster.healthy()
+
+    def redis_cluster_serving(self) -> bool:
+        """Every slot has a live primary (nodes may be down)."""
+        cluster = self.stack.redis_cluster
+        return cluster is not None and cluster.serving()
 
     def wait_partitions_created(self, specs: Iterable[TopicSpec], timeout_s: float = 60.0) -> None:
         """Until the broker has created the log of every partition of `specs`.

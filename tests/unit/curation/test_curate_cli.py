@@ -50,7 +50,9 @@ def test_preferences_default_output_is_named_after_the_version(
     monkeypatch.setenv("FEEDBACK_CURATION_OUTPUT_ROOT", str(tmp_path / "datasets"))
     result = runner.invoke(app, ["curate", "preferences", "--lake-uri", lake])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "datasets" / "preferences-v0" / "preferences-train.jsonl").exists()
+    assert (
+        tmp_path / "datasets" / "live" / "preferences-v0" / "preferences" / "train.jsonl"
+    ).exists()
 
 
 def test_bad_option_and_missing_table_fail_clearly(lake: str, tmp_path: Path) -> None:

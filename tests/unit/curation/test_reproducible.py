@@ -4,13 +4,17 @@ import hashlib
 import json
 from pathlib import Path
 
-from curation import CurationOptions, curate_preferences, curate_sft
+from curation import CurationOptions, CurationResult, curate_preferences, curate_sft
 from curation.writer import WrittenFile, dataset_digest
 from tests.unit.curation.enriched_factory import feedback, make_turn, write_enriched
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _lake(lake: str) -> None:
@@ -33,8 +37,9 @@ def _lake(lake: str) -> None:
 def test_same_version_gives_identical_bytes(lake: str, tmp_path: Path) -> None:
     _lake(lake)
     for build in (curate_sft, curate_preferences):
-        a = build(lake, CurationOptions(eval_share=0.25), output_dir=tmp_path / "a", version=1)
-        b = build(lake, CurationOptions(eval_share=0.25), output_dir=tmp_path / "b")
+        out = tmp_path / build.__name__
+        a = build(lake, CurationOptions(eval_share=0.25), output_dir=out / "a", version=1)
+        b = build(lake, CurationOptions(eval_share=0.25), output_dir=out / "b")
         assert _files(a.output_dir) == _files(b.output_dir)
         assert a.manifest["output_sha256"] == b.manifest["output_sha256"]
 
@@ -42,16 +47,17 @@ def test_same_version_gives_identical_bytes(lake: str, tmp_path: Path) -> None:
 def test_manifest_lists_every_file_with_its_hash(lake: str, tmp_path: Path) -> None:
     _lake(lake)
     result = curate_sft(lake, CurationOptions(eval_share=0.25), output_root=tmp_path, version=0)
-    assert result.output_dir == tmp_path / "sft-v0"
+    assert result.output_dir == tmp_path / "live" / "sft-v0"
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["source"]["delta_version"] == 0
     assert manifest["source"]["rows_read"] == 40
     listed = {f["path"]: f for f in manifest["files"]}
-    on_disk = {p.name for p in result.output_dir.iterdir()} - {"manifest.json"}
+    cards = {"manifest.json", "README.md", "sft/README.md"}
+    on_disk = set(_files(result.output_dir)) - cards
     assert (
         set(listed)
         == on_disk
-        == {"sft-train.jsonl", "sft-train.parquet", "sft-eval.jsonl", "sft-eval.parquet"}
+        == {"sft/train.jsonl", "sft/train.parquet", "sft/test.jsonl", "sft/test.parquet"}
     )
     for name, entry in listed.items():
         data = (result.output_dir / name).read_bytes()
@@ -72,10 +78,14 @@ def test_parquet_matches_jsonl(lake: str, tmp_path: Path) -> None:
 
     _lake(lake)
     out = curate_sft(lake, CurationOptions(eval_share=0), output_dir=tmp_path / "o").output_dir
-    table = pq.read_table(out / "sft-train.parquet")
-    lines = (out / "sft-train.jsonl").read_text().splitlines()
+    table = pq.read_table(out / "sft" / "train.parquet")
+    lines = (out / "sft" / "train.jsonl").read_text().splitlines()
     assert table.num_rows == len(lines) > 0
     assert table.column("id").to_pylist() == [json.loads(line)["id"] for line in lines]
+
+
+def datasets_of(result: CurationResult) -> list[str]:
+    return list(result.manifest["datasets"])
 
 
 def test_row_and_commit_order_do_not_matter(tmp_path: Path) -> None:
@@ -99,11 +109,13 @@ def test_row_and_commit_order_do_not_matter(tmp_path: Path) -> None:
     write_enriched(backward, list(reversed(rows[:30])))
     options = CurationOptions(eval_share=0.3, dedup="exact")  # keep many rows to order
     for build in (curate_sft, curate_preferences):
-        a = build(forward, options, output_dir=tmp_path / "a")
-        b = build(backward, options, output_dir=tmp_path / "b")
+        a = build(forward, options, output_dir=tmp_path / build.__name__ / "a")
+        b = build(backward, options, output_dir=tmp_path / build.__name__ / "b")
         datasets = a.manifest["datasets"].values()
         assert sum(sum(d["rows"].values()) for d in datasets) > 20
-        data_a = {k: v for k, v in _files(a.output_dir).items() if k != "manifest.json"}
-        data_b = {k: v for k, v in _files(b.output_dir).items() if k != "manifest.json"}
+        # The manifest and cards name the source table's path, which differs here.
+        source = {"manifest.json", "README.md", *(f"{k}/README.md" for k in datasets_of(a))}
+        data_a = {k: v for k, v in _files(a.output_dir).items() if k not in source}
+        data_b = {k: v for k, v in _files(b.output_dir).items() if k not in source}
         assert data_a == data_b
         assert a.manifest["output_sha256"] == b.manifest["output_sha256"]
