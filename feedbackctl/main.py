@@ -27,6 +27,7 @@ from feedbackctl.sink_commands import run_sink
 from feedbackctl.stack_commands import stack_app
 from feedbackctl.topics_commands import topics_app
 from feedbackctl.verify_commands import verify
+from feedbackctl.watch_commands import watch
 from plumbing.environment import UnknownSettingError, check_environment
 from plumbing.logs import LOG_FORMATS, configure_logging
 from plumbing.settings import set_fallback_namespace
@@ -111,6 +112,7 @@ app.command("generate")(generate)
 app.command("process")(process)
 app.command("sink")(run_sink)
 app.add_typer(lake_app, name="lake")
+curate_app.command("watch")(watch)
 app.add_typer(curate_app, name="curate")
 app.add_typer(monitor_app, name="monitor")
 app.command("compare")(compare)

@@ -8,6 +8,7 @@ that no service reads, whichever command runs. A new settings class is added her
 from curation.impact.settings import CompareSettings
 from curation.monitoring.settings import MonitorSettings
 from curation.settings import CurationSettings
+from curation.watch_settings import WatchSettings
 from dashboard.settings import DashboardSettings
 from feedbackctl.topics_commands import TopicsSettings
 from gateway.settings import GatewaySettings
@@ -37,5 +38,6 @@ SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
     SinkSettings,
     StackSettings,
     TopicsSettings,
+    WatchSettings,
     WireSettings,
 )
