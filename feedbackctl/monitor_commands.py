@@ -1,6 +1,9 @@
-"""`feedbackctl monitor run | alerts`: feedback-quality checks over the lake, and their alerts."""
+"""`feedbackctl monitor run | follow | alerts`: feedback-quality checks over the lake, live
+monitoring of the metrics topic, and their alerts."""
 
 import datetime as dt
+import logging
+import signal
 import time
 from typing import Any
 
@@ -11,6 +14,7 @@ from rich.table import Table
 
 from curation import CurationError
 from curation.monitoring import AlertPublisher, MonitorSettings, read_alerts, run_monitor
+from curation.monitoring.follow import MetricsFollower
 from curation.monitoring.monitor import MonitorReport
 from curation.monitoring.settings import MONITOR_ENV_PREFIX
 from schemas.topics import topic_by_name
@@ -144,6 +148,76 @@ def run(
         if every_s <= 0 or (runs and passes >= runs):
             return
         time.sleep(every_s)
+
+
+@monitor_app.command("follow")
+def follow(
+    namespace: str | None = typer.Option(
+        None, "--namespace", help=f"Topic namespace of the pipeline ({_env('namespace')})."
+    ),
+    bootstrap_servers: str | None = typer.Option(
+        None, "--bootstrap-servers", help=f"Kafka ({_env('bootstrap_servers')})."
+    ),
+    completion_maturity_s: float | None = typer.Option(
+        None,
+        "--completion-maturity",
+        help="Seconds before outcomes count: the processor's abandon_after_s + 60 "
+        f"({_env('completion_maturity_s')}).",
+    ),
+    thumbs_maturity_s: float | None = typer.Option(
+        None,
+        "--thumbs-maturity",
+        help=f"Seconds before thumbs count ({_env('thumbs_maturity_s')}).",
+    ),
+    corrections_maturity_s: float | None = typer.Option(
+        None,
+        "--corrections-maturity",
+        help=f"Seconds before corrections count ({_env('corrections_maturity_s')}).",
+    ),
+    reference_s: float | None = typer.Option(
+        None, "--reference", help=f"Reference span, s ({_env('live_reference_s')})."
+    ),
+    max_seconds: float | None = typer.Option(
+        None, "--max-seconds", help="Stop after this many seconds of wall clock (default: never)."
+    ),
+) -> None:
+    """Follow the processor's metrics topic and publish alerts as metric windows mature.
+
+    Runs until stopped (SIGTERM or Ctrl-C); on start it replays the metrics topic to rebuild
+    its references and publishes only alerts not yet on the alerts topic.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = _settings()
+    if namespace is not None:
+        settings = settings.model_copy(update={"namespace": namespace})
+    rules = settings.live_rules(
+        completion_maturity_s=completion_maturity_s,
+        thumbs_maturity_s=thumbs_maturity_s,
+        corrections_maturity_s=corrections_maturity_s,
+        live_reference_s=reference_s,
+    )
+    metrics_topic, alerts_topic = settings.topics()
+    bootstrap = bootstrap_servers or settings.bootstrap_servers
+    follower = MetricsFollower(
+        bootstrap, rules, metrics_topic, AlertPublisher(bootstrap, alerts_topic)
+    )
+    signal.signal(signal.SIGTERM, lambda *_: follower.stop())
+    console.print(
+        f"following {metrics_topic.name}, alerts to {alerts_topic.name} "
+        f"(maturity: outcomes {rules.completion_maturity_s:.0f} s, thumbs "
+        f"{rules.thumbs_maturity_s:.0f} s, corrections {rules.corrections_maturity_s:.0f} s)"
+    )
+    try:
+        stats = follower.run(max_seconds)
+    except KeyboardInterrupt:
+        stats = follower.stats
+    except CurationError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(
+        f"stopped: {stats.final_windows} final windows, {stats.verdicts} verdicts, "
+        f"{stats.alerts_published} alert(s) published, {stats.undecodable} undecodable record(s)"
+    )
 
 
 @monitor_app.command("alerts")

@@ -19,6 +19,7 @@ from typing import Any
 
 from producers.bad_records import BAD_RECORD_KINDS, make_bad_record
 from producers.corpus import DOMAINS, compose_turn
+from producers.drift import QualityChange, quality_at
 from producers.truth import GroundTruth, SessionTruth, TurnTruth
 from schemas.serializer import SingleObjectSerializer, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
@@ -84,6 +85,8 @@ class TrafficConfig:
     bad_record_share: float = 0.0
     bad_record_kinds: tuple[str, ...] = tuple(BAD_RECORD_KINDS)
     oversized_bytes: int = 2 * 1024 * 1024
+    # A version's true quality changing over time (producers/drift.py); none by default.
+    quality_changes: tuple[QualityChange, ...] = ()
     # Traffic regimes (producers/regimes.py); the defaults leave today's traffic unchanged.
     regime: str = "default"
     feedback_items: tuple[int, ...] = (1, 1, 1, 2)
@@ -212,7 +215,7 @@ class _SessionFactory:
         for index in range(rng.randint(1, config.max_turns)):
             if index:
                 time_ms += int(rng.uniform(config.min_turn_gap_s, config.max_turn_gap_s) * 1000)
-            quality = _quality(rng, agent.quality)
+            quality = _quality(rng, quality_at(config, agent, time_ms))
             retry_of: str | None = None
             prompt = None
             if previous and not previous[0].good and rng.random() < config.retry_share:

@@ -37,10 +37,12 @@ def make_alert(
     message: str,
     window: tuple[int, int],
     subject: str = "",
+    evidence: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """A QualityAlert record; the id is a hash of what it is about, so a re-run repeats it.
 
-    `window` is (start, end) in epoch ms; `subject` names what is not an agent (a rater).
+    `window` is (start, end) in epoch ms; `subject` names what is not an agent (a rater);
+    `evidence` holds the numbers the verdict rests on (counts, effect, interval, ranges).
     """
     window_start, window_end = window
     identity = "|".join(
@@ -66,6 +68,7 @@ def make_alert(
         "message": message,
         "window_start": window_start,
         "window_end": window_end,
+        "evidence": dict(evidence or {}),
     }
 
 

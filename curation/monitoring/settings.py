@@ -2,6 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
+from curation.monitoring.live_rules import LiveRules
 from curation.monitoring.rules import MonitorRules
 from plumbing.settings import (
     DEFAULT_BOOTSTRAP_SERVERS,
@@ -9,15 +10,16 @@ from plumbing.settings import (
     ENV_PREFIX,
     ServiceSettings,
 )
-from schemas.topics import ALERTS
+from schemas.topics import ALERTS, METRICS, TopicSpec, topic_by_name
 
 __all__ = ["MONITOR_ENV_PREFIX", "MonitorSettings"]
 
 MONITOR_ENV_PREFIX = f"{ENV_PREFIX}MONITOR_"
 
 
-class MonitorSettings(ServiceSettings, MonitorRules):
-    """Where the monitor reads and publishes; every MonitorRules field is settable the same way."""
+class MonitorSettings(ServiceSettings, MonitorRules, LiveRules):
+    """Where the monitor reads and publishes; every MonitorRules (lake checks) and LiveRules
+    (`monitor follow`) field is settable the same way."""
 
     model_config = SettingsConfigDict(env_prefix=MONITOR_ENV_PREFIX)
 
@@ -25,6 +27,20 @@ class MonitorSettings(ServiceSettings, MonitorRules):
     lake_prefix: str = ""
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     alerts_topic: str = ALERTS.name
+    metrics_topic: str = METRICS.name
+    namespace: str = ""
+
+    def topics(self) -> tuple[TopicSpec, TopicSpec]:
+        """(metrics, alerts) topics, in the namespace when one is set."""
+        if self.namespace:
+            return METRICS.in_namespace(self.namespace), ALERTS.in_namespace(self.namespace)
+        return topic_by_name(self.metrics_topic), topic_by_name(self.alerts_topic)
+
+    def live_rules(self, **overrides: object) -> LiveRules:
+        """The live rules these settings give, with CLI overrides (None = keep)."""
+        values = self.model_dump(include=set(LiveRules.model_fields))
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return LiveRules(**values)
 
     def rules(self, **overrides: object) -> MonitorRules:
         """The rules these settings give, with CLI overrides (None = keep)."""

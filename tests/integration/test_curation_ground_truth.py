@@ -13,6 +13,7 @@ import pytest
 
 from curation import CurationOptions, curate_preferences, curate_sft
 from curation.pii import find_pii
+from curation.writer import FILE_SPLITS
 from producers.traffic import TrafficConfig
 from tests.unit.curation.enriched_factory import write_enriched
 from tests.unit.curation.generated_lake import GeneratedLake, build_generated_lake
@@ -34,7 +35,9 @@ def _read(directory: Path, dataset: str) -> dict[str, list[dict]]:
     return {
         split: [
             json.loads(line)
-            for line in (directory / f"{dataset}-{split}.jsonl").read_text().splitlines()
+            for line in (directory / dataset / f"{FILE_SPLITS[split]}.jsonl")
+            .read_text()
+            .splitlines()
         ]
         for split in ("train", "eval")
     }

@@ -215,18 +215,18 @@ def _assert_dataset(directory: Path, before: dict[Path, list[dict]]) -> None:
     assert _owners(kept) == {NEIGHBOUR}
     removed = sum(len(r) for r in before.values()) - len(kept)
     assert removed == sum(1 for rows in before.values() for r in rows if _mentions(r, ERASED))
-    for jsonl in directory.glob("*.jsonl"):
+    for jsonl in directory.rglob("*.jsonl"):
         text = jsonl.read_text(encoding="utf-8")
         assert not any(marker in text for marker in TEXT[ERASED]) and '"u-42"' not in text
-    assert any(TEXT[NEIGHBOUR][0] in j.read_text() for j in directory.glob("*.jsonl"))
+    assert any(TEXT[NEIGHBOUR][0] in j.read_text() for j in directory.rglob("*.jsonl"))
     manifest = json.loads((directory / "manifest.json").read_text())
     (record,) = manifest["erasures"]
     assert record["rows_removed"] == removed > 0
     assert manifest["datasets"]["sft"]["rows"]["train"] == len(kept)
     listed = {entry["path"]: entry["rows"] for entry in manifest["files"]}
-    assert listed == {"sft-train.jsonl": len(kept), "sft-train.parquet": len(kept)} | {
-        "sft-eval.jsonl": 0,
-        "sft-eval.parquet": 0,
+    assert listed == {"sft/train.jsonl": len(kept), "sft/train.parquet": len(kept)} | {
+        "sft/test.jsonl": 0,
+        "sft/test.parquet": 0,
     }
 
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from curation import CurationOptions, curate_preferences
+from curation.writer import FILE_SPLITS
 from tests.unit.curation.enriched_factory import feedback, make_turn, signal, write_enriched
 
 PRAISE = [feedback(thumbs_up=True)]
@@ -14,7 +15,7 @@ FAILED_TOOL = [{"name": "search", "arguments": "{}", "status": "error", "latency
 def _read(out: Path, dataset: str) -> list[dict]:
     rows = []
     for split in ("train", "eval"):
-        text = (out / f"{dataset}-{split}.jsonl").read_text()
+        text = (out / dataset / f"{FILE_SPLITS[split]}.jsonl").read_text()
         rows += [json.loads(line) | {"_split": split} for line in text.splitlines()]
     return rows
 

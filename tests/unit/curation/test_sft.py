@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from curation import CurationOptions, curate_sft
+from curation.writer import FILE_SPLITS
 from tests.unit.curation.enriched_factory import (
     feedback,
     make_turn,
@@ -16,7 +17,8 @@ TOOL = {"name": "lookup_account", "arguments": '{"email": "ann@example.com"}', "
 
 
 def _rows(out: Path, split: str = "train") -> list[dict]:
-    return [json.loads(line) for line in (out / f"sft-{split}.jsonl").read_text().splitlines()]
+    text = (out / "sft" / f"{FILE_SPLITS[split]}.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def _all_rows(out: Path) -> list[dict]:

@@ -1,0 +1,352 @@
+"""Live monitoring over final metric windows: which window is mature, what it is compared
+with, and the test that decides. Plain data in, alert records out; no I/O.
+
+Why not a library: the maturity bookkeeping over the processor's windows is ours; the test
+itself is statsmodels' score test for two independent proportions and its Newcombe interval.
+
+How a verdict is reached (docs/monitoring.md):
+- the processor counts evidence in the window of its own event time (an outcome when its
+  session closes, feedback when it is given), so what a window's turns earned lands in the
+  windows after it. Window W is compared for a signal once every window up to W's end plus the
+  signal's maturity delay is final; its *evidence* is those windows' pooled counts;
+- its *reference* is the evidence of the `live_reference_s` before W, leaving out the version's
+  first maturity span (outcomes and feedback of a stream's start are not representative yet);
+- no verdict with fewer than the minimum counts, or while traffic volume changed;
+- a one-sided score test for the drop of the rate (a rise for corrections), at the Bonferroni
+  level family_alpha / (versions x signals x windows in horizon_s), and a change of at least
+  `min_effect`. After an alert, the same version and signal stay quiet for a reference span.
+"""
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    test_proportions_2indep,
+)
+
+from curation.monitoring.alerts import make_alert
+from curation.monitoring.live_rules import LiveRules
+
+__all__ = ["SIGNALS", "LiveMonitor", "Signal", "Verdict", "drop_test"]
+
+Counts = dict[str, int]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One rate the monitor watches: hits / trials from a metric record, and which way is bad."""
+
+    name: str
+    metric: str
+    unit: str
+    worse_when_lower: bool
+    hits: Callable[[Mapping[str, Any]], int]
+    trials: Callable[[Mapping[str, Any]], int]
+    maturity: Callable[[LiveRules], float]
+
+
+def _feedback_total(r: Mapping[str, Any]) -> int:
+    return int(r["thumbs_up"]) + int(r["thumbs_down"]) + int(r["ratings"]) + int(r["corrections"])
+
+
+SIGNALS: tuple[Signal, ...] = (
+    Signal(
+        "completion",
+        "completion_rate",
+        "sessions",
+        True,
+        lambda r: int(r["sessions_completed"]),
+        lambda r: int(r["sessions"]),
+        lambda rules: rules.completion_maturity_s,
+    ),
+    Signal(
+        "thumbs",
+        "thumbs_up_rate",
+        "thumbs",
+        True,
+        lambda r: int(r["thumbs_up"]),
+        lambda r: int(r["thumbs_up"]) + int(r["thumbs_down"]),
+        lambda rules: rules.thumbs_maturity_s,
+    ),
+    Signal(
+        "corrections",
+        "correction_share",
+        "scored feedback",
+        False,
+        lambda r: int(r["corrections"]),
+        _feedback_total,
+        lambda rules: rules.corrections_maturity_s,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing one matured window for one version and signal."""
+
+    agent: tuple[str, str]
+    signal: str
+    window_start: int
+    window_end: int
+    evidence: tuple[int, int]  # epoch ms, [start, end) of the pooled evidence windows
+    reference: tuple[int, int]
+    current_hits: int
+    current_trials: int
+    reference_hits: int
+    reference_trials: int
+    p_value: float | None
+    alpha: float
+    alert: dict[str, Any] | None = None
+    reason: str = ""  # why no verdict ("" when tested)
+
+
+def drop_test(
+    hits: int, trials: int, ref_hits: int, ref_trials: int, worse_when_lower: bool
+) -> float:
+    """One-sided p-value that the current rate is worse than the reference's (score test);
+    1.0 when the test is undefined (no variation at all)."""
+    if hits + ref_hits in (0, trials + ref_trials):
+        return 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # an odds ratio of 0 is fine here
+        result = test_proportions_2indep(
+            hits,
+            trials,
+            ref_hits,
+            ref_trials,
+            method="score",
+            compare="diff",
+            alternative="smaller" if worse_when_lower else "larger",
+        )
+    p_value = float(result.pvalue)
+    return 1.0 if math.isnan(p_value) else p_value
+
+
+@dataclass
+class _Version:
+    first_start: int
+    newest_end: int = 0
+    windows: dict[int, Counts] = field(default_factory=dict)
+    next_start: dict[str, int] = field(default_factory=dict)  # per signal: next window to compare
+    quiet_until: dict[str, int] = field(default_factory=dict)
+
+
+class LiveMonitor:
+    """Feed final metric records (any order across versions, window order within one);
+    `add` returns the verdicts reached because of it (alerts inside)."""
+
+    def __init__(self, rules: LiveRules, signals: tuple[Signal, ...] = SIGNALS) -> None:
+        self.rules = rules
+        self.signals = signals
+        self.window_ms: int | None = None
+        self.versions: dict[tuple[str, str], _Version] = {}
+
+    def alpha(self) -> float:
+        """The per-test level: family_alpha over versions x signals x windows in the horizon."""
+        assert self.window_ms is not None
+        windows = max(1.0, self.rules.horizon_s * 1000 / self.window_ms)
+        tests = max(1, len(self.versions)) * len(self.signals) * windows
+        return self.rules.family_alpha / tests
+
+    def span(self, signal: Signal) -> int:
+        """Windows of evidence after a compared window (its maturity delay, rounded up)."""
+        assert self.window_ms is not None
+        return math.ceil(signal.maturity(self.rules) * 1000 / self.window_ms)
+
+    def add(self, record: Mapping[str, Any]) -> list[Verdict]:
+        """Take one metric record; running updates (not final) are ignored."""
+        if not record.get("is_final"):
+            return []
+        start, end = int(record["window_start"]), int(record["window_end"])
+        if self.window_ms is None:
+            self.window_ms = end - start
+        elif end - start != self.window_ms:
+            raise ValueError(
+                f"metric windows of {end - start} ms after windows of {self.window_ms} ms: "
+                "one monitor follows one processor configuration"
+            )
+        agent = (str(record["agent_id"]), str(record["agent_version"]))
+        version = self.versions.get(agent)
+        if version is None:
+            version = self.versions[agent] = _Version(first_start=start)
+        counts: Counts = {"interactions": int(record["interactions"])}
+        for signal in self.signals:
+            counts[signal.name] = signal.hits(record)
+            counts[signal.name + "_trials"] = signal.trials(record)
+        version.windows[start] = counts
+        version.newest_end = max(version.newest_end, end)
+        return self._mature(agent, version)
+
+    def _mature(self, agent: tuple[str, str], version: _Version) -> list[Verdict]:
+        assert self.window_ms is not None
+        w = self.window_ms
+        verdicts = []
+        for signal in self.signals:
+            span = self.span(signal)
+            # The first maturity span of a version is warm-up: no reference before it.
+            start = version.next_start.get(signal.name, version.first_start + span * w)
+            while start + (1 + span) * w <= version.newest_end:
+                verdicts.append(self._compare(agent, version, signal, start, span))
+                start += w
+            version.next_start[signal.name] = start
+        self._forget(version)
+        return verdicts
+
+    def _forget(self, version: _Version) -> None:
+        """Drop windows no comparison can reach any more."""
+        assert self.window_ms is not None
+        oldest = min(version.next_start.values()) - int(self.rules.live_reference_s * 1000)
+        for start in [s for s in version.windows if s < oldest - self.window_ms]:
+            del version.windows[start]
+
+    def _sum(self, version: _Version, name: str, begin: int, end: int) -> tuple[int, int]:
+        hits = trials = 0
+        for start, counts in version.windows.items():
+            if begin <= start < end:
+                hits += counts[name]
+                trials += counts[name + "_trials"]
+        return hits, trials
+
+    def _compare(
+        self, agent: tuple[str, str], version: _Version, signal: Signal, start: int, span: int
+    ) -> Verdict:
+        assert self.window_ms is not None
+        w, rules = self.window_ms, self.rules
+        evidence = (start, start + (1 + span) * w)
+        ref_begin = max(start - int(rules.live_reference_s * 1000), version.first_start + span * w)
+        reference = (ref_begin, start)
+        hits, trials = self._sum(version, signal.name, *evidence)
+        ref_hits, ref_trials = self._sum(version, signal.name, *reference)
+        alpha = self.alpha()
+
+        def verdict(
+            reason: str, p_value: float | None = None, alert: dict[str, Any] | None = None
+        ) -> Verdict:
+            return Verdict(
+                agent,
+                signal.name,
+                start,
+                start + w,
+                evidence,
+                reference,
+                hits,
+                trials,
+                ref_hits,
+                ref_trials,
+                p_value,
+                alpha,
+                alert,
+                reason,
+            )
+
+        if trials < rules.min_current_trials:
+            return verdict("too few in the evidence")
+        if ref_trials < rules.min_reference_trials:
+            return verdict("too few in the reference")
+        if not self._volume_steady(version, evidence, reference):
+            return verdict("traffic volume changed")
+        rate, ref_rate = hits / trials, ref_hits / ref_trials
+        change = rate - ref_rate
+        worse = -change if signal.worse_when_lower else change
+        p_value = drop_test(hits, trials, ref_hits, ref_trials, signal.worse_when_lower)
+        if worse < rules.min_effect or p_value >= alpha:
+            return verdict("", p_value)
+        if start < version.quiet_until.get(signal.name, start):
+            return verdict("alerted already", p_value)
+        version.quiet_until[signal.name] = start + int(rules.live_reference_s * 1000)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            low, high = confint_proportions_2indep(
+                hits,
+                trials,
+                ref_hits,
+                ref_trials,
+                method="newcomb",
+                compare="diff",
+                alpha=2 * alpha,
+            )
+        found = verdict("", p_value)
+        return Verdict(**{**found.__dict__, "alert": self._alert(found, signal, (low, high))})
+
+    def _volume_steady(
+        self, version: _Version, evidence: tuple[int, int], reference: tuple[int, int]
+    ) -> bool:
+        assert self.window_ms is not None
+        w = self.window_ms
+        ref_windows = max(1, (reference[1] - reference[0]) // w)
+        ref_mean = (
+            sum(
+                c["interactions"]
+                for s, c in version.windows.items()
+                if reference[0] <= s < reference[1]
+            )
+            / ref_windows
+        )
+        if ref_mean == 0:
+            return False  # the version had no turns in the reference: nothing is comparable
+        floor = self.rules.min_volume_ratio * ref_mean
+        for start in range(evidence[0], evidence[1], w):
+            counts = version.windows.get(start)
+            if (counts["interactions"] if counts else 0) < floor:
+                return False
+        return True
+
+    def _alert(
+        self, found: Verdict, signal: Signal, interval: tuple[float, float]
+    ) -> dict[str, Any]:
+        rules = self.rules
+        rate = found.current_hits / found.current_trials
+        ref_rate = found.reference_hits / found.reference_trials
+        change = rate - ref_rate
+        agent_id, agent_version = found.agent
+        threshold = (
+            ref_rate - rules.min_effect if signal.worse_when_lower else ref_rate + rules.min_effect
+        )
+        worse = -change if signal.worse_when_lower else change
+        message = (
+            f"{agent_id} {agent_version}: {signal.metric} {rate:.1%} "
+            f"({found.current_hits}/{found.current_trials} {signal.unit}, evidence "
+            f"{_clock(found.evidence[0])}-{_clock(found.evidence[1])}) vs {ref_rate:.1%} "
+            f"({found.reference_hits}/{found.reference_trials}, reference "
+            f"{_clock(found.reference[0])}-{_clock(found.reference[1])}); change "
+            f"{change * 100:+.1f} points, interval {interval[0] * 100:+.1f} to "
+            f"{interval[1] * 100:+.1f}; p {found.p_value:.2g} < {found.alpha:.2g}; window "
+            f"{_clock(found.window_start)} compared after {signal.maturity(rules):.0f} s"
+        )
+        evidence = {
+            "current_hits": float(found.current_hits),
+            "current_trials": float(found.current_trials),
+            "reference_hits": float(found.reference_hits),
+            "reference_trials": float(found.reference_trials),
+            "current_rate": rate,
+            "reference_rate": ref_rate,
+            "effect": change,
+            "interval_low": float(interval[0]),
+            "interval_high": float(interval[1]),
+            "p_value": float(found.p_value or 0.0),
+            "alpha": found.alpha,
+            "evidence_start": float(found.evidence[0]),
+            "evidence_end": float(found.evidence[1]),
+            "reference_start": float(found.reference[0]),
+            "reference_end": float(found.reference[1]),
+            "maturity_s": signal.maturity(rules),
+        }
+        return make_alert(
+            kind="regression",
+            severity="critical" if worse >= 4 * rules.min_effect else "warning",
+            agent_id=agent_id,
+            agent_version=agent_version,
+            metric=f"live_{signal.metric}",
+            value=rate,
+            threshold=threshold,
+            message=message,
+            window=(found.window_start, found.window_end),
+            evidence=evidence,
+        )
+
+
+def _clock(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M")

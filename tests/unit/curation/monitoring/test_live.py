@@ -1,0 +1,201 @@
+"""The live monitor's decisions over synthetic final metric windows: maturity, reference,
+minimum counts, volume guard, the test's level and the alert's evidence."""
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.monitoring.live import SIGNALS, LiveMonitor, Verdict, drop_test
+from curation.monitoring.live_rules import LiveRules
+from schemas.serializer import serializer_for
+from schemas.topics import ALERTS
+
+W = 60_000
+T0 = 1_767_225_600_000
+RULES = LiveRules(
+    completion_maturity_s=120,  # 2 windows of evidence after the compared one
+    thumbs_maturity_s=120,
+    corrections_maturity_s=120,
+    live_reference_s=1200,
+    min_reference_trials=100,
+    min_current_trials=30,
+)
+
+
+def window(
+    index: int,
+    *,
+    sessions: int = 100,
+    completed: int = 70,
+    thumbs_up: int = 40,
+    thumbs_down: int = 20,
+    corrections: int = 5,
+    interactions: int = 300,
+    version: str = "1.0",
+    final: bool = True,
+) -> dict[str, Any]:
+    return {
+        "agent_id": "bot",
+        "agent_version": version,
+        "window_start": T0 + index * W,
+        "window_end": T0 + (index + 1) * W,
+        "is_final": final,
+        "interactions": interactions,
+        "sessions": sessions,
+        "sessions_completed": completed,
+        "thumbs_up": thumbs_up,
+        "thumbs_down": thumbs_down,
+        "ratings": 10,
+        "corrections": corrections,
+    }
+
+
+def feed(monitor: LiveMonitor, records: list[dict[str, Any]]) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    for record in records:
+        verdicts += monitor.add(record)
+    return verdicts
+
+
+def alerts(verdicts: list[Verdict]) -> list[dict[str, Any]]:
+    return [v.alert for v in verdicts if v.alert is not None]
+
+
+def test_steady_traffic_raises_nothing_and_is_tested() -> None:
+    verdicts = feed(LiveMonitor(RULES), [window(i) for i in range(40)])
+    assert alerts(verdicts) == []
+    assert sum(1 for v in verdicts if not v.reason) > 50  # verdicts were reached, all quiet
+
+
+def test_a_window_is_compared_only_once_its_maturity_windows_are_final() -> None:
+    monitor = LiveMonitor(RULES)
+    seen: list[Verdict] = []
+    for i in range(12):
+        for verdict in monitor.add(window(i)):
+            # window k needs windows k..k+2 final: it is decided when window k+2 arrives
+            assert verdict.window_start + 3 * W == T0 + (i + 1) * W
+            assert verdict.evidence == (verdict.window_start, verdict.window_start + 3 * W)
+            seen.append(verdict)
+    # the first maturity span (2 windows) is warm-up and never a reference
+    assert min(v.reference[0] for v in seen) == T0 + 2 * W
+    assert {v.window_start for v in seen} == {T0 + k * W for k in range(2, 10)}
+
+
+def test_running_updates_are_ignored() -> None:
+    monitor = LiveMonitor(RULES)
+    assert feed(monitor, [window(i, final=False) for i in range(30)]) == []
+
+
+def test_a_drop_alerts_naming_the_version_with_its_evidence() -> None:
+    steady = [window(i) for i in range(20)]
+    dropped = [window(i, completed=35, thumbs_up=20, thumbs_down=40) for i in range(20, 26)]
+    verdicts = feed(LiveMonitor(RULES), steady + dropped)
+    found = alerts(verdicts)
+    assert found, "a halved completion rate must alert"
+    first = min(found, key=lambda a: a["window_start"])
+    assert first["agent_version"] == "1.0" and "bot 1.0" in first["message"]
+    evidence = first["evidence"]
+    assert evidence["reference_trials"] >= RULES.min_reference_trials
+    assert evidence["effect"] < -RULES.min_effect
+    assert evidence["interval_low"] <= evidence["effect"] <= evidence["interval_high"] < 0
+    assert evidence["p_value"] < evidence["alpha"]
+    assert evidence["evidence_end"] > T0 + 20 * W  # its evidence reaches into the drop
+    # within two windows of the first dropped window maturing
+    assert first["window_start"] <= T0 + 22 * W
+    # the published record round-trips through the alerts topic's schema
+    serializer = serializer_for(ALERTS)
+    assert serializer.decode(serializer.encode(first)) == first
+
+
+def test_one_alert_per_version_and_signal_while_the_drop_lasts() -> None:
+    records = [window(i) for i in range(20)] + [window(i, completed=30) for i in range(20, 30)]
+    found = alerts(feed(LiveMonitor(RULES), records))
+    completion = [a for a in found if a["metric"] == "live_completion_rate"]
+    assert len(completion) == 1
+
+
+def test_corrections_alert_when_they_rise() -> None:
+    records = [window(i) for i in range(20)] + [window(i, corrections=40) for i in range(20, 26)]
+    found = alerts(feed(LiveMonitor(RULES), records))
+    assert [a["metric"] for a in found] == ["live_correction_share"]
+
+
+def test_too_few_samples_gives_no_verdict() -> None:
+    records = [window(i, sessions=5, completed=4, thumbs_up=2, thumbs_down=1) for i in range(20)]
+    records += [
+        window(i, sessions=5, completed=0, thumbs_up=0, thumbs_down=3) for i in range(20, 30)
+    ]
+    verdicts = feed(LiveMonitor(RULES), records)
+    assert alerts(verdicts) == []
+    sparse = [v for v in verdicts if v.signal in ("completion", "thumbs")]
+    assert sparse and {v.reason for v in sparse} <= {
+        "too few in the evidence",
+        "too few in the reference",
+    }
+
+
+def test_traffic_stopping_is_not_a_drop() -> None:
+    # turns stop; abandoned sessions still close: the outcome mix collapses, volume guard holds
+    records = [window(i) for i in range(20)]
+    records += [window(i, interactions=0, sessions=60, completed=0) for i in range(20, 30)]
+    verdicts = feed(LiveMonitor(RULES), records)
+    assert alerts(verdicts) == []
+    assert any(v.reason == "traffic volume changed" for v in verdicts)
+
+
+def test_other_versions_are_judged_on_their_own() -> None:
+    records = []
+    for i in range(26):
+        records.append(window(i, version="1.0"))
+        records.append(window(i, version="2.0", completed=30 if i >= 20 else 70))
+    found = alerts(feed(LiveMonitor(RULES), records))
+    assert found and {a["agent_version"] for a in found} == {"2.0"}
+
+
+def test_windows_of_another_size_are_refused() -> None:
+    monitor = LiveMonitor(RULES)
+    monitor.add(window(0))
+    odd = {**window(1), "window_end": T0 + W + 30_000}
+    with pytest.raises(ValueError, match="one monitor follows one processor configuration"):
+        monitor.add(odd)
+
+
+def test_the_level_is_bonferroni_over_versions_signals_and_windows() -> None:
+    monitor = LiveMonitor(RULES)
+    feed(monitor, [window(0, version="1.0"), window(0, version="2.0")])
+    windows_per_day = 86_400_000 / W
+    assert monitor.alpha() == pytest.approx(0.01 / (2 * len(SIGNALS) * windows_per_day))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    m=st.integers(1, 400),
+    hits=st.floats(0, 1),
+    ref=st.floats(0, 1),
+    lower=st.booleans(),
+)
+def test_drop_test_is_a_one_sided_p_value(
+    n: int, m: int, hits: float, ref: float, lower: bool
+) -> None:
+    h, r = round(hits * n), round(ref * m)
+    p = drop_test(h, n, r, m, lower)
+    assert 0.0 <= p <= 1.0
+    worse = h / n < r / m if lower else h / n > r / m
+    if not worse:
+        assert p >= 0.5 - 1e-9  # no evidence of a drop when the rate did not get worse
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rate=st.floats(0.2, 0.9),
+    sessions=st.lists(st.integers(80, 200), min_size=30, max_size=30),
+)
+def test_identical_rates_never_alert(rate: float, sessions: list[int]) -> None:
+    records = [
+        window(i, sessions=n, completed=round(rate * n), interactions=3 * n)
+        for i, n in enumerate(sessions)
+    ]
+    assert alerts(feed(LiveMonitor(RULES), records)) == []
