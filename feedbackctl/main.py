@@ -42,7 +42,7 @@ app = typer.Typer(
 
 
 # Commands that read a demo's outputs: without a namespace they read the last demo's.
-_FOLLOW_LAST_DEMO = frozenset({"lake", "curate", "dashboard"})
+_FOLLOW_LAST_DEMO = frozenset({"lake", "curate", "dashboard", "monitor", "verify"})
 
 
 @app.callback()
@@ -52,8 +52,8 @@ def main(
         None,
         "--namespace",
         help="Namespace of topics, tables and state for every command (env FEEDBACK_NAMESPACE; "
-        "a command's own --namespace wins). lake, curate and dashboard default to the last "
-        "demo's.",
+        "a command's own --namespace wins). lake, curate, monitor, verify and dashboard default "
+        "to the last demo's.",
     ),
     bootstrap_servers: str | None = typer.Option(
         None,

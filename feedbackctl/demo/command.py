@@ -73,7 +73,11 @@ def demo(
     )
     ensure_topics(bootstrap, [spec.in_namespace(namespace) for spec in TOPICS])
     recorded = write_last_namespace(namespace)
-    console.print(f"namespace recorded in {recorded}: lake, curate and dashboard default to it")
+    console.print(
+        f"namespace recorded in {recorded}: lake, curate, monitor, verify and dashboard "
+        "default to it",
+        soft_wrap=True,
+    )
     sessions = max(20, int(rate * duration / _EVENTS_PER_SESSION))
     console.print(
         f"namespace [bold]{namespace}[/bold]: {sessions:,} sessions at {rate:,.0f} events/s"

@@ -1,8 +1,8 @@
 """The namespace of the last `feedbackctl demo`, kept in `<stack state dir>/last-namespace`.
 
-After a demo, `lake`, `curate` and `dashboard` read its namespace when none is given (no
-`--namespace`, no FEEDBACK_NAMESPACE, no service variable), so the commands the README lists
-show the demo's data as written; they say so on stderr.
+After a demo, `lake`, `curate`, `monitor`, `verify` and `dashboard` read its namespace when none
+is given (no `--namespace`, no FEEDBACK_NAMESPACE, no service variable), so the commands the
+README lists show the demo's data as written; they say so on stderr.
 """
 
 from pathlib import Path

@@ -73,7 +73,8 @@ def print_summary(
     for reason in sorted(set(injected) | set(summary.dead_letters)):
         letters.add_row(reason, f"{summary.dead_letters[reason]:,}", f"{injected[reason]:,}")
     console.print(letters)
-    tables = Table("Delta table", "rows", "path")
+    tables = Table("Delta table", "rows")
+    tables.add_column("path", overflow="fold")  # a path cut with "…" cannot be copied
     for name, rows in summary.rows.items():
         tables.add_row(name, f"{rows:,}", summary.paths[name])
     console.print(tables)

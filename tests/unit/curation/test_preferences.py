@@ -22,7 +22,10 @@ def _read(out: Path, dataset: str) -> list[dict]:
 
 def _run(lake: str, tmp_path: Path, **options: object) -> Path:
     result = curate_preferences(
-        lake, CurationOptions(**{"eval_share": 0, **options}), output_dir=tmp_path / "out"
+        lake,
+        CurationOptions(**{"eval_share": 0, **options}),
+        output_dir=tmp_path / "out",
+        overwrite=True,  # some tests curate again with other options
     )
     return result.output_dir
 
