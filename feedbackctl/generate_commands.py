@@ -14,6 +14,7 @@ from feedbackctl.timeparse import parse_time_ms
 from plumbing.kafka_security import kafka_client_config
 from plumbing.settings import env_name
 from producers.client import FeedbackClient
+from producers.drift import parse_quality_change
 from producers.emitter import EmitReport, GeneratedEventLike, emit_to_file, emit_to_kafka
 from producers.regimes import ENV_PREFIX_GENERATOR, GeneratorSettings, regime_config, regime_names
 from producers.settings import ENV_PREFIX_PRODUCER, ProducerSettings
@@ -46,6 +47,12 @@ def generate(
     ),
     too_late_share: float = typer.Option(
         0.0, "--too-late-share", min=0.0, max=1.0, help="Share of feedback sent after the grace."
+    ),
+    quality_change: list[str] = typer.Option(
+        [],
+        "--quality-change",
+        help="AGENT:VERSION@START=QUALITY: from START (epoch ms, or a share of the run such as "
+        "50%) that version's true mean quality is QUALITY (repeatable; docs/monitoring.md).",
     ),
     start_time: str = typer.Option(
         None,
@@ -84,6 +91,10 @@ def generate(
         regime_config(regime_name)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--regime") from exc
+    try:
+        changes = tuple(parse_quality_change(text) for text in quality_change)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--quality-change") from exc
     traffic = generate_traffic(
         regime_config(
             regime_name,
@@ -92,6 +103,7 @@ def generate(
             bad_record_share=bad_share,
             too_late_share=too_late_share,
             start_time_ms=parse_time_ms(start_time) or TrafficConfig.start_time_ms,
+            quality_changes=changes,
         )
     )
     with Progress(

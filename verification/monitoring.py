@@ -36,6 +36,7 @@ class DetectionRun:
     # Windows from the first window of the drop to the compared window of the first alert
     # naming the changed version (0: that window itself), None if none named it.
     detection_delay_windows: int | None = None
+    first_detection: dict[str, Any] | None = None
     windows: int = 0
 
     @property
@@ -98,6 +99,7 @@ def _score(run: DetectionRun) -> None:
             )
             if run.detection_delay_windows is None or delay < run.detection_delay_windows:
                 run.detection_delay_windows = delay
+                run.first_detection = verdict.alert
 
 
 def drifted(config: TrafficConfig, change: QualityChange) -> TrafficConfig:
