@@ -25,7 +25,7 @@ from sinks.lake_reader import dedupe, read_table
 from sinks.lake_repair import RepairReport, repair
 from sinks.maintenance import checkpoint, compact, history, vacuum
 from sinks.settings import SINK_ENV_PREFIX, SinkSettings
-from sinks.views import VIEW_NAMES, materialize_views
+from sinks.views import VIEW_NAMES, materialize_views, refresh_after_erasure
 
 __all__ = ["lake_app"]
 
@@ -194,9 +194,14 @@ def erase_command(
     try:
         report = erase_user(lake, user_id, vacuum=vacuum_now, dry_run=dry_run)
         purged = propagate_erasure(report, lake, user_id, datasets_root(datasets))
+        # The views are copies of enriched_interactions: rebuilt from the erased table.
+        views_vacuumed = 0 if dry_run else refresh_after_erasure(lake, vacuum_now)
     except LakeError as exc:
         _fail(exc)
     print_erasure(console, report, lake, purged)
+    if not dry_run and any(lake.exists(name) for name in VIEW_NAMES):
+        vacuumed = f", {views_vacuumed} old view files vacuumed" if vacuum_now else ""
+        console.print(f"views turns and feedback rebuilt without the erased rows{vacuumed}")
 
 
 @lake_app.command("query")

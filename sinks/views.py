@@ -11,6 +11,7 @@ version (`views_source_version`), and a run when the source has not moved writes
 
 Freshness: the views are as fresh as their last `feedbackctl lake views` run (schedule it, e.g.
 every few minutes, like `compact`); `materialize_views` says which source version they show.
+They are copies of personal data: `lake erase` rebuilds them (`refresh_after_erasure`).
 """
 
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ __all__ = [
     "VIEW_NAMES",
     "ViewsResult",
     "materialize_views",
+    "refresh_after_erasure",
     "views_source_version",
 ]
 
@@ -97,6 +99,24 @@ def materialize_views(
             commit_properties=CommitProperties(custom_metadata=metadata),
         )
     return ViewsResult(source_version, {n: f.height for n, f in frames.items()}, written=True)
+
+
+def refresh_after_erasure(lake: Lake, vacuum: bool) -> int:
+    """After `lake erase`: rebuild the views that exist from the erased source, so their latest
+    versions hold none of the erased rows; with `vacuum`, delete their older files at once
+    (retention 0, like the erasure's own `--vacuum`). Returns the files vacuumed."""
+    if not any(lake.exists(name) for name in VIEW_NAMES):
+        return 0
+    materialize_views(lake, force=True)
+    if not vacuum:
+        return 0
+    removed = 0
+    for name in VIEW_NAMES:
+        table = lake.open(name)
+        removed += len(
+            table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
+        )
+    return removed
 
 
 def _row_count(lake: Lake, name: str) -> int:
