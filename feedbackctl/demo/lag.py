@@ -2,56 +2,70 @@
 
 from types import TracebackType
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from plumbing.kafka_security import kafka_client_config
 
 __all__ = ["GroupLag"]
 
+_TIMEOUT_S = 10.0
+
 
 class GroupLag:
     """Reads a group's committed offsets and the topics' high watermarks.
 
-    Use it as a context manager (or call `close`) on the thread that made it: both librdkafka
-    clients are then destroyed there. Left to the garbage collector, a client is destroyed on
-    whatever thread runs the collection, possibly one of librdkafka's own threads delivering an
-    admin result, which aborts or crashes the process.
+    Committed offsets come from a consumer carrying the group's id (it never subscribes, so it
+    never joins the group), not from `AdminClient.list_consumer_group_offsets`: that request,
+    timing out while a fresh broker still creates `__consumer_offsets`, crashed the process
+    inside librdkafka (2.16: a segfault or an `eonce->refcnt > 0` assertion in its main thread,
+    with or without a librdkafka-side timeout); `Consumer.committed` times out cleanly.
+
+    Use it as a context manager (or call `close`) on the thread that made it: every librdkafka
+    client is then destroyed there, never by the garbage collector on another thread.
     """
 
     def __init__(self, bootstrap_servers: str) -> None:
-        self.admin = AdminClient(kafka_client_config(bootstrap_servers))
+        self.bootstrap_servers = bootstrap_servers
         self.consumer = Consumer(
             kafka_client_config(bootstrap_servers, {"group.id": "feedbackctl-lag-probe"})
         )
+        self._groups: dict[str, Consumer] = {}
 
     def high_watermarks(self, topics: list[str]) -> dict[tuple[str, int], int]:
         marks = {}
-        metadata = self.consumer.list_topics(timeout=10).topics
+        metadata = self.consumer.list_topics(timeout=_TIMEOUT_S).topics
         for topic in topics:
             for partition in metadata[topic].partitions if topic in metadata else {}:
                 high = self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10
+                    TopicPartition(topic, partition), timeout=_TIMEOUT_S
                 )[1]
                 marks[(topic, partition)] = high
         return marks
 
+    def committed(
+        self, group: str, partitions: list[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """The offsets `group` committed on `partitions` (none when it has not, or on a timeout)."""
+        if not partitions:
+            return {}
+        reader = self._groups.get(group)
+        if reader is None:
+            config = {"group.id": group, "enable.auto.commit": False}
+            reader = self._groups[group] = Consumer(
+                kafka_client_config(self.bootstrap_servers, config)
+            )
+        wanted = [TopicPartition(topic, partition) for topic, partition in partitions]
+        try:
+            found = reader.committed(wanted, timeout=_TIMEOUT_S)
+        except KafkaException:  # no coordinator yet: nothing committed that we can see
+            return {}
+        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
+
     def lag(self, group: str, topics: list[str]) -> int:
         """Messages `group` has not committed on `topics` (all of them when it committed none)."""
-        request = [ConsumerGroupTopicPartitions(group)]
-        try:
-            result = self.admin.list_consumer_group_offsets(request)[group].result(timeout=10)
-            committed = {
-                (tp.topic, tp.partition): tp.offset
-                for tp in result.topic_partitions or []
-                if tp.offset >= 0
-            }
-        except Exception:
-            committed = {}
-        return sum(
-            max(0, high - committed.get(key, 0))
-            for key, high in self.high_watermarks(topics).items()
-        )
+        marks = self.high_watermarks(topics)
+        committed = self.committed(group, list(marks))
+        return sum(max(0, high - committed.get(key, 0)) for key, high in marks.items())
 
     def total(self, topics: list[str]) -> int:
         return sum(self.high_watermarks(topics).values())
@@ -68,10 +82,6 @@ class GroupLag:
         self.close()
 
     def close(self) -> None:
-        """Close the consumer and destroy the admin client now, on this thread (idempotent).
-
-        `AdminClient.__exit__` is its only close (confluent-kafka >= 2.13); a pending request's
-        callback runs during the destroy, while this thread waits without the GIL.
-        """
-        self.consumer.close()
-        self.admin.__exit__(None, None, None)
+        """Close every consumer now, on this thread (idempotent)."""
+        for reader in [self.consumer, *self._groups.values()]:
+            reader.close()
