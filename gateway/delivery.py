@@ -98,7 +98,9 @@ class EventWriter:
                 to_spool.append(index)
         if batch.pending:
             await batch.future
-        to_spool.extend(batch.failed)
+        if batch.failed:
+            self.kafka_up = False  # spool at once until the replay thread sees Kafka again
+            to_spool.extend(batch.failed)
         if to_spool:
             stored = await asyncio.to_thread(self._spool_events, [events[i] for i in to_spool])
             for index, where in zip(to_spool, stored, strict=True):
@@ -176,7 +178,6 @@ class EventWriter:
 
     def _spool_events(self, events: Sequence[PreparedEvent]) -> list[Stored]:
         """Append and fsync (worker thread); `unavailable` for what the spool has no room for."""
-        self.kafka_up = False
         stored: list[Stored] = []
         with self._spool_lock:
             for event in events:
@@ -224,7 +225,8 @@ class EventWriter:
         self.kafka_up = True
         with self._spool_lock:
             self._spool.close()  # rotate: the next spooled event opens a new file
-        for claimed in claim_spool_files(self.spool_dir, exclude=self._spool.path):
+        # The file being written is locked by the writer: claiming skips it.
+        for claimed in claim_spool_files(self.spool_dir):
             if self._stop.is_set():
                 claimed.release()
                 return

@@ -160,7 +160,7 @@ def _tool_calls_by_turn(
             {
                 "id": tool.attribute("gen_ai.tool.call.id"),
                 "name": str(tool.attribute("gen_ai.tool.name") or tool.name),
-                "arguments": _json_value(arguments) if arguments is not None else {},
+                "arguments": _json_value(arguments) if arguments is not None else None,
                 "status": "error" if tool.error else "ok",
                 "latency_ms": max(0, (tool.end_unix_nano - tool.start_unix_nano) // 1_000_000),
             }
@@ -176,6 +176,11 @@ def _merge_tools(
     merged = []
     for call in requested:
         ran = by_id.pop(call["id"], None) if call.get("id") else None
+        if ran is not None:  # what was asked, and how its run went
+            ran = {
+                **ran,
+                "arguments": call["arguments"] if ran["arguments"] is None else ran["arguments"],
+            }
         merged.append(_tool(ran or call))
     merged.extend(_tool(call) for call in executed if call.get("id") in by_id or not call.get("id"))
     return merged
@@ -184,7 +189,7 @@ def _merge_tools(
 def _tool(call: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": call["name"],
-        "arguments": call.get("arguments", {}),
+        "arguments": {} if call.get("arguments") is None else call["arguments"],
         "status": call.get("status", "ok"),
         "latency_ms": call.get("latency_ms", 0),
     }
