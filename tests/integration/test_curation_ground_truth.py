@@ -158,7 +158,10 @@ def test_same_version_same_bytes_even_after_new_commits(
     again = curate_sft(str(lake), CurationOptions(), output_dir=out / "b", version=0)
     latest = curate_sft(str(lake), CurationOptions(), output_dir=out / "c")
     assert first.manifest == again.manifest
-    for path in first.output_dir.iterdir():
-        assert path.read_bytes() == (again.output_dir / path.name).read_bytes()
+    files = [path for path in first.output_dir.rglob("*") if path.is_file()]
+    assert len(files) >= 6  # manifest, cards, JSONL and Parquet of both splits
+    for path in files:
+        twin = again.output_dir / path.relative_to(first.output_dir)
+        assert path.read_bytes() == twin.read_bytes(), path
     assert latest.delta_version == 1
     assert latest.manifest["output_sha256"] != first.manifest["output_sha256"]
