@@ -157,7 +157,9 @@ class CurationWatch:
         return None
 
     def _build(self, version: int) -> CurationResult:
-        directory = default_output_dir(self.root, self.settings.kind, version)
+        directory = default_output_dir(
+            self.root, self.settings.kind, version, self.settings.lake_prefix
+        )
         if directory.exists() and version != self.state.published_version:
             # An unpublished build of this version (a crash before its record): rebuild it.
             shutil.rmtree(directory)
