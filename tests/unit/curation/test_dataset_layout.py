@@ -202,3 +202,12 @@ def test_file_paths_name_their_kind_and_split() -> None:
     assert dataset_and_split("kto/test") == ("kto", "eval")
     assert dataset_and_split("sft/train") == ("sft", "train")
     assert dataset_and_split("preferences-eval") == ("preferences", "eval")  # older layout
+
+
+def test_an_empty_split_is_left_out_of_the_configs(lake: str, tmp_path: Path) -> None:
+    _lake(lake)
+    out = curate_sft(lake, CurationOptions(eval_share=0), output_dir=tmp_path / "o").output_dir
+    assert (out / "sft" / "test.parquet").exists()  # written, listed in the manifest
+    card = yaml.safe_load((out / "sft" / "README.md").read_text().split("---\n")[1])
+    assert card["configs"][0]["data_files"] == [{"split": "train", "path": "train.parquet"}]
+    assert set(_load(out / "sft", tmp_path / "hf")) == {"train"}
