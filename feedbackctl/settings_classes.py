@@ -12,6 +12,7 @@ from curation.watch_settings import WatchSettings
 from dashboard.settings import DashboardSettings
 from feedbackctl.topics_commands import TopicsSettings
 from gateway.settings import GatewaySettings
+from local_stack.registry_node import RegistrySettings
 from local_stack.settings import StackSettings
 from plumbing.kafka_security import KafkaSecuritySettings
 from plumbing.settings import ServiceSettings
@@ -34,6 +35,7 @@ SETTINGS_CLASSES: tuple[type[ServiceSettings], ...] = (
     MonitorSettings,
     ProcessorSettings,
     ProducerSettings,
+    RegistrySettings,
     ReplaySettings,
     SinkSettings,
     StackSettings,

@@ -5,6 +5,7 @@ from rich.console import Console
 from rich.table import Table
 
 from local_stack import LocalStack, StackError, StackSettings
+from local_stack.registry_node import RegistryNode
 
 __all__ = ["stack_app"]
 
@@ -37,6 +38,12 @@ def up(
         help="Redis Cluster primaries, one replica each (0: one plain Redis) "
         "[env: FEEDBACK_STACK_REDIS_CLUSTER; default 0].",
     ),
+    registry: bool = typer.Option(
+        False,
+        "--registry",
+        help="Also start the Schema Registry (Apicurio, Confluent-compatible API) on "
+        "FEEDBACK_REGISTRY_PORT (18081); built from Maven Central on first use.",
+    ),
 ) -> None:
     """Start Kafka and Redis (data in FEEDBACK_STACK_STATE_DIR, default .stack/), create topics."""
     overrides: dict[str, int] = {}
@@ -52,6 +59,11 @@ def up(
     try:
         stack = LocalStack(settings)
         stack.up(say=console.print)
+        if registry:
+            node = RegistryNode()
+            console.print(f"schema registry at {node.url}")
+            node.up()
+            console.print(f"FEEDBACK_WIRE_REGISTRY_URL={node.url}")
     except StackError as exc:
         _fail(exc)
     show_status()
@@ -66,6 +78,8 @@ def down(
 ) -> None:
     """Stop Kafka and Redis (every node of a cluster) cleanly; data is kept unless --purge."""
     LocalStack.recorded(StackSettings()).down(purge=purge, say=console.print)
+    if RegistryNode().down():
+        console.print("stopped the schema registry")
 
 
 @stack_app.command("status")
