@@ -23,7 +23,7 @@ from gateway.settings import GatewaySettings
 
 __all__ = ["build_app"]
 
-_PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json"})
+_PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json", "/metrics"})
 _KIND_ROUTES: dict[str, EventKind] = {
     "/v1/interactions": "interaction",
     "/v1/feedback": "feedback",
@@ -37,22 +37,39 @@ async def _guard(
 ) -> web.StreamResponse:
     """API key on every route but the public ones; body errors as JSON answers."""
     state = request.app[STATE]
-    if request.path not in _PUBLIC:
-        presented = _presented_key(request)
-        key = state.keys.verify(presented) if presented else None
-        if key is None:
-            return error_response(
+    answer: web.StreamResponse | web.HTTPException
+    try:
+        if request.path not in _PUBLIC and not _authenticated(request, state):
+            answer = error_response(
                 401,
                 "missing or wrong API key (Authorization: Bearer <key>, or X-API-Key)",
                 {"WWW-Authenticate": 'Bearer realm="feedback-gateway"'},
             )
-        request[KEY] = key
-    try:
-        return await handler(request)
+        else:
+            answer = await handler(request)
     except BodyError as exc:
-        return error_response(exc.status, exc.message)
+        answer = error_response(exc.status, exc.message)
     except web.HTTPRequestEntityTooLarge:
-        return error_response(413, f"the body is larger than {state.settings.max_body_bytes} bytes")
+        answer = error_response(
+            413, f"the body is larger than {state.settings.max_body_bytes} bytes"
+        )
+    except web.HTTPException as exc:
+        answer = exc
+    route = request.match_info.route.resource
+    state.metrics.answers.labels(
+        route.canonical if route is not None else "other", str(answer.status)
+    ).inc()
+    if isinstance(answer, web.HTTPException):
+        raise answer
+    return answer
+
+
+def _authenticated(request: web.Request, state: GatewayState) -> bool:
+    presented = _presented_key(request)
+    key = state.keys.verify(presented) if presented else None
+    if key is not None:
+        request[KEY] = key
+    return key is not None
 
 
 def _presented_key(request: web.Request) -> str | None:
@@ -108,6 +125,11 @@ async def _readyz(request: web.Request) -> web.Response:
     return json_response(body, 200 if ready else 503)
 
 
+async def _metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE].metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4"})
+
+
 async def _openapi(request: web.Request) -> web.Response:
     return web.Response(body=request.app[STATE].openapi, content_type="application/json")
 
@@ -123,4 +145,5 @@ def build_app(settings: GatewaySettings, writer: EventWriter) -> web.Application
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/openapi.json", _openapi)
+    app.router.add_get("/metrics", _metrics)
     return app

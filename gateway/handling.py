@@ -11,6 +11,7 @@ from gateway.contract import EventContract, EventKind, PreparedEvent
 from gateway.delivery import EventWriter
 from gateway.keys import ApiKey, KeyFile
 from gateway.limits import RateLimiter
+from gateway.metrics import GatewayMetrics
 from gateway.models import AcceptedEvent, BatchAnswer, RejectedEvent, UnavailableEvent
 from gateway.openapi import openapi_document
 from gateway.settings import GatewaySettings
@@ -46,6 +47,7 @@ class GatewayState:
         self.keys = KeyFile(settings.keys_file)
         self.limiter = RateLimiter(settings.rate_limit_events_per_s, settings.rate_limit_burst)
         self.openapi = orjson.dumps(openapi_document(_version()))
+        self.metrics = GatewayMetrics(writer.ready, writer.spooled_bytes)
 
     def limit(self, key: ApiKey, events: int) -> None:
         """Spend `events` of the key's rate; 429 with Retry-After when it has not that many."""
@@ -117,6 +119,11 @@ async def store(
             unavailable.append({"index": index, "event_id": event.event_id})
         else:
             accepted.append({"index": index, "event_id": event.event_id, "stored": where})
+    counted = state.metrics.events
+    counted.labels("rejected").inc(len(rejected))
+    counted.labels("unavailable").inc(len(unavailable))
+    for where in ("kafka", "spool"):
+        counted.labels(where).inc(sum(1 for item in accepted if item["stored"] == where))
     status = 503 if unavailable else 400 if rejected else 202
     return status, {"accepted": accepted, "rejected": rejected, "unavailable": unavailable}
 

@@ -12,6 +12,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # promtool validates the shipped alerting rules (deploy/prometheus/); Debian ships it in prometheus.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Node.js (with npm) runs the gateway's TypeScript client example in the e2e tests.
+command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 python_h='import pathlib, sys, sysconfig; sys.exit(not pathlib.Path(sysconfig.get_paths()["include"], "Python.h").exists())'
 "${PYTHON:-python3}" -c "$python_h" || need+=(python3-dev)
 

@@ -204,6 +204,23 @@ def test_openapi_names_every_route_and_the_sdk_fields(gateway: GatewayProcess) -
     assert {"kind", "thumbs_up", "rating", "correction", "interaction_id"} <= set(fields)
 
 
+def test_metrics_count_events_by_outcome(gateway: GatewayProcess, key: str) -> None:
+    import requests
+
+    batch = [interaction("s-metrics"), {"type": "signal", "session_id": "", "kind": "retried"}]
+    assert gateway.post("/v1/events", batch, key).status_code == 400
+    text = requests.get(f"{gateway.url}/metrics", timeout=10).text
+    samples = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert samples['feedback_gateway_events_total{outcome="rejected"}'] >= 1
+    assert samples['feedback_gateway_events_total{outcome="kafka"}'] >= 1
+    assert samples["feedback_gateway_kafka_up"] == 1
+    assert samples['feedback_gateway_requests_total{route="/v1/events",status="400"}'] >= 1
+
+
 @pytest.mark.parametrize("encoding", ["protobuf", "json"])
 def test_otlp_genai_spans_become_interactions_and_feedback(
     gateway: GatewayProcess, key: str, namespace: str, bootstrap_servers: str, encoding: str

@@ -19,6 +19,7 @@ PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON", "FEEDBACK_COMPILED_DIR", "FEEDBACK_PURE_
 def settings_by_prefix() -> dict[str, type[BaseSettings]]:
     from dashboard.settings import DashboardSettings
     from feedbackctl.topics_commands import TopicsSettings
+    from gateway.settings import GatewaySettings
     from plumbing.kafka_security import KafkaSecuritySettings
     from producers.settings import ProducerSettings
     from sinks.settings import SinkSettings
@@ -26,6 +27,7 @@ def settings_by_prefix() -> dict[str, type[BaseSettings]]:
 
     classes: list[type[BaseSettings]] = [
         DashboardSettings,
+        GatewaySettings,
         KafkaSecuritySettings,
         TopicsSettings,
         ProducerSettings,

@@ -13,7 +13,7 @@ import yaml
 from tests.unit.deploy.conftest import ROOT, unknown_variables
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-LONG_RUNNING = {"kafka", "redis", "processor", "sink", "dashboard"}
+LONG_RUNNING = {"kafka", "redis", "processor", "sink", "dashboard", "gateway"}
 
 
 def _compose_binary() -> str | None:
@@ -122,7 +122,7 @@ def test_services_point_at_the_compose_network(config: dict[str, Any]) -> None:
 def test_project_services_run_feedbackctl_commands(
     config: dict[str, Any], commands: set[str]
 ) -> None:
-    for name in ("topics", "processor", "sink", "dashboard", "generator"):
+    for name in ("topics", "processor", "sink", "dashboard", "gateway", "generator"):
         service = config["services"][name]
         assert service["image"].startswith("agent-feedback-pipeline:"), name
         assert service["build"]["dockerfile"] == "deploy/Dockerfile", name

@@ -34,9 +34,11 @@ def test_expected_kinds() -> None:
             "Deployment",
             "Deployment",
             "Deployment",
+            "Deployment",
             "Kustomization",
             "Namespace",
             "PersistentVolumeClaim",
+            "Service",
             "Service",
         ]
     )
@@ -44,6 +46,7 @@ def test_expected_kinds() -> None:
         "feedback-processor",
         "feedback-sink",
         "feedback-dashboard",
+        "feedback-gateway",
     }
 
 
