@@ -42,6 +42,7 @@ def gateway(
         max_body_bytes="200000",
         max_events_per_request="50",
         body_timeout_s="1",
+        keepalive_timeout_s="2",
         max_json_depth="8",
     )
     yield process
@@ -191,6 +192,15 @@ def test_a_client_that_sends_its_body_too_slowly_gets_408(
         )
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+
+
+def test_a_client_that_never_finishes_its_headers_is_disconnected(gateway: GatewayProcess) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        sock.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        # Closed by the gateway after its keep-alive timeout (2 s here); a recv that timed
+        # out instead (15 s) would raise.
+        assert sock.recv(4096) == b""
 
 
 def test_openapi_names_every_route_and_the_sdk_fields(gateway: GatewayProcess) -> None:
