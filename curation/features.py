@@ -58,16 +58,43 @@ def _is_negative(element: pl.Expr) -> pl.Expr:
 
 
 def retried_turn_ids(turns: pl.DataFrame) -> pl.Series:
-    """event_ids of turns the user retried: `retried` signals' targets and later `retry_of`s."""
-    signalled = (
-        turns.select("signals")
+    """event_ids of turns the user retried: `retried` signals' targets and later `retry_of`s.
+
+    A `retried` signal that names no turn counts against the session's latest turn before it
+    (the client knew the user asked again, not which answer they rejected).
+    """
+    signals = (
+        turns.select("session_id", "signals")
+        .filter(pl.col("signals").list.len() > 0)
         .explode("signals")
-        .drop_nulls()
         .unnest("signals")
         .filter(pl.col("kind") == "retried")
-        .get_column("interaction_id")
     )
-    return pl.concat([signalled, turns["retry_of"]]).drop_nulls().unique().sort()
+    named = signals.get_column("interaction_id")
+    anonymous = (
+        signals.filter(pl.col("interaction_id").is_null())
+        .select("session_id", "event_id", pl.col("event_time").alias("_signal_time"))
+        .unique()
+    )
+    if anonymous.height:
+        earlier = (
+            anonymous.sort("_signal_time")
+            .join_asof(
+                turns.select(
+                    "session_id", pl.col("event_time").alias("_turn_time"), "event_id"
+                ).sort("_turn_time"),
+                left_on="_signal_time",
+                right_on="_turn_time",
+                by="session_id",
+                strategy="backward",
+                allow_exact_matches=False,
+                check_sortedness=False,  # sorted by time above; the check cannot see groups
+                suffix="_turn",
+            )
+            .get_column("event_id_turn")
+        )
+        named = pl.concat([named, earlier])
+    return pl.concat([named, turns["retry_of"]]).drop_nulls().unique().sort()
 
 
 def add_turn_features(turns: pl.DataFrame) -> pl.DataFrame:

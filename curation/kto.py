@@ -11,7 +11,13 @@ from curation.examples import lineage, with_answer, with_context
 from curation.features import normalized_text
 from curation.lineage import LINEAGE_FIELDS
 from curation.options import CurationOptions
-from curation.selection import FilterLog, chosen_label, length_rule, rejected_label
+from curation.selection import (
+    FilterLog,
+    LabelThresholds,
+    chosen_label,
+    length_rule,
+    rejected_label,
+)
 
 __all__ = ["KTO_SCHEMA", "kto_candidates", "kto_rows"]
 
@@ -30,12 +36,14 @@ KTO_SCHEMA = pa.schema(
 )
 
 
-def kto_candidates(turns: pl.DataFrame, options: CurationOptions) -> pl.DataFrame:
+def kto_candidates(
+    turns: pl.DataFrame, options: CurationOptions, thresholds: LabelThresholds | None = None
+) -> pl.DataFrame:
     """(event_id, target, label): accepted answers and corrections are desirable, rejected
-    answers undesirable."""
+    answers undesirable (`thresholds`: the label model's, see `selection.label_thresholds`)."""
     desirable = pl.concat(
         [
-            turns.filter(chosen_label(options)).select(
+            turns.filter(chosen_label(options, thresholds)).select(
                 "event_id", pl.lit("response").alias("target")
             ),
             turns.filter(pl.col("corrected_response").is_not_null()).select(
@@ -43,7 +51,7 @@ def kto_candidates(turns: pl.DataFrame, options: CurationOptions) -> pl.DataFram
             ),
         ]
     ).with_columns(label=pl.lit(True))
-    undesirable = turns.filter(rejected_label(options)).select(
+    undesirable = turns.filter(rejected_label(options, thresholds)).select(
         "event_id", pl.lit("response").alias("target"), pl.lit(False).alias("label")
     )
     return pl.concat([desirable, undesirable])

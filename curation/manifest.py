@@ -78,9 +78,16 @@ def build_manifest(
     datasets: Mapping[str, Rows],
     labels: Mapping[str, Sequence[str]],
     files: Sequence[WrittenFile],
+    label_model: Mapping[str, Any] | None = None,
+    estimates: Mapping[str, Mapping[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
-    """The manifest of one run, as a JSON-ready dict."""
-    return {
+    """The manifest of one run, as a JSON-ready dict.
+
+    `label_model`: what the label model learned (when it selected the rows); `estimates`: per
+    dataset, its thresholds and the precision and recall it expects, with 95% intervals.
+    """
+    estimates = estimates or {}
+    manifest = {
         "name": name,
         "kind": kind,
         "format_version": FORMAT_VERSION,
@@ -103,6 +110,11 @@ def build_manifest(
                 },
                 "labels": label_distribution(rows, labels.get(dataset, ())),
                 "agents": agent_shares(rows),
+                **(
+                    {"label_model": dict(estimate)}
+                    if (estimate := estimates.get(dataset)) is not None
+                    else {}
+                ),
             }
             for dataset, rows in datasets.items()
         },
@@ -114,6 +126,9 @@ def build_manifest(
             "polars": _package_version("polars"),
         },
     }
+    if label_model is not None:
+        manifest["label_model"] = dict(label_model)
+    return manifest
 
 
 def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> Path:

@@ -9,8 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CurationOptions", "DedupMode", "ExampleUnit", "RetryEvidence"]
+__all__ = ["CurationOptions", "DedupMode", "ExampleUnit", "RetryEvidence", "SelectionRule"]
 
+SelectionRule = Literal["label_model", "explicit_praise"]
 DedupMode = Literal["none", "exact", "near"]
 ExampleUnit = Literal["turn", "session"]
 RetryEvidence = Literal["praised", "moved_on"]
@@ -21,7 +22,22 @@ class CurationOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Labels: a turn is "accepted" (SFT, chosen, KTO desirable) only with enough evidence.
+    # Which turns are good enough: the label model at a target precision (default), or the
+    # explicit-praise rules below (`selection="explicit_praise"`).
+    selection: SelectionRule = Field(
+        default="label_model",
+        description="label_model: keep turns whose P(good) clears the threshold that gives "
+        "target_precision; explicit_praise: the reward, praise and outcome rules below.",
+    )
+    target_precision: float = Field(
+        default=0.97,
+        gt=0,
+        le=1,
+        description="label_model: the expected share of good answers among the agents' own "
+        "answers kept (SFT, chosen side of pairs, KTO desirable) and of bad ones among "
+        "rejected sides and KTO undesirable.",
+    )
+    # explicit_praise: a turn is "accepted" (SFT, chosen, KTO desirable) only with enough evidence.
     min_reward: float = Field(
         default=0.5, ge=-1, le=1, description="Lowest reward of an accepted turn."
     )

@@ -13,6 +13,7 @@ import pyarrow as pa
 from curation.dataset_card import write_dataset_cards
 from curation.features import add_turn_features
 from curation.kto import KTO_SCHEMA
+from curation.labels import add_label_probability
 from curation.manifest import build_manifest, write_manifest
 from curation.options import CurationOptions
 from curation.preferences import PAIR_SCHEMA, build_preferences
@@ -60,6 +61,7 @@ class _Source:
     snapshot: LakeSnapshot
     raw: RawSnapshot | None
     turns: pl.DataFrame
+    label_model: dict[str, Any]
 
 
 def default_output_dir(
@@ -88,7 +90,8 @@ def _read(
     raw = read_interaction_coordinates(lake_uri, prefix, raw_version) if raw_lineage else None
     _say(progress, "label")
     turns = add_interaction_coordinates(add_turn_features(snapshot.turns), raw)
-    return _Source(snapshot, raw, turns)
+    turns, model = add_label_probability(turns)
+    return _Source(snapshot, raw, turns, model.describe())
 
 
 def _finish(
@@ -103,6 +106,7 @@ def _finish(
     datasets: Mapping[str, Rows],
     schemas: Mapping[str, pa.Schema],
     labels: Mapping[str, Sequence[str]],
+    estimates: Mapping[str, Mapping[str, Any] | None] | None = None,
     overwrite: bool = False,
 ) -> CurationResult:
     prepare_output_dir(directory, overwrite)
@@ -124,6 +128,8 @@ def _finish(
         datasets=datasets,
         labels=labels,
         files=files,
+        label_model=source.label_model if options.selection == "label_model" else None,
+        estimates=estimates,
     )
     manifest_path = write_manifest(directory, manifest)
     write_dataset_cards(directory, manifest, schemas)
@@ -166,7 +172,8 @@ def curate_sft(
         pii=built.pii,
         datasets={"sft": built.rows},
         schemas={"sft": SFT_SCHEMA},
-        labels={"sft": ("answer_source", "reward_source")},
+        labels={"sft": ("answer_source", "reward_source", "selection_rule")},
+        estimates={"sft": built.label_model},
         overwrite=overwrite,
     )
 
@@ -222,5 +229,6 @@ def curate_preferences(
         datasets={"preferences": built.pairs, "kto": built.kto},
         schemas={"preferences": PAIR_SCHEMA, "kto": KTO_SCHEMA},
         labels={"preferences": ("pair_source",), "kto": ("label", "answer_source")},
+        estimates={"preferences": built.label_model, "kto": built.label_model},
         overwrite=overwrite,
     )

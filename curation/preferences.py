@@ -17,14 +17,18 @@ from curation.conversations import involved_turns, keep_best, scrub_turns
 from curation.examples import lineage, with_answer, with_context
 from curation.features import normalized_text
 from curation.kto import kto_candidates, kto_rows
+from curation.labels import LABEL_COLUMN, precision_threshold
 from curation.lineage import LINEAGE_FIELDS
 from curation.options import CurationOptions
 from curation.selection import (
     FilterLog,
+    LabelThresholds,
     accepted_retry,
     chosen_label,
+    label_thresholds,
     length_rule,
     rejected_label,
+    with_labels,
 )
 from curation.split import assign_split
 
@@ -60,20 +64,31 @@ class PreferenceBuild:
         kto: dict[str, list[dict[str, Any]]],
         log: FilterLog,
         pii: dict[str, int],
+        label_model: dict[str, Any] | None = None,
     ) -> None:
         self.pairs = pairs
         self.kto = kto
         self.log = log
         self.pii = pii
+        # The label model's thresholds and target (None with explicit_praise).
+        self.label_model = label_model
 
 
-def mine_pairs(turns: pl.DataFrame, options: CurationOptions, log: FilterLog) -> pl.DataFrame:
+def mine_pairs(
+    turns: pl.DataFrame,
+    options: CurationOptions,
+    log: FilterLog,
+    thresholds: LabelThresholds | None = None,
+) -> pl.DataFrame:
     """(pair_source, prompt_id, chosen_id, chosen_target, rejected_id) of every mined pair.
 
-    `turns` must carry the features and a `split` column.
+    `turns` must carry the features and a `split` column (and, for the label model, its
+    probability: `selection.with_labels`).
     """
-    chosen = turns.filter(chosen_label(options))
-    rejected = turns.filter(rejected_label(options))
+    if options.selection == "label_model" and thresholds is None:
+        thresholds = label_thresholds(turns, options)
+    chosen = turns.filter(chosen_label(options, thresholds))
+    rejected = turns.filter(rejected_label(options, thresholds))
 
     corrections = turns.filter(
         pl.col("corrected_response").is_not_null()
@@ -94,7 +109,7 @@ def mine_pairs(turns: pl.DataFrame, options: CurationOptions, log: FilterLog) ->
     )
 
     retries = (
-        turns.filter(accepted_retry(options) & pl.col("retry_of").is_not_null())
+        turns.filter(accepted_retry(options, thresholds) & pl.col("retry_of").is_not_null())
         .select("event_id", "retry_of", "session_id")
         .join(
             rejected.select(pl.col("event_id").alias("retry_of"), "session_id"),
@@ -116,7 +131,9 @@ def mine_pairs(turns: pl.DataFrame, options: CurationOptions, log: FilterLog) ->
         retries.height,
     )
 
-    thumbs = _thumbs_pairs(chosen, rejected.filter(pl.col("turn_negative")), options)
+    if options.selection == "explicit_praise":
+        rejected = rejected.filter(pl.col("turn_negative"))
+    thumbs = _thumbs_pairs(chosen, rejected, options)
     log.note(
         "thumbs_pairs",
         f"accepted beats rejected for the same normalized prompt and split "
@@ -124,7 +141,47 @@ def mine_pairs(turns: pl.DataFrame, options: CurationOptions, log: FilterLog) ->
         turns.height,
         thumbs.height,
     )
-    return pl.concat([corrections, retries, thumbs]).select(_PAIR_COLUMNS)
+    pairs = pl.concat([corrections, retries, thumbs]).select(_PAIR_COLUMNS)
+    if options.selection == "label_model":
+        pairs = _oriented_pairs(pairs, turns, options, log)
+    return pairs
+
+
+def _oriented_pairs(
+    pairs: pl.DataFrame, turns: pl.DataFrame, options: CurationOptions, log: FilterLog
+) -> pl.DataFrame:
+    """The largest set of pairs, likeliest first, whose expected share of correctly oriented
+    pairs reaches the target precision.
+
+    A pair is right when the chosen answer is good and the rejected one bad; when both are
+    good or both bad, a coin flip. A correction is a person's good answer.
+    """
+    probability = turns.select("event_id", LABEL_COLUMN)
+    scored = pairs.join(
+        probability.rename({"event_id": "chosen_id", LABEL_COLUMN: "_p_chosen"}),
+        on="chosen_id",
+        how="left",
+    ).join(
+        probability.rename({"event_id": "rejected_id", LABEL_COLUMN: "_p_rejected"}),
+        on="rejected_id",
+        how="left",
+    )
+    chosen = pl.when(pl.col("chosen_target") == "correction").then(1.0).otherwise("_p_chosen")
+    rejected = pl.col("_p_rejected")
+    scored = scored.with_columns(
+        _oriented=chosen * (1 - rejected)
+        + 0.5 * (chosen * rejected + (1 - chosen) * (1 - rejected))
+    )
+    cut = precision_threshold(scored.get_column("_oriented").to_numpy(), options.target_precision)
+    kept = scored.filter(pl.col("_oriented") >= cut)
+    log.note(
+        "pair_label_model",
+        f"expected share of correctly oriented pairs >= {options.target_precision} "
+        "(label model probabilities of both sides)",
+        scored.height,
+        kept.height,
+    )
+    return kept.select(_PAIR_COLUMNS)
 
 
 def _thumbs_pairs(
@@ -132,9 +189,11 @@ def _thumbs_pairs(
 ) -> pl.DataFrame:
     group = ["split", "prompt_key"]
 
+    rank = LABEL_COLUMN if options.selection == "label_model" else "reward"
+
     def ranked(frame: pl.DataFrame, best_first: bool) -> pl.DataFrame:
         return (
-            frame.sort([*group, "reward", "event_id"], descending=[False, False, best_first, False])
+            frame.sort([*group, rank, "event_id"], descending=[False, False, best_first, False])
             .with_columns(_rank=pl.int_range(pl.len()).over(group))
             .filter(pl.col("_rank") < options.max_pairs_per_prompt)
             .select(*group, "_rank", "event_id")
@@ -158,9 +217,10 @@ def build_preferences(
     turns: pl.DataFrame, options: CurationOptions, delta_version: int, log: FilterLog
 ) -> PreferenceBuild:
     """Mine, scrub, deduplicate and split preference pairs and KTO examples."""
-    turns = assign_split(turns, options.eval_share, options.split_salt)
-    pairs = mine_pairs(turns, options, log)
-    kto = kto_candidates(turns, options)
+    turns = assign_split(with_labels(turns), options.eval_share, options.split_salt)
+    thresholds = label_thresholds(turns, options) if options.selection == "label_model" else None
+    pairs = mine_pairs(turns, options, log, thresholds)
+    kto = kto_candidates(turns, options, thresholds)
     log.note(
         "kto_candidates",
         "desirable: accepted or corrected; undesirable: rejected",
@@ -180,8 +240,13 @@ def build_preferences(
         involved_turns(turns, anchors, options.max_history_turns), options.scrub_pii
     )
     pair_rows = _pair_rows(pairs, involved, options, delta_version, log)
+    label_model = (
+        None
+        if thresholds is None
+        else {"target_precision": options.target_precision, **thresholds.as_dict()}
+    )
     return PreferenceBuild(
-        pair_rows, kto_rows(kto, involved, options, delta_version, log), log, pii
+        pair_rows, kto_rows(kto, involved, options, delta_version, log), log, pii, label_model
     )
 
 

@@ -6,23 +6,65 @@ that reward is computed, the raw evidence too: explicit feedback on the turn, re
 failures and the session outcome. See docs/curation.md for each rule and why it is there.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from curation.features import NEGATIVE_OUTCOMES
+from curation.labels import LABEL_COLUMN, add_label_probability, precision_threshold
 from curation.options import CurationOptions
 
 __all__ = [
     "FilterLog",
     "FilterStep",
+    "LabelThresholds",
     "accepted_label",
     "accepted_retry",
     "chosen_label",
+    "label_thresholds",
     "rejected_label",
     "sft_filter_steps",
+    "with_labels",
 ]
+
+
+@dataclass(frozen=True)
+class LabelThresholds:
+    """The label model's cut-offs of one run: keep an answer at P(good) >= accept; use it as
+    a rejected / undesirable answer at P(good) <= reject."""
+
+    accept: float
+    reject: float
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {
+            "accept_at_or_above": None if math.isinf(self.accept) else round(self.accept, 6),
+            "reject_at_or_below": None if math.isinf(self.reject) else round(self.reject, 6),
+        }
+
+
+def with_labels(turns: pl.DataFrame) -> pl.DataFrame:
+    """`turns` with the label model's probability (fitted here when the column is missing)."""
+    if LABEL_COLUMN in turns.columns:
+        return turns
+    return add_label_probability(turns)[0]
+
+
+def label_thresholds(turns: pl.DataFrame, options: CurationOptions) -> LabelThresholds:
+    """The cut-offs that give `options.target_precision` by the model's own estimate."""
+    probabilities = turns.get_column(LABEL_COLUMN).to_numpy()
+    accept = precision_threshold(probabilities, options.target_precision)
+    reject = 1.0 - precision_threshold(1.0 - probabilities, options.target_precision)
+    return LabelThresholds(accept, -math.inf if np.isinf(reject) else reject)
+
+
+def _label_model(thresholds: LabelThresholds | None) -> LabelThresholds:
+    if thresholds is None:
+        raise ValueError("selection='label_model' needs the thresholds (label_thresholds)")
+    return thresholds
 
 
 @dataclass(frozen=True)
@@ -97,12 +139,15 @@ def _explicit_positive() -> pl.Expr:
     return pl.col("turn_positive") | (pl.col("session_positive") & (pl.col("session_turns") <= 1))
 
 
-def accepted_label(options: CurationOptions) -> pl.Expr:
-    """A turn worth imitating: high reward, confident, praised explicitly, never contradicted.
+def accepted_label(options: CurationOptions, thresholds: LabelThresholds | None = None) -> pl.Expr:
+    """A turn worth imitating: P(good) at the threshold (label model), or, with
+    explicit_praise, high reward, confident, praised explicitly, never contradicted.
 
     The outcome and tool filters are separate steps (see `sft_filter_steps`); this is the part
     shared by SFT, the chosen side of pairs and KTO's desirable label.
     """
+    if options.selection == "label_model":
+        return pl.col(LABEL_COLUMN) >= _label_model(thresholds).accept
     keep = (pl.col("reward") >= options.min_reward) & (
         pl.col("reward_confidence") >= options.min_confidence
     )
@@ -113,15 +158,18 @@ def accepted_label(options: CurationOptions) -> pl.Expr:
     return keep
 
 
-def rejected_label(options: CurationOptions) -> pl.Expr:
-    """A turn to learn against: retried or corrected, or rated bad with a failed tool call;
-    never one praised on the turn.
+def rejected_label(options: CurationOptions, thresholds: LabelThresholds | None = None) -> pl.Expr:
+    """A turn to learn against: P(good) at or below the reject threshold (label model); with
+    explicit_praise, retried or corrected, or rated bad with a failed tool call; never one
+    praised on the turn.
 
     A retry or a correction is the user saying "this was wrong" with their actions, so it counts
     whatever the reward. A low rating alone does not: when most answers are good, most thumbs
     down are noise (on the generator's traffic, 58% of thumbs-down turns are bad), so a low
     reward counts only when a failed tool call corroborates it.
     """
+    if options.selection == "label_model":
+        return pl.col(LABEL_COLUMN) <= _label_model(thresholds).reject
     rated_bad = (
         (pl.col("reward") <= options.max_rejected_reward)
         & (pl.col("reward_confidence") >= options.min_confidence)
@@ -132,15 +180,16 @@ def rejected_label(options: CurationOptions) -> pl.Expr:
     return ~pl.col("turn_positive") & (rated_bad | acted_on)
 
 
-def accepted_retry(options: CurationOptions) -> pl.Expr:
+def accepted_retry(options: CurationOptions, thresholds: LabelThresholds | None = None) -> pl.Expr:
     """A retry good enough to beat the attempt it retried.
 
-    `praised`: the full SFT rule. `moved_on`: also a retry the user did not retry, with no tool
-    failure and no negative feedback, after which the user asked something new and the session
-    completed (more pairs, a little less precise; see docs/curation.md).
+    Label model: the SFT rule (P(good) at the threshold). With explicit_praise, `praised`: the
+    full SFT rule; `moved_on`: also a retry the user did not retry, with no tool failure and no
+    negative feedback, after which the user asked something new and the session completed
+    (more pairs, a little less precise; see docs/curation.md).
     """
-    rule = chosen_label(options)
-    if options.retry_evidence == "moved_on":
+    rule = chosen_label(options, thresholds)
+    if options.selection == "explicit_praise" and options.retry_evidence == "moved_on":
         moved_on = (
             ~pl.col("retried")
             & ~pl.col("tool_failed")
@@ -153,9 +202,11 @@ def accepted_retry(options: CurationOptions) -> pl.Expr:
     return rule
 
 
-def chosen_label(options: CurationOptions) -> pl.Expr:
+def chosen_label(options: CurationOptions, thresholds: LabelThresholds | None = None) -> pl.Expr:
     """The full SFT rule on a turn's own answer: the chosen side of pairs, KTO's desirable."""
-    keep = accepted_label(options)
+    keep = accepted_label(options, thresholds)
+    if options.selection == "label_model":
+        return keep
     if options.completed_only:
         keep = keep & (pl.col("session_outcome") == "completed")
     if options.drop_abandoned_failed:
@@ -170,8 +221,26 @@ def _response_only(rule: pl.Expr) -> pl.Expr:
     return (pl.col("target") == "correction") | rule
 
 
-def sft_filter_steps(options: CurationOptions) -> list[tuple[str, str, pl.Expr]]:
+def sft_filter_steps(
+    options: CurationOptions, thresholds: LabelThresholds | None = None
+) -> list[tuple[str, str, pl.Expr]]:
     """The SFT filters in order: (name, description, keep expression)."""
+    if options.selection == "label_model":
+        accept = _label_model(thresholds).accept
+        return [
+            (
+                "label_model",
+                f"P(good) >= {accept:.4f}, the threshold the label model expects to give "
+                f"precision {options.target_precision} (corrections pass)",
+                _response_only(accepted_label(options, thresholds)),
+            ),
+            (
+                "length",
+                f"prompt {options.min_prompt_chars}-{options.max_prompt_chars} chars, answer "
+                f"{options.min_response_chars}-{options.max_response_chars} chars",
+                length_rule(options),
+            ),
+        ]
     steps: list[tuple[str, str, pl.Expr]] = [
         (
             "label",

@@ -13,9 +13,10 @@ from curation.conversations import (
     keep_best,
     scrub_turns,
 )
+from curation.labels import LABEL_COLUMN, estimate_selection
 from curation.lineage import LINEAGE_FIELDS, coordinates
 from curation.options import CurationOptions
-from curation.selection import FilterLog, sft_filter_steps
+from curation.selection import FilterLog, label_thresholds, sft_filter_steps, with_labels
 from curation.split import assign_split
 
 __all__ = ["SFT_SCHEMA", "SftBuild", "build_sft"]
@@ -31,6 +32,8 @@ SFT_SCHEMA = pa.schema(
         pa.field("reward", pa.float64()),
         pa.field("reward_confidence", pa.float64()),
         pa.field("reward_source", pa.string()),
+        pa.field("label_probability", pa.float64()),
+        pa.field("selection_rule", pa.string()),
     ]
 )
 # What the filter rules read (selected before candidates multiply rows).
@@ -51,6 +54,7 @@ _RULE_COLUMNS = [
     "session_negative",
     "retried",
     "tool_failed",
+    LABEL_COLUMN,
 ]
 _ROW_COLUMNS = [
     "split",
@@ -73,6 +77,7 @@ _ROW_COLUMNS = [
     "reward",
     "reward_confidence",
     "reward_source",
+    LABEL_COLUMN,
 ]
 # Sessions never have more turns than this many; "unlimited" history for session examples.
 _WHOLE_SESSION = 10_000
@@ -82,11 +87,17 @@ class SftBuild:
     """The result of `build_sft`: rows per split, the filter log and the PII counts."""
 
     def __init__(
-        self, rows: dict[str, list[dict[str, Any]]], log: FilterLog, pii: dict[str, int]
+        self,
+        rows: dict[str, list[dict[str, Any]]],
+        log: FilterLog,
+        pii: dict[str, int],
+        label_model: dict[str, Any] | None = None,
     ) -> None:
         self.rows = rows
         self.log = log
         self.pii = pii
+        # What the label model expects of the rows (None with explicit_praise).
+        self.label_model = label_model
 
 
 def _candidates(turns: pl.DataFrame, options: CurationOptions) -> pl.DataFrame:
@@ -116,13 +127,16 @@ def _whole_sessions(selected: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _score() -> pl.Expr:
-    """Which duplicate to keep: a human correction first, then reward times confidence."""
+def _score(options: CurationOptions) -> pl.Expr:
+    """Which duplicate to keep: a human correction first, then the likeliest good answer
+    (label model) or reward times confidence (explicit_praise)."""
+    own = (
+        pl.col(LABEL_COLUMN)
+        if options.selection == "label_model"
+        else pl.col("reward") * pl.col("reward_confidence")
+    )
     return (
-        pl.when(pl.col("target") == "correction")
-        .then(pl.lit(2.0))
-        .otherwise(pl.col("reward") * pl.col("reward_confidence"))
-        .alias("_score")
+        pl.when(pl.col("target") == "correction").then(pl.lit(2.0)).otherwise(own).alias("_score")
     )
 
 
@@ -130,9 +144,11 @@ def build_sft(
     turns: pl.DataFrame, options: CurationOptions, delta_version: int, log: FilterLog
 ) -> SftBuild:
     """Select, scrub, deduplicate and split SFT examples from featured turns."""
+    turns = with_labels(turns)
+    thresholds = label_thresholds(turns, options) if options.selection == "label_model" else None
     candidates = _candidates(turns.select(_RULE_COLUMNS), options)
     log.note("candidates", "one per turn, plus one per correction", turns.height, candidates.height)
-    candidates = log.apply_all(candidates, sft_filter_steps(options))
+    candidates = log.apply_all(candidates, sft_filter_steps(options, thresholds))
     max_history = options.max_history_turns
     if options.unit == "session":
         candidates = log.transform(
@@ -151,7 +167,7 @@ def build_sft(
         .otherwise(pl.col("response"))
     )
     examples = attach_history(examples, involved, max_history)
-    examples = examples.with_columns(conversation_keys("target_text")).with_columns(_score())
+    examples = examples.with_columns(conversation_keys("target_text")).with_columns(_score(options))
     if options.dedup != "none":
         examples = log.transform(
             examples,
@@ -171,13 +187,36 @@ def build_sft(
     )
     rows: dict[str, list[dict[str, Any]]] = {"train": [], "eval": []}
     whole = options.unit == "session"
+    rule = _rule_name(options, thresholds)
     # Only the columns a row needs cross into Python: nested columns are costly to convert.
     for example in examples.select(_ROW_COLUMNS).iter_rows(named=True):
-        rows[example["split"]].append(_sft_row(example, delta_version, whole_session=whole))
-    return SftBuild(rows, log, pii)
+        rows[example["split"]].append(_sft_row(example, delta_version, whole, rule))
+    label_model = None
+    if thresholds is not None:
+        own = examples.filter(pl.col("target") == "response").get_column(LABEL_COLUMN)
+        estimate = estimate_selection(
+            own.to_numpy(),
+            turns.get_column(LABEL_COLUMN).to_numpy(),
+            certain_rows=examples.height - own.len(),
+        )
+        label_model = {
+            "target_precision": options.target_precision,
+            **thresholds.as_dict(),
+            **estimate.as_dict(),
+            "precision_of_agent_answers": round(float(own.mean()), 4) if own.len() else None,
+        }
+    return SftBuild(rows, log, pii, label_model)
 
 
-def _sft_row(example: dict[str, Any], delta_version: int, whole_session: bool) -> dict[str, Any]:
+def _rule_name(options: CurationOptions, thresholds: Any) -> str:
+    if thresholds is None:
+        return "explicit_praise"
+    return f"label_model:p>={thresholds.accept:.4f}"
+
+
+def _sft_row(
+    example: dict[str, Any], delta_version: int, whole_session: bool, rule: str
+) -> dict[str, Any]:
     history = example["history"]
     messages = context_messages(
         example["system_prompt"],
@@ -203,6 +242,9 @@ def _sft_row(example: dict[str, Any], delta_version: int, whole_session: bool) -
         "reward": example["reward"],
         "reward_confidence": example["reward_confidence"],
         "reward_source": example["reward_source"],
+        # A correction is a person's answer: kept as such, whatever the original's probability.
+        "label_probability": None if is_correction else example[LABEL_COLUMN],
+        "selection_rule": "correction" if is_correction else rule,
     }
 
 

@@ -73,6 +73,8 @@ REGIMES: dict[str, Regime] = {
                 "correction_delay_s": 3 * 3600.0,
                 "max_turns": 9,
                 "retry_without_id_share": 0.3,
+                "session_model": "turns",
+                "quit_after_bad": 0.6,
             },
         ),
         Regime(
@@ -88,6 +90,7 @@ REGIMES: dict[str, Regime] = {
                 "noisy_rater_noise": 0.25,
                 "correction_delay_s": 300.0,
                 "max_turns": 4,
+                "session_model": "turns",
             },
         ),
         Regime(
@@ -96,13 +99,15 @@ REGIMES: dict[str, Regime] = {
             "answers, feedback on ~12% of turns, corrections an hour late",
             quality_shift=-0.27,
             values={
-                "feedback_share": 0.5,
+                "feedback_share": 0.8,
                 "feedback_noise": 0.08,
                 "noisy_rater_share": 0.2,
-                "sarcastic_user_share": 0.2,
+                "sarcastic_user_share": 0.15,
+                "quit_after_bad": 0.7,
                 "correction_delay_s": 3600.0,
                 "max_turns": 6,
                 "retry_without_id_share": 0.5,
+                "session_model": "turns",
             },
         ),
         Regime(
@@ -117,6 +122,7 @@ REGIMES: dict[str, Regime] = {
                 "sarcastic_user_share": 0.1,
                 "correction_delay_s": 6 * 3600.0,
                 "max_turns": 3,
+                "session_model": "turns",
             },
         ),
     )

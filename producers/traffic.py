@@ -96,12 +96,19 @@ class TrafficConfig:
     sarcasm_rate: float = 0.7
     correction_delay_s: float = 0.0
     retry_without_id_share: float = 0.0
+    # "mean": the outcome follows the session's mean quality (historical). "turns": users react
+    # to each answer: after a bad one they may give up (abandon, fail, escalate) at once, and a
+    # session completes when its last answer satisfied them.
+    session_model: str = "mean"
+    quit_after_bad: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_turn_gap_s >= self.abandon_after_s:
             raise ValueError(
                 "max_turn_gap_s must be below abandon_after_s, or live sessions look abandoned"
             )
+        if self.session_model not in ("mean", "turns"):
+            raise ValueError(f"session_model must be 'mean' or 'turns', got {self.session_model!r}")
         if not self.feedback_items or min(self.feedback_items) < 1:
             raise ValueError("feedback_items must hold positive counts of feedback per session")
         unknown = set(self.bad_record_kinds) - set(BAD_RECORD_KINDS)
@@ -212,6 +219,7 @@ class _SessionFactory:
         turns: list[TurnTruth] = []
         time_ms = start_ms
         previous: tuple[TurnTruth, str] | None = None
+        by_turns, gave_up = config.session_model == "turns", False
         for index in range(rng.randint(1, config.max_turns)):
             if index:
                 time_ms += int(rng.uniform(config.min_turn_gap_s, config.max_turn_gap_s) * 1000)
@@ -266,7 +274,13 @@ class _SessionFactory:
                 },
             )
             self.corrections[turn.event_id] = (time_ms, text.correction)
-        outcome = _outcome(rng, sum(t.quality for t in turns) / len(turns))
+            if by_turns and not turn.good and rng.random() < config.quit_after_bad:
+                gave_up = True
+                break
+        if by_turns:
+            outcome = _reacted_outcome(rng, turns[-1].good, gave_up)
+        else:
+            outcome = _outcome(rng, sum(t.quality for t in turns) / len(turns))
         closed_by = None
         if outcome == "abandoned":
             closed_at = time_ms + int(config.abandon_after_s * 1000)
@@ -431,3 +445,12 @@ def _outcome(rng: random.Random, mean_quality: float) -> str:
     if draw < escalate:
         return "escalated"
     return "completed"
+
+
+def _reacted_outcome(rng: random.Random, last_good: bool, gave_up: bool) -> str:
+    """The outcome of a session whose user reacts to each answer ("turns" session model)."""
+    if gave_up:
+        return rng.choices(("abandoned", "failed", "escalated"), weights=(5, 3, 2))[0]
+    if last_good:
+        return "completed" if rng.random() < 0.92 else "abandoned"
+    return rng.choices(("completed", "abandoned", "failed", "escalated"), weights=(4, 3, 2, 1))[0]

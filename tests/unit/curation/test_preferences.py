@@ -23,7 +23,7 @@ def _read(out: Path, dataset: str) -> list[dict]:
 def _run(lake: str, tmp_path: Path, **options: object) -> Path:
     result = curate_preferences(
         lake,
-        CurationOptions(**{"eval_share": 0, **options}),
+        CurationOptions(**{"selection": "explicit_praise", "eval_share": 0, **options}),
         output_dir=tmp_path / "out",
         overwrite=True,  # some tests curate again with other options
     )

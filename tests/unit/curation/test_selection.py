@@ -28,7 +28,9 @@ def _kept(rows: list[dict], **options: object) -> list[str]:
         target=pl.lit("response"), target_text=pl.col("response")
     )
     log = FilterLog()
-    for name, description, keep in sft_filter_steps(CurationOptions(**options)):
+    for name, description, keep in sft_filter_steps(
+        CurationOptions(**{"selection": "explicit_praise", **options})
+    ):
         candidates = log.apply(candidates, name, description, keep)
     return sorted(candidates["session_id"].to_list())
 
@@ -88,7 +90,7 @@ def test_filter_log_counts_rows_in_and_out() -> None:
     rows = [make_turn("a", feedback=PRAISE), make_turn("b", reward=0.0, feedback=PRAISE)]
     candidates = _turns(rows).with_columns(target=pl.lit("response"), target_text="response")
     log = FilterLog()
-    for name, description, keep in sft_filter_steps(CurationOptions()):
+    for name, description, keep in sft_filter_steps(CurationOptions(selection="explicit_praise")):
         candidates = log.apply(candidates, name, description, keep)
     first = log.as_list()[0]
     assert (first["name"], first["rows_in"], first["rows_out"], first["dropped"]) == (
@@ -109,5 +111,5 @@ def test_rejected_needs_an_action_or_a_corroborated_low_rating() -> None:
         make_turn("corrected", reward=-0.8, corrected_response="better"),
         make_turn("praised_but_corrected", feedback=PRAISE, corrected_response="better"),
     ]
-    turns = _turns(rows).filter(rejected_label(CurationOptions()))
+    turns = _turns(rows).filter(rejected_label(CurationOptions(selection="explicit_praise")))
     assert sorted(turns["session_id"].to_list()) == ["corrected", "rated_and_tool"]

@@ -37,7 +37,11 @@ def test_per_turn_example_has_system_history_tools_and_answer(lake: str, tmp_pat
         kafka_offset=41,
     )
     write_enriched(lake, [first, second])
-    result = curate_sft(lake, CurationOptions(eval_share=0), output_dir=tmp_path / "out")
+    result = curate_sft(
+        lake,
+        CurationOptions(selection="explicit_praise", eval_share=0),
+        output_dir=tmp_path / "out",
+    )
     (row,) = _rows(result.output_dir)
     roles = [m["role"] for m in row["messages"]]
     assert roles == ["system", "user", "assistant", "user", "assistant", "tool", "assistant"]
@@ -72,12 +76,14 @@ def test_a_correction_becomes_an_example_with_the_corrected_answer(
         tools_used=[{**TOOL, "status": "error"}],
     )
     write_enriched(lake, [turn])
-    out = curate_sft(lake, CurationOptions(eval_share=0), output_dir=tmp_path / "a").output_dir
+    out = curate_sft(
+        lake, CurationOptions(selection="explicit_praise", eval_share=0), output_dir=tmp_path / "a"
+    ).output_dir
     (row,) = _rows(out)
     assert row["answer_source"] == "correction"
     assert row["messages"][-1] == {"role": "assistant", "content": "Use the reset link."}
     assert all(m["role"] != "tool" for m in row["messages"])
-    options = CurationOptions(eval_share=0, include_corrections=False)
+    options = CurationOptions(selection="explicit_praise", eval_share=0, include_corrections=False)
     out = curate_sft(lake, options, output_dir=tmp_path / "b").output_dir
     assert _rows(out) == []
 
@@ -91,12 +97,16 @@ def test_exact_and_near_duplicates_keep_the_best(lake: str, tmp_path: Path) -> N
         make_turn("d", feedback=PRAISE, prompt="Something else entirely"),
     ]
     write_enriched(lake, rows)
-    result = curate_sft(lake, CurationOptions(eval_share=0), output_dir=tmp_path / "near")
+    result = curate_sft(
+        lake,
+        CurationOptions(selection="explicit_praise", eval_share=0),
+        output_dir=tmp_path / "near",
+    )
     kept = sorted(row["session_id"] for row in _all_rows(result.output_dir))
     assert kept == ["b", "d"]
     steps = {step["name"]: step["dropped"] for step in result.manifest["filters"]}
     assert (steps["exact_dedup"], steps["near_dedup"]) == (1, 1)  # a = b exactly; c near b
-    exact = CurationOptions(eval_share=0, dedup="exact")
+    exact = CurationOptions(selection="explicit_praise", eval_share=0, dedup="exact")
     out = curate_sft(lake, exact, output_dir=tmp_path / "exact").output_dir
     assert sorted(row["session_id"] for row in _all_rows(out)) == ["b", "c", "d"]
 
@@ -108,7 +118,7 @@ def test_session_unit_needs_every_turn_accepted(lake: str, tmp_path: Path) -> No
         make_turn("mixed", 1, session_turns=2, feedback=[]),
     ]
     write_enriched(lake, [*good, *mixed])
-    options = CurationOptions(eval_share=0, unit="session")
+    options = CurationOptions(selection="explicit_praise", eval_share=0, unit="session")
     (row,) = _rows(curate_sft(lake, options, output_dir=tmp_path / "o").output_dir)
     assert row["id"] == "good"
     assistant = [m for m in row["messages"] if m["role"] == "assistant"]
@@ -123,7 +133,9 @@ def test_no_session_in_both_splits(lake: str, tmp_path: Path) -> None:
     ]
     write_enriched(lake, rows)
     out = curate_sft(
-        lake, CurationOptions(eval_share=0.3, dedup="exact"), output_dir=tmp_path / "o"
+        lake,
+        CurationOptions(selection="explicit_praise", eval_share=0.3, dedup="exact"),
+        output_dir=tmp_path / "o",
     )
     train = {row["session_id"] for row in _rows(out.output_dir, "train")}
     held = {row["session_id"] for row in _rows(out.output_dir, "eval")}
@@ -152,7 +164,10 @@ def test_raw_lineage_adds_the_original_interaction_coordinates(lake: str, tmp_pa
     duplicate = {**raw_row, "kafka_offset": 1240}  # a producer retry, received later
     write_raw_events(lake, [duplicate, raw_row])
     result = curate_sft(
-        lake, CurationOptions(eval_share=0), output_dir=tmp_path / "o", raw_lineage=True
+        lake,
+        CurationOptions(selection="explicit_praise", eval_share=0),
+        output_dir=tmp_path / "o",
+        raw_lineage=True,
     )
     (row,) = _rows(result.output_dir)
     coordinates = row["kafka_coordinates"][0]

@@ -1,0 +1,121 @@
+"""The label model on synthetic evidence whose truth is known: reliable raters count more,
+evidence moves the posterior the right way, and the probabilities are calibrated."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from curation.labels.evidence import FEATURES, Evidence
+from curation.labels.model import fit_label_model
+
+# P(category | bad), P(category | good) of each implicit feature, stratum 0 and 1 alike.
+_TABLES = {
+    "after": ([0.55, 0.4, 0.01, 0.02, 0.01, 0.01], [0.97, 0.01, 0.005, 0.005, 0.005, 0.005]),
+    "outcome": ([0.4, 0.3, 0.2, 0.09, 0.01], [0.7, 0.1, 0.1, 0.09, 0.01]),
+    "tools": ([0.3, 0.4, 0.3], [0.3, 0.65, 0.05]),
+    "corrected": ([0.9, 0.1], [0.999, 0.001]),
+}
+
+
+def _draw(rng: np.random.Generator, table: tuple[list[float], list[float]], z: np.ndarray):
+    bad, good = (np.asarray(t) / np.sum(t) for t in table)
+    u = rng.random(z.size)[:, None]
+    cum = np.where(z[:, None] == 1, np.cumsum(good)[None, :], np.cumsum(bad)[None, :])
+    return (u > cum).sum(axis=1)
+
+
+def synthetic(
+    n: int,
+    seed: int,
+    base_rate: float = 0.7,
+    flips: tuple[float, ...] = (0.05, 0.35),
+    votes_per_rater: int = 0,
+    extra_votes: list[tuple[int, int, int]] | None = None,
+) -> tuple[Evidence, np.ndarray]:
+    """`n` turns, one agent; rater r flips `flips[r]` of their thumbs; each votes on
+    `votes_per_rater` random turns. `extra_votes`: (turn, rater, category) added at the end."""
+    rng = np.random.default_rng(seed)
+    z = (rng.random(n) < base_rate).astype(np.int64)
+    features = {name: _draw(rng, _TABLES[name], z) for name in FEATURES}
+    features["outcome"][: n // 2] = -1  # half the turns are last turns: no shared outcome
+    turns, workers, categories = [], [], []
+    for rater, flip in enumerate(flips):
+        chosen = rng.choice(n, size=votes_per_rater, replace=False)
+        truthful = rng.random(votes_per_rater) >= flip
+        up = np.where(truthful, z[chosen] == 1, z[chosen] == 0)
+        turns += list(chosen)
+        workers += [rater] * votes_per_rater
+        categories += list(np.where(up, 4, 0))
+    for turn, rater, category in extra_votes or []:
+        turns.append(turn)
+        workers.append(rater)
+        categories.append(category)
+    evidence = Evidence(
+        n=n,
+        features=features,
+        stratum=np.zeros(n, dtype=np.int64),
+        agent=np.zeros(n, dtype=np.int64),
+        agents=["agent/1"],
+        vote_turn=np.asarray(turns, dtype=np.int64),
+        vote_worker=np.asarray(workers, dtype=np.int64),
+        vote_group=np.zeros(len(turns), dtype=np.int64),
+        vote_category=np.asarray(categories, dtype=np.int64),
+        vote_session_level=np.zeros(len(turns), dtype=bool),
+        workers=[f"end_user|r{r}|thumbs" for r in range(len(flips))],
+        groups=["end_user|thumbs"],
+        worker_group=np.zeros(len(flips), dtype=np.int64),
+    )
+    return evidence, z
+
+
+def test_a_reliable_rater_moves_the_posterior_more_than_a_noisy_one():
+    n = 4000
+    base, _ = synthetic(n, seed=1, votes_per_rater=600)
+    # The same undecided turn (no vote yet) praised once by each rater in turn.
+    voted = set(base.vote_turn.tolist())
+    target = next(i for i in range(n) if i not in voted)
+    reliable, _ = synthetic(n, seed=1, votes_per_rater=600, extra_votes=[(target, 0, 4)])
+    noisy, _ = synthetic(n, seed=1, votes_per_rater=600, extra_votes=[(target, 1, 4)])
+    before = fit_label_model(base).posterior[target]
+    after_reliable = fit_label_model(reliable).posterior[target]
+    after_noisy = fit_label_model(noisy).posterior[target]
+    assert after_reliable > after_noisy > before
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), category=st.sampled_from([0, 4]))
+def test_a_vote_moves_the_posterior_its_way(seed, category):
+    n = 600
+    base, _ = synthetic(n, seed=seed, votes_per_rater=100)
+    voted = set(base.vote_turn.tolist())
+    target = next(i for i in range(n) if i not in voted)
+    with_vote, _ = synthetic(n, seed=seed, votes_per_rater=100, extra_votes=[(target, 0, category)])
+    before = fit_label_model(base).posterior[target]
+    after = fit_label_model(with_vote).posterior[target]
+    assert (after > before) if category == 4 else (after < before)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_retried_and_failed_tools_count_against_a_turn(seed):
+    evidence, _ = synthetic(800, seed=seed, votes_per_rater=80)
+    model = fit_label_model(evidence)
+    after = model.feature_tables["after"][0]
+    tools = model.feature_tables["tools"][0]
+    # Learned without truth: a retry (after=1) and a failed tool (tools=2) are likelier bad.
+    assert after[1, 1] < after[0, 1]
+    assert tools[1, 2] < tools[0, 2]
+
+
+def test_posteriors_are_calibrated_on_traffic_that_fits_the_model():
+    evidence, z = synthetic(20_000, seed=7, votes_per_rater=1500)
+    p = fit_label_model(evidence).posterior
+    for low, high in ((0.0, 0.2), (0.2, 0.5), (0.5, 0.8), (0.8, 0.95), (0.95, 1.01)):
+        inside = (p >= low) & (p < high)
+        if inside.sum() >= 200:
+            assert abs(p[inside].mean() - z[inside].mean()) < 0.06
+
+
+def test_no_turns_no_probabilities():
+    evidence, _ = synthetic(0, seed=1)
+    assert fit_label_model(evidence).posterior.size == 0
