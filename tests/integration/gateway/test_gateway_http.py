@@ -1,12 +1,14 @@
 """The gateway on the real stack: per-event answers, limits, keys and OTLP, read back from Kafka."""
 
 import contextlib
+import gzip
 import socket
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from confluent_kafka.admin import AdminClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -142,6 +144,17 @@ def test_oversized_bodies_and_batches_are_413(gateway: GatewayProcess, key: str)
     many = [interaction("s-many", i) for i in range(51)]
     answer = gateway.post("/v1/events", many, key)
     assert answer.status_code == 413 and "at most 50" in answer.json()["error"]
+
+
+def test_a_compressed_body_is_limited_after_decompression(
+    gateway: GatewayProcess, key: str
+) -> None:
+    bomb = gzip.compress(b"[" + b" " * 5_000_000 + b"]")
+    assert len(bomb) < 200_000
+    answer = gateway.post("/v1/events", bomb, key, {"Content-Encoding": "gzip"})
+    assert answer.status_code == 413
+    small = gzip.compress(orjson.dumps([interaction("s-gzip")]))
+    assert gateway.post("/v1/events", small, key, {"Content-Encoding": "gzip"}).status_code == 202
 
 
 def test_too_deep_or_not_json_is_400(gateway: GatewayProcess, key: str) -> None:
