@@ -7,9 +7,11 @@
    content-type header of its framing; the sink wrote every event to the lake.
 2. A mixed namespace: half the sessions are written in each format; the processor (writing
    single-object) and the sink take all of them.
+3. A catalog version the registry finds incompatible is not registered.
 """
 
 import json
+import uuid
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -24,8 +26,10 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from local_stack.registry_node import RegistryNode
 from producers.traffic import generate_traffic
+from schemas.catalog import SchemaCatalog, load_version
 from schemas.lake import ENRICHED_INTERACTIONS, RAW_EVENTS
 from schemas.registry import RegistryClient, RegistrySerializer, subject_of
+from schemas.registry_errors import IncompatibleSchemaError
 from schemas.serializer import (
     CONTENT_TYPES,
     SingleObjectSerializer,
@@ -231,3 +235,20 @@ def test_processor_and_sink_take_a_namespace_with_both_formats(
         wait_for(in_lake, 120, "both formats in the lake", [sink])
     finally:
         sink.stop()
+
+
+def test_a_catalog_version_the_registry_finds_incompatible_is_refused(registry_url: str) -> None:
+    """Registration asks the registry (subject compatibility BACKWARD) before each version."""
+    namespace = f"compat{uuid.uuid4().hex[:8]}"
+
+    def record(field_type: str) -> dict[str, Any]:
+        fields = [{"name": "event_id", "type": "string"}, {"name": "n", "type": field_type}]
+        return {"type": "record", "name": "Probe", "namespace": namespace, "fields": fields}
+
+    versions = [load_version(record("string"), 1), load_version(record("boolean"), 2)]
+    client = RegistryClient(registry_url, SchemaCatalog(versions))
+    topic_name = f"probe.{namespace}"
+    with pytest.raises(IncompatibleSchemaError, match="v2 is not BACKWARD compatible"):
+        client.register(topic_name, f"{namespace}.Probe")
+    registered = SchemaRegistryClient({"url": registry_url}).get_versions(subject_of(topic_name))
+    assert len(registered) == 1  # v1 only
