@@ -105,6 +105,7 @@ def demo(
     url = f"http://127.0.0.1:{dashboard_port}/" if dashboard else None
     keep = dashboard and (keep_dashboard if keep_dashboard is not None else _interactive())
     web_page: ChildService | None = None
+    failure: RuntimeError | None = None
     try:
         for index in range(workers):
             supervisor.start(f"processor-{index}", "process", "--namespace", namespace)
@@ -135,6 +136,7 @@ def demo(
         keep = False
     except RuntimeError as exc:
         console.print(f"[red]error:[/red] {exc}")
+        failure = exc
     finally:
         for child in reversed(supervisor.children):
             if not (keep and child is web_page):
@@ -142,6 +144,8 @@ def demo(
     lake = Lake.from_settings(SinkSettings(lake_uri=lake_uri, namespace=namespace))
     print_summary(console, summarize_lake(lake), traffic.truth, events_sent, namespace)
     console.print(f"logs of every process: {supervisor.log_dir}")
+    if failure is not None:
+        raise typer.Exit(1)
     if web_page is not None and web_page.running:
         _serve_until_interrupted(supervisor, web_page, url)
 
