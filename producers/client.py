@@ -23,6 +23,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from prometheus_client import CollectorRegistry
 
 from plumbing.kafka_security import kafka_security
+from producers.attachments import store_attachments
 from producers.checks import checker_for
 from producers.exceptions import DeliveryFailedError, ProducerClosedError, QueueFullError
 from producers.metrics import ProducerCounters, ProducerStats
@@ -199,7 +200,7 @@ class FeedbackClient:
         self, topic: TopicSpec, builder: Callable[..., dict[str, Any]], fields: Mapping[str, Any]
     ) -> dict[str, Any]:
         try:
-            return builder(**fields)
+            return builder(**store_attachments(fields, self.settings))
         except InvalidRecordError:
             self._counters.add("rejected", topic.name)
             raise

@@ -50,6 +50,7 @@ class InteractionFields(TypedDict):
     user_id: NotRequired[str | None]
     reasoning: NotRequired[str | None]
     retry_of: NotRequired[str | None]
+    attachments: NotRequired[Iterable[Any]]
     event_id: NotRequired[str | None]
     event_time: NotRequired[int | datetime | None]
 
@@ -66,6 +67,7 @@ class FeedbackFields(TypedDict):
     comment: NotRequired[str | None]
     source: NotRequired[str]
     rater_id: NotRequired[str | None]
+    attachments: NotRequired[Iterable[Any]]
     event_id: NotRequired[str | None]
     event_time: NotRequired[int | datetime | None]
 
@@ -130,10 +132,12 @@ def build_interaction(
     user_id: str | None = None,
     reasoning: str | None = None,
     retry_of: str | None = None,
+    attachments: Iterable[Mapping[str, Any]] = (),
     event_id: str | None = None,
     event_time: int | datetime | None = None,
 ) -> dict[str, Any]:
-    """An Interaction record (newest schema) with event_id and event_time filled when absent."""
+    """An Interaction record (newest schema) with event_id and event_time filled when absent;
+    `attachments` are Attachment records (the client stores files first)."""
     return {
         "event_id": event_id if event_id is not None else new_event_id(),
         "session_id": session_id,
@@ -153,6 +157,7 @@ def build_interaction(
         "completion_tokens": completion_tokens,
         "cost_usd": cost_usd,
         "retry_of": retry_of,
+        "attachments": [dict(item) for item in attachments],
     }
 
 
@@ -167,6 +172,7 @@ def build_feedback(
     comment: str | None = None,
     source: str = "end_user",
     rater_id: str | None = None,
+    attachments: Iterable[Mapping[str, Any]] = (),
     event_id: str | None = None,
     event_time: int | datetime | None = None,
 ) -> dict[str, Any]:
@@ -183,6 +189,7 @@ def build_feedback(
         "comment": comment,
         "source": source,
         "rater_id": rater_id,
+        "attachments": [dict(item) for item in attachments],
     }
 
 

@@ -7,7 +7,12 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, ENV_PREFIX, ServiceSettings
+from plumbing.settings import (
+    DEFAULT_BOOTSTRAP_SERVERS,
+    DEFAULT_LAKE_URI,
+    ENV_PREFIX,
+    ServiceSettings,
+)
 
 __all__ = ["ENV_PREFIX_PRODUCER", "FailurePolicy", "ProducerSettings", "default_spool_dir"]
 
@@ -76,6 +81,11 @@ class ProducerSettings(ServiceSettings):
         "raise: QueueFullError from log_*, DeliveryFailedError from flush()/close().",
     )
     spool_dir: Path = Field(default_factory=default_spool_dir)
+    lake_uri: str = Field(
+        default=DEFAULT_LAKE_URI,
+        description="Lake root (local or mounted path) whose `<namespace>/attachments/` area "
+        "receives attached files before the event is sent.",
+    )
     replay_spool_on_start: bool = Field(
         default=True,
         description="Replay spool files left by earlier clients when the client starts.",

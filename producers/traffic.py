@@ -271,6 +271,7 @@ class _SessionFactory:
                     "completion_tokens": completion_tokens,
                     "cost_usd": round(prompt_tokens * 2e-6 + completion_tokens * 8e-6, 6),
                     "retry_of": retry_of,
+                    "attachments": [],
                 },
             )
             self.corrections[turn.event_id] = (time_ms, text.correction)
@@ -389,6 +390,7 @@ class _SessionFactory:
             "comment": None,
             "source": source,
             "rater_id": rater_id,
+            "attachments": [],
         }
         if kind == "thumbs":
             record["thumbs_up"] = good != (rng.random() < noise)

@@ -29,6 +29,7 @@ from deltalake.exceptions import CommitFailedError
 
 from schemas.erasure_ledger import ERASURES_SCHEMA, LedgerEntry, salted_sha256
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, QUALITY_METRICS, RAW_EVENTS
+from sinks.erasure_attachments import AttachmentErasure, erase_attachments
 from sinks.erasure_copies import KafkaCopy, kafka_copies, last_message_by_topic
 from sinks.erasure_match import COORDINATES, Selection, UserRows
 from sinks.exceptions import LakeError
@@ -74,6 +75,7 @@ class ErasureReport:
     tables: list[TableErasure] = field(default_factory=list)
     dry_run: bool = False
     recorded: bool = False  # a row per table went to the `erasures` table
+    attachments: AttachmentErasure = field(default_factory=AttachmentErasure)
 
     @property
     def kafka_copies(self) -> list[KafkaCopy]:
@@ -137,6 +139,7 @@ def erase_user(
     report.tables.append(
         TableErasure(QUALITY_METRICS.name, selection="kept: aggregates without user data")
     )
+    report.attachments = erase_attachments(lake, finder.sessions, dry_run)
     if dry_run or report.rows_matched == 0:
         logger.info(
             "erasure %s: %d rows of %d sessions %s; nothing written",

@@ -40,15 +40,15 @@ def _long_varint(data: bytes, pos: int) -> tuple[int, int]:
     value |= data[pos] << 63
     return (value >> 1) ^ -(value & 1), pos + 1
 
-_SYMBOLS_read_interaction_v2_32 = {0: 'ok', 2: 'error', 4: 'timeout', 6: 'unknown'}
-_SYMBOLS_read_feedback_v1_10 = {0: 'thumbs', 2: 'rating', 4: 'correction', 6: 'comment', 8: 'unknown'}
+_SYMBOLS_read_interaction_v3_32 = {0: 'ok', 2: 'error', 4: 'timeout', 6: 'unknown'}
+_SYMBOLS_read_feedback_v2_10 = {0: 'thumbs', 2: 'rating', 4: 'correction', 6: 'comment', 8: 'unknown'}
 _BOOLEANS = (False, True)
-_SYMBOLS_read_feedback_v1_22 = {0: 'end_user', 2: 'human_reviewer', 4: 'automatic_evaluator', 6: 'unknown'}
+_SYMBOLS_read_feedback_v2_22 = {0: 'end_user', 2: 'human_reviewer', 4: 'automatic_evaluator', 6: 'unknown'}
 _SYMBOLS_read_signal_v1_10 = {0: 'task_completed', 2: 'task_failed', 4: 'abandoned', 6: 'retried', 8: 'escalated_to_human', 10: 'copied_response', 12: 'unknown'}
 _SYMBOLS_read_signal_v1_12 = {0: 'agent', 2: 'client', 4: 'inferred', 6: 'unknown'}
 
 
-def read_interaction_v2(data: bytes, pos: int) -> Any:
+def read_interaction_v3(data: bytes, pos: int) -> Any:
     n2 = data[pos]
     if n2 < 0x80: n2 = _LENGTHS[n2]; pos += 1
     elif data[pos + 1] < 0x80:
@@ -203,7 +203,7 @@ def read_interaction_v2(data: bytes, pos: int) -> Any:
             n30 += pos
             v29 = data[pos:n30].decode()
             pos = n30
-            v31 = _SYMBOLS_read_interaction_v2_32[data[pos]]
+            v31 = _SYMBOLS_read_interaction_v3_32[data[pos]]
             pos += 1
             v33 = data[pos]
             if v33 < 0x80: v33 = _ONE_BYTE[v33]; pos += 1
@@ -290,12 +290,86 @@ def read_interaction_v2(data: bytes, pos: int) -> Any:
         v45 = data[pos:n47].decode()
         pos = n47
     else: raise ValueError('union index out of range')
-    record = {'event_id': v1, 'session_id': v3, 'turn_index': v5, 'agent_id': v6, 'agent_version': v8, 'model': v10, 'event_time': v12, 'user_id': v13, 'prompt': v16, 'response': v18, 'reasoning': v20, 'tools_used': v23, 'context': v34, 'latency_ms': v41, 'prompt_tokens': v42, 'completion_tokens': v43, 'cost_usd': v44, 'retry_of': v45}
+    v48 = []
+    while True:
+        c49 = data[pos]
+        if c49 < 0x80: c49 = _ONE_BYTE[c49]; pos += 1
+        elif data[pos + 1] < 0x80:
+            c49 = (c49 & 0x7F) | (data[pos + 1] << 7)
+            c49 = (c49 >> 1) ^ -(c49 & 1); pos += 2
+        else: c49, pos = _long_varint(data, pos)
+        if c49 == 0: break
+        if c49 < 0:
+            c49 = -c49
+            size51 = data[pos]
+            if size51 < 0x80: size51 = _LENGTHS[size51]; pos += 1
+            elif data[pos + 1] < 0x80:
+                size51 = (size51 & 0x7F) | (data[pos + 1] << 7)
+                size51 = (size51 >> 1) ^ -(size51 & 1); pos += 2
+            else: size51, pos = _long_varint(data, pos)
+            if size51 < 0: raise ValueError('negative length')
+        if c49 > len(data): raise ValueError('count beyond the data')
+        for _ in range(c49):
+            n53 = data[pos]
+            if n53 < 0x80: n53 = _LENGTHS[n53]; pos += 1
+            elif data[pos + 1] < 0x80:
+                n53 = (n53 & 0x7F) | (data[pos + 1] << 7)
+                n53 = (n53 >> 1) ^ -(n53 & 1); pos += 2
+            else: n53, pos = _long_varint(data, pos)
+            if n53 < 0: raise ValueError('negative length')
+            n53 += pos
+            v52 = data[pos:n53].decode()
+            pos = n53
+            v54 = data[pos]
+            if v54 < 0x80: v54 = _ONE_BYTE[v54]; pos += 1
+            elif data[pos + 1] < 0x80:
+                v54 = (v54 & 0x7F) | (data[pos + 1] << 7)
+                v54 = (v54 >> 1) ^ -(v54 & 1); pos += 2
+            else: v54, pos = _long_varint(data, pos)
+            n56 = data[pos]
+            if n56 < 0x80: n56 = _LENGTHS[n56]; pos += 1
+            elif data[pos + 1] < 0x80:
+                n56 = (n56 & 0x7F) | (data[pos + 1] << 7)
+                n56 = (n56 >> 1) ^ -(n56 & 1); pos += 2
+            else: n56, pos = _long_varint(data, pos)
+            if n56 < 0: raise ValueError('negative length')
+            n56 += pos
+            v55 = data[pos:n56].decode()
+            pos = n56
+            n58 = data[pos]
+            if n58 < 0x80: n58 = _LENGTHS[n58]; pos += 1
+            elif data[pos + 1] < 0x80:
+                n58 = (n58 & 0x7F) | (data[pos + 1] << 7)
+                n58 = (n58 >> 1) ^ -(n58 & 1); pos += 2
+            else: n58, pos = _long_varint(data, pos)
+            if n58 < 0: raise ValueError('negative length')
+            n58 += pos
+            v57 = data[pos:n58].decode()
+            pos = n58
+            u60 = data[pos]
+            pos += 1
+            if u60 == 0:
+                v59 = None
+            elif u60 == 2:
+                n61 = data[pos]
+                if n61 < 0x80: n61 = _LENGTHS[n61]; pos += 1
+                elif data[pos + 1] < 0x80:
+                    n61 = (n61 & 0x7F) | (data[pos + 1] << 7)
+                    n61 = (n61 >> 1) ^ -(n61 & 1); pos += 2
+                else: n61, pos = _long_varint(data, pos)
+                if n61 < 0: raise ValueError('negative length')
+                n61 += pos
+                v59 = data[pos:n61].decode()
+                pos = n61
+            else: raise ValueError('union index out of range')
+            item50 = {'media_type': v52, 'size_bytes': v54, 'sha256': v55, 'uri': v57, 'name': v59}
+            v48.append(item50)
+    record = {'event_id': v1, 'session_id': v3, 'turn_index': v5, 'agent_id': v6, 'agent_version': v8, 'model': v10, 'event_time': v12, 'user_id': v13, 'prompt': v16, 'response': v18, 'reasoning': v20, 'tools_used': v23, 'context': v34, 'latency_ms': v41, 'prompt_tokens': v42, 'completion_tokens': v43, 'cost_usd': v44, 'retry_of': v45, 'attachments': v48}
     if pos != len(data): raise ValueError('trailing or missing bytes')
     return record
 
 
-def read_feedback_v1(data: bytes, pos: int) -> Any:
+def read_feedback_v2(data: bytes, pos: int) -> Any:
     n2 = data[pos]
     if n2 < 0x80: n2 = _LENGTHS[n2]; pos += 1
     elif data[pos + 1] < 0x80:
@@ -338,7 +412,7 @@ def read_feedback_v1(data: bytes, pos: int) -> Any:
         v8 = (v8 & 0x7F) | (data[pos + 1] << 7)
         v8 = (v8 >> 1) ^ -(v8 & 1); pos += 2
     else: v8, pos = _long_varint(data, pos)
-    v9 = _SYMBOLS_read_feedback_v1_10[data[pos]]
+    v9 = _SYMBOLS_read_feedback_v2_10[data[pos]]
     pos += 1
     u12 = data[pos]
     pos += 1
@@ -392,7 +466,7 @@ def read_feedback_v1(data: bytes, pos: int) -> Any:
         v18 = data[pos:n20].decode()
         pos = n20
     else: raise ValueError('union index out of range')
-    v21 = _SYMBOLS_read_feedback_v1_22[data[pos]]
+    v21 = _SYMBOLS_read_feedback_v2_22[data[pos]]
     pos += 1
     u24 = data[pos]
     pos += 1
@@ -410,7 +484,81 @@ def read_feedback_v1(data: bytes, pos: int) -> Any:
         v23 = data[pos:n25].decode()
         pos = n25
     else: raise ValueError('union index out of range')
-    record = {'event_id': v1, 'session_id': v3, 'interaction_id': v5, 'event_time': v8, 'kind': v9, 'thumbs_up': v11, 'rating': v13, 'correction': v15, 'comment': v18, 'source': v21, 'rater_id': v23}
+    v26 = []
+    while True:
+        c27 = data[pos]
+        if c27 < 0x80: c27 = _ONE_BYTE[c27]; pos += 1
+        elif data[pos + 1] < 0x80:
+            c27 = (c27 & 0x7F) | (data[pos + 1] << 7)
+            c27 = (c27 >> 1) ^ -(c27 & 1); pos += 2
+        else: c27, pos = _long_varint(data, pos)
+        if c27 == 0: break
+        if c27 < 0:
+            c27 = -c27
+            size29 = data[pos]
+            if size29 < 0x80: size29 = _LENGTHS[size29]; pos += 1
+            elif data[pos + 1] < 0x80:
+                size29 = (size29 & 0x7F) | (data[pos + 1] << 7)
+                size29 = (size29 >> 1) ^ -(size29 & 1); pos += 2
+            else: size29, pos = _long_varint(data, pos)
+            if size29 < 0: raise ValueError('negative length')
+        if c27 > len(data): raise ValueError('count beyond the data')
+        for _ in range(c27):
+            n31 = data[pos]
+            if n31 < 0x80: n31 = _LENGTHS[n31]; pos += 1
+            elif data[pos + 1] < 0x80:
+                n31 = (n31 & 0x7F) | (data[pos + 1] << 7)
+                n31 = (n31 >> 1) ^ -(n31 & 1); pos += 2
+            else: n31, pos = _long_varint(data, pos)
+            if n31 < 0: raise ValueError('negative length')
+            n31 += pos
+            v30 = data[pos:n31].decode()
+            pos = n31
+            v32 = data[pos]
+            if v32 < 0x80: v32 = _ONE_BYTE[v32]; pos += 1
+            elif data[pos + 1] < 0x80:
+                v32 = (v32 & 0x7F) | (data[pos + 1] << 7)
+                v32 = (v32 >> 1) ^ -(v32 & 1); pos += 2
+            else: v32, pos = _long_varint(data, pos)
+            n34 = data[pos]
+            if n34 < 0x80: n34 = _LENGTHS[n34]; pos += 1
+            elif data[pos + 1] < 0x80:
+                n34 = (n34 & 0x7F) | (data[pos + 1] << 7)
+                n34 = (n34 >> 1) ^ -(n34 & 1); pos += 2
+            else: n34, pos = _long_varint(data, pos)
+            if n34 < 0: raise ValueError('negative length')
+            n34 += pos
+            v33 = data[pos:n34].decode()
+            pos = n34
+            n36 = data[pos]
+            if n36 < 0x80: n36 = _LENGTHS[n36]; pos += 1
+            elif data[pos + 1] < 0x80:
+                n36 = (n36 & 0x7F) | (data[pos + 1] << 7)
+                n36 = (n36 >> 1) ^ -(n36 & 1); pos += 2
+            else: n36, pos = _long_varint(data, pos)
+            if n36 < 0: raise ValueError('negative length')
+            n36 += pos
+            v35 = data[pos:n36].decode()
+            pos = n36
+            u38 = data[pos]
+            pos += 1
+            if u38 == 0:
+                v37 = None
+            elif u38 == 2:
+                n39 = data[pos]
+                if n39 < 0x80: n39 = _LENGTHS[n39]; pos += 1
+                elif data[pos + 1] < 0x80:
+                    n39 = (n39 & 0x7F) | (data[pos + 1] << 7)
+                    n39 = (n39 >> 1) ^ -(n39 & 1); pos += 2
+                else: n39, pos = _long_varint(data, pos)
+                if n39 < 0: raise ValueError('negative length')
+                n39 += pos
+                v37 = data[pos:n39].decode()
+                pos = n39
+            else: raise ValueError('union index out of range')
+            item28 = {'media_type': v30, 'size_bytes': v32, 'sha256': v33, 'uri': v35, 'name': v37}
+            v26.append(item28)
+    record = {'event_id': v1, 'session_id': v3, 'interaction_id': v5, 'event_time': v8, 'kind': v9, 'thumbs_up': v11, 'rating': v13, 'correction': v15, 'comment': v18, 'source': v21, 'rater_id': v23, 'attachments': v26}
     if pos != len(data): raise ValueError('trailing or missing bytes')
     return record
 
@@ -484,7 +632,7 @@ def read_signal_v1(data: bytes, pos: int) -> Any:
 
 
 READERS = {
-    bytes.fromhex('9191d1ed5ef12706'): read_interaction_v2,
-    bytes.fromhex('5601e9b28ea5ab0b'): read_feedback_v1,
+    bytes.fromhex('0da204834f7a5380'): read_interaction_v3,
+    bytes.fromhex('2a65a6905b2f78b4'): read_feedback_v2,
     bytes.fromhex('9335f3176dd7de31'): read_signal_v1,
 }

@@ -51,7 +51,7 @@ _FEEDBACK_FIELDS: tuple[str, ...] = (
 _INTERACTION_FIELDS = (
     "event_id", "session_id", "turn_index", "agent_id", "agent_version", "model", "event_time",
     "user_id", "prompt", "response", "reasoning", "tools_used", "context", "latency_ms",
-    "prompt_tokens", "completion_tokens", "cost_usd", "retry_of",
+    "prompt_tokens", "completion_tokens", "cost_usd", "retry_of", "attachments",
 )  # fmt: skip
 _INTERACTION_KEYS = frozenset(_INTERACTION_FIELDS)
 

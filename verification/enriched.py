@@ -16,7 +16,7 @@ __all__ = ["INTERACTION_FIELDS", "enriched_content", "joined_feedback", "turn_le
 INTERACTION_FIELDS = (
     "event_id", "session_id", "turn_index", "agent_id", "agent_version", "model", "event_time",
     "user_id", "prompt", "response", "reasoning", "tools_used", "context", "latency_ms",
-    "prompt_tokens", "completion_tokens", "cost_usd", "retry_of",
+    "prompt_tokens", "completion_tokens", "cost_usd", "retry_of", "attachments",
 )  # fmt: skip
 _FEEDBACK_FIELDS = (
     "event_id", "event_time", "kind", "thumbs_up", "rating", "correction", "comment", "source",
@@ -76,4 +76,5 @@ def _interaction_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     fields = {name: record.get(name) for name in INTERACTION_FIELDS}
     fields["tools_used"] = list(fields["tools_used"] or [])
     fields["context"] = dict(fields["context"] or {})
+    fields["attachments"] = list(fields["attachments"] or [])
     return fields

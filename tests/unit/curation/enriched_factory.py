@@ -103,7 +103,8 @@ def write_enriched(
 ) -> str:
     """Append rows to the enriched table under `lake_uri` (the sink's layout); return its path."""
     schema = ENRICHED_INTERACTIONS.arrow_schema()
-    table = pa.Table.from_pylist(list(rows), schema=schema)
+    # Rows made before attachments existed have none (the decoded default).
+    table = pa.Table.from_pylist([{"attachments": [], **row} for row in rows], schema=schema)
     path = ENRICHED_INTERACTIONS.path(str(lake_uri))
     write_deltalake(path, table, mode=mode, partition_by=list(ENRICHED_INTERACTIONS.partition_by))
     return path

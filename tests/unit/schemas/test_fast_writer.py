@@ -82,6 +82,7 @@ def interaction(**changes: Any) -> dict[str, Any]:
         "completion_tokens": 2,
         "cost_usd": 0.5,
         "retry_of": None,
+        "attachments": [],
     }
     record.update(changes)
     return record

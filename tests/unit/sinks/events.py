@@ -90,6 +90,7 @@ def interaction(session_id: str, turn: int, user_id: str | None, t_ms: int) -> d
         "completion_tokens": 240,
         "cost_usd": 0.0031,
         "retry_of": None,
+        "attachments": [],
     }
 
 

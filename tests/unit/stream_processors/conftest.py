@@ -39,6 +39,7 @@ class EventFactory:
             "completion_tokens": 1,
             "cost_usd": 0.001,
             "retry_of": None,
+            "attachments": [],
             **extra,
         }
         return {"kind": "interaction", "record": record, "src": ["interactions", 0, 0, None]}

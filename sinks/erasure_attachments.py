@@ -1,0 +1,51 @@
+"""Erasure of a user's attachments: the folders of the user's sessions in the lake's
+`attachments/` area (layout in `schemas.attachments`), removed with their files.
+
+Attachments are stored per session, so the sessions the erasure finds in the tables
+(`sinks.erasure_match.UserRows`) name exactly the folders to remove; no file is shared with
+another user's session. Only a local (or mounted) lake is handled here: on an object store the
+operator deletes the same prefixes (`s-<hash>/` under `attachments/`), which the report lists.
+"""
+
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from schemas.attachments import attachments_root, session_folder
+from sinks.lake import Lake
+
+__all__ = ["AttachmentErasure", "erase_attachments"]
+
+
+@dataclass
+class AttachmentErasure:
+    """The session folders found (and removed unless a dry run), their files and bytes."""
+
+    folders: list[str] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    removed: bool = False
+    unsupported: str | None = None  # why nothing was done (an object-store lake)
+
+
+def erase_attachments(lake: Lake, sessions: Iterable[str], dry_run: bool) -> AttachmentErasure:
+    """Remove (or, with `dry_run`, count) the attachment folders of `sessions`."""
+    result = AttachmentErasure()
+    if "://" in lake.uri and not lake.uri.startswith("file://"):
+        result.unsupported = f"{lake.uri} is not a local path: delete the listed folders there"
+        result.folders = sorted(session_folder(s) for s in sessions)
+        return result
+    root = attachments_root(lake.uri.removeprefix("file://"), lake.prefix)
+    for session_id in sorted(sessions):
+        folder = root / session_folder(session_id)
+        if not folder.is_dir():
+            continue
+        result.folders.append(folder.name)
+        for path in folder.rglob("*"):
+            if path.is_file():
+                result.files += 1
+                result.bytes += path.stat().st_size
+        if not dry_run:
+            shutil.rmtree(folder)
+    result.removed = not dry_run and bool(result.folders)
+    return result
