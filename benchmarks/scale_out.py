@@ -12,7 +12,8 @@ a single-node Kafka + Redis, then (unless --skip-cluster) the shape of `feedback
    the backlog, each group member's events/s (its partitions' events over the same time), the
    workers' total CPU µs per event (all processes; the scale-out cost: it should not grow with
    workers), Redis CPU µs per event (every Redis node) and Kafka CPU µs per event (every
-   broker). On the cluster only the 1-worker run is repeated (the Redis Cluster's cost).
+   broker), both less what they used idle over 5 s before the backlog. On the cluster only the
+   1-worker run is repeated (the Redis Cluster's cost).
 2. Producer: the SDK end to end (acks=all, idempotent, all delivered) and the raw-produce floor
    (pre-encoded bytes, same settings), events/s and CPU µs per event of this process.
 3. Sink: one `DeltaSink` from the filled input topics to committed Delta files, rows/s and CPU
@@ -119,7 +120,7 @@ class Workers:
                             "--namespace",
                             namespace,
                             "--loglevel",
-                            "warning",
+                            "info",
                         ],
                         cwd=ROOT,
                         env=env,
@@ -189,6 +190,15 @@ def measure_workers(
         pids = [p.pid for p in workers.processes]
         redis_pids = [n.process.pid for n in stack.stack.redis_nodes]
         kafka_pids = [n.process.pid for n in stack.stack.kafka_nodes]
+        # What the services burn with nothing to do (heartbeats, the controller quorum, the
+        # workers' idle ticks) is subtracted: figures per event are the traffic's cost.
+        idle_s = 5.0
+        idle0 = [total_cpu(p for p in group if p) for group in (redis_pids, kafka_pids)]
+        time.sleep(idle_s)
+        idle = [
+            (total_cpu(p for p in group if p) - before) / idle_s
+            for group, before in zip((redis_pids, kafka_pids), idle0, strict=True)
+        ]
         cpu0 = [cpu_seconds(pid) for pid in pids]
         redis0 = total_cpu(p for p in redis_pids if p)
         kafka0 = total_cpu(p for p in kafka_pids if p)
@@ -199,12 +209,15 @@ def measure_workers(
         wait(lambda: sum(workers.checkpointed().values()) >= total, 600, "the backlog")
         elapsed = time.perf_counter() - started
         cpu = [cpu_seconds(pid) - c for pid, c in zip(pids, cpu0, strict=True)]
-        redis_cpu = total_cpu(p for p in redis_pids if p) - redis0
-        kafka_cpu = total_cpu(p for p in kafka_pids if p) - kafka0
+        redis_cpu = total_cpu(p for p in redis_pids if p) - redis0 - idle[0] * elapsed
+        kafka_cpu = total_cpu(p for p in kafka_pids if p) - kafka0 - idle[1] * elapsed
         done = workers.checkpointed()
     finally:
         workers.stop()
+    logs = (log_dir / f"{namespace}-worker-0.log").read_text(errors="replace")
+    join_logic = logs.split("join logic: ", 1)[1].split()[0] if "join logic: " in logs else "?"
     return {
+        "join_logic": join_logic,  # "compiled" (mypyc) or "pure" Python
         "workers": count,
         "events": total,
         "seconds": elapsed,
@@ -268,7 +281,7 @@ def report_workers(label: str, runs: list[dict[str, Any]]) -> None:
             f"{run['seconds']:.1f} s: {run['events_per_s']:,.0f} events/s (members: {members}); "
             f"workers CPU {run['workers_cpu_us']:.0f} µs/event (each: {per_worker}); "
             f"Redis CPU {run['redis_cpu_us']:.1f} µs/event; Kafka CPU "
-            f"{run['kafka_cpu_us']:.1f} µs/event; {run['load']}",
+            f"{run['kafka_cpu_us']:.1f} µs/event; join logic {run['join_logic']}; {run['load']}",
             flush=True,
         )
 
