@@ -134,6 +134,7 @@ class Stack:
     sink_url: str
     producer_url: str
     dashboard_url: str
+    gateway_url: str
     sent: Counter[str]  # topic -> events sent through the SDK
     produced: Counter[str]  # topic -> every message produced (SDK and garbage)
     services: list[Service]
@@ -164,6 +165,7 @@ def stack(
     tmp = tmp_path_factory.mktemp("prometheus")
     with namespace_for(bootstrap_servers, redis_url) as namespace:
         processor_port, sink_port, dashboard_port = free_port(), free_port(), free_port()
+        gateway_port = free_port()
         processor = Service(
             ["process", "--namespace", namespace.name, "--loglevel", "warning"],
             {
@@ -193,6 +195,13 @@ def stack(
                 tmp / "dashboard.log",
             )
             services.append(dashboard)
+            gateway = Service(
+                ["gateway", "--port", str(gateway_port), "--namespace", namespace.name,
+                 "--keys-file", str(tmp / "gateway-keys"), "--spool-dir", str(tmp / "gw-spool")],
+                {"FEEDBACK_GATEWAY_BOOTSTRAP_SERVERS": bootstrap_servers},
+                tmp / "gateway.log",
+            )  # fmt: skip
+            services.append(gateway)
             registry = CollectorRegistry()
             producer_server = start_metrics_server(0, "127.0.0.1", registry, any_port=True)
             assert producer_server is not None
@@ -204,6 +213,7 @@ def stack(
                     f"http://127.0.0.1:{sink_port}/metrics",
                     producer_server.url,
                     f"http://127.0.0.1:{dashboard_port}/metrics",
+                    f"http://127.0.0.1:{gateway_port}/metrics",
                     sent,
                     produced,
                     services,
@@ -384,8 +394,9 @@ def test_producer_sdk_series_count_what_was_sent(stack: Stack) -> None:
 
 
 DOCS = ROOT / "docs"
-# A series name in the docs: feedback_<component>_<what>..., the component a known one.
-_COMPONENT = "|".join(COMPONENTS)
+# A series name in the docs: feedback_<component>_<what>..., the component a known one (the
+# gateway names its series itself).
+_COMPONENT = "|".join((*COMPONENTS, "gateway"))
 SERIES_IN_DOCS = re.compile(rf"\bfeedback_(?:{_COMPONENT})_[a-z0-9_]*[a-z0-9]\b")
 
 
@@ -398,6 +409,10 @@ def _names_in_docs() -> dict[str, list[str]]:
     return found
 
 
+def _answers(url: str) -> Callable[[], bool]:
+    return lambda: bool(scrape(url))
+
+
 def test_every_series_named_in_docs_exists(stack: Stack) -> None:
     """Each `feedback_<component>_...` name in docs/ is served by a real process's /metrics
     (as a family name, e.g. a counter without `_total`, or as a sample name)."""
@@ -406,10 +421,10 @@ def test_every_series_named_in_docs_exists(stack: Stack) -> None:
         "sink": stack.sink_url,
         "producer": stack.producer_url,
         "dashboard": stack.dashboard_url,
+        "gateway": stack.gateway_url,
     }
-    wait_for(
-        lambda: bool(scrape(stack.dashboard_url)), 60, "the dashboard's /metrics", stack.services
-    )
+    for url in (stack.dashboard_url, stack.gateway_url):
+        wait_for(_answers(url), 60, f"{url} to answer", stack.services)
     served = {component: exposed_names(url) for component, url in urls.items()}
     named = _names_in_docs()
     assert "feedback_sink_flush_duration_seconds" in named  # the scan finds real names
