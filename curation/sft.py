@@ -203,7 +203,9 @@ def build_sft(
             "target_precision": options.target_precision,
             **thresholds.as_dict(),
             **estimate.as_dict(),
-            "precision_of_agent_answers": round(float(own.mean()), 4) if own.len() else None,
+            "precision_of_agent_answers": round(float(own.to_numpy().mean()), 4)
+            if own.len()
+            else None,
         }
     return SftBuild(rows, log, pii, label_model)
 

@@ -61,11 +61,11 @@ REGIMES: dict[str, Regime] = {
         ),
         Regime(
             "sparse",
-            "little feedback (~3% of turns), long sessions, 68% good turns, a noisy third of "
-            "raters, a few sarcastic users, corrections hours late",
+            "little feedback (~3% of turns), up to 9 turns a session, ~72% good turns, a noisy "
+            "third of raters, a few sarcastic users, corrections hours late",
             quality_shift=-0.15,
             values={
-                "feedback_share": 0.2,
+                "feedback_share": 0.12,
                 "feedback_noise": 0.05,
                 "noisy_rater_share": 0.3,
                 "noisy_rater_noise": 0.25,
@@ -75,15 +75,16 @@ REGIMES: dict[str, Regime] = {
                 "retry_without_id_share": 0.3,
                 "session_model": "turns",
                 "quit_after_bad": 0.6,
+                "retry_share": 0.6,
             },
         ),
         Regime(
             "crowd",
             "heavy feedback (~40% of turns) from a crowd where 40% of raters flip 25% of their "
-            "verdicts, short sessions, 73% good turns, corrections within minutes",
+            "verdicts, short sessions, ~75% good turns, corrections within minutes",
             quality_shift=-0.1,
             values={
-                "feedback_share": 0.95,
+                "feedback_share": 0.85,
                 "feedback_items": (1, 2, 2, 2),
                 "feedback_noise": 0.04,
                 "noisy_rater_share": 0.4,
@@ -95,8 +96,8 @@ REGIMES: dict[str, Regime] = {
         ),
         Regime(
             "sarcastic",
-            "a struggling agent fleet (~45% good turns), 20% of users give thumbs-up to bad "
-            "answers, feedback on ~12% of turns, corrections an hour late",
+            "a struggling agent fleet (~50% good turns), 15% of users give thumbs-up to bad "
+            "answers, feedback on ~30% of turns, corrections an hour late",
             quality_shift=-0.27,
             values={
                 "feedback_share": 0.8,

@@ -112,9 +112,10 @@ def _table(
 ) -> np.ndarray:
     """[stratum, class, category] = P(category | class, stratum), smoothed."""
     size = STRATA * categories
-    good = np.bincount(cells[present], weights=q[present], minlength=size).reshape(STRATA, -1)
-    bad = np.bincount(cells[present], weights=1.0 - q[present], minlength=size).reshape(STRATA, -1)
-    good, bad = good + settings.smoothing, bad + settings.smoothing
+    good: np.ndarray = np.bincount(cells[present], weights=q[present], minlength=size)
+    bad: np.ndarray = np.bincount(cells[present], weights=1.0 - q[present], minlength=size)
+    good = good.reshape(STRATA, -1) + settings.smoothing
+    bad = bad.reshape(STRATA, -1) + settings.smoothing
     return np.stack(
         [bad / bad.sum(axis=1, keepdims=True), good / good.sum(axis=1, keepdims=True)], axis=1
     )

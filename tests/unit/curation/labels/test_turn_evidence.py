@@ -48,10 +48,12 @@ def test_named_retry_and_votes_become_codes(tmp_path):
         ),
     ]
     rows[0]["signals"] = [signal("retried", rows[0]["event_id"])]
+    rows[0]["feedback"].append(rows[1]["feedback"][0])  # a session's feedback is on every turn
     turns = _turns(rows, tmp_path).sort("turn_index")
     evidence = extract_evidence(turns)
     assert evidence.features["after"].tolist()[0] == 1  # retried, not the last turn
-    assert sorted(evidence.vote_category.tolist()) == [0, 0, 0, 1, 4]  # session vote on both
+    # Thumbs up 4, rating 2 -> 1, the session's thumbs down 0 on both turns.
+    assert sorted(evidence.vote_category.tolist()) == [0, 0, 1, 4]
     session_votes = evidence.vote_session_level.sum()
     assert session_votes == 2
 
