@@ -26,10 +26,19 @@ from curation.options import CurationOptions
 from curation.pipeline import CurationResult, curate_preferences, curate_sft, default_output_dir
 from curation.source import open_table
 from curation.watch_settings import WatchSettings
+from plumbing.observability import counter, gauge
 
 __all__ = ["AgentMark", "CurationWatch", "RecordSink", "WatchState", "records_as_json"]
 
 log = logging.getLogger(__name__)
+
+_POLLED = gauge(
+    "curation", "watch_last_poll", "When the watch last checked the lake.", unit="seconds"
+)
+_PUBLISHED = counter(
+    "curation", "datasets_published", "DatasetReady records published.", labels=["kind"]
+)
+_FAILED = counter("curation", "watch_failed_polls", "Polls that failed (retried next time).")
 
 
 class RecordSink(Protocol):
@@ -139,8 +148,10 @@ class CurationWatch:
         """Poll every `poll_seconds` until `stop` is set; a failed poll is logged and retried."""
         while not stop.is_set():
             try:
-                self.poll_once()
+                _PUBLISHED.labels(self.settings.kind).inc(len(self.poll_once()))
+                _POLLED.set(self.clock())
             except Exception:
+                _FAILED.inc()
                 log.exception(
                     "curation watch poll failed; retrying in %ss", self.settings.poll_seconds
                 )

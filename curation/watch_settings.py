@@ -43,6 +43,9 @@ class WatchSettings(ServiceSettings):
     webhook_secret: SecretStr | None = None
     webhook_attempts: int = Field(default=5, ge=1)
     webhook_backoff_s: float = Field(default=0.5, ge=0)
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Serve Prometheus /metrics here (None or 0: off)."
+    )
 
     @model_validator(mode="after")
     def _a_rule_and_a_secret(self) -> "WatchSettings":

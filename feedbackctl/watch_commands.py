@@ -17,6 +17,7 @@ from curation.settings import CurationSettings
 from curation.watch import CurationWatch, RecordSink, records_as_json
 from curation.watch_settings import WATCH_ENV_PREFIX, WatchSettings
 from curation.webhook import WebhookSender
+from plumbing.observability import start_metrics_server
 from schemas.topics import DATASETS
 
 __all__ = ["watch"]
@@ -100,6 +101,7 @@ def watch(
         if records:
             print(records_as_json(records))
         return
+    start_metrics_server(settings.metrics_port, settings.metrics_host)
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
