@@ -17,6 +17,7 @@ PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON", "FEEDBACK_COMPILED_DIR", "FEEDBACK_PURE_
 
 
 def settings_by_prefix() -> dict[str, type[BaseSettings]]:
+    from curation.watch_settings import WatchSettings
     from dashboard.settings import DashboardSettings
     from feedbackctl.topics_commands import TopicsSettings
     from gateway.settings import GatewaySettings
@@ -33,6 +34,7 @@ def settings_by_prefix() -> dict[str, type[BaseSettings]]:
         ProducerSettings,
         SinkSettings,
         ProcessorSettings,
+        WatchSettings,
     ]
     return {str(cls.model_config["env_prefix"]).upper(): cls for cls in classes}
 

@@ -13,7 +13,7 @@ import yaml
 from tests.unit.deploy.conftest import ROOT, unknown_variables
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-LONG_RUNNING = {"kafka", "redis", "processor", "sink", "dashboard", "gateway"}
+LONG_RUNNING = {"kafka", "redis", "processor", "sink", "dashboard", "gateway", "curate-watch"}
 
 
 def _compose_binary() -> str | None:

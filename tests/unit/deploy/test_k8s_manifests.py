@@ -35,8 +35,10 @@ def test_expected_kinds() -> None:
             "Deployment",
             "Deployment",
             "Deployment",
+            "Deployment",
             "Kustomization",
             "Namespace",
+            "PersistentVolumeClaim",
             "PersistentVolumeClaim",
             "Service",
             "Service",
@@ -47,6 +49,7 @@ def test_expected_kinds() -> None:
         "feedback-sink",
         "feedback-dashboard",
         "feedback-gateway",
+        "feedback-curate-watch",
     }
 
 
