@@ -109,9 +109,8 @@ async def _events(request: web.Request) -> web.Response:
 def _typed(item: Any) -> tuple[EventKind | None, Any]:
     if not isinstance(item, dict):
         return "interaction", item  # refused by the contract as "not a JSON object"
-    fields = dict(item)
-    kind = fields.pop("type", None)
-    return (kind if kind in ("interaction", "feedback", "signal") else None), fields
+    kind = item.pop("type", None)  # the parsed body is ours to change
+    return (kind if kind in ("interaction", "feedback", "signal") else None), item
 
 
 async def _healthz(_request: web.Request) -> web.Response:

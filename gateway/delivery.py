@@ -73,6 +73,7 @@ class EventWriter:
         self._spool_lock = threading.Lock()
         self._spool_bytes = sum(p.stat().st_size for p in spool_files(self.spool_dir))
         self.kafka_up = True
+        self._probed = threading.Event()  # Kafka answered once since the start
         self._all_brokers_down = threading.Event()
         self._stop = threading.Event()
         self._producer = Producer(self._config())
@@ -108,8 +109,8 @@ class EventWriter:
         return [where or "unavailable" for where in batch.outcomes]
 
     def ready(self) -> bool:
-        """Kafka answered the last probe or delivery."""
-        return self.kafka_up
+        """Kafka answered since the start, and no delivery or probe failed since it last did."""
+        return self.kafka_up and self._probed.is_set()
 
     def spooled_bytes(self) -> int:
         return self._spool_bytes
@@ -201,6 +202,13 @@ class EventWriter:
         return stored
 
     def _replay_loop(self) -> None:
+        while not self._probed.is_set() and not self._stop.is_set():
+            if self._kafka_answers():
+                self.kafka_up = True
+                self._probed.set()
+            else:
+                self.kafka_up = False
+                self._stop.wait(self.settings.replay_interval_s)
         while not self._stop.wait(self.settings.replay_interval_s):
             try:
                 if spool_files(self.spool_dir) or not self.kafka_up:

@@ -294,3 +294,39 @@ def test_otlp_spans_that_break_the_contract_are_reported_not_stored(
         "/v1/traces", b"\x0a\xff\xff", key, {"Content-Type": "application/x-protobuf"}
     )
     assert garbage.status_code == 400
+
+
+def test_without_kafka_events_are_spooled_then_503_once_the_spool_is_full(
+    tmp_path_factory: pytest.TempPathFactory, namespace: str
+) -> None:
+    """A gateway whose Kafka never answers (nothing listens at its address): it acknowledges
+    from the spool, durable on disk, until the spool is full, then answers 503 + Retry-After."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{sock.getsockname()[1]}"
+    gateway = start_gateway(
+        tmp_path_factory.mktemp("gateway-no-kafka"), nowhere, namespace,
+        spool_max_bytes="6000", retry_after_s="7", ack_timeout_ms="3000",
+    )  # fmt: skip
+    try:
+        import requests
+
+        key = gateway.add_key(AGENT)
+        assert requests.get(f"{gateway.url}/readyz", timeout=10).status_code == 503
+        first = [interaction("s-spool", i) for i in range(3)]
+        taken = gateway.post("/v1/events", first, key)
+        assert taken.status_code == 202, taken.text
+        assert {item["stored"] for item in taken.json()["accepted"]} == {"spool"}
+        spooled = "".join(path.read_text() for path in gateway.spool_dir.glob("spool-*.jsonl"))
+        assert spooled.count("\n") == 3
+        more = [interaction("s-spool", 3 + i) for i in range(20)]
+        full = gateway.post("/v1/events", more, key)
+        assert full.status_code == 503 and full.headers["Retry-After"] == "7"
+        body = full.json()
+        assert body["unavailable"] and len(body["accepted"]) + len(body["unavailable"]) == 20
+        assert {item["stored"] for item in body["accepted"]} <= {"spool"}
+    finally:
+        gateway.stop()
+    # Stopped cleanly: the spool is kept for the next start, nothing acknowledged is gone.
+    kept = "".join(path.read_text() for path in gateway.spool_dir.glob("spool-*.jsonl"))
+    assert kept.count("\n") == 3 + len(body["accepted"])
