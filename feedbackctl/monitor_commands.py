@@ -17,6 +17,7 @@ from curation.monitoring import AlertPublisher, MonitorSettings, read_alerts, ru
 from curation.monitoring.follow import MetricsFollower
 from curation.monitoring.monitor import MonitorReport
 from curation.monitoring.settings import MONITOR_ENV_PREFIX
+from plumbing.observability import ObservabilityError, start_metrics_server
 from schemas.topics import topic_by_name
 
 __all__ = ["monitor_app"]
@@ -107,7 +108,10 @@ def run(
         None, "--reference", help=f"Reference window before it, s ({_env('reference_s')})."
     ),
     until_ms: int | None = typer.Option(
-        None, "--until", help="End of the current window, epoch ms (default: newest event)."
+        None,
+        "--until",
+        help="End of the current window, epoch ms (default: the newest turn minus "
+        f"{_env('maturity_s')}, 1 h).",
     ),
     publish: bool = typer.Option(True, "--publish/--no-publish", help="Publish alerts to Kafka."),
     bootstrap_servers: str | None = typer.Option(
@@ -202,6 +206,11 @@ def follow(
         bootstrap, rules, metrics_topic, AlertPublisher(bootstrap, alerts_topic)
     )
     signal.signal(signal.SIGTERM, lambda *_: follower.stop())
+    try:
+        start_metrics_server(settings.metrics_port, settings.metrics_host, follower.registry)
+    except ObservabilityError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
     console.print(
         f"following {metrics_topic.name}, alerts to {alerts_topic.name} "
         f"(maturity: outcomes {rules.completion_maturity_s:.0f} s, thumbs "

@@ -22,12 +22,14 @@ from confluent_kafka import (
     Message,
     TopicPartition,
 )
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from curation.exceptions import CurationError
 from curation.monitoring.alerts import AlertPublisher, read_alerts
 from curation.monitoring.live import LiveMonitor, Verdict
 from curation.monitoring.live_rules import LiveRules
 from plumbing.kafka_security import kafka_client_config
+from plumbing.observability import metric_name
 from schemas.serializer import serializer_for
 from schemas.topics import METRICS, TopicSpec
 
@@ -65,6 +67,27 @@ class MetricsFollower:
         self.monitor = LiveMonitor(rules)
         self.serializer = serializer_for(metrics)
         self.stats = FollowStats()
+        self.registry = CollectorRegistry()
+        self.newest_end_ms = 0
+        self._windows = Counter(
+            metric_name("monitor", "final_windows"),
+            "Final metric windows read.",
+            registry=self.registry,
+        )
+        self._verdicts = Counter(
+            metric_name("monitor", "verdicts"),
+            "Matured windows compared, by signal and outcome (tested, or why not).",
+            ["signal", "outcome"],
+            registry=self.registry,
+        )
+        self._published = Counter(
+            metric_name("monitor", "alerts_published"), "Alerts published.", registry=self.registry
+        )
+        self._newest = Gauge(
+            metric_name("monitor", "newest_window_end", "seconds"),
+            "Event time (epoch s) of the newest final window read.",
+            registry=self.registry,
+        )
         self.stop_event = threading.Event()
         self._known: set[str] = set()
 
@@ -141,15 +164,21 @@ class MetricsFollower:
                 continue
             if record.get("is_final"):
                 self.stats.final_windows += 1
+                self._windows.inc()
+                self.newest_end_ms = max(self.newest_end_ms, int(record["window_end"]))
+                self._newest.set(self.newest_end_ms / 1000)
             for verdict in self.monitor.add(record):
                 alerts += self._publishable(verdict)
         if alerts:
-            self.stats.alerts_published += self.publisher.publish(alerts)
+            sent = self.publisher.publish(alerts)
+            self.stats.alerts_published += sent
+            self._published.inc(sent)
             self.stats.alerts += alerts
             for alert in alerts:
                 log.warning("alert %s: %s", alert["alert_id"], alert["message"])
 
     def _publishable(self, verdict: Verdict) -> list[dict[str, object]]:
+        self._verdicts.labels(verdict.signal, verdict.reason or "tested").inc()
         if not verdict.reason:
             self.stats.verdicts += 1
         alert = verdict.alert

@@ -9,8 +9,10 @@ How a verdict is reached (docs/monitoring.md):
   session closes, feedback when it is given), so what a window's turns earned lands in the
   windows after it. Window W is compared for a signal once every window up to W's end plus the
   signal's maturity delay is final; its *evidence* is those windows' pooled counts;
-- its *reference* is the evidence of the `live_reference_s` before W, leaving out the version's
-  first maturity span (outcomes and feedback of a stream's start are not representative yet);
+- its *reference* is the evidence of the `live_reference_s` that end `reference_gap_s` before
+  W (so a drop is still compared with evidence from before it a few windows later), leaving
+  out the version's first maturity span (a stream's first outcomes and feedback are not
+  representative yet);
 - no verdict with fewer than the minimum counts, or while traffic volume changed;
 - a one-sided score test for the drop of the rate (a rise for corrections), at the Bonferroni
   level family_alpha / (versions x signals x windows in horizon_s), and a change of at least
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     test_proportions_2indep,
@@ -32,9 +35,11 @@ from statsmodels.stats.proportion import (
 from curation.monitoring.alerts import make_alert
 from curation.monitoring.live_rules import LiveRules
 
-__all__ = ["SIGNALS", "LiveMonitor", "Signal", "Verdict", "drop_test"]
+__all__ = ["SIGNALS", "LiveMonitor", "Signal", "Verdict", "drop_test", "mean_drop_test"]
 
 Counts = dict[str, int]
+MIN_SCORE_VARIANCE = 0.1  # a floor for the estimate: ratings 1-5 are never all alike
+MIN_VARIANCE_WINDOWS = 4  # reference windows with scores needed to estimate their variance
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,13 @@ class Signal:
     hits: Callable[[Mapping[str, Any]], int]
     trials: Callable[[Mapping[str, Any]], int]
     maturity: Callable[[LiveRules], float]
+    # A mean of scores (hits = their sum) rather than a rate: a z-test with the variance of
+    # one score estimated from the reference windows' spread.
+    mean: bool = False
+
+
+def _rating_sum(r: Mapping[str, Any]) -> int:
+    return round(float(r["mean_rating"] or 0.0) * int(r["ratings"]))
 
 
 def _feedback_total(r: Mapping[str, Any]) -> int:
@@ -72,6 +84,16 @@ SIGNALS: tuple[Signal, ...] = (
         lambda r: int(r["thumbs_up"]),
         lambda r: int(r["thumbs_up"]) + int(r["thumbs_down"]),
         lambda rules: rules.thumbs_maturity_s,
+    ),
+    Signal(
+        "ratings",
+        "mean_rating",
+        "ratings",
+        True,
+        _rating_sum,
+        lambda r: int(r["ratings"]),
+        lambda rules: rules.thumbs_maturity_s,
+        mean=True,
     ),
     Signal(
         "corrections",
@@ -124,6 +146,16 @@ def drop_test(
         )
     p_value = float(result.pvalue)
     return 1.0 if math.isnan(p_value) else p_value
+
+
+def mean_drop_test(
+    total: int, n: int, ref_total: int, ref_n: int, variance: float, worse_when_lower: bool
+) -> float:
+    """One-sided p-value that the current mean score is worse than the reference's (z-test
+    with the variance of one score given)."""
+    error = math.sqrt(max(variance, 1e-12) * (1 / n + 1 / ref_n))
+    z = (total / n - ref_total / ref_n) / error
+    return float(norm.cdf(z) if worse_when_lower else norm.sf(z))
 
 
 @dataclass
@@ -199,7 +231,8 @@ class LiveMonitor:
     def _forget(self, version: _Version) -> None:
         """Drop windows no comparison can reach any more."""
         assert self.window_ms is not None
-        oldest = min(version.next_start.values()) - int(self.rules.live_reference_s * 1000)
+        reach = self.rules.live_reference_s + self.rules.reference_gap_s
+        oldest = min(version.next_start.values()) - int(reach * 1000)
         for start in [s for s in version.windows if s < oldest - self.window_ms]:
             del version.windows[start]
 
@@ -217,8 +250,11 @@ class LiveMonitor:
         assert self.window_ms is not None
         w, rules = self.window_ms, self.rules
         evidence = (start, start + (1 + span) * w)
-        ref_begin = max(start - int(rules.live_reference_s * 1000), version.first_start + span * w)
-        reference = (ref_begin, start)
+        ref_end = start - int(rules.reference_gap_s * 1000)
+        ref_begin = max(
+            ref_end - int(rules.live_reference_s * 1000), version.first_start + span * w
+        )
+        reference = (ref_begin, max(ref_begin, ref_end))
         hits, trials = self._sum(version, signal.name, *evidence)
         ref_hits, ref_trials = self._sum(version, signal.name, *reference)
         alpha = self.alpha()
@@ -252,24 +288,56 @@ class LiveMonitor:
         rate, ref_rate = hits / trials, ref_hits / ref_trials
         change = rate - ref_rate
         worse = -change if signal.worse_when_lower else change
-        p_value = drop_test(hits, trials, ref_hits, ref_trials, signal.worse_when_lower)
-        if worse < rules.min_effect or p_value >= alpha:
+        if signal.mean:
+            estimate = self._score_variance(version, signal.name, reference)
+            if estimate is None:
+                return verdict("too few in the reference")
+            variance = estimate
+            p_value = mean_drop_test(
+                hits, trials, ref_hits, ref_trials, variance, signal.worse_when_lower
+            )
+            min_effect = rules.min_rating_drop
+        else:
+            p_value = drop_test(hits, trials, ref_hits, ref_trials, signal.worse_when_lower)
+            min_effect = rules.min_effect
+        if worse < min_effect or p_value >= alpha:
             return verdict("", p_value)
         if start < version.quiet_until.get(signal.name, start):
             return verdict("alerted already", p_value)
         version.quiet_until[signal.name] = start + int(rules.live_reference_s * 1000)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            low, high = confint_proportions_2indep(
-                hits,
-                trials,
-                ref_hits,
-                ref_trials,
-                method="newcomb",
-                compare="diff",
-                alpha=2 * alpha,
-            )
+        if signal.mean:
+            half = float(norm.isf(alpha)) * math.sqrt(variance * (1 / trials + 1 / ref_trials))
+            low, high = change - half, change + half
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                low, high = confint_proportions_2indep(
+                    hits,
+                    trials,
+                    ref_hits,
+                    ref_trials,
+                    method="newcomb",
+                    compare="diff",
+                    alpha=2 * alpha,
+                )
         found = verdict("", p_value)
         return Verdict(**{**found.__dict__, "alert": self._alert(found, signal, (low, high))})
+
+    def _score_variance(
+        self, version: _Version, name: str, reference: tuple[int, int]
+    ) -> float | None:
+        """Variance of one score, from the spread of the reference windows' means (each
+        window's squared deviation weighted by its count); None with too few windows."""
+        windows = [
+            (c[name], c[name + "_trials"])
+            for s, c in version.windows.items()
+            if reference[0] <= s < reference[1] and c[name + "_trials"]
+        ]
+        if len(windows) < MIN_VARIANCE_WINDOWS:
+            return None
+        n = sum(count for _, count in windows)
+        mean = sum(total for total, _ in windows) / n
+        spread = sum(count * (total / count - mean) ** 2 for total, count in windows)
+        return max(spread / (len(windows) - 1), MIN_SCORE_VARIANCE)
 
     def _volume_steady(
         self, version: _Version, evidence: tuple[int, int], reference: tuple[int, int]
@@ -302,19 +370,29 @@ class LiveMonitor:
         ref_rate = found.reference_hits / found.reference_trials
         change = rate - ref_rate
         agent_id, agent_version = found.agent
-        threshold = (
-            ref_rate - rules.min_effect if signal.worse_when_lower else ref_rate + rules.min_effect
-        )
+        min_effect = rules.min_rating_drop if signal.mean else rules.min_effect
+        threshold = ref_rate - min_effect if signal.worse_when_lower else ref_rate + min_effect
         worse = -change if signal.worse_when_lower else change
+        if signal.mean:
+            now, before = f"{rate:.2f}", f"{ref_rate:.2f}"
+            counts = f"{found.current_trials} {signal.unit}"
+            ref_counts = f"{found.reference_trials}"
+            moved = f"{change:+.2f}, interval {interval[0]:+.2f} to {interval[1]:+.2f}"
+        else:
+            now, before = f"{rate:.1%}", f"{ref_rate:.1%}"
+            counts = f"{found.current_hits}/{found.current_trials} {signal.unit}"
+            ref_counts = f"{found.reference_hits}/{found.reference_trials}"
+            moved = (
+                f"{change * 100:+.1f} points, interval {interval[0] * 100:+.1f} to "
+                f"{interval[1] * 100:+.1f}"
+            )
         message = (
-            f"{agent_id} {agent_version}: {signal.metric} {rate:.1%} "
-            f"({found.current_hits}/{found.current_trials} {signal.unit}, evidence "
-            f"{_clock(found.evidence[0])}-{_clock(found.evidence[1])}) vs {ref_rate:.1%} "
-            f"({found.reference_hits}/{found.reference_trials}, reference "
-            f"{_clock(found.reference[0])}-{_clock(found.reference[1])}); change "
-            f"{change * 100:+.1f} points, interval {interval[0] * 100:+.1f} to "
-            f"{interval[1] * 100:+.1f}; p {found.p_value:.2g} < {found.alpha:.2g}; window "
-            f"{_clock(found.window_start)} compared after {signal.maturity(rules):.0f} s"
+            f"{agent_id} {agent_version}: {signal.metric} {now} ({counts}, evidence "
+            f"{_clock(found.evidence[0])}-{_clock(found.evidence[1])}) vs {before} "
+            f"({ref_counts}, reference {_clock(found.reference[0])}-"
+            f"{_clock(found.reference[1])}); change {moved}; p {found.p_value:.2g} < "
+            f"{found.alpha:.2g}; window {_clock(found.window_start)} compared after "
+            f"{signal.maturity(rules):.0f} s"
         )
         evidence = {
             "current_hits": float(found.current_hits),
@@ -336,7 +414,7 @@ class LiveMonitor:
         }
         return make_alert(
             kind="regression",
-            severity="critical" if worse >= 4 * rules.min_effect else "warning",
+            severity="critical" if worse >= 4 * min_effect else "warning",
             agent_id=agent_id,
             agent_version=agent_version,
             metric=f"live_{signal.metric}",
@@ -349,4 +427,4 @@ class LiveMonitor:
 
 
 def _clock(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%H:%M:%S")

@@ -30,6 +30,12 @@ class LiveRules(BaseModel):
     live_reference_s: float = Field(
         default=3600.0, gt=0, description="Reference: matured evidence before the window, s."
     )
+    reference_gap_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Gap between the reference and the compared window, s: a drop is compared "
+        "against evidence from before it for at least this long.",
+    )
     min_reference_trials: int = Field(
         default=200, ge=1, description="Fewest sessions / thumbs / feedback in the reference."
     )
@@ -38,6 +44,9 @@ class LiveRules(BaseModel):
     )
     min_effect: float = Field(
         default=0.05, ge=0, le=1, description="Smallest change of a rate worth an alert."
+    )
+    min_rating_drop: float = Field(
+        default=0.25, ge=0, description="Smallest drop of the mean rating worth an alert."
     )
     family_alpha: float = Field(
         default=0.01,

@@ -55,14 +55,14 @@ def check_quality(
 ) -> MonitorReport:
     """Run every check on featured turns (one row per turn, latest revision).
 
-    The current window ends at `until_ms` (default: just after the newest turn or feedback).
+    The current window ends at `until_ms`; by default `maturity_s` before the newest turn, so
+    that the late feedback of the window's turns has had time to arrive (a window ending at the
+    newest event holds turns with no feedback yet, and after a catch-up only stragglers).
     """
     feedback = explode_feedback(turns)
     if until_ms is None:
-        newest = [turns.select(_epoch_ms("event_time").max()).item()]
-        if not feedback.is_empty():
-            newest.append(feedback.select(_epoch_ms("event_time").max()).item())
-        until_ms = max((value for value in newest if value is not None), default=0) + 1
+        newest = turns.select(_epoch_ms("event_time").max()).item()
+        until_ms = (newest or 0) + 1 - rules.maturity_s * 1000
     start = until_ms - rules.window_s * 1000
     reference_start = start - rules.reference_s * 1000
     report = MonitorReport(start, until_ms, reference_start, None)

@@ -14,6 +14,12 @@ class MonitorRules(BaseModel):
     reference_s: int = Field(
         default=86_400, ge=1, description="Reference window before it, seconds."
     )
+    maturity_s: int = Field(
+        default=3600,
+        ge=0,
+        description="Without --until, the current window ends this long before the newest "
+        "turn: its turns' late feedback has arrived.",
+    )
     min_coverage: float = Field(
         default=0.05, ge=0, le=1, description="Lowest share of turns with explicit feedback."
     )

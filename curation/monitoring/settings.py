@@ -1,5 +1,6 @@
 """Settings of `feedbackctl monitor` (FEEDBACK_MONITOR_* environment variables)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from curation.monitoring.live_rules import LiveRules
@@ -29,6 +30,9 @@ class MonitorSettings(ServiceSettings, MonitorRules, LiveRules):
     alerts_topic: str = ALERTS.name
     metrics_topic: str = METRICS.name
     namespace: str = ""
+    metrics_port: int = Field(
+        0, ge=0, le=65535, description="Prometheus /metrics of `monitor follow` (0: none)."
+    )
 
     def topics(self) -> tuple[TopicSpec, TopicSpec]:
         """(metrics, alerts) topics, in the namespace when one is set."""

@@ -17,6 +17,7 @@ PLAIN_VARIABLES = {"FEEDBACK_LOG_JSON", "FEEDBACK_COMPILED_DIR", "FEEDBACK_PURE_
 
 
 def settings_by_prefix() -> dict[str, type[BaseSettings]]:
+    from curation.monitoring.settings import MonitorSettings
     from curation.watch_settings import WatchSettings
     from dashboard.settings import DashboardSettings
     from feedbackctl.topics_commands import TopicsSettings
@@ -30,6 +31,7 @@ def settings_by_prefix() -> dict[str, type[BaseSettings]]:
         DashboardSettings,
         GatewaySettings,
         KafkaSecuritySettings,
+        MonitorSettings,
         TopicsSettings,
         ProducerSettings,
         SinkSettings,

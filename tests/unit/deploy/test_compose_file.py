@@ -13,7 +13,16 @@ import yaml
 from tests.unit.deploy.conftest import ROOT, unknown_variables
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-LONG_RUNNING = {"kafka", "redis", "processor", "sink", "dashboard", "gateway", "curate-watch"}
+LONG_RUNNING = {
+    "kafka",
+    "redis",
+    "processor",
+    "sink",
+    "dashboard",
+    "gateway",
+    "monitor",
+    "curate-watch",
+}
 
 
 def _compose_binary() -> str | None:

@@ -36,6 +36,7 @@ def test_expected_kinds() -> None:
             "Deployment",
             "Deployment",
             "Deployment",
+            "Deployment",
             "Kustomization",
             "Namespace",
             "PersistentVolumeClaim",
@@ -50,6 +51,7 @@ def test_expected_kinds() -> None:
         "feedback-dashboard",
         "feedback-gateway",
         "feedback-curate-watch",
+        "feedback-monitor",
     }
 
 

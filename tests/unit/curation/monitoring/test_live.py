@@ -19,6 +19,7 @@ RULES = LiveRules(
     thumbs_maturity_s=120,
     corrections_maturity_s=120,
     live_reference_s=1200,
+    reference_gap_s=120,
     min_reference_trials=100,
     min_current_trials=30,
 )
@@ -33,6 +34,7 @@ def window(
     thumbs_down: int = 20,
     corrections: int = 5,
     interactions: int = 300,
+    mean_rating: float = 4.0,
     version: str = "1.0",
     final: bool = True,
 ) -> dict[str, Any]:
@@ -48,6 +50,7 @@ def window(
         "thumbs_up": thumbs_up,
         "thumbs_down": thumbs_down,
         "ratings": 10,
+        "mean_rating": mean_rating,
         "corrections": corrections,
     }
 
@@ -199,3 +202,12 @@ def test_identical_rates_never_alert(rate: float, sessions: list[int]) -> None:
         for i, n in enumerate(sessions)
     ]
     assert alerts(feed(LiveMonitor(RULES), records)) == []
+
+
+def test_a_falling_mean_rating_alerts() -> None:
+    # ratings spread around 4 from window to window; then they fall to 2.5
+    records = [window(i, mean_rating=4.0 + (0.3 if i % 2 else -0.3)) for i in range(20)]
+    records += [window(i, mean_rating=2.5) for i in range(20, 26)]
+    found = alerts(feed(LiveMonitor(RULES), records))
+    assert [a["metric"] for a in found] == ["live_mean_rating"]
+    assert found[0]["evidence"]["effect"] < -RULES.min_rating_drop
