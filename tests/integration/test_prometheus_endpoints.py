@@ -135,6 +135,7 @@ class Stack:
     producer_url: str
     dashboard_url: str
     gateway_url: str
+    monitor_url: str
     sent: Counter[str]  # topic -> events sent through the SDK
     produced: Counter[str]  # topic -> every message produced (SDK and garbage)
     services: list[Service]
@@ -165,7 +166,7 @@ def stack(
     tmp = tmp_path_factory.mktemp("prometheus")
     with namespace_for(bootstrap_servers, redis_url) as namespace:
         processor_port, sink_port, dashboard_port = free_port(), free_port(), free_port()
-        gateway_port = free_port()
+        gateway_port, monitor_port = free_port(), free_port()
         processor = Service(
             ["process", "--namespace", namespace.name, "--loglevel", "warning"],
             {
@@ -202,6 +203,15 @@ def stack(
                 tmp / "gateway.log",
             )  # fmt: skip
             services.append(gateway)
+            monitor = Service(
+                ["monitor", "follow", "--namespace", namespace.name],
+                {
+                    "FEEDBACK_MONITOR_BOOTSTRAP_SERVERS": bootstrap_servers,
+                    "FEEDBACK_MONITOR_METRICS_PORT": str(monitor_port),
+                },
+                tmp / "monitor.log",
+            )
+            services.append(monitor)
             registry = CollectorRegistry()
             producer_server = start_metrics_server(0, "127.0.0.1", registry, any_port=True)
             assert producer_server is not None
@@ -214,6 +224,7 @@ def stack(
                     producer_server.url,
                     f"http://127.0.0.1:{dashboard_port}/metrics",
                     f"http://127.0.0.1:{gateway_port}/metrics",
+                    f"http://127.0.0.1:{monitor_port}/metrics",
                     sent,
                     produced,
                     services,
@@ -422,17 +433,21 @@ def test_every_series_named_in_docs_exists(stack: Stack) -> None:
         "producer": stack.producer_url,
         "dashboard": stack.dashboard_url,
         "gateway": stack.gateway_url,
+        "monitor": stack.monitor_url,
     }
-    for url in (stack.dashboard_url, stack.gateway_url):
-        wait_for(_answers(url), 60, f"{url} to answer", stack.services)
+    for url in urls.values():
+        wait_for(_answers(url), 90, f"{url} to answer", stack.services)
     served = {component: exposed_names(url) for component, url in urls.items()}
     named = _names_in_docs()
     assert "feedback_sink_flush_duration_seconds" in named  # the scan finds real names
     missing = []
     for name, pages in sorted(named.items()):
         component = name.split("_")[1]
-        if name not in served.get(component, set()):
-            missing.append(f"{name} ({', '.join(sorted(set(pages)))})")
+        where = ", ".join(sorted(set(pages)))
+        if component not in served:
+            missing.append(f"{name} ({where}; no {component} process is scraped by this test)")
+        elif name not in served[component]:
+            missing.append(f"{name} ({where})")
     assert not missing, "series named in docs but served by no process: " + "; ".join(missing)
 
 
