@@ -107,13 +107,15 @@ def _table(
     cells: np.ndarray,
     present: np.ndarray,
     q: np.ndarray,
+    weight: np.ndarray,
     categories: int,
     settings: LabelModelSettings,
 ) -> np.ndarray:
     """[stratum, class, category] = P(category | class, stratum), smoothed."""
     size = STRATA * categories
-    good: np.ndarray = np.bincount(cells[present], weights=q[present], minlength=size)
-    bad: np.ndarray = np.bincount(cells[present], weights=1.0 - q[present], minlength=size)
+    w = weight[present]
+    good: np.ndarray = np.bincount(cells[present], weights=q[present] * w, minlength=size)
+    bad: np.ndarray = np.bincount(cells[present], weights=(1.0 - q[present]) * w, minlength=size)
     good = good.reshape(STRATA, -1) + settings.smoothing
     bad = bad.reshape(STRATA, -1) + settings.smoothing
     return np.stack(
@@ -129,9 +131,56 @@ def _llr(table: np.ndarray) -> np.ndarray:
 def fit_label_model(evidence: Evidence, settings: LabelModelSettings | None = None) -> LabelModel:
     """Fit by EM and return P(good) of every turn."""
     settings = settings or LabelModelSettings()
-    n = evidence.n
-    if n == 0:
+    if evidence.n == 0:
         return LabelModel(np.zeros(0), {}, {}, {}, 0, True)
+    units, weight, unit_of_turn = _compress(evidence)
+    model = _fit(units, weight, settings)
+    model.posterior = model.posterior[unit_of_turn]
+    return model
+
+
+def _compress(evidence: Evidence) -> tuple[Evidence, np.ndarray, np.ndarray]:
+    """Turns without votes that share every feature, agent and position are one unit with a
+    weight (their count): EM's cost then grows with the number of distinct patterns and of
+    voted turns, not with the table's rows. Returns the units, their weights, and each turn's
+    unit."""
+    n = evidence.n
+    voted = np.bincount(evidence.vote_turn, minlength=n) > 0
+    key = evidence.agent * STRATA + evidence.stratum
+    for name, categories in FEATURES.items():
+        key = key * (categories + 1) + (evidence.features[name] + 1)
+    key = np.where(voted, -1, key)
+    plain = np.nonzero(~voted)[0]
+    patterns, first, inverse, counts = np.unique(
+        key[plain], return_index=True, return_inverse=True, return_counts=True
+    )
+    voted_turns = np.nonzero(voted)[0]
+    representative = np.concatenate([plain[first], voted_turns])
+    unit_of_turn = np.empty(n, dtype=np.int64)
+    unit_of_turn[plain] = inverse
+    unit_of_turn[voted_turns] = patterns.size + np.arange(voted_turns.size)
+    weight = np.concatenate([counts.astype(np.float64), np.ones(voted_turns.size)])
+    units = Evidence(
+        n=representative.size,
+        features={name: codes[representative] for name, codes in evidence.features.items()},
+        stratum=evidence.stratum[representative],
+        agent=evidence.agent[representative],
+        agents=evidence.agents,
+        vote_turn=unit_of_turn[evidence.vote_turn],
+        vote_worker=evidence.vote_worker,
+        vote_group=evidence.vote_group,
+        vote_category=evidence.vote_category,
+        vote_session_level=evidence.vote_session_level,
+        workers=evidence.workers,
+        groups=evidence.groups,
+        worker_group=evidence.worker_group,
+    )
+    return units, weight, unit_of_turn
+
+
+def _fit(evidence: Evidence, weight: np.ndarray, settings: LabelModelSettings) -> LabelModel:
+    """EM over units of `weight` turns each (see `_compress`)."""
+    n = evidence.n
     q = _initial_posterior(evidence)
     k = VOTE_CATEGORIES
     n_workers, n_groups = len(evidence.workers), len(evidence.groups)
@@ -156,20 +205,21 @@ def fit_label_model(evidence: Evidence, settings: LabelModelSettings | None = No
         iterations = iteration
         # M-step: the prior per agent version and position (last turn or not), pooled towards
         # the agent's share, itself pooled towards the overall share.
-        overall = q.mean()
-        good_per_agent = np.bincount(evidence.agent, weights=q, minlength=n_agents)
-        turns_per_agent = np.bincount(evidence.agent, minlength=n_agents)
+        qw = q * weight
+        overall = qw.sum() / weight.sum()
+        good_per_agent = np.bincount(evidence.agent, weights=qw, minlength=n_agents)
+        turns_per_agent = np.bincount(evidence.agent, weights=weight, minlength=n_agents)
         agent_share = (good_per_agent + settings.prior_pool_strength * overall) / (
             turns_per_agent + settings.prior_pool_strength
         )
-        good_per_slot = np.bincount(slot, weights=q, minlength=n_agents * STRATA)
-        turns_per_slot = np.bincount(slot, minlength=n_agents * STRATA)
+        good_per_slot = np.bincount(slot, weights=qw, minlength=n_agents * STRATA)
+        turns_per_slot = np.bincount(slot, weights=weight, minlength=n_agents * STRATA)
         prior = (good_per_slot + settings.prior_pool_strength * np.repeat(agent_share, STRATA)) / (
             turns_per_slot + settings.prior_pool_strength
         )
         prior = np.clip(prior, 1 - settings.max_prior, settings.max_prior)
         for name, categories in FEATURES.items():
-            tables[name] = _table(cells[name], present[name], q, categories, settings)
+            tables[name] = _table(cells[name], present[name], q, weight, categories, settings)
         qv = q[evidence.vote_turn]
         group_counts = (
             np.stack(
