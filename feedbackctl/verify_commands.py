@@ -35,7 +35,9 @@ def verify(
     if lake_dir:
         overrides["lake_uri"] = lake_dir
     sink = SinkSettings(**overrides)
-    result = verify_lake(Lake.from_settings(sink), ProcessorSettings(), version)
+    # The timing rules of the same namespace (and no second "last demo" notice).
+    processor = ProcessorSettings(namespace=sink.namespace)
+    result = verify_lake(Lake.from_settings(sink), processor, version)
     for table, read in result.versions.items():
         shown = "no table" if read is None else f"version {read}"
         console.print(f"{table}: {shown}")

@@ -150,6 +150,14 @@ def demo(
         _serve_until_interrupted(supervisor, web_page, url)
 
 
+def _every_window_final(snapshot: dict[str, Any]) -> bool:
+    """Every metric window of the run has its final record (what `verify` compares)."""
+    agents = snapshot.get("agents", [])
+    return bool(agents) and all(
+        a["summary"]["final_windows"] == a["summary"]["windows"] for a in agents
+    )
+
+
 def _interactive() -> bool:
     """True when a person watches: standard input and output are terminals."""
     return sys.stdin.isatty() and console.is_terminal
@@ -197,8 +205,9 @@ def _watch_until_drained(
 ) -> None:
     """Show the live view until the generator is done and every consumer has caught up.
 
-    Drained = processor and sink lag both 0 and no new enriched record for 10 s (sessions that
-    close on inactivity come out a little after the last input).
+    Drained = processor and sink lag both 0, every metric window seen final (its last window
+    closes once the idle inputs' watermark passes it) and no new enriched record for 10 s
+    (sessions that close on inactivity come out a little after the last input).
     """
     generator = next(c for c in supervisor.children if c.name == "generator")
     processor_group = ProcessorSettings(namespace=namespace).group_id
@@ -225,8 +234,9 @@ def _watch_until_drained(
             sink_lag = lag.lag(sink_group, inputs + outputs)
             enriched_out = lag.total(outputs[:1])
             phase = "generating" if generator.running else "draining"
+            snapshot = watcher.snapshot()
             show(
-                watcher.snapshot(),
+                snapshot,
                 PipelineProgress(
                     phase,
                     time.monotonic() - started,
@@ -242,6 +252,7 @@ def _watch_until_drained(
                 and processor_lag == 0
                 and sink_lag == 0
                 and enriched_out == last_out
+                and _every_window_final(snapshot)
             )
             last_out = enriched_out
             quiet_since = (quiet_since or time.monotonic()) if quiet else None
