@@ -93,6 +93,18 @@ RAW_VERSION = typer.Option(
 EVAL_SHARE = typer.Option(
     None, "--eval-share", help=f"Share of sessions in eval ({_env('eval_share')})."
 )
+SELECTION = typer.Option(
+    None,
+    "--selection",
+    help="label_model (default: P(good) from all the evidence, at --target-precision) or "
+    f"explicit_praise (the reward and praise rules) ({_env('selection')}).",
+)
+TARGET_PRECISION = typer.Option(
+    None,
+    "--target-precision",
+    help="Share of good answers the label model must expect among the kept ones "
+    f"(default 0.97; {_env('target_precision')}).",
+)
 
 
 def _settings_and_options(**overrides: Any) -> tuple[CurationSettings, CurationOptions]:
@@ -145,6 +157,15 @@ def _report(result: CurationResult, seconds: float) -> None:
         )
         datasets.add_row(name, str(dataset["rows"]["train"]), str(dataset["rows"]["eval"]), labels)
     console.print(datasets)
+    for name, dataset in manifest["datasets"].items():
+        estimate = dataset.get("label_model")
+        if estimate and "estimated_precision" in estimate:
+            console.print(
+                f"{name}: label model keeps P(good) >= {estimate['accept_at_or_above']}; "
+                f"expected precision {estimate['estimated_precision']} "
+                f"(95% {estimate['estimated_precision_95']}), recall of good turns "
+                f"{estimate['estimated_recall']} (95% {estimate['estimated_recall_95']})"
+            )
     scrubbed = ", ".join(f"{kind}={count}" for kind, count in manifest["pii_scrubbed"].items())
     rows = manifest["source"]["rows_read"]
     console.print(
@@ -169,6 +190,8 @@ def sft(
     dedup: str | None = DEDUP,
     scrub_pii: bool | None = SCRUB,
     eval_share: float | None = EVAL_SHARE,
+    selection: str | None = SELECTION,
+    target_precision: float | None = TARGET_PRECISION,
     raw_lineage: bool = RAW_LINEAGE,
     raw_version: int | None = RAW_VERSION,
     overwrite: bool = OVERWRITE,
@@ -185,6 +208,8 @@ def sft(
 ) -> None:
     """Chat-format SFT examples (JSONL + Parquet, train/eval) and their manifest."""
     settings, options = _settings_and_options(
+        selection=selection,
+        target_precision=target_precision,
         min_reward=min_reward,
         min_confidence=min_confidence,
         completed_only=completed_only,
@@ -224,6 +249,8 @@ def preferences(
     dedup: str | None = DEDUP,
     scrub_pii: bool | None = SCRUB,
     eval_share: float | None = EVAL_SHARE,
+    selection: str | None = SELECTION,
+    target_precision: float | None = TARGET_PRECISION,
     raw_lineage: bool = RAW_LINEAGE,
     raw_version: int | None = RAW_VERSION,
     overwrite: bool = OVERWRITE,
@@ -236,6 +263,8 @@ def preferences(
 ) -> None:
     """Preference pairs (prompt/chosen/rejected) and KTO examples, with their manifest."""
     settings, options = _settings_and_options(
+        selection=selection,
+        target_precision=target_precision,
         min_reward=min_reward,
         min_confidence=min_confidence,
         completed_only=completed_only,
