@@ -14,6 +14,7 @@ import pytest
 from curation import CurationOptions, curate_preferences, curate_sft
 from curation.pii import find_pii
 from curation.writer import FILE_SPLITS
+from producers.regimes import regime_config
 from producers.traffic import TrafficConfig
 from tests.unit.curation.enriched_factory import write_enriched
 from tests.unit.curation.generated_lake import GeneratedLake, build_generated_lake
@@ -165,3 +166,34 @@ def test_same_version_same_bytes_even_after_new_commits(
         assert path.read_bytes() == twin.read_bytes(), path
     assert latest.delta_version == 1
     assert latest.manifest["output_sha256"] != first.manifest["output_sha256"]
+
+
+@pytest.mark.parametrize("regime", ["sarcastic"])
+def test_label_model_keeps_most_good_turns_in_a_hard_regime(
+    regime: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Default `curate sft` (label model, target precision 0.97) on a regime with half the
+    answers bad and sarcastic raters: precise, keeps a good share of the good turns, and the
+    manifest's estimate is close to what the truth says."""
+    lake = tmp_path_factory.mktemp(f"lake-{regime}")
+    generated = build_generated_lake(lake, regime_config(regime, sessions=3000, seed=77))
+    result = curate_sft(generated.lake_uri, CurationOptions(), output_dir=lake / "sft")
+    rows = _read(result.output_dir, "sft")
+    examples = rows["train"] + rows["eval"]
+    own = [row for row in examples if row["answer_source"] == "response"]
+    good_own = sum(generated.good(row["event_ids"][-1]) for row in own)
+    precision = (good_own + len(examples) - len(own)) / len(examples)
+    recall = good_own / sum(turn.good for turn in _all_turns(generated))
+    estimate = result.manifest["datasets"]["sft"]["label_model"]
+    print(
+        f"\n{regime}: {len(examples)} examples, precision {precision:.3f} (estimated "
+        f"{estimate['estimated_precision']}), recall {recall:.3f} (estimated "
+        f"{estimate['estimated_recall']})"
+    )
+    assert {row["selection_rule"] for row in own} == {
+        f"label_model:p>={estimate['accept_at_or_above']:.4f}"
+    }
+    assert all(row["label_probability"] >= estimate["accept_at_or_above"] - 1e-6 for row in own)
+    assert precision >= 0.97
+    assert recall >= 0.30
+    assert abs(estimate["estimated_precision"] - precision) <= 0.03
