@@ -66,6 +66,15 @@ def print_erasure(
             f"kept {report.unattributed_rows} rows that hold only undecodable bytes and no "
             "session key: nothing says whose they are (check them by hand)"
         )
+    attached = report.attachments
+    if attached.folders:
+        verb = "removed" if attached.removed else "would remove"
+        where = f" ({attached.unsupported})" if attached.unsupported else ""
+        console.print(
+            f"attachments: {verb} {attached.files} files ({attached.bytes} bytes) in "
+            f"{len(attached.folders)} session folders{where}",
+            soft_wrap=True,
+        )
 
 
 def _erasure_table(report: ErasureReport) -> Table:

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 from prometheus_client import CollectorRegistry
+from typer.testing import CliRunner
 
+from feedbackctl.main import app
 from producers import FeedbackClient
 from producers.attachments import AttachmentInput, read_attachment
 from producers.settings import ProducerSettings
@@ -132,6 +134,11 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
         assert attachment["uri"].startswith(attachments_root(root, f"{namespace}/").as_uri())
     # The same bytes in one session are stored once.
     area = attachments_root(root, f"{namespace}/")
+    assert len([p for p in area.rglob("*") if p.is_file()]) == 2
+    where = ["--lake-uri", str(root), "--namespace", namespace, "--datasets", str(tmp_path)]
+    dry = CliRunner().invoke(app, ["lake", "erase", "--user-id", "u-att", "--dry-run", *where])
+    assert dry.exit_code == 0, dry.output
+    assert "attachments: would remove 1 files" in dry.output
     assert len([p for p in area.rglob("*") if p.is_file()]) == 2
     report = erase_user(Lake(str(root), f"{namespace}/"), "u-att")
     assert report.attachments.files == 1 and report.attachments.removed
