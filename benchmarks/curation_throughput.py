@@ -4,7 +4,9 @@ The lake is synthetic but realistic: the traffic generator's sessions (texts, to
 noisy feedback, retries, revisions, duplicate rows, PII) labelled as in the curation tests, then
 replicated with fresh session and event ids until the row count is reached, and written with
 `write_deltalake` in large batches, as the sink does. Prints the time of each stage, the floor
-(reading the same table into Arrow) and rows/s.
+(reading the same table into Arrow) and rows/s. Default options: the label model is on (its fit
+is in the `label` stage, its selection in `select`); `--selection explicit_praise` times the
+older rules.
 
     python benchmarks/curation_throughput.py                # 1,000,000 rows in a temp dir
     python benchmarks/curation_throughput.py --rows 2000000 --lake /tmp/bench-lake --keep
@@ -99,6 +101,9 @@ def main() -> None:
         help="replicas repeat the template's texts, so dedup leaves few examples; `none` "
         "times the example-building path at full volume",
     )
+    parser.add_argument(
+        "--selection", default="label_model", choices=["label_model", "explicit_praise"]
+    )
     args = parser.parse_args()
     root = args.lake or Path(tempfile.mkdtemp(prefix="curation-bench-"))
     try:
@@ -121,7 +126,7 @@ def main() -> None:
         started = time.perf_counter()
         result = curate_sft(
             str(root),
-            CurationOptions(dedup=args.dedup),
+            CurationOptions(dedup=args.dedup, selection=args.selection),
             output_dir=root.parent / f"{root.name}-sft",
             progress=lambda stage: marks.append((stage, time.perf_counter())),
         )
