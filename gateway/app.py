@@ -113,7 +113,9 @@ def _typed(item: Any) -> tuple[EventKind | None, Any]:
     return (kind if kind in ("interaction", "feedback", "signal") else None), item
 
 
-async def _healthz(_request: web.Request) -> web.Response:
+async def _healthz(request: web.Request) -> web.Response:
+    if request.app[STATE].writer.fatal:
+        return json_response({"status": "the Kafka producer failed fatally: restart"}, 503)
     return json_response({"status": "ok"})
 
 

@@ -73,6 +73,7 @@ class EventWriter:
         self._spool_lock = threading.Lock()
         self._spool_bytes = sum(p.stat().st_size for p in spool_files(self.spool_dir))
         self.kafka_up = True
+        self.fatal = False
         self._probed = threading.Event()  # Kafka answered once since the start
         self._all_brokers_down = threading.Event()
         self._stop = threading.Event()
@@ -94,7 +95,11 @@ class EventWriter:
         batch = _Batch(len(events), loop)
         to_spool: list[int] = []
         for index, event in enumerate(events):
-            if not self.kafka_up or not self._offer(event, partial(batch.report, index)):
+            if (
+                not self.kafka_up
+                or self.fatal
+                or not self._offer(event, partial(batch.report, index))
+            ):
                 batch.skip()
                 to_spool.append(index)
         if batch.pending:
@@ -158,6 +163,12 @@ class EventWriter:
         )
 
     def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            # The idempotent producer cannot go on (e.g. a sequence gap the broker refuses):
+            # events go to the spool, and /healthz fails so that a supervisor restarts the
+            # process, which replays the spool with a new producer.
+            self.fatal = True
+            log.error("fatal producer error, restart the gateway: %s", err)
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._all_brokers_down.set()
         log.warning("kafka: %s", err)
@@ -226,7 +237,7 @@ class EventWriter:
             return False
 
     def _replay_once(self) -> None:
-        if not self._kafka_answers():
+        if self.fatal or not self._kafka_answers():
             return
         if not self.kafka_up:
             log.warning("kafka answers again: replaying the spool")
@@ -244,10 +255,9 @@ class EventWriter:
                 return
             if failed:
                 self._spool_events(failed)
-            size = claimed.path.stat().st_size if claimed.path.exists() else 0
             claimed.done()
-            with self._spool_lock:
-                self._spool_bytes = max(0, self._spool_bytes - size)
+            with self._spool_lock:  # the estimate made while appending, corrected
+                self._spool_bytes = sum(p.stat().st_size for p in spool_files(self.spool_dir))
             log.info(
                 "replayed %d spooled events from %s (%d spooled again)",
                 len(claimed.entries) - len(failed),
@@ -270,7 +280,7 @@ class EventWriter:
 
         for index, event in enumerate(events):
             while not self._offer(event, partial(report, index)):
-                if self._stop.wait(0.05):
+                if self.fatal or self._stop.wait(0.05):
                     return None
         if events:
             deadline = time.monotonic() + self.settings.ack_timeout_ms / 1000 + 30

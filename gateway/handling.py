@@ -1,5 +1,6 @@
 """What every route shares: the gateway's state, per-event checks and the batch answer."""
 
+import logging
 import math
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = [
     "prepare_all",
     "store",
 ]
+
+log = logging.getLogger(__name__)
 
 STATE: web.AppKey["GatewayState"] = web.AppKey("gateway_state")
 KEY: str = "gateway_api_key"
@@ -96,15 +99,22 @@ def prepare_all(
                     )
             prepared.append((index, state.contract.prepare(kind, fields)))
         except InvalidRecordError as exc:
-            event_id = fields.get("event_id") if isinstance(fields, dict) else None
-            rejected.append(
-                {
-                    "index": index,
-                    "event_id": event_id if isinstance(event_id, str) else None,
-                    "errors": [{"field": exc.field, "message": str(exc)}],
-                }
-            )
+            rejected.append(_rejected(index, fields, exc.field, str(exc)))
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            # The checks name every fault they know; anything else the builders or the encoder
+            # trip over is still this event's fault, not a server error.
+            log.warning("event %d refused by an unexpected %r", index, exc)
+            rejected.append(_rejected(index, fields, None, f"the event cannot be encoded: {exc}"))
     return prepared, rejected
+
+
+def _rejected(index: int, fields: Any, field: str | None, message: str) -> RejectedEvent:
+    event_id = fields.get("event_id") if isinstance(fields, dict) else None
+    return {
+        "index": index,
+        "event_id": event_id if isinstance(event_id, str) else None,
+        "errors": [{"field": field, "message": message}],
+    }
 
 
 async def store(

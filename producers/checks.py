@@ -271,7 +271,7 @@ def _non_negative_int32(value: Any, field: str) -> None:
 def _check_enum(record: Mapping[str, Any], full_name: str, field: str) -> Any:
     value = record.get(field)
     allowed = enum_symbols(full_name, field)
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list or dict is not hashable
         raise InvalidRecordError(
             f"{field}={value!r} is not one of {', '.join(sorted(allowed))}", field
         )
@@ -313,7 +313,7 @@ def _check_context(context: Any, max_text_bytes: int) -> None:
 
 
 def _check_enum_value(value: Any, allowed: frozenset[str], field: str) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list or dict is not hashable
         raise InvalidRecordError(
             f"{field}={value!r} is not one of {', '.join(sorted(allowed))}", field
         )

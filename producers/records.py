@@ -150,8 +150,8 @@ def build_interaction(
         "prompt": prompt,
         "response": response,
         "reasoning": reasoning,
-        "tools_used": [_tool_call(call, i) for i, call in enumerate(tools_used)],
-        "context": dict(context) if context is not None else {},
+        "tools_used": [_tool_call(call, i) for i, call in enumerate(_tool_list(tools_used))],
+        "context": _context(context),
         "latency_ms": latency_ms,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
@@ -213,6 +213,26 @@ def build_signal(
         "source": source,
         "detail": detail,
     }
+
+
+def _tool_list(tools_used: Any) -> Iterable[Any]:
+    """The tool calls; a string, a mapping or a scalar is a mistake, not a list of calls."""
+    if isinstance(tools_used, str | bytes | Mapping) or not isinstance(tools_used, Iterable):
+        raise InvalidRecordError(
+            f"tools_used must be a list of tool calls, got {type(tools_used).__name__}",
+            "tools_used",
+        )
+    return tools_used
+
+
+def _context(context: Any) -> dict[str, Any]:
+    if context is None:
+        return {}
+    if not isinstance(context, Mapping):
+        raise InvalidRecordError(
+            f"context must be a mapping of strings, got {type(context).__name__}", "context"
+        )
+    return dict(context)
 
 
 def _tool_call(call: Mapping[str, Any], index: int) -> dict[str, Any]:

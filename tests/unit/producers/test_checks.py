@@ -202,3 +202,32 @@ def test_the_inferred_source_is_reserved_for_the_processor() -> None:
         check_signal(record, LIMIT)
     assert error.value.field == "source"
     check_signal(build_signal(session_id="s-1", kind="abandoned", source="client"), LIMIT)
+
+
+@pytest.mark.parametrize("value", [[], {"a": 1}, ["thumbs"]])
+def test_an_unhashable_enum_value_is_refused_naming_its_field(value: Any) -> None:
+    feedback = build_feedback(session_id="s-1", kind="thumbs", thumbs_up=True, event_time=T0)
+    with pytest.raises(InvalidRecordError) as refused:
+        check_feedback({**feedback, "source": value}, LIMIT)
+    assert refused.value.field == "source"
+    with pytest.raises(InvalidRecordError) as refused:
+        check_interaction(interaction(tools_used=[{"name": "t", "status": value}]), LIMIT)
+    assert refused.value.field == "tools_used[0].status"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"context": "0"}, "context"),
+        ({"context": ["a"]}, "context"),
+        ({"tools_used": "search"}, "tools_used"),
+        ({"tools_used": 3}, "tools_used"),
+        ({"tools_used": {"name": "search"}}, "tools_used"),
+    ],
+)
+def test_a_context_or_tool_list_of_the_wrong_type_names_its_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidRecordError) as refused:
+        interaction(**changes)
+    assert refused.value.field == field
