@@ -140,6 +140,78 @@ def _score(options: CurationOptions) -> pl.Expr:
     )
 
 
+def _examples(
+    candidates: pl.DataFrame, involved: pl.DataFrame, max_history: int, options: CurationOptions
+) -> pl.DataFrame:
+    """Candidates with their turn's texts, history, dedup keys and score."""
+    examples = candidates.select("event_id", "target").join(involved, on="event_id", how="inner")
+    examples = examples.with_columns(
+        target_text=pl.when(pl.col("target") == "correction")
+        .then(pl.col("corrected_response"))
+        .otherwise(pl.col("response"))
+    )
+    examples = attach_history(examples, involved, max_history)
+    return examples.with_columns(conversation_keys("target_text")).with_columns(_score(options))
+
+
+def _distinct_raw_conversations(
+    turns: pl.DataFrame, candidates: pl.DataFrame, max_history: int, options: CurationOptions
+) -> pl.DataFrame:
+    """The candidates that win exact dedup on the texts as they are, before PII scrubbing.
+
+    Identical raw texts are identical once scrubbed, and the same example wins (same score,
+    same tie-break), so exact dedup after scrubbing keeps the same rows; only scrubbing, history
+    and keys then run on the distinct conversations rather than on every selected turn. The key
+    here holds the same texts as `conversation_keys`' exact key, joined from plain columns.
+    """
+    texts = ["event_id", "session_id", "turn_index", "system_prompt", "prompt", "response"]
+    rank = [LABEL_COLUMN, "reward", "reward_confidence", "corrected_response"]
+    raw = involved_turns(turns.select(*texts, *rank), candidates, max_history)
+    examples = candidates.select("event_id", "target").join(raw, on="event_id", how="inner")
+    examples = examples.with_row_index("_example")
+    earlier = raw.select(
+        "session_id",
+        pl.col("turn_index").alias("_at"),
+        pl.col("prompt").alias("_prompt"),
+        pl.col("response").alias("_answer"),
+    )
+    history = (
+        examples.select("_example", "session_id", "turn_index")
+        .join(earlier, on="session_id", how="inner")
+        .filter(
+            (pl.col("_at") < pl.col("turn_index"))
+            & (pl.col("_at") >= pl.col("turn_index") - max_history)
+        )
+        .sort(["_example", "_at"])
+        .group_by("_example", maintain_order=True)
+        .agg(pl.col("_prompt").str.join("\u241e"), pl.col("_answer").str.join("\u241e"))
+    )
+    answer = (
+        pl.when(pl.col("target") == "correction")
+        .then(pl.col("corrected_response"))
+        .otherwise(pl.col("response"))
+    )
+    keyed = (
+        examples.join(history, on="_example", how="left")
+        .with_columns(
+            exact_key=pl.concat_str(
+                [
+                    pl.col("system_prompt").fill_null(""),
+                    pl.col("_prompt").fill_null(""),
+                    pl.col("_answer").fill_null(""),
+                    pl.col("prompt"),
+                    answer,
+                ],
+                separator="\u241f",
+            ),
+            target_text=answer,
+        )
+        .with_columns(_score(options))
+    )
+    winners = keep_best(keyed, "exact_key", ["_score"], [True]).select("event_id", "target")
+    return candidates.join(winners, on=["event_id", "target"], how="semi")
+
+
 def build_sft(
     turns: pl.DataFrame, options: CurationOptions, delta_version: int, log: FilterLog
 ) -> SftBuild:
@@ -159,22 +231,14 @@ def build_sft(
         )
         max_history = _WHOLE_SESSION
 
-    involved, pii = scrub_turns(involved_turns(turns, candidates, max_history), options.scrub_pii)
-    examples = candidates.select("event_id", "target").join(involved, on="event_id", how="inner")
-    examples = examples.with_columns(
-        target_text=pl.when(pl.col("target") == "correction")
-        .then(pl.col("corrected_response"))
-        .otherwise(pl.col("response"))
-    )
-    examples = attach_history(examples, involved, max_history)
-    examples = examples.with_columns(conversation_keys("target_text")).with_columns(_score(options))
+    selected = candidates.height
     if options.dedup != "none":
-        examples = log.transform(
-            examples,
-            "exact_dedup",
-            "identical conversation and answer",
-            lambda f: keep_best(f, "exact_key", ["_score"], [True]),
-        )
+        candidates = _distinct_raw_conversations(turns, candidates, max_history, options)
+    involved, pii = scrub_turns(involved_turns(turns, candidates, max_history), options.scrub_pii)
+    examples = _examples(candidates, involved, max_history, options)
+    if options.dedup != "none":
+        examples = keep_best(examples, "exact_key", ["_score"], [True])
+        log.note("exact_dedup", "identical conversation and answer", selected, examples.height)
     if options.dedup == "near":
         examples = log.transform(
             examples,
