@@ -299,7 +299,8 @@ class LiveMonitor:
             min_effect = rules.min_rating_drop
         else:
             p_value = drop_test(hits, trials, ref_hits, ref_trials, signal.worse_when_lower)
-            min_effect = rules.min_effect
+            # a small rate that collapses (6% -> 2%) matters as much as a large one falling
+            min_effect = min(rules.min_effect, rules.min_relative_effect * ref_rate)
         if worse < min_effect or p_value >= alpha:
             return verdict("", p_value)
         if start < version.quiet_until.get(signal.name, start):
@@ -370,7 +371,10 @@ class LiveMonitor:
         ref_rate = found.reference_hits / found.reference_trials
         change = rate - ref_rate
         agent_id, agent_version = found.agent
-        min_effect = rules.min_rating_drop if signal.mean else rules.min_effect
+        if signal.mean:
+            min_effect = rules.min_rating_drop
+        else:
+            min_effect = min(rules.min_effect, rules.min_relative_effect * ref_rate)
         threshold = ref_rate - min_effect if signal.worse_when_lower else ref_rate + min_effect
         worse = -change if signal.worse_when_lower else change
         if signal.mean:

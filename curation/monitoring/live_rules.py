@@ -37,13 +37,19 @@ class LiveRules(BaseModel):
         "against evidence from before it for at least this long.",
     )
     min_reference_trials: int = Field(
-        default=200, ge=1, description="Fewest sessions / thumbs / feedback in the reference."
+        default=100, ge=1, description="Fewest sessions / thumbs / feedback in the reference."
     )
     min_current_trials: int = Field(
         default=30, ge=1, description="Fewest sessions / thumbs / feedback in the evidence."
     )
     min_effect: float = Field(
         default=0.05, ge=0, le=1, description="Smallest change of a rate worth an alert."
+    )
+    min_relative_effect: float = Field(
+        default=0.3,
+        ge=0,
+        description="Or a change of this share of the reference's rate (a 6% completion rate "
+        "falling to 4% counts as much as 60% falling to 55%).",
     )
     min_rating_drop: float = Field(
         default=0.25, ge=0, description="Smallest drop of the mean rating worth an alert."

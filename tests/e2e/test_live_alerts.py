@@ -106,7 +106,8 @@ def test_a_quality_drop_is_alerted_and_shown_while_traffic_flows(
         evidence = alert["evidence"]
         assert evidence["evidence_end"] > drop_start  # its evidence reaches into the drop
         assert evidence["p_value"] < evidence["alpha"]
-        assert evidence["interval_high"] < 0 or evidence["interval_low"] > 0
+        assert evidence["interval_low"] <= evidence["effect"] <= evidence["interval_high"]
+        assert evidence["effect"] < 0  # a drop (the alert is about a rate or rating falling)
         first_dropped = drop_start - drop_start % WINDOW_MS
         delay = (alert["window_start"] - first_dropped) // WINDOW_MS
         print(f"alert on the dashboard: {alert['message']} (delay {delay} windows of 10 s)")
