@@ -73,7 +73,11 @@ def _calls(example: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_kind_loads_by_folder_with_train_and_test(lake: str, tmp_path: Path) -> None:
     _lake(lake)
-    options = CurationOptions(eval_share=0.5, drop_tool_errors=False, dedup="exact")
+    # The explicit-praise rules: this hand-made lake praises corrected answers, which the label
+    # model (rightly) doubts, leaving no pairs to load.
+    options = CurationOptions(
+        selection="explicit_praise", eval_share=0.5, drop_tool_errors=False, dedup="exact"
+    )
     sft = curate_sft(lake, options, output_root=tmp_path / "out").output_dir
     prefs = curate_preferences(lake, options, output_root=tmp_path / "out").output_dir
     folders = {"sft": sft / "sft", "preferences": prefs / "preferences", "kto": prefs / "kto"}
@@ -112,7 +116,8 @@ def test_jsonl_keeps_the_openai_shape(lake: str, tmp_path: Path) -> None:
 
 def test_the_card_holds_configs_and_the_manifests_facts(lake: str, tmp_path: Path) -> None:
     _lake(lake)
-    out = curate_preferences(lake, CurationOptions(eval_share=0.5), output_dir=tmp_path / "o")
+    options = CurationOptions(selection="explicit_praise", eval_share=0.5)  # see above: pairs
+    out = curate_preferences(lake, options, output_dir=tmp_path / "o")
     text = (out.output_dir / "README.md").read_text()
     _, front, body = text.split("---\n", 2)
     meta = yaml.safe_load(front)
