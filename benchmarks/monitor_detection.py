@@ -58,8 +58,10 @@ def main() -> None:
         f"{args.minutes} min per run, drop {args.drop} of {args.version} at {args.drop_at:.0%}, "
         f"{args.window_s} s windows, seed {args.seed}"
     )
-    print("| regime | verdicts (no drift) | false alerts (no drift) | verdicts (drop) "
-          "| false alerts (drop) | delay, windows | first alert |")
+    print(
+        "| regime | verdicts (no drift) | false alerts (no drift) | verdicts (drop) "
+        "| false alerts (drop) | delay, windows | first alert |"
+    )
     print("|---|---|---|---|---|---|---|")
     for regime in args.regimes.split(","):
         started = time.perf_counter()
