@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow.compute as pc
 import pytest
 
+from gateway.keys import KeyFile
 from tests.e2e.pipeline_harness import Pipeline
 from tests.integration.gateway.process import GatewayProcess, start_gateway
 
@@ -36,12 +37,11 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-def typescript_session(gateway: GatewayProcess) -> dict[str, Any]:
+def typescript_session(gateway: GatewayProcess, key: str) -> dict[str, Any]:
     node, npm = shutil.which("node"), shutil.which("npm")
     assert node and npm, "Node.js and npm are needed (scripts/install-system-deps.sh installs them)"
     run([npm, "ci", "--no-audit", "--no-fund"], TYPESCRIPT)
     run([npm, "run", "build"], TYPESCRIPT)
-    key = gateway.add_key("ts-support-bot")
     out = run(
         [node, "dist/send_feedback.js"], TYPESCRIPT,
         {"GATEWAY_URL": gateway.url, "GATEWAY_API_KEY": key},
@@ -49,8 +49,7 @@ def typescript_session(gateway: GatewayProcess) -> dict[str, Any]:
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def otel_session(gateway: GatewayProcess) -> dict[str, Any]:
-    key = gateway.add_key("otel-support-bot")
+def otel_session(gateway: GatewayProcess, key: str) -> dict[str, Any]:
     out = run(
         [sys.executable, str(ROOT / "examples" / "otel" / "send_traces.py")], ROOT,
         {"GATEWAY_URL": gateway.url, "GATEWAY_API_KEY": key},
@@ -72,10 +71,14 @@ def test_typescript_and_opentelemetry_clients_reach_the_lake(pipeline: Pipeline)
     pipeline.start_processor({"FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "10"})
     pipeline.start_sink()
     pipeline.wait_ready()
+    # Keys made before the start: the gateway reads them at once (a key added later is seen
+    # within a second, when the gateway next looks at the file).
+    keys = KeyFile(pipeline.work_dir / "gateway" / "keys.json")
+    ts_key, otel_key = keys.add("ts-support-bot")[1], keys.add("otel-support-bot")[1]
     gateway = start_gateway(pipeline.work_dir / "gateway", pipeline.bootstrap, pipeline.namespace)
     try:
-        ts = typescript_session(gateway)
-        otel = otel_session(gateway)
+        ts = typescript_session(gateway, ts_key)
+        otel = otel_session(gateway, otel_key)
         assert otel["failed_exports"] == 0
         sessions = [ts["session_id"], otel["session_id"]]
 
