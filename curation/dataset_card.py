@@ -40,23 +40,28 @@ _DTYPES = {
 
 def features_yaml(schema: pa.Schema) -> list[dict[str, Any]]:
     """`dataset_info.features` of a kind's files, in the `datasets` YAML form."""
-    return [_feature(field.name, field.type) for field in schema]
+    return [_feature(field) for field in schema]
 
 
-def _feature(name: str, kind: pa.DataType) -> dict[str, Any]:
-    return {"name": name, **_type(name, kind)}
+def _feature(field: pa.Field) -> dict[str, Any]:
+    return {"name": field.name, **_type(field.name, field.type, _is_json(field))}
 
 
-def _type(name: str, kind: pa.DataType) -> dict[str, Any]:
-    if name in _JSON_FIELDS and pa.types.is_string(kind):
+def _is_json(field: pa.Field) -> bool:
+    """A string column of JSON text: by name, or marked so (message content with attachments)."""
+    return field.name in _JSON_FIELDS or (field.metadata or {}).get(b"dtype") == b"json"
+
+
+def _type(name: str, kind: pa.DataType, json_text: bool = False) -> dict[str, Any]:
+    if json_text and pa.types.is_string(kind):
         return {"dtype": "json"}
     if pa.types.is_struct(kind):
-        return {"struct": [_feature(f.name, f.type) for f in kind]}
+        return {"struct": [_feature(f) for f in kind]}
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         item = kind.value_type
         if pa.types.is_struct(item):
-            return {"list": [_feature(f.name, f.type) for f in item]}
-        return {"list": _type(name, item)["dtype"]}
+            return {"list": [_feature(f) for f in item]}
+        return {"list": _type(name, item, name in _JSON_FIELDS)["dtype"]}
     if pa.types.is_timestamp(kind):
         tz = f", tz={kind.tz}" if kind.tz else ""
         return {"dtype": f"timestamp[{kind.unit}{tz}]"}
@@ -133,6 +138,7 @@ def _body(manifest: Mapping[str, Any], kinds: Sequence[str], whole: bool) -> lis
         "not listed in `configs`: `datasets` cannot load an empty split). Tool-call "
         "`arguments` and `tools` load as JSON objects; the JSONL files keep arguments as JSON "
         "text (OpenAI fine-tuning format).",
+        *_attachments_note(manifest),
         "",
         "## Splits",
         "",
@@ -170,6 +176,18 @@ def _body(manifest: Mapping[str, Any], kinds: Sequence[str], whole: bool) -> lis
         "- every file, its rows and SHA-256: `manifest.json`",
     ]
     return lines
+
+
+def _attachments_note(manifest: Mapping[str, Any]) -> list[str]:
+    if not manifest.get("options", {}).get("attachments"):
+        return []
+    return [
+        "Curated with attachments: a user message whose turn has attachments has a list of "
+        "content parts (`text`, then `image_url`, `input_audio` or `file`, each with its "
+        "`attachment` record: media type, size, sha256 and the lake URI of the file, which is "
+        "referenced, not embedded); other messages keep string content. `content` is JSON "
+        "text in Parquet, loaded as a string or a list of parts.",
+    ]
 
 
 def _step_name(step: Mapping[str, Any]) -> str:

@@ -100,3 +100,9 @@ class CurationOptions(BaseModel):
     split_salt: str = Field(
         default="agentfeedback-v1", description="Salt of the session hash split."
     )
+    # Multimodal turns.
+    attachments: bool = Field(
+        default=False,
+        description="User messages of turns with attachments get content parts (text, "
+        "image_url / input_audio / file by lake URI and sha256); see curation.attachments.",
+    )

@@ -10,6 +10,11 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from curation.attachments import (
+    json_content_schema,
+    read_turn_attachments,
+    with_attachment_parts,
+)
 from curation.dataset_card import write_dataset_cards
 from curation.features import add_turn_features
 from curation.kto import KTO_SCHEMA
@@ -110,6 +115,8 @@ def _finish(
     overwrite: bool = False,
 ) -> CurationResult:
     prepare_output_dir(directory, overwrite)
+    if options.attachments:
+        datasets, schemas = _with_attachments(source, datasets, schemas)
     files: list[WrittenFile] = []
     for dataset, rows in datasets.items():
         files += write_kind(directory, dataset, rows, schemas[dataset])
@@ -134,6 +141,17 @@ def _finish(
     manifest_path = write_manifest(directory, manifest)
     write_dataset_cards(directory, manifest, schemas)
     return CurationResult(directory, manifest_path, manifest)
+
+
+def _with_attachments(
+    source: _Source, datasets: Mapping[str, Rows], schemas: Mapping[str, pa.Schema]
+) -> tuple[dict[str, Rows], dict[str, pa.Schema]]:
+    """Rows whose user turns have attachments get content parts (`curation.attachments`)."""
+    found = read_turn_attachments(source.snapshot.table_uri, source.snapshot.version)
+    return (
+        {kind: with_attachment_parts(rows, found) for kind, rows in datasets.items()},
+        {kind: json_content_schema(schema) for kind, schema in schemas.items()},
+    )
 
 
 def curate_sft(

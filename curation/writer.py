@@ -8,6 +8,8 @@ Layout (the HuggingFace one): one folder per dataset kind, `<kind>/train.*` and 
 (the `eval` split is written as `test`, the name `datasets` and the Hub expect), beside the
 dataset's `manifest.json` and `README.md` card (`curation.dataset_card`). Every example also gets
 a `tools` column (`curation.chat.tool_specs`): the OpenAI function specs of the tools it calls.
+Message content the schema marks as JSON (datasets with attachments, `curation.attachments`) is
+written as JSON text in Parquet, as objects in JSONL.
 """
 
 import hashlib
@@ -32,6 +34,7 @@ __all__ = [
     "dataset_and_split",
     "dataset_digest",
     "describe_file",
+    "json_content_columns",
     "prepare_output_dir",
     "write_kind",
     "write_rows",
@@ -139,6 +142,7 @@ def write_kind(
     its `tools` column (objects in JSONL, the OpenAI shape; JSON text in Parquet)."""
     files: list[WrittenFile] = []
     with_tools = schema.append(TOOLS_FIELD) if "tools" not in schema.names else schema
+    json_content = json_content_columns(schema)
     for row_split, file_split in FILE_SPLITS.items():
         rows = splits.get(row_split, [])
         specs = [tool_specs(_messages_of(row)) for row in rows]
@@ -146,10 +150,43 @@ def write_kind(
             directory,
             f"{kind}/{file_split}",
             [{**row, "tools": spec} for row, spec in zip(rows, specs, strict=True)],
-            [{**row, "tools": json.dumps(spec)} for row, spec in zip(rows, specs, strict=True)],
+            [
+                {**_json_content(row, json_content), "tools": json.dumps(spec)}
+                for row, spec in zip(rows, specs, strict=True)
+            ],
             with_tools,
         )
     return files
+
+
+def json_content_columns(schema: pa.Schema) -> set[str]:
+    """Message columns whose `content` the schema marks as JSON text (datasets curated with
+    attachments: `curation.attachments`)."""
+    columns = set()
+    for field in schema:
+        if field.name in _MESSAGE_COLUMNS and pa.types.is_list(field.type):
+            message = field.type.value_type
+            if pa.types.is_struct(message) and any(
+                item.name == "content" and (item.metadata or {}).get(b"dtype") == b"json"
+                for item in message
+            ):
+                columns.add(field.name)
+    return columns
+
+
+def _json_content(row: dict[str, Any], columns: set[str]) -> dict[str, Any]:
+    """`row` with the content of the messages in `columns` as JSON text (Parquet side)."""
+    if not columns:
+        return row
+    encoded = dict(row)
+    for column in columns:
+        messages = row.get(column)
+        if messages:
+            encoded[column] = [
+                {**m, "content": None if m.get("content") is None else json.dumps(m["content"])}
+                for m in messages
+            ]
+    return encoded
 
 
 def _messages_of(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:

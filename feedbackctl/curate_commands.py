@@ -106,6 +106,13 @@ TARGET_PRECISION = typer.Option(
     f"(default 0.97; {_env('target_precision')}).",
 )
 
+ATTACHMENTS = typer.Option(
+    None,
+    "--attachments/--no-attachments",
+    help="User messages of turns with attachments get image / audio / file content parts, by "
+    f"lake URI and sha256 (default off; {_env('attachments')}).",
+)
+
 
 def _settings_and_options(**overrides: Any) -> tuple[CurationSettings, CurationOptions]:
     try:
@@ -192,6 +199,7 @@ def sft(
     eval_share: float | None = EVAL_SHARE,
     selection: str | None = SELECTION,
     target_precision: float | None = TARGET_PRECISION,
+    attachments: bool | None = ATTACHMENTS,
     raw_lineage: bool = RAW_LINEAGE,
     raw_version: int | None = RAW_VERSION,
     overwrite: bool = OVERWRITE,
@@ -217,6 +225,7 @@ def sft(
         dedup=dedup,
         scrub_pii=scrub_pii,
         eval_share=eval_share,
+        attachments=attachments,
         unit=unit,
         include_corrections=include_corrections,
     )
@@ -251,6 +260,7 @@ def preferences(
     eval_share: float | None = EVAL_SHARE,
     selection: str | None = SELECTION,
     target_precision: float | None = TARGET_PRECISION,
+    attachments: bool | None = ATTACHMENTS,
     raw_lineage: bool = RAW_LINEAGE,
     raw_version: int | None = RAW_VERSION,
     overwrite: bool = OVERWRITE,
@@ -272,6 +282,7 @@ def preferences(
         dedup=dedup,
         scrub_pii=scrub_pii,
         eval_share=eval_share,
+        attachments=attachments,
         retry_evidence=retry_evidence,
     )
     _run(
