@@ -4,7 +4,8 @@ A key is `fbk_<key_id>_<secret>`: the key id finds the entry, the secret's SHA-2
 constant time. The secret is 32 random bytes, so a fast hash is enough (a slow password hash
 protects guessable secrets; these cannot be guessed); the file never holds a usable key. The
 gateway re-reads the file when it changes, so `feedbackctl gateway keys add` and `revoke` take
-effect without a restart. Writers take an exclusive lock and replace the file atomically.
+effect without a restart (an unknown key id makes it look at once; a revocation is seen within
+`reload_every_s`). Writers take an exclusive lock and replace the file atomically.
 """
 
 import fcntl
@@ -99,13 +100,15 @@ class KeyFile:
         if parts is None:
             return None
         entry = self._current().get(parts[0])
+        if entry is None:  # perhaps added a moment ago: look at the file now
+            entry = self._current(force=True).get(parts[0])
         if entry is None or not hmac.compare_digest(entry.secret_sha256, hash_secret(parts[1])):
             return None
         return entry
 
-    def _current(self) -> dict[str, ApiKey]:
+    def _current(self, force: bool = False) -> dict[str, ApiKey]:
         now = time.monotonic()
-        if now - self._checked_at < self._reload_every_s:
+        if not force and now - self._checked_at < self._reload_every_s:
             return self._keys
         with self._lock:
             self._checked_at = now

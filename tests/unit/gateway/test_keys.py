@@ -30,3 +30,10 @@ def test_a_malformed_key_file_is_an_error(tmp_path: Path) -> None:
         KeyFile(path).verify("fbk_a_b")
     with pytest.raises(KeyStoreError, match="agent id"):
         KeyFile(tmp_path / "other.json").add("")
+
+
+def test_a_key_added_by_another_process_is_known_at_once(tmp_path: Path) -> None:
+    serving = KeyFile(tmp_path / "keys.json", reload_every_s=3600)
+    assert serving.verify("fbk_unknown_secret") is None  # the file is read (and cached) now
+    _, key = KeyFile(tmp_path / "keys.json").add("bot")
+    assert serving.verify(key) is not None
