@@ -86,7 +86,8 @@ def test_monitor_run_command_publishes(
             "--window",
             "86400",
         ],
-        env={"COLUMNS": "250"},
+        # 100 s of traffic: the window may end at its newest turn (default: an hour before it)
+        env={"COLUMNS": "250", "FEEDBACK_MONITOR_MATURITY_S": "0"},
     )
     assert result.exit_code == 0, result.output
     # The default traffic has a regressed version: support-bot 1.5.0 against 1.4.0.

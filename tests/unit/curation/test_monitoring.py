@@ -160,3 +160,15 @@ def test_monitor_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert settings.alerts_topic == "agent.alerts.v1.test"
     assert settings.rules().max_psi == 0.3
     assert settings.rules(window_s=60, reference_s=None).window_s == 60
+
+
+def test_the_default_window_ends_a_maturity_delay_before_the_newest_turn(lake: str) -> None:
+    # the window follows the turns, not the newest feedback (it ended at the newest feedback
+    # once, and after a catch-up held only turns whose feedback had not arrived)
+    rows = _sessions("cur", 20, start=BASE_MS + HOUR)
+    turns = _turns(lake, rows)
+    newest = turns.select(pl.col("event_time").dt.epoch("ms").max()).item()
+    report = check_quality(turns, RULES)
+    assert report.window_end == newest + 1 - RULES.maturity_s * 1000
+    immediate = check_quality(turns, RULES.model_copy(update={"maturity_s": 0}))
+    assert immediate.window_end == newest + 1
