@@ -1,6 +1,7 @@
-"""Reads the metrics, dead-letter and alert topics in a background thread into the live state.
+"""Reads the metrics, dead-letter, alert and release-impact topics in a background thread into
+the live state.
 
-The feed assigns every partition of the three topics to itself (no group rebalancing, no
+The feed assigns every partition of the four topics to itself (no group rebalancing, no
 committed offsets): each dashboard replica needs all the data. On start, a partition is read from
 the older of two points: the first message of the last `lookback_s` of wall-clock time (Kafka
 timestamps) and `backfill_messages` before its end. The state then keeps the last hour of EVENT
@@ -23,7 +24,7 @@ from dashboard.telemetry import DashboardTelemetry
 from plumbing.kafka_security import kafka_security
 from schemas.exceptions import ContractError
 from schemas.serializer import serializer_for
-from schemas.topics import ALERTS, DEADLETTER, METRICS, TopicSpec
+from schemas.topics import ALERTS, DEADLETTER, METRICS, RELEASE_IMPACT, TopicSpec
 
 __all__ = ["FeedStatus", "MetricsFeed", "start_offset"]
 
@@ -93,15 +94,18 @@ class MetricsFeed:
         self.metrics_topic = METRICS.in_namespace(namespace).name
         self.dead_letter_topic = DEADLETTER.in_namespace(namespace).name
         self.alerts_topic = ALERTS.in_namespace(namespace).name
+        self.release_impact_topic = RELEASE_IMPACT.in_namespace(namespace).name
         self._handlers: dict[str, Callable[[DashboardState, dict[str, Any]], object]] = {
             self.metrics_topic: DashboardState.add_metric,
             self.dead_letter_topic: DashboardState.add_dead_letter,
             self.alerts_topic: DashboardState.add_alert,
+            self.release_impact_topic: DashboardState.add_release_impact,
         }
         specs: dict[str, TopicSpec] = {
             self.metrics_topic: METRICS,
             self.dead_letter_topic: DEADLETTER,
             self.alerts_topic: ALERTS,
+            self.release_impact_topic: RELEASE_IMPACT,
         }
         self._serializers = {topic: serializer_for(spec) for topic, spec in specs.items()}
         self.status = FeedStatus(topics=list(specs), records=dict.fromkeys(specs, 0))

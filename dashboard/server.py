@@ -67,6 +67,7 @@ def payload(live: LiveState, feed: MetricsFeed, range_name: str) -> dict[str, An
             "metrics": feed.metrics_topic,
             "dead_letters": feed.dead_letter_topic,
             "alerts": feed.alerts_topic,
+            "release_impacts": feed.release_impact_topic,
         },
         **live.snapshot(range_name),
         "feed": feed.status.as_dict(),

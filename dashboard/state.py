@@ -1,4 +1,5 @@
-"""What the dashboard shows, as a pure aggregation of metric, dead-letter and alert records.
+"""What the dashboard shows, as a pure aggregation of metric, dead-letter, alert and release
+impact records.
 
 No I/O and no threads here: the feed hands decoded records in, the web service asks for a
 snapshot (a JSON-ready dict). Unit-tested without a broker.
@@ -9,6 +10,10 @@ ending where the traffic is (`view_end`): at the newest window that holds turns,
 clock when that window is current (live traffic). Windows holding only late feedback (hours after
 their turns, in event time that can run ahead of the turns) never move the view away from the
 turns, so the headline numbers of a range always count turns.
+
+Release impacts (`feedbackctl compare --publish`) are kept per agent, the latest comparison only:
+they are rare, answer "is the newest release better", and stay shown whatever the range (a
+comparison spans days of traffic, not a window of the view).
 """
 
 from collections import Counter
@@ -86,6 +91,7 @@ class DashboardState:
     dead_letters_by_reason: Counter[str] = field(default_factory=Counter)
     dead_letters_by_topic: Counter[str] = field(default_factory=Counter)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    release_impacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     horizon_end_ms: int | None = None
     version: int = 0  # bumped on every change that shows; the SSE stream pushes on change
 
@@ -127,6 +133,18 @@ class DashboardState:
         while len(self.alerts) > self.max_alerts:
             self.alerts.pop(next(iter(self.alerts)))
         self.version += 1
+
+    def add_release_impact(self, record: Mapping[str, Any]) -> bool:
+        """Keep an agent's latest ReleaseImpact (by `created_at`, then `window_end`); an older
+        record read later (a replay, the start-up backfill) never replaces a newer one. True
+        when it changed what is shown."""
+        agent_id = str(record["agent_id"])
+        current = self.release_impacts.get(agent_id)
+        if current is not None and _impact_order(record) < _impact_order(current):
+            return False
+        self.release_impacts[agent_id] = dict(record)
+        self.version += 1
+        return True
 
     # --- output ------------------------------------------------------------------------------
 
@@ -186,6 +204,9 @@ class DashboardState:
             "alerts": sorted(
                 self.alerts.values(), key=lambda a: (a["window_end"], a["alert_id"]), reverse=True
             ),
+            "release_impacts": [
+                self.release_impacts[agent_id] for agent_id in sorted(self.release_impacts)
+            ],
         }
 
     def view_end(self, now_ms: int | None = None) -> tuple[int | None, str]:
@@ -214,6 +235,10 @@ class DashboardState:
             del self.windows[key]
         for alert_id in [a for a, alert in self.alerts.items() if alert["window_end"] <= start]:
             del self.alerts[alert_id]
+
+
+def _impact_order(record: Mapping[str, Any]) -> tuple[int, int]:
+    return int(record["created_at"]), int(record.get("window_end") or 0)
 
 
 def summarize(points: list[dict[str, Any]]) -> dict[str, Any]:

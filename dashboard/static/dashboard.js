@@ -193,6 +193,44 @@ function renderAlerts(alerts) {
   replaceRows(document.getElementById("alerts-body"), rows, "none", 8);
 }
 
+function signed(value) {
+  if (value === null || value === undefined) return "–";
+  const text = String(Number(value.toPrecision(3)));
+  return value > 0 ? "+" + text : text;
+}
+
+function plain(value) {
+  return value === null || value === undefined ? "–" : String(Number(value.toPrecision(4)));
+}
+
+// One row per metric of each agent's latest comparison; the agent, versions and overall verdict
+// on its first row. Verdicts arrive as enum symbols (not_yet_known): shown with spaces.
+function renderReleaseImpacts(impacts) {
+  const rows = [];
+  for (const impact of impacts || []) {
+    const needed = impact.sessions_needed ? ` (needs ~${numberFormat.format(impact.sessions_needed)} sessions)` : "";
+    impact.metrics.forEach((metric, index) => {
+      const row = element("tr", { "data-agent": impact.agent_id, "data-metric": metric.metric });
+      const first = index === 0;
+      row.appendChild(element("td", {}, first ? impact.agent_id : ""));
+      row.appendChild(element("td", {}, first ? `${impact.baseline} → ${impact.candidate}` : ""));
+      row.appendChild(element("td", { class: "verdict-" + impact.verdict, "data-field": "verdict" },
+        first ? impact.verdict.replaceAll("_", " ") + needed : ""));
+      row.appendChild(element("td", {}, metric.metric + (metric.metric === impact.primary_metric ? " (primary)" : "")));
+      row.appendChild(element("td", { class: "num" }, plain(metric.baseline_mean)));
+      row.appendChild(element("td", { class: "num" }, plain(metric.candidate_mean)));
+      row.appendChild(element("td", { class: "num", "data-field": "difference" }, signed(metric.difference)));
+      row.appendChild(element("td", { class: "num", "data-field": "interval" },
+        `[${signed(metric.ci_low)}, ${signed(metric.ci_high)}]`));
+      row.appendChild(element("td", { class: "num" },
+        `${numberFormat.format(metric.baseline_sessions)} / ${numberFormat.format(metric.candidate_sessions)}`));
+      row.appendChild(element("td", { class: "verdict-" + metric.verdict }, metric.verdict.replaceAll("_", " ")));
+      rows.push(row);
+    });
+  }
+  replaceRows(document.getElementById("release-impacts-body"), rows, "no comparison published", 10);
+}
+
 const RANGE_NAMES = { "15m": "last 15 min", "1h": "last hour", "6h": "last 6 hours", "24h": "last 24 hours", all: "everything kept" };
 const FOLLOWS = {
   live: "live: ends now",
@@ -228,6 +266,7 @@ function render(snapshot) {
   renderCharts(snapshot);
   renderDeadLetters(snapshot.dead_letters);
   renderAlerts(snapshot.alerts);
+  renderReleaseImpacts(snapshot.release_impacts);
   renderStatus(snapshot);
 }
 

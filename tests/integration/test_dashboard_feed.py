@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from dashboard.server import create_app
 from dashboard.settings import DashboardSettings
-from schemas.topics import ALERTS, DEADLETTER, METRICS
+from schemas.topics import ALERTS, DEADLETTER, METRICS, RELEASE_IMPACT
 from tests.unit.dashboard.kafka_io import free_port, namespace_topics, produce, two_hours_ago_ms
 from tests.unit.dashboard.records import (
     MINUTE_MS,
@@ -20,6 +20,7 @@ from tests.unit.dashboard.records import (
     alert_record,
     dead_letter_record,
     metric_record,
+    release_impact_record,
 )
 
 
@@ -123,3 +124,22 @@ async def test_dashboard_serves_what_the_topics_carry(
 
         async with session.get(f"{url}/healthz") as response:
             assert response.status == 200
+
+        # A release comparison published by `feedbackctl compare --publish`, then a newer one.
+        impacts = RELEASE_IMPACT.in_namespace(namespace)
+        produce(bootstrap_servers, impacts, [release_impact_record("not_yet_known")])
+        body = await _wait_for(session, url, lambda b: bool(b["release_impacts"]))
+        assert body["release_impacts"][0]["verdict"] == "not_yet_known"
+        newer = release_impact_record("better", created_at=START_MS + 20 * MINUTE_MS)
+        produce(bootstrap_servers, impacts, [newer])
+        body = await _wait_for(
+            session, url, lambda b: b["release_impacts"][0]["verdict"] == "better"
+        )
+        [shown] = body["release_impacts"]
+        assert (shown["agent_id"], shown["baseline"], shown["candidate"]) == (
+            "support-bot",
+            "1.4.0",
+            "1.5.0",
+        )
+        assert shown["metrics"] == newer["metrics"]
+        assert body["feed"]["records"][impacts.name] == 2

@@ -11,7 +11,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.serializer import serializer_for
-from schemas.topics import ALERTS, DEADLETTER, METRICS, TopicSpec
+from schemas.topics import ALERTS, DEADLETTER, METRICS, RELEASE_IMPACT, TopicSpec
 
 __all__ = [
     "DASHBOARD_TOPICS",
@@ -22,12 +22,13 @@ __all__ = [
     "two_hours_ago_ms",
 ]
 
-DASHBOARD_TOPICS = (METRICS, DEADLETTER, ALERTS)
+DASHBOARD_TOPICS = (METRICS, DEADLETTER, ALERTS, RELEASE_IMPACT)
 
 
 @contextlib.contextmanager
 def namespace_topics(bootstrap_servers: str) -> Iterator[str]:
-    """A fresh namespace whose metrics, dead-letter and alert topics exist; deleted afterwards."""
+    """A fresh namespace whose metrics, dead-letter, alert and release-impact topics exist;
+    deleted afterwards."""
     namespace = f"test-dash-{uuid.uuid4().hex[:10]}"
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     specs = [spec.in_namespace(namespace) for spec in DASHBOARD_TOPICS]

@@ -1,8 +1,16 @@
-"""Valid QualityMetric / DeadLetter / QualityAlert records for the dashboard's tests."""
+"""Valid QualityMetric / DeadLetter / QualityAlert / ReleaseImpact records for the dashboard's
+tests."""
 
 from typing import Any
 
-__all__ = ["MINUTE_MS", "START_MS", "alert_record", "dead_letter_record", "metric_record"]
+__all__ = [
+    "MINUTE_MS",
+    "START_MS",
+    "alert_record",
+    "dead_letter_record",
+    "metric_record",
+    "release_impact_record",
+]
 
 MINUTE_MS = 60_000
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, the traffic generator's default start
@@ -97,4 +105,48 @@ def alert_record(
         "message": "thumbs-up rate fell below the previous version's",
         "window_start": start,
         "window_end": start + MINUTE_MS,
+    }
+
+
+def release_impact_record(
+    verdict: str = "better",
+    *,
+    agent_id: str = "support-bot",
+    baseline: str = "1.4.0",
+    candidate: str = "1.5.0",
+    created_at: int = START_MS + 10 * MINUTE_MS,
+    difference: float = 0.1,
+) -> dict[str, Any]:
+    """A ReleaseImpact as `feedbackctl compare --publish` sends it: completion rate measured."""
+    return {
+        "impact_id": f"{agent_id}-{candidate}-{created_at}",
+        "agent_id": agent_id,
+        "baseline": baseline,
+        "candidate": candidate,
+        "created_at": created_at,
+        "window_start": START_MS,
+        "window_end": START_MS + 5 * MINUTE_MS,
+        "verdict": verdict,
+        "primary_metric": "completion_rate",
+        "confidence": 0.95,
+        "power": 0.8,
+        "sessions_needed": 0,
+        "regressions": [],
+        "metrics": [
+            {
+                "metric": "completion_rate",
+                "higher_is_better": True,
+                "baseline_mean": 0.7,
+                "candidate_mean": 0.7 + difference,
+                "difference": difference,
+                "ci_low": difference - 0.04,
+                "ci_high": difference + 0.04,
+                "p_value": 0.001,
+                "margin": 0.02,
+                "baseline_sessions": 1200,
+                "candidate_sessions": 1150,
+                "sessions_needed": 0,
+                "verdict": verdict,
+            }
+        ],
     }

@@ -58,7 +58,10 @@ async def test_json_snapshot(client: TestClient) -> None:
         "agent.metrics.v1.unit",
         "agent.deadletter.v1.unit",
         "agent.alerts.v1.unit",
+        "agent.release_impact.v1.unit",
     ]
+    assert body["topics"]["release_impacts"] == "agent.release_impact.v1.unit"
+    assert body["release_impacts"] == []
 
 
 async def test_event_stream_pushes_the_snapshot_then_each_change(client: TestClient) -> None:
