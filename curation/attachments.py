@@ -2,10 +2,13 @@
 content parts, by reference.
 
 With `CurationOptions.attachments`, a user message whose turn carries attachments gets a list of
-content parts (the OpenAI / TRL multimodal shape): the prompt as a `text` part, then one part per
+content parts (the OpenAI chat multimodal shape; a trainer that wants TRL's separate `images`
+column builds it from the `image_url` parts): the prompt as a `text` part, then one part per
 attachment: `image_url` for images, `input_audio` for audio, `file` otherwise. Every part keeps
 the attachment record (`media_type`, `size_bytes`, `sha256`, `uri`, `name`) so a trainer can
 fetch the file and check it. Messages without attachments keep their plain string content.
+Feedback attachments (annotated screenshots) stay out: they annotate an answer, they are not part
+of the conversation the agent saw.
 
 The parts reference the lake's copy (its `uri`) rather than embed the bytes: the dataset stays
 small and its rows diffable, the bytes already live content-addressed under the lake's
