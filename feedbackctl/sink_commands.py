@@ -49,6 +49,12 @@ def run_sink(
     storage_options: str | None = typer.Option(
         None, help=f"delta-rs storage options as JSON (env {_env('storage_options')})"
     ),
+    create_topics: bool = typer.Option(
+        True,
+        "--create-topics/--no-create-topics",
+        help="Create missing topics of the namespace first (as `process` does): a topic created "
+        "after the sink subscribed is only seen at the next metadata refresh, minutes later.",
+    ),
     exit_when_idle: float | None = typer.Option(
         None, help="Commit and exit after this many seconds without messages (replays, tests)."
     ),
@@ -75,6 +81,12 @@ def run_sink(
         "storage_options": json.loads(storage_options) if storage_options else None,
     }
     settings = SinkSettings(**{k: v for k, v in overrides.items() if v is not None})
+    if create_topics:
+        from local_stack.topics import ensure_topics
+        from schemas.topics import TOPICS
+
+        namespace = settings.namespace or None
+        ensure_topics(settings.bootstrap_servers, [spec.in_namespace(namespace) for spec in TOPICS])
     start_metrics_server(settings.metrics_port, settings.metrics_host)
     sink = DeltaSink(settings)
 
