@@ -105,6 +105,7 @@ def alert_record(
         "message": "thumbs-up rate fell below the previous version's",
         "window_start": start,
         "window_end": start + MINUTE_MS,
+        "evidence": {},  # QualityAlert v2; the decoder fills it in for v1 records too
     }
 
 
