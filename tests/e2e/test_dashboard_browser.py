@@ -12,6 +12,7 @@ skipped without the browser.
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -480,8 +481,7 @@ def _wait_for_topics_on_page(
 
 
 # The generator's traffic spans hours of event time (feedback up to the 6 h grace after a
-# session): with the default one-hour look-back, the newest windows (late feedback of one agent
-# version) can leave the others out of the table, which is right but not what this test checks.
+# session): this test compares every window kept (the range "all") with the topic.
 LOOKBACK_ALL_S = 7 * 24 * 3600
 
 
@@ -502,7 +502,7 @@ def test_browser_follows_the_real_pipeline(
                 bootstrap_servers, namespace, tmp_path / "dashboard.log", LOOKBACK_ALL_S
             ) as url,
         ):
-            browser.get(url)
+            browser.get(f"{url}/#range=all")  # every window kept, not the default last hour
             first = _wait_for_topics_on_page(
                 browser, bootstrap_servers, namespace, 120, lookback_ms=LOOKBACK_ALL_S * 1000
             )
@@ -521,3 +521,92 @@ def test_browser_follows_the_real_pipeline(
                 lookback_ms=LOOKBACK_ALL_S * 1000,
             )
             browser.save_screenshot(str(OUTPUT / "pipeline-after-more-traffic.png"))
+
+
+# The page's default view during `feedbackctl demo`: late feedback (hours of event time after
+# the turns) must not empty it. Headline cells that must show a number for every version.
+_HEADLINE = ("interactions", "completion_rate", "latency_p95_ms")
+DEMO_SCREENSHOT = OUTPUT / "demo-default-view.png"
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _headline_numbers(shown: dict[tuple[str, str], dict[str, str]]) -> dict[str, list[str]]:
+    """Per version, the headline cells that show no number (or zero)."""
+    missing: dict[str, list[str]] = {}
+    for (_agent, version), cells in shown.items():
+        bad = [f for f in _HEADLINE if cells.get(f) in (None, "", NO_VALUE, "0", "0 ms", "0.0%")]
+        if bad:
+            missing[version] = bad
+    return missing
+
+
+def test_the_default_view_shows_every_version_during_a_demo(
+    browser: Any, private_stack: Any, tmp_path: Path
+) -> None:
+    """`feedbackctl demo` as a user runs it (on the private stack); while it runs, the page's
+    default view shows volume, completion and latency for each of the four agent versions."""
+    from tests.e2e.newcomer_env import clone_folder, newcomer_environment
+
+    port = free_port()
+    folder = clone_folder(tmp_path)
+    log = tmp_path / "demo.log"
+    arguments = ["--duration", "40", "--rate", "300", "--dashboard-port", str(port)]
+    with log.open("w") as output:
+        demo = subprocess.Popen(
+            [".venv/bin/feedbackctl", "demo", *arguments, "--no-keep-dashboard"],
+            cwd=folder,
+            env=newcomer_environment(private_stack),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while not _healthy(url):  # the demo starts the stack's topics first, then the page
+            assert demo.poll() is None, f"the demo ended first: {log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no dashboard: {log.read_text()[-3000:]}"
+            time.sleep(1)
+        browser.get(url)
+        shown: dict[tuple[str, str], dict[str, str]] = {}
+        while time.monotonic() < deadline:
+            assert demo.poll() is None, f"the demo ended first: {shown} {log.read_text()[-3000:]}"
+            shown = _shown_rows(browser)
+            if len(shown) == 4 and not _headline_numbers(shown):
+                break
+            time.sleep(1)
+        assert len(shown) == 4, f"four agent versions expected, the page shows {shown}"
+        assert not _headline_numbers(shown), shown
+        assert demo.poll() is None, "shown while the demo runs"
+        from selenium.webdriver.common.by import By
+
+        assert browser.find_element(By.ID, "connection").text == "live"
+        pressed = browser.find_elements(By.CSS_SELECTOR, '#ranges button[aria-pressed="true"]')
+        assert [b.get_attribute("data-range") for b in pressed] == ["1h"]
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        time.sleep(2)  # the charts of the same snapshot are drawn
+        browser.save_screenshot(str(DEMO_SCREENSHOT))
+
+        # Another range: the page asks for it and the numbers stay.
+        browser.find_element(By.CSS_SELECTOR, '#ranges button[data-range="all"]').click()
+        until = time.monotonic() + WAIT_S
+        while time.monotonic() < until:
+            pressed = browser.find_elements(By.CSS_SELECTOR, '#ranges button[aria-pressed="true"]')
+            if [b.get_attribute("data-range") for b in pressed] == ["all"]:
+                break
+            time.sleep(0.3)
+        assert [b.get_attribute("data-range") for b in pressed] == ["all"]
+        assert not _headline_numbers(_shown_rows(browser))
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait(timeout=10)
