@@ -1,10 +1,7 @@
 """A turn with a PNG attachment, sent through the SDK (which stores the file in the lake's
-attachments area), reaches a curated SFT dataset as an image content part whose file exists and
+attachments area), goes through the real processor (Kafka, Redis) and sink into the enriched
+Delta table, and reaches a curated SFT dataset as an image content part whose file exists and
 whose sha256 matches; `datasets.load_dataset` still loads the folder (strings and parts mixed).
-
-The interaction travels on the real Kafka and is decoded from it; its enriched record (the
-processor's output: the interaction's fields plus feedback and labels) is built from that decoded
-record and written by the real sink into the real Delta table curation reads.
 """
 
 import hashlib
@@ -12,23 +9,26 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from curation import CurationOptions, curate_sft
 from producers import FeedbackClient
 from producers.settings import ProducerSettings
-from schemas import serializer_for
-from schemas.topics import ENRICHED, INTERACTIONS
+from schemas.serializer import serializer_for
+from schemas.topics import ENRICHED
 from sinks import DeltaSink, SinkSettings
 from tests.integration.test_attachments import png
-from tests.integration.test_sink_exactly_once import sink_topics
-from tests.unit.sinks.events import enriched
+from tests.integration.test_processor_support import (
+    Namespace,
+    Worker,
+    namespace_for,
+    read_topic,
+    wait_until,
+)
 
+_FAST_CLOSE = {"FEEDBACK_PROCESSOR_FEEDBACK_GRACE_S": "2"}
 _LOAD = """
 import json, sys
 from datasets import load_dataset
@@ -37,96 +37,84 @@ print(json.dumps([[m["content"] for m in row["messages"]] for row in rows]))
 """
 
 
-def _interactions(bootstrap: str, topic: str, wanted: int) -> list[dict[str, Any]]:
-    serializer = serializer_for(INTERACTIONS)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{topic}-read"})
-    try:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        consumer.assign([TopicPartition(topic, p, 0) for p in metadata.partitions])
-        records: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 60
-        while len(records) < wanted and time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            value = None if message is None or message.error() else message.value()
-            if value:
-                records.append(serializer.decode(value))
-        assert len(records) == wanted, f"read {len(records)} of {wanted} interactions"
-        return records
-    finally:
-        consumer.close()
+def _wait_for_enriched(namespace: Namespace, sessions: set[str], worker: Worker) -> None:
+    """Until the processor has emitted, for every session, an enriched record with its feedback
+    joined (a session can close before its feedback is read: a later revision then adds it)."""
+    serializer = serializer_for(ENRICHED)
 
+    def enriched() -> bool:
+        messages = read_topic(namespace.bootstrap, namespace.topic(ENRICHED))
+        records = [serializer.decode(message.value()) for message in messages]
+        return {r["session_id"] for r in records if r["feedback"]} >= sessions
 
-def _enriched_from(record: dict[str, Any]) -> dict[str, Any]:
-    """The processor's record of a praised one-turn session (rating 4, completed)."""
-    base = enriched(record["session_id"], record["turn_index"], record["user_id"], 0)
-    return {**base, **record, "reward": 0.9, "reward_confidence": 0.9}
+    wait_until(enriched, 90, "the enriched records of every session, feedback joined", worker)
 
 
 def test_a_png_sent_through_the_sdk_becomes_an_image_part_of_a_loadable_dataset(
-    bootstrap_servers: str, tmp_path: Path
+    bootstrap_servers: str, redis_url: str, tmp_path: Path
 ) -> None:
     root = tmp_path / "lake"
     screenshot = tmp_path / "screen.png"
     image = png(32, 24, seed=7)
     screenshot.write_bytes(image)
-    with sink_topics(bootstrap_servers) as namespace:
+    turns: dict[str, str] = {}
+    with namespace_for(bootstrap_servers, redis_url) as namespace:
         settings = ProducerSettings(
             bootstrap_servers=bootstrap_servers,
-            topic_namespace=namespace,
+            topic_namespace=namespace.name,
             lake_uri=str(root),
             spool_dir=tmp_path / "spool",
         )
-        with FeedbackClient(settings, registry=CollectorRegistry()) as client:
-            with_image = client.log_interaction(
-                session_id="s-cur-att-1",
-                turn_index=0,
-                agent_id="screen-agent",
-                agent_version="2.0.0",
-                model="m",
-                prompt="Why is the save button greyed out on this screen?",
-                response="The form has an empty required field: the email.",
-                latency_ms=900,
-                user_id="u-1",
-                attachments=[screenshot],
-            )
-            client.log_interaction(
-                session_id="s-cur-att-2",
-                turn_index=0,
-                agent_id="screen-agent",
-                agent_version="2.0.0",
-                model="m",
-                prompt="How do I export my invoices as CSV?",
-                response="Open Billing, choose Invoices, then Export as CSV.",
-                latency_ms=700,
-                user_id="u-2",
-            )
-            assert client.flush(30) == 0
-        topic = INTERACTIONS.in_namespace(namespace).name
-        records = _interactions(bootstrap_servers, topic, wanted=2)
-        producer = Producer({"bootstrap.servers": bootstrap_servers})
-        encode = serializer_for(ENRICHED).encode
-        for record in records:
-            value = encode(_enriched_from(record))
-            producer.produce(ENRICHED.in_namespace(namespace).name, value, record["session_id"])
-        assert producer.flush(30) == 0
+        # A task_completed signal ends each session; a short feedback grace keeps the wait short.
+        worker = Worker(namespace, tmp_path / "worker.log", _FAST_CLOSE)
+        try:
+            with FeedbackClient(settings, registry=CollectorRegistry()) as client:
+                for session, prompt, files in (
+                    ("s-cur-att-1", "Why is the save button greyed out here?", [screenshot]),
+                    ("s-cur-att-2", "How do I export my invoices as CSV?", []),
+                ):
+                    turn = client.log_interaction(
+                        session_id=session,
+                        turn_index=0,
+                        agent_id="screen-agent",
+                        agent_version="2.0.0",
+                        model="m",
+                        prompt=prompt,
+                        response="Here is what to do, step by step.",
+                        latency_ms=900,
+                        user_id=f"u-{session}",
+                        attachments=files,
+                    )
+                    turns[turn] = prompt
+                    client.log_feedback(
+                        session_id=session, interaction_id=turn, kind="thumbs", thumbs_up=True
+                    )
+                    client.log_signal(session_id=session, kind="task_completed")
+                assert client.flush(30) == 0
+            _wait_for_enriched(namespace, {"s-cur-att-1", "s-cur-att-2"}, worker)
+        finally:
+            worker.stop()
         DeltaSink(
             SinkSettings(
                 bootstrap_servers=bootstrap_servers,
                 lake_uri=str(root),
-                namespace=namespace,
-                group_id=f"g-{namespace}",
+                namespace=namespace.name,
+                group_id=f"g-{namespace.name}",
                 flush_latency_s=0.5,
             )
         ).run(exit_when_idle_s=2.0)
+    with_image = next(iter(turns))
     options = CurationOptions(selection="explicit_praise", eval_share=0.0, attachments=True)
-    result = curate_sft(str(root), options, output_dir=tmp_path / "sft", prefix=f"{namespace}/")
+    result = curate_sft(
+        str(root), options, output_dir=tmp_path / "sft", prefix=f"{namespace.name}/"
+    )
     assert result.manifest["options"]["attachments"] is True
     lines = (result.output_dir / "sft" / "train.jsonl").read_text().splitlines()
     rows = {row["id"]: row for row in map(json.loads, lines)}
-    assert set(rows) == {r["event_id"] for r in records}
+    assert set(rows) == set(turns)
     [user] = [m for m in rows[with_image]["messages"] if m["role"] == "user"]
     text, part = user["content"]
-    assert text == {"type": "text", "text": "Why is the save button greyed out on this screen?"}
+    assert text == {"type": "text", "text": turns[with_image]}
     assert part["type"] == "image_url"
     attachment = part["attachment"]
     assert part["image_url"]["url"] == attachment["uri"]
