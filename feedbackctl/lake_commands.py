@@ -35,7 +35,11 @@ lake_app = typer.Typer(
 console = Console()
 
 LAKE_URI = typer.Option(None, help=f"Lake root (env {SINK_ENV_PREFIX}LAKE_URI, default ./lake)")
-NAMESPACE = typer.Option(None, help=f"Replay namespace (env {SINK_ENV_PREFIX}NAMESPACE)")
+NAMESPACE = typer.Option(
+    None,
+    help=f"Namespace of the tables (env {SINK_ENV_PREFIX}NAMESPACE or FEEDBACK_NAMESPACE; "
+    "default: the last demo's)",
+)
 STORAGE = typer.Option(
     None, help=f"delta-rs storage options, JSON (env {SINK_ENV_PREFIX}STORAGE_OPTIONS)"
 )
