@@ -129,6 +129,7 @@ def main() -> None:
             CurationOptions(dedup=args.dedup, selection=args.selection),
             output_dir=root.parent / f"{root.name}-sft",
             progress=lambda stage: marks.append((stage, time.perf_counter())),
+            overwrite=True,  # a reused --lake gets a fresh dataset each run
         )
         total = time.perf_counter() - started
         marks.append(("end", time.perf_counter()))

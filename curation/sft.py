@@ -161,13 +161,67 @@ def _distinct_raw_conversations(
 
     Identical raw texts are identical once scrubbed, and the same example wins (same score,
     same tie-break), so exact dedup after scrubbing keeps the same rows; only scrubbing, history
-    and keys then run on the distinct conversations rather than on every selected turn. The key
-    here holds the same texts as `conversation_keys`' exact key, joined from plain columns.
+    and keys then run on the distinct conversations rather than on every selected turn.
+
+    This pass may keep more than exact dedup will (it only has to keep every winner): with
+    short histories and one turn per index, each earlier turn's texts enter the key as a
+    64-bit hash of (prompt, answer), read from the rows before it (no join, no string
+    building: the cost of this stage on large tables); otherwise the key holds the texts.
     """
     texts = ["event_id", "session_id", "turn_index", "system_prompt", "prompt", "response"]
     rank = [LABEL_COLUMN, "reward", "reward_confidence", "corrected_response"]
     raw = involved_turns(turns.select(*texts, *rank), candidates, max_history)
     examples = candidates.select("event_id", "target").join(raw, on="event_id", how="inner")
+    answer = (
+        pl.when(pl.col("target") == "correction")
+        .then(pl.col("corrected_response"))
+        .otherwise(pl.col("response"))
+    )
+    unique_positions = not raw.select(
+        pl.struct("session_id", "turn_index").is_duplicated().any()
+    ).item()
+    if max_history <= _HASHED_HISTORY and unique_positions:
+        history = _hashed_history(raw, max_history)
+        keyed = examples.join(history, on="event_id", how="left").with_columns(
+            exact_key=pl.struct(
+                pl.col("system_prompt"), pl.col("_history"), pl.col("prompt"), answer
+            ),
+            target_text=answer,
+        )
+    else:
+        keyed = _texts_history(raw, examples, max_history).with_columns(target_text=answer)
+    winners = keep_best(keyed.with_columns(_score(options)), "exact_key", ["_score"], [True])
+    return candidates.join(
+        winners.select("event_id", "target"), on=["event_id", "target"], how="semi"
+    )
+
+
+# Histories up to this many turns are keyed by hashes of the rows before (`_hashed_history`).
+_HASHED_HISTORY = 16
+
+
+def _hashed_history(raw: pl.DataFrame, max_history: int) -> pl.DataFrame:
+    """Per turn of `raw` (sorted by session and position, one turn per position): a struct of
+    the hashes of its earlier turns within `max_history` positions, nearest first."""
+    hashed = raw.select(
+        "event_id",
+        pl.col("session_id").rle_id().alias("_session"),
+        "turn_index",
+        pl.struct("prompt", "response").hash(seed=0).alias("_hash"),
+    )
+    fields = []
+    for back in range(1, max_history + 1):
+        # `raw` is sorted by session: a plain shift, checked to stay in the same session.
+        in_window = (pl.col("_session").shift(back) == pl.col("_session")) & (
+            pl.col("turn_index").shift(back) >= pl.col("turn_index") - max_history
+        )
+        fields.append(pl.when(in_window).then(pl.col("_hash").shift(back)).alias(f"_h{back}"))
+    history = pl.struct(fields) if fields else pl.lit(None)
+    return hashed.select("event_id", history.alias("_history"))
+
+
+def _texts_history(raw: pl.DataFrame, examples: pl.DataFrame, max_history: int) -> pl.DataFrame:
+    """`examples` with `exact_key`: the texts of the conversation, earlier turns joined in."""
     examples = examples.with_row_index("_example")
     earlier = raw.select(
         "session_id",
@@ -191,25 +245,18 @@ def _distinct_raw_conversations(
         .then(pl.col("corrected_response"))
         .otherwise(pl.col("response"))
     )
-    keyed = (
-        examples.join(history, on="_example", how="left")
-        .with_columns(
-            exact_key=pl.concat_str(
-                [
-                    pl.col("system_prompt").fill_null(""),
-                    pl.col("_prompt").fill_null(""),
-                    pl.col("_answer").fill_null(""),
-                    pl.col("prompt"),
-                    answer,
-                ],
-                separator="\u241f",
-            ),
-            target_text=answer,
+    return examples.join(history, on="_example", how="left").with_columns(
+        exact_key=pl.concat_str(
+            [
+                pl.col("system_prompt").fill_null(""),
+                pl.col("_prompt").fill_null(""),
+                pl.col("_answer").fill_null(""),
+                pl.col("prompt"),
+                answer,
+            ],
+            separator="\u241f",
         )
-        .with_columns(_score(options))
     )
-    winners = keep_best(keyed, "exact_key", ["_score"], [True]).select("event_id", "target")
-    return candidates.join(winners, on=["event_id", "target"], how="semi")
 
 
 def build_sft(
