@@ -166,7 +166,8 @@ def _distinct_raw_conversations(
     This pass may keep more than exact dedup will (it only has to keep every winner): with
     short histories and one turn per index, each earlier turn's texts enter the key as a
     64-bit hash of (prompt, answer), read from the rows before it (no join, no string
-    building: the cost of this stage on large tables); otherwise the key holds the texts.
+    building: the cost of this stage on large tables); otherwise the key holds the texts. A
+    hash collision (odds ~n^2 / 2^65 for n distinct turns) would drop one conversation.
     """
     texts = ["event_id", "session_id", "turn_index", "system_prompt", "prompt", "response"]
     rank = [LABEL_COLUMN, "reward", "reward_confidence", "corrected_response"]
