@@ -34,14 +34,26 @@ def unavailable_dependency(error: BaseException) -> str | None:
 
     Redis: a refused or broken connection, a timeout (a paused or overloaded server), a server
     still loading its data after a restart (`BusyLoadingError` is a `ConnectionError`). Kafka:
-    outputs not acknowledged in time (the producer keeps them queued). An output that *failed*
-    (e.g. too large) or a Redis error reply is not an outage.
+    outputs not acknowledged in time (the producer keeps them queued). A Redis Cluster between a
+    primary's death and its replica's election answers CLUSTERDOWN or MASTERDOWN, and TRYAGAIN
+    while a slot moves: those replies say "not now", so they count as an outage too, as does a
+    slot no reachable node serves yet. An output that *failed* (e.g. too large) or any other Redis
+    error reply is not an outage.
     """
     if isinstance(error, OutputsUnacknowledgedError):
         return "kafka"
-    if isinstance(error, redis.ConnectionError | redis.TimeoutError):
+    if isinstance(error, _REDIS_UNAVAILABLE):
         return "redis"
     return None
+
+
+_REDIS_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,  # MasterDownError is one
+    redis.exceptions.TryAgainError,
+    redis.exceptions.SlotNotCoveredError,
+)
 
 
 @dataclass(frozen=True)
