@@ -10,7 +10,7 @@ COMPILED := .compiled/manifest.json
 # compiles when one of those modules (or the toolchain) really changed, and otherwise takes a second.
 COMPILED_INPUTS := $(wildcard stream_processors/*.py plumbing/compiled/*.py)
 
-.PHONY: setup demo test test-unit lint typecheck stack-up stack-down stack-status bench clean
+.PHONY: setup demo test test-unit test-cluster lint typecheck stack-up stack-down stack-status bench clean
 
 # Each stage prints one line with its duration (scripts/setup-stage.sh); its output shows if it fails.
 STAGE := ./scripts/setup-stage.sh
@@ -33,6 +33,9 @@ demo: setup  ## the main job: stack + whole pipeline on generated traffic
 test: setup  ## every test: unit, then integration and e2e against the real local stack
 	./scripts/install-browser.sh
 	$(BIN)/python -m pytest
+
+test-cluster: setup  ## fault tests on a private three-broker Kafka and Redis Cluster (not in make test yet)
+	$(BIN)/python -m pytest -m cluster tests/e2e/test_cluster_faults.py
 
 test-unit: setup
 	$(BIN)/python -m pytest tests/unit

@@ -34,7 +34,7 @@ from tests.e2e.pipeline_harness.scenario import (
 from tests.e2e.pipeline_harness.workload import BackgroundProducer
 from verification.lake_check import verify_lake
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(900)]
 
 SESSIONS = 300
 RATE = 150.0  # ~10 s of production: the fault lands in the middle of it
