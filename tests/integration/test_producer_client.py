@@ -128,6 +128,7 @@ def test_events_read_back_equal_what_was_sent(
         "user_id": None,
         "reasoning": None,
         "retry_of": None,
+        "attachments": [],  # interaction v3: none given, none sent
     }
     [(_, got_feedback)] = read_back(bootstrap_servers, topics.feedback, 1)
     assert got_feedback == {
@@ -142,6 +143,7 @@ def test_events_read_back_equal_what_was_sent(
         "comment": None,
         "source": "end_user",
         "rater_id": None,
+        "attachments": [],  # feedback v2
     }
     [(_, got_signal)] = read_back(bootstrap_servers, topics.signals, 1)
     assert got_signal["event_id"] == signal
