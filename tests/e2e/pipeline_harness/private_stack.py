@@ -14,7 +14,13 @@ from pathlib import Path
 from local_stack import LocalStack, StackSettings
 from schemas.topics import TopicSpec
 
-__all__ = ["PrivateStack", "free_port", "free_port_run", "start_private_stack"]
+__all__ = [
+    "PrivateStack",
+    "free_port",
+    "free_port_run",
+    "private_ports",
+    "start_private_stack",
+]
 
 
 def free_port() -> int:
@@ -136,14 +142,19 @@ class PrivateStack:
         self.stack.down(purge=purge, say=lambda _msg: None)
 
 
+def private_ports(brokers: int = 1, redis_cluster: int = 0) -> tuple[int, int, int]:
+    """Kafka, controller and Redis ports of a private stack: one run of free ports below the
+    ephemeral range (`free_port_run`), a single node's too. A kernel-chosen port lies in that
+    range, where a broker restarted on it met "Address already in use" (docs/reliability.md,
+    Findings)."""
+    redis_nodes = 2 * redis_cluster if redis_cluster else 1  # a primary and a replica each
+    first = free_port_run(2 * brokers + redis_nodes)
+    return first, first + 1, first + 2 * brokers
+
+
 def start_private_stack(state_dir: Path, brokers: int = 1, redis_cluster: int = 0) -> PrivateStack:
     """Start Kafka (KRaft) and Redis under `state_dir` on ports nobody else uses."""
-    if brokers == 1 and redis_cluster == 0:
-        kafka_port, controller_port, redis_port = free_port(), free_port(), free_port()
-    else:
-        kafka_port = free_port_run(2 * brokers)
-        controller_port = kafka_port + 1
-        redis_port = free_port_run(2 * max(redis_cluster, 1))
+    kafka_port, controller_port, redis_port = private_ports(brokers, redis_cluster)
     settings = StackSettings(
         state_dir=state_dir,
         brokers=brokers,
