@@ -9,7 +9,7 @@ from pathlib import Path
 
 from local_stack.exceptions import StackError
 
-__all__ = ["ServiceProcess", "accepts_connections", "port_is_free"]
+__all__ = ["ServiceProcess", "accepts_connections", "port_is_free", "stop_pid"]
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -96,25 +96,35 @@ class ServiceProcess:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if _alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.05)
+        stop_pid(pid, timeout_s)
         self.pid_file.unlink(missing_ok=True)
         return True
 
 
+def stop_pid(pid: int, timeout_s: float) -> None:
+    """SIGTERM to the process group `pid` leads, wait up to timeout_s, then SIGKILL."""
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """The whole group `pid` leads; `pid` alone when it leads none (else a SIGKILL that reached
+    no process would leave `stop_pid` waiting for it forever)."""
     try:
         os.killpg(pid, sig)
+        return
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, sig)
     except ProcessLookupError:
         pass
-    except PermissionError:
-        os.kill(pid, sig)
 
 
 def _alive(pid: int) -> bool:

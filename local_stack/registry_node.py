@@ -21,12 +21,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import TracebackType
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from local_stack.exceptions import StackError
-from local_stack.processes import ServiceProcess
+from local_stack.processes import ServiceProcess, stop_pid
 from local_stack.settings import StackSettings
 from plumbing.settings import ENV_PREFIX, ServiceSettings
 
@@ -238,8 +239,29 @@ class RegistryNode:
             # No error reporting service to talk to.
             "QUARKUS_LOG_CATEGORY__IO_SENTRY__LEVEL": "ERROR",
         }
-        argv = ["java", f"-Xmx{self.settings.heap}", "-XX:+UseSerialGC", "-jar", str(jar)]
-        return self.process.start(argv, env)
+        argv = ["java", self._marker, f"-Xmx{self.settings.heap}", "-XX:+UseSerialGC", "-jar"]
+        return self.process.start([*argv, str(jar)], env)
+
+    @property
+    def _marker(self) -> str:
+        """A system property naming this node's directory: tells its JVM from any other
+        process (a pid file outlives its process, and the pid can be reused)."""
+        return f"-Dagentfeedback.registry.home={self.home.resolve()}"
+
+    def running_pids(self) -> list[int]:
+        """Every live process of this node (its JVM), whether or not the pid file names it."""
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+                state = (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0]
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            if self._marker.encode() in argv and state != "Z":
+                pids.append(int(proc.name))
+        return pids
 
     def healthy(self, timeout_s: float = 2.0) -> bool:
         """True when the Confluent-compatible API answers."""
@@ -255,10 +277,18 @@ class RegistryNode:
             return False
         if self.process.pid is None:
             self.start()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.down()  # a registry that never answered is not left running
+            raise
+        return True
+
+    def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.settings.start_timeout_s
         while time.monotonic() < deadline:
             if self.healthy():
-                return True
+                return
             if self.process.exited_early():
                 raise StackError(f"the schema registry exited:\n{self.process.log_tail()}")
             time.sleep(0.5)
@@ -268,5 +298,31 @@ class RegistryNode:
         )
 
     def down(self, timeout_s: float = 20.0) -> bool:
-        """Stop it (SIGTERM, then SIGKILL). True if it was running."""
-        return self.process.stop(timeout_s)
+        """Stop it (SIGTERM, then SIGKILL after `timeout_s`). True if it was running.
+
+        The pid file is trusted only when it names this node's JVM (a stale file's pid may
+        belong to another process by now); a JVM of this node the file does not name (the file
+        lost, or overwritten by a second start) is stopped too.
+        """
+        recorded = self.process.pid
+        pids = self.running_pids()
+        if recorded is not None and recorded in pids:
+            self.process.stop(timeout_s)
+        else:
+            self.process.pid_file.unlink(missing_ok=True)
+        for pid in self.running_pids():
+            stop_pid(pid, timeout_s)
+        return bool(pids)
+
+    def __enter__(self) -> "RegistryNode":
+        """Started and answering; stopped again when the `with` block ends, however it ends."""
+        self.up()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.down()

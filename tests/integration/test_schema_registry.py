@@ -24,7 +24,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from local_stack.registry_node import RegistryNode
+from local_stack.registry_node import RegistryNode, RegistrySettings
 from producers.traffic import generate_traffic
 from schemas.catalog import SchemaCatalog, load_version
 from schemas.lake import ENRICHED_INTERACTIONS, RAW_EVENTS
@@ -39,6 +39,7 @@ from schemas.serializer import (
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, INTERACTIONS, METRICS, TOPICS
 from sinks.lake import Lake
 from sinks.lake_reader import read_table
+from tests.e2e.pipeline_harness.private_stack import free_port
 from tests.integration.test_processor_support import (
     Namespace,
     Outputs,
@@ -51,11 +52,12 @@ from tests.integration.test_prometheus_endpoints import Service, wait_for
 
 
 @pytest.fixture(scope="module")
-def registry_url() -> str:
-    """The local stack's registry, started here (built from Maven Central on first use)."""
-    node = RegistryNode()
-    node.up()
-    return node.url
+def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A registry of this module's own (built from Maven Central on first use), on a free port
+    with its database in a temporary directory; its JVM is stopped when the module ends."""
+    settings = RegistrySettings(state_dir=tmp_path_factory.mktemp("registry"), port=free_port())
+    with RegistryNode(settings) as node:
+        yield node.url
 
 
 @pytest.fixture
