@@ -1,5 +1,6 @@
 """Detached service processes: pid files, port checks, and stopping with SIGTERM then SIGKILL."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -121,10 +122,8 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         return
     except (ProcessLookupError, PermissionError):
         pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _alive(pid: int) -> bool:
