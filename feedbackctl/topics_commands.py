@@ -28,7 +28,12 @@ class TopicsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}TOPICS_")
 
     bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
-    replication_factor: int = Field(1, gt=0)
+    replication_factor: int | None = Field(
+        None,
+        gt=0,
+        description="Replicas per partition; unset: one per broker of the cluster, at most "
+        "three (min.insync.replicas one less).",
+    )
     namespace: str = ""
     wait_s: float = Field(60.0, ge=0, description="Retry this long while Kafka is unreachable.")
 
@@ -39,7 +44,9 @@ def create(
         None, help="Kafka bootstrap servers. (env FEEDBACK_TOPICS_BOOTSTRAP_SERVERS)"
     ),
     replication_factor: int | None = typer.Option(
-        None, help="Replicas per partition. (env FEEDBACK_TOPICS_REPLICATION_FACTOR, default 1)"
+        None,
+        help="Replicas per partition. (env FEEDBACK_TOPICS_REPLICATION_FACTOR, default: one "
+        "per broker, at most 3)",
     ),
     namespace: str | None = typer.Option(
         None, help="Create `<name>.<namespace>` topics. (env FEEDBACK_TOPICS_NAMESPACE)"

@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 from local_stack.exceptions import StackError
 from local_stack.maven import kafka_classpath
 from local_stack.processes import ServiceProcess, accepts_connections
+from local_stack.replication import min_insync_replicas
 from local_stack.settings import StackSettings
 
 __all__ = ["KafkaNode", "SaslSslListener", "new_cluster_id"]
@@ -95,7 +96,7 @@ def _server_properties(
         listeners += f",SASL_SSL://{host}:{sasl_ssl.port}"
         protocols += ",SASL_SSL:SASL_SSL"
     replicas = settings.replication_factor
-    min_isr = str(min(2, replicas))
+    min_isr = str(min_insync_replicas(replicas))
     if settings.brokers == 1:
         quorum = {"controller.quorum.bootstrap.servers": f"{host}:{cport}"}
     else:
@@ -114,7 +115,8 @@ def _server_properties(
         "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir.resolve()),
         "num.partitions": "1",
-        # One replica on a single node; three (two in sync to acknowledge acks=all) on a cluster.
+        # One replica on a single node; three (two in sync to acknowledge acks=all) on a cluster
+        # (local_stack.replication).
         "default.replication.factor": str(replicas),
         "min.insync.replicas": min_isr,
         "offsets.topic.replication.factor": str(replicas),

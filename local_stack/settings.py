@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from local_stack.replication import replication_factor_for
 from plumbing.settings import ENV_PREFIX, ServiceSettings
 
 __all__ = ["StackSettings"]
@@ -73,8 +74,8 @@ class StackSettings(ServiceSettings):
 
     @property
     def replication_factor(self) -> int:
-        """Of every topic the stack creates: 3 on a cluster of three or more brokers."""
-        return min(3, self.brokers)
+        """Of every topic the stack creates: one per broker, at most three."""
+        return replication_factor_for(self.brokers)
 
     @property
     def redis_url(self) -> str:

@@ -4,6 +4,11 @@ A created topic is returned only once every partition's log exists on its leader
 a leader before the broker has created the log, and an idempotent producer writing in that gap
 lost its first batch while librdkafka reported it delivered (docs/reliability.md, Findings). A
 ListOffsets request succeeds only once the log exists, so that is what is waited for.
+
+Every component that creates topics does it here (the stack, `feedbackctl topics create`, the
+processor's own topics, replays, the CLI's `--create-topics`), so every topic gets the replicas
+of `local_stack.replication` for the cluster it is created on, and its `min.insync.replicas` set
+on the topic itself rather than left to the brokers' default (1 on most clusters).
 """
 
 import time
@@ -13,10 +18,20 @@ from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
 from local_stack.exceptions import StackError
+from local_stack.replication import min_insync_replicas, replication_factor_for
 from plumbing.kafka_security import kafka_client_config
 from schemas.topics import TOPICS, TopicSpec
 
-__all__ = ["ensure_topics"]
+__all__ = ["ensure_topics", "topic_config"]
+
+
+def topic_config(spec: TopicSpec, replication_factor: int) -> dict[str, str]:
+    """The topic-level settings to create `spec` with on `replication_factor` replicas (the
+    spec's own `min.insync.replicas`, if it names one, wins)."""
+    return {
+        "min.insync.replicas": str(min_insync_replicas(replication_factor)),
+        **spec.kafka_config(),
+    }
 
 
 def ensure_topics(
@@ -27,8 +42,7 @@ def ensure_topics(
 ) -> list[str]:
     """Create each missing topic; return the names that were created.
 
-    `replication_factor` None: three replicas on a cluster of three or more brokers (acks=all
-    then waits for `min.insync.replicas`, two, see local_stack.kafka_node), else one per broker.
+    `replication_factor` None: from the cluster's broker count (`replication_factor_for`).
     """
     # Each client is destroyed on this thread as its `with` ends. Left to the garbage collector
     # (a failed request's traceback keeps the frame, and the client, in a reference cycle), it
@@ -36,8 +50,7 @@ def ensure_topics(
     with AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3})) as admin:
         metadata = admin.list_topics(timeout=timeout_s)
         existing = set(metadata.topics)
-        if replication_factor is None:
-            replication_factor = max(1, min(3, len(metadata.brokers)))
+        replicas = replication_factor or replication_factor_for(len(metadata.brokers))
         missing = [spec for spec in specs if spec.name not in existing]
         if not missing:
             return []
@@ -46,8 +59,8 @@ def ensure_topics(
                 NewTopic(
                     spec.name,
                     num_partitions=spec.partitions,
-                    replication_factor=replication_factor,
-                    config=spec.kafka_config(),
+                    replication_factor=replicas,
+                    config=topic_config(spec, replicas),
                 )
                 for spec in missing
             ],

@@ -4,8 +4,9 @@ from collections.abc import Iterable
 from functools import partial
 
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
+from local_stack.exceptions import StackError
+from local_stack.topics import ensure_topics
 from plumbing.kafka_security import kafka_client_config, kafka_security
 from replay.exceptions import ReplayError
 from replay.retry import retry_transient
@@ -23,20 +24,13 @@ def prepare_namespace_topics(
     """
     if not namespace:
         raise ReplayError("a replay needs a target namespace (e.g. --target replay-2026-11-26)")
-    admin = AdminClient(kafka_client_config(bootstrap_servers))
     targets = [spec.in_namespace(namespace) for spec in specs]
-    existing = admin.list_topics(timeout=30).topics
-    missing = [spec for spec in targets if spec.name not in existing]
-    if missing:
-        futures = admin.create_topics(
-            [NewTopic(s.name, s.partitions, 1, config=s.kafka_config()) for s in missing]
-        )
-        for name, future in futures.items():
-            try:
-                future.result(timeout=30)
-            except KafkaException as exc:
-                raise ReplayError(f"could not create {name}: {exc}") from exc
-    _refuse_non_empty(bootstrap_servers, [s for s in targets if s.name in existing])
+    try:
+        # The replicas of every other topic of the cluster (local_stack.replication).
+        created = set(ensure_topics(bootstrap_servers, targets))
+    except (KafkaException, StackError) as exc:
+        raise ReplayError(f"could not create the topics of namespace {namespace}: {exc}") from exc
+    _refuse_non_empty(bootstrap_servers, [s for s in targets if s.name not in created])
     return targets
 
 

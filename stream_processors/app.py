@@ -125,9 +125,21 @@ def _wire(app: faust.App, settings: ProcessorSettings) -> ProcessorRuntime:
 
 def internal_topics(settings: ProcessorSettings) -> list[TopicSpec]:
     """The worker's own topics, to create (and wait for) before it starts: its tables'
-    changelogs (see `stream_processors.tables.changelog_topics`)."""
+    changelogs (see `stream_processors.tables.changelog_topics`) and Faust's assignor leader
+    topic. Created here they get the cluster's replicas (`local_stack.replication`); Faust
+    would create the leader topic with `topic_replication_factor`, one replica."""
     partitions = INPUT_TOPICS[0].partitions
-    return changelog_topics(settings.group_id, partitions, settings.window_ttl_s * 1000)
+    leader = TopicSpec(
+        name=f"{settings.group_id}-__assignor-__leader",
+        key="(none)",
+        value_record="(Faust assignor leader election, no records)",
+        partitions=1,
+        retention_ms=7 * 24 * 3600 * 1000,
+    )
+    return [
+        *changelog_topics(settings.group_id, partitions, settings.window_ttl_s * 1000),
+        leader,
+    ]
 
 
 def run_worker(settings: ProcessorSettings, loglevel: str = "info") -> None:
