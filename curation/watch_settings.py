@@ -6,8 +6,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from plumbing.kafka_settings import KafkaConnectionFields
 from plumbing.settings import (
-    DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_LAKE_URI,
     ENV_PREFIX,
     ServiceSettings,
@@ -18,7 +18,7 @@ __all__ = ["WATCH_ENV_PREFIX", "WatchSettings"]
 WATCH_ENV_PREFIX = f"{ENV_PREFIX}WATCH_"
 
 
-class WatchSettings(ServiceSettings):
+class WatchSettings(ServiceSettings, KafkaConnectionFields):
     """When to build a dataset version, where it goes and whom to tell."""
 
     model_config = SettingsConfigDict(env_prefix=WATCH_ENV_PREFIX)
@@ -26,7 +26,6 @@ class WatchSettings(ServiceSettings):
     lake_uri: str = DEFAULT_LAKE_URI
     lake_prefix: str = ""
     output_root: str = "out/datasets"
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     topic_namespace: str = ""  # DatasetReady goes to agent.datasets.v1[.<namespace>]
     kind: Literal["sft", "preferences"] = "sft"
     every_examples: int | None = Field(

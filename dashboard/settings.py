@@ -6,21 +6,21 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from dashboard.state import DEFAULT_RANGE, RANGES
-from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, ENV_PREFIX, ServiceSettings
+from plumbing.kafka_settings import KafkaClientFields
+from plumbing.settings import ENV_PREFIX, ServiceSettings
 
 __all__ = ["DASHBOARD_ENV_PREFIX", "DashboardSettings"]
 
 DASHBOARD_ENV_PREFIX = f"{ENV_PREFIX}DASHBOARD_"
 
 
-class DashboardSettings(ServiceSettings):
+class DashboardSettings(ServiceSettings, KafkaClientFields):
     """Where the dashboard listens, which topics it reads, and how far back it looks."""
 
     model_config = SettingsConfigDict(env_prefix=DASHBOARD_ENV_PREFIX)
 
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 in a container).")
     port: int = Field(8050, ge=0, le=65535, description="HTTP port of the page, API and /metrics.")
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     namespace: str = Field(
         "", description="Replay namespace: read topics `<name>.<namespace>`; empty = live topics."
     )
@@ -49,10 +49,6 @@ class DashboardSettings(ServiceSettings):
         1.0, gt=0, description="How often the event stream checks for changes to push."
     )
     max_alerts: int = Field(100, gt=0, description="Alerts kept (newest first).")
-    kafka_config: dict[str, str] = Field(
-        default_factory=dict,
-        description="Extra librdkafka consumer settings (security.protocol, sasl.*...), JSON.",
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("default_range")

@@ -11,7 +11,8 @@ from rich.console import Console
 
 from local_stack.exceptions import StackError
 from local_stack.topics import ensure_topics
-from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, ENV_PREFIX, ServiceSettings
+from plumbing.kafka_settings import KafkaConnectionFields
+from plumbing.settings import ENV_PREFIX, ServiceSettings
 from schemas.topics import TOPICS
 
 __all__ = ["TopicsSettings", "topics_app"]
@@ -22,12 +23,11 @@ topics_app = typer.Typer(
 console = Console()
 
 
-class TopicsSettings(ServiceSettings):
+class TopicsSettings(ServiceSettings, KafkaConnectionFields):
     """Where to create the topics (FEEDBACK_TOPICS_* environment variables)."""
 
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}TOPICS_")
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     replication_factor: int | None = Field(
         None,
         gt=0,

@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, ENV_PREFIX, ServiceSettings
+from plumbing.kafka_settings import KafkaClientFields
+from plumbing.settings import ENV_PREFIX, ServiceSettings
 
 __all__ = ["GATEWAY_ENV_PREFIX", "GatewaySettings", "default_keys_file", "default_spool_dir"]
 
@@ -27,14 +28,13 @@ def default_keys_file() -> Path:
     return _state_home() / "agent-feedback-pipeline" / "gateway-keys.json"
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, KafkaClientFields):
     """Where the gateway listens, what it accepts, and how it stores what Kafka cannot take."""
 
     model_config = SettingsConfigDict(env_prefix=GATEWAY_ENV_PREFIX)
 
     host: str = Field("127.0.0.1", description="Interface to listen on (0.0.0.0 in a container).")
     port: int = Field(8070, ge=0, le=65535, description="HTTP port.")
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     topic_namespace: str = Field(
         "", description="Write to topics `<name>.<namespace>`; empty = the live topics."
     )
@@ -84,9 +84,6 @@ class GatewaySettings(ServiceSettings):
     )
     max_future_skew_s: float = Field(
         300.0, ge=0, description="As FEEDBACK_PRODUCER_MAX_FUTURE_SKEW_S."
-    )
-    kafka_config: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Extra librdkafka producer settings, JSON."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = Field(False, description="JSON log lines instead of plain text.")

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from plumbing.kafka_settings import KafkaClientFields
 from plumbing.settings import (
-    DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_LAKE_URI,
     ENV_PREFIX,
     ServiceSettings,
@@ -26,12 +26,11 @@ def default_spool_dir() -> Path:
     return Path(state_home) / "agent-feedback-pipeline" / "spool"
 
 
-class ProducerSettings(ServiceSettings):
+class ProducerSettings(ServiceSettings, KafkaClientFields):
     """How an agent's FeedbackClient talks to Kafka and what it does when it cannot."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX_PRODUCER)
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     client_id: str = "feedback-producer"
     topic_namespace: str = Field(
         default="",
@@ -89,8 +88,4 @@ class ProducerSettings(ServiceSettings):
     replay_spool_on_start: bool = Field(
         default=True,
         description="Replay spool files left by earlier clients when the client starts.",
-    )
-    kafka_config: dict[str, str | int | float | bool] = Field(
-        default_factory=dict,
-        description="Extra librdkafka settings (security.protocol, sasl.*...), JSON in the env.",
     )

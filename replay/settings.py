@@ -2,8 +2,8 @@
 
 from pydantic_settings import SettingsConfigDict
 
+from plumbing.kafka_settings import KafkaConnectionFields
 from plumbing.settings import (
-    DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_LAKE_URI,
     ENV_PREFIX,
     ServiceSettings,
@@ -12,12 +12,11 @@ from plumbing.settings import (
 __all__ = ["ReplaySettings"]
 
 
-class ReplaySettings(ServiceSettings):
+class ReplaySettings(ServiceSettings, KafkaConnectionFields):
     """Where to read from and write to, and how long to wait for the broker."""
 
     model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}REPLAY_")
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     lake_uri: str = DEFAULT_LAKE_URI
     batch_size: int = 5000
     timeout_s: float = 600.0

@@ -5,8 +5,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from plumbing.kafka_settings import KafkaClientFields
 from plumbing.settings import (
-    DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_LAKE_URI,
     ENV_PREFIX,
     ServiceSettings,
@@ -18,7 +18,7 @@ __all__ = ["SINK_ENV_PREFIX", "SinkSettings"]
 SINK_ENV_PREFIX = f"{ENV_PREFIX}SINK_"
 
 
-class SinkSettings(ServiceSettings):
+class SinkSettings(ServiceSettings, KafkaClientFields):
     """Where the sink reads, where it writes, and when it flushes a micro-batch.
 
     The defaults give files of tens of MB under load and rows visible within `flush_latency_s`
@@ -27,7 +27,6 @@ class SinkSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix=SINK_ENV_PREFIX)
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     lake_uri: str = DEFAULT_LAKE_URI
     namespace: str = Field(
         "",
@@ -70,11 +69,6 @@ class SinkSettings(ServiceSettings):
         ge=1000,
         description="Kafka group session timeout: how soon a dead sink's "
         "partitions move to the others.",
-    )
-    kafka_config: dict[str, str] = Field(
-        default_factory=dict,
-        description="Extra librdkafka consumer settings (security, tuning), "
-        "JSON in the environment.",
     )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus /metrics here (None or 0: off)."

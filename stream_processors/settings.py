@@ -6,8 +6,8 @@ from typing import Any
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from plumbing.kafka_settings import KafkaConnectionFields
 from plumbing.settings import (
-    DEFAULT_BOOTSTRAP_SERVERS,
     DEFAULT_REDIS_URL,
     ENV_PREFIX,
     ServiceSettings,
@@ -19,13 +19,12 @@ __all__ = ["PROCESSOR_ENV_PREFIX", "ProcessorSettings"]
 PROCESSOR_ENV_PREFIX = f"{ENV_PREFIX}PROCESSOR_"
 
 
-class ProcessorSettings(ServiceSettings):
+class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
     """Timeouts, windows and addresses of a processor worker; all times are event time unless
     the name says wall clock."""
 
     model_config = SettingsConfigDict(env_prefix=PROCESSOR_ENV_PREFIX)
 
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     redis_url: str = Field(
         DEFAULT_REDIS_URL,
         description="redis://host:port/db, or rediss://host:port/db for TLS. A password in the "

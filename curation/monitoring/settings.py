@@ -5,12 +5,8 @@ from pydantic_settings import SettingsConfigDict
 
 from curation.monitoring.live_rules import LiveRules
 from curation.monitoring.rules import MonitorRules
-from plumbing.settings import (
-    DEFAULT_BOOTSTRAP_SERVERS,
-    DEFAULT_LAKE_URI,
-    ENV_PREFIX,
-    ServiceSettings,
-)
+from plumbing.kafka_settings import KafkaConnectionFields
+from plumbing.settings import DEFAULT_LAKE_URI, ENV_PREFIX, ServiceSettings
 from schemas.topics import ALERTS, METRICS, TopicSpec, topic_by_name
 
 __all__ = ["MONITOR_ENV_PREFIX", "MonitorSettings"]
@@ -18,7 +14,7 @@ __all__ = ["MONITOR_ENV_PREFIX", "MonitorSettings"]
 MONITOR_ENV_PREFIX = f"{ENV_PREFIX}MONITOR_"
 
 
-class MonitorSettings(ServiceSettings, MonitorRules, LiveRules):
+class MonitorSettings(ServiceSettings, MonitorRules, LiveRules, KafkaConnectionFields):
     """Where the monitor reads and publishes; every MonitorRules (lake checks) and LiveRules
     (`monitor follow`) field is settable the same way."""
 
@@ -26,7 +22,6 @@ class MonitorSettings(ServiceSettings, MonitorRules, LiveRules):
 
     lake_uri: str = DEFAULT_LAKE_URI
     lake_prefix: str = ""
-    bootstrap_servers: str = DEFAULT_BOOTSTRAP_SERVERS
     alerts_topic: str = ALERTS.name
     metrics_topic: str = METRICS.name
     namespace: str = ""
