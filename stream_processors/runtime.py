@@ -137,7 +137,8 @@ class ProcessorRuntime:
         self.end_offsets: EndOffsets | None = None
         self.collector: MetricsCollector | None = None
         self.lock = asyncio.Lock()
-        self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "outputs": 0}
+        # late: events that reached the worker after their partition's watermark passed them.
+        self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "late": 0, "outputs": 0}
         self._events_in: dict[str, int] = defaultdict(int)  # per topic, counted once a step
         self._last_report = time.monotonic()
         self._last_records_at = time.monotonic()
@@ -423,6 +424,10 @@ class ProcessorRuntime:
                     )
                 )
             return
+        watermark = processor.watermark.value
+        late = watermark is not None and decoded["event_time"] < watermark
+        # What the inputs showed before it, logged once it is known not to be a duplicate.
+        shown = self._inputs_shown(processor, now) if late else ""
         entry = {
             "kind": self.decoder.kind_of(message.topic),
             "record": decoded,
@@ -432,6 +437,42 @@ class ProcessorRuntime:
         if not processor.ingest(message.topic, message.offset, entry, now):
             self.stats["duplicates"] += 1
             telemetry.DUPLICATES.inc()
+        elif late:
+            self._note_late(processor, message, decoded["event_time"], shown)
+
+    def _inputs_shown(self, processor: PartitionProcessor, now: float) -> str:
+        """Latest event time and wall-clock silence (ms) of each input of a partition."""
+        watermark = processor.watermark
+        return ", ".join(
+            f"{topic}: {watermark.source_max.get(topic)} silent "
+            f"{_ms(watermark.silent_for(topic, now))}"
+            for topic in sorted(self.input_names)
+        )
+
+    def _note_late(
+        self, processor: PartitionProcessor, message: ConsumedRecord, event_time: int, shown: str
+    ) -> None:
+        """Count an event that reached its partition after the watermark passed it: the one case
+        in which results can differ from the batch reference (docs/semantics.md). When its
+        metrics window was already closed for the partition, its counts go to a later window:
+        say so, with what each input had shown before it, which is what explains the watermark."""
+        self.stats["late"] += 1
+        window_ms = self.config.window_ms
+        window = window_start_of(event_time, window_ms)
+        if window + window_ms > (processor.frozen_before or 0):
+            return
+        log.info(
+            "%s[%d]@%d: event time %d came %d ms (event time) after the watermark passed it; "
+            "its window %d was closed for this partition, so its metric counts go to a later "
+            "one (before it, latest event time and silence in ms per input: %s)",
+            message.topic,
+            message.partition,
+            message.offset,
+            event_time,
+            (processor.watermark.value or 0) - event_time,
+            window,
+            shown,
+        )
 
     def _dead_letter(
         self,
@@ -799,6 +840,11 @@ class ProcessorRuntime:
                 self.settings.bootstrap_servers, {"message.timeout.ms": int(timeout_s * 1000)}
             )
         return self.producer
+
+
+def _ms(value: float) -> int | None:
+    """Milliseconds for a log line (None: never)."""
+    return None if value == float("inf") else round(value)
 
 
 def _freeze_survivors() -> None:

@@ -7,13 +7,20 @@ what each *holds* it at, minus the allowed lateness (docs/semantics.md, "When th
   the broker's end offset), or silent for less than `idle_timeout`, holds it at the latest event
   time it has shown;
 - a source read to its end and silent for `idle_timeout` holds it at that event time plus the
-  wall-clock time it has been silent: a sparse topic (feedback) moves the watermark at the
-  speed of real time, and a backlog read at full speed on the other topics cannot run ahead of
-  it by hours (which closed sessions before their signals were read, and dropped feedback);
+  wall-clock time it has been silent beyond `idle_timeout`: a sparse topic (feedback) moves the
+  watermark at the speed of real time, a backlog read at full speed on the other topics cannot
+  run ahead of it by hours (which closed sessions before their signals were read, and dropped
+  feedback), and an event its producer or broker held back for less than `idle_timeout` while
+  the other topics went on is not passed (a source held at its time plus its whole silence let
+  the watermark pass such an event as soon as it had been silent for `idle_timeout`);
 - a source that has shown nothing holds it where it is until it has been read to its end for
-  `idle_timeout`, counted from the partition's first event at the earliest: a topic that is never
-  used does not block the others, and a burst into a worker that was idle for an hour does not
-  leave behind the topics it reaches a moment later;
+  `idle_timeout`, counted from the partition's first event at the earliest (a burst into a
+  worker that was idle for an hour does not leave behind the topics it reaches a moment later);
+  after that, it holds as if it had shown the partition's first event time at that first event
+  (after a restart: the restored watermark plus the lateness), so a topic that is never used
+  does not block the others, but does not let them run ahead with their own event time either
+  (released altogether, it let the watermark pass a partition's first feedback held back for a
+  moment while the other topics' event time ran ahead of the wall clock);
 - when every source is read to its end and silent for `idle_timeout`, the watermark moves to the
   furthest event time seen (minus lateness), then with the wall clock, so sessions still close
   when traffic stops.
@@ -45,6 +52,8 @@ class PartitionWatermark:
     _caught_up_since: dict[str, float] = field(default_factory=dict)
     _last_tick: float | None = None
     _first_event_at: float | None = None  # wall clock of the first event this process saw
+    # What a source that has shown nothing holds at once released (see the module docstring).
+    _unseen_base: int | None = None
 
     def observe(self, source: str, event_time: int, now: float) -> None:
         """Record an event of `source` (a topic name) seen at wall clock `now`."""
@@ -53,6 +62,10 @@ class PartitionWatermark:
         self._last_seen[source] = now
         if self._first_event_at is None:
             self._first_event_at = now
+        if now == self._first_event_at and (
+            self._unseen_base is None or event_time < self._unseen_base
+        ):
+            self._unseen_base = event_time  # the earliest of the partition's first step
 
     def advance(
         self,
@@ -84,8 +97,9 @@ class PartitionWatermark:
         for source in set(expected) | set(self._last_seen):
             silent = self._silent(source, now, caught_up)
             if source not in self.source_max:
-                if silent is None or silent < self.idle_timeout_ms:
+                if silent is None or silent < self.idle_timeout_ms or self._unseen_base is None:
                     return self.value  # its first events may be older than the others'
+                holds.append(self._unseen_base + silent - self.idle_timeout_ms)
                 continue
             if silent is None:
                 holds.append(self.source_max[source])
@@ -95,7 +109,7 @@ class PartitionWatermark:
                 holds.append(self.source_max[source])
                 all_idle = False
             else:
-                holds.append(self.source_max[source] + silent)
+                holds.append(self.source_max[source] + silent - self.idle_timeout_ms)
         if not holds:
             return self.value
         if all_idle:
@@ -136,6 +150,10 @@ class PartitionWatermark:
         self._last_seen = dict.fromkeys(self.source_max, now)
         self._last_tick = now
         self._first_event_at = now if self.source_max else None
+        if self.value is not None:
+            self._unseen_base = self.value + self.lateness_ms
+        else:
+            self._unseen_base = min(self.source_max.values(), default=None)
 
     def to_state(self) -> dict[str, Any]:
         return {"value": self.value, "source_max": dict(self.source_max)}

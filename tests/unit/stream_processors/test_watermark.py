@@ -151,3 +151,55 @@ def test_a_burst_into_a_long_idle_partition_waits_for_topics_it_reaches_later() 
     # which counts as a stretch nothing is known about): feedback stops holding
     assert mark.advance(now=start + 1009, caught_up=expected, expected=expected) is None
     assert mark.advance(now=start + 1010, caught_up=expected, expected=expected) == 400_000
+
+
+def test_a_topic_that_showed_nothing_does_not_let_the_others_run_ahead_once_released() -> None:
+    """The start of a partition's traffic, event time ten times faster than the wall clock (a
+    test's traffic; a backlog): the feedback topic is empty, then its first event is held back
+    400 ms (less than the idle timeout) by its producer or its broker, while the interactions
+    go on. Released altogether after the idle timeout, the empty topic let the watermark pass
+    that feedback (seen on a three-broker cluster: its window's count moved to the next one)."""
+    mark = PartitionWatermark(lateness_ms=500, idle_timeout_ms=1000)
+    expected = {"interactions", "feedback"}
+    start = 1_767_225_600_000
+    feedback_time = start + 9_000  # sent at wall 900 ms, read at 1300 ms
+    for now in range(0, 1300, 100):
+        mark.observe("interactions", start + 10 * now, now=now)
+        mark.advance(now=now, caught_up=expected, expected=expected)
+    value = mark.advance(now=1300, caught_up=expected, expected=expected)
+    assert value is not None and value <= feedback_time
+    # released: it holds at the partition's first event time plus its silence beyond the
+    # idle timeout, i.e. the watermark moves with the wall clock, not with the interactions
+    assert value == start + 300 - 500
+    mark.observe("feedback", feedback_time, now=1300)
+    assert mark.advance(now=1400, caught_up=expected, expected=expected) == feedback_time - 500
+
+
+def test_a_sparse_source_held_back_less_than_the_idle_timeout_is_not_passed() -> None:
+    """Live traffic (event time = wall clock): feedback is sparse, silent for 5 s, then one
+    feedback is held back 800 ms (less than the idle timeout) while the interactions go on. A
+    source held at its time plus its whole silence let the watermark pass it."""
+    mark = PartitionWatermark(lateness_ms=500, idle_timeout_ms=1000)
+    expected = {"interactions", "feedback"}
+    mark.observe("feedback", 0, now=0)
+    for now in range(0, 5800, 100):
+        mark.observe("interactions", now, now=now)
+        value = mark.advance(now=now, caught_up=expected, expected=expected)
+        assert value == max(0, now - 1000) - 500  # the feedback's time plus silence beyond 1 s
+    value = mark.advance(now=5800, caught_up=expected, expected=expected)
+    assert value is not None and value < 5000  # the feedback sent at 5000, read at 5800
+    mark.observe("feedback", 5000, now=5800)
+    assert mark.advance(now=5800, caught_up=expected, expected=expected) == 5000 - 500
+
+
+def test_a_source_that_showed_nothing_after_a_restart_holds_from_the_restored_watermark() -> None:
+    mark = PartitionWatermark(lateness_ms=500, idle_timeout_ms=1000)
+    mark.observe("interactions", 100_000, now=0)
+    assert mark.advance(now=0) == 99_500
+    restored = PartitionWatermark.from_state(mark.to_state(), 500, 1000, now=10_000)
+    expected = {"interactions", "feedback"}
+    for now in range(10_000, 12_600, 100):
+        restored.observe("interactions", 100_000 + 10 * (now - 10_000), now=now)
+        restored.advance(now=now, caught_up=expected, expected=expected)
+    # feedback released at 11_000; from then on it holds at 100_000 plus its silence beyond
+    assert restored.value == 100_000 + 1_500 - 500
