@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 from plumbing.kafka_security import kafka_security
 from producers.attachments import store_attachments
 from producers.checks import checker_for
+from producers.encoding import CheckedEncoder, checked_encoder
 from producers.exceptions import DeliveryFailedError, ProducerClosedError, QueueFullError
 from producers.metrics import ProducerCounters, ProducerStats
 from producers.records import (
@@ -91,6 +92,17 @@ class FeedbackClient:
         self._max_text_bytes = self.settings.max_text_bytes
         self._max_future_skew_ms = int(self.settings.max_future_skew_s * 1000)
         self._max_event_bytes = self.settings.max_event_bytes
+        # Check + encode in one pass for the common event (producers.encoding); the checks
+        # above, then the serializer, for anything it declines.
+        self._checked: dict[str, CheckedEncoder | None] = {
+            name: checked_encoder(
+                serializer,
+                self._max_text_bytes,
+                self._max_event_bytes,
+                self._max_future_skew_ms,
+            )
+            for name, serializer in self._serializers.items()
+        }
         self._counters = ProducerCounters(registry)
         self._spool = (
             SpoolWriter(self.settings.spool_dir)
@@ -226,6 +238,14 @@ class FeedbackClient:
 
     def _encode(self, topic: TopicSpec, record: Mapping[str, Any]) -> tuple[bytes, bytes]:
         """Check and encode; the Kafka key and value. Nothing is sent when this raises."""
+        checked = self._checked.get(topic.value_record)
+        if checked is not None:
+            # Any doubt (Fallback, or any error) takes the slow path below, which explains.
+            # (try/except: free in 3.11 when nothing is raised.)
+            try:
+                return record["session_id"].encode(), checked(record)
+            except Exception:
+                pass
         check = self._checks.get(topic.value_record)
         if check is None:
             raise ValueError(

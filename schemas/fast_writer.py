@@ -7,6 +7,10 @@ exactly the schema's fields; anything else (a missing field that has a default, 
 for a double, a bool for an int, an out-of-range int, an unknown enum symbol...) raises
 `Fallback`, and the caller encodes that record with fastavro, which fills defaults and explains
 errors. So the output is always byte-identical to fastavro's (a test checks it).
+
+`guards` add conditions of the caller's own (a producer's contract rules) to the same pass: a
+record that breaks one raises `Fallback` too, and the caller checks it the slow way, which
+names the field. The bytes written do not depend on them.
 """
 
 import struct
@@ -15,9 +19,13 @@ from typing import Any
 
 from schemas.codegen import GeneratedFunction
 
-__all__ = ["Fallback", "RecordWriter", "compile_writer"]
+__all__ = ["Fallback", "Guards", "RecordWriter", "compile_writer"]
 
 RecordWriter = Callable[[Mapping[str, Any]], bytes]
+# Per record name (e.g. "agentfeedback.events.ToolCall"), per field: a Python condition on `{v}`
+# (the field's value, type-checked already) and `{record}` that must hold; the field "" holds
+# conditions on the whole record, checked after its last field.
+Guards = Mapping[str, Mapping[str, str]]
 
 
 class Fallback(Exception):
@@ -60,7 +68,8 @@ def _zigzag(value: int) -> bytes:
 
 
 class _Compiler(GeneratedFunction):
-    def __init__(self) -> None:
+    def __init__(self, guards: Guards | None = None) -> None:
+        self.guards: Guards = guards or {}
         super().__init__(
             {
                 "Fallback": Fallback,
@@ -153,20 +162,38 @@ class _Compiler(GeneratedFunction):
         # Exactly the schema's fields: a missing one (KeyError) or an extra one goes to fastavro.
         self.emit(indent, f"if type({value}) is not dict or len({value}) != {len(fields)}:")
         self.emit(indent + 1, "raise Fallback")
+        guards = self.guards.get(schema.get("name", ""), {})
         for field in fields[first:]:
             local = self.name("v")
             self.emit(indent, f"{local} = {value}[{field['name']!r}]")
             self.write(field["type"], local, indent)
+            if field["name"] in guards:
+                self._guard(guards[field["name"]], local, value, indent)
+        if "" in guards:
+            self._guard(guards[""], "", value, indent)
+
+    def _guard(self, condition: str, local: str, record: str, indent: int) -> None:
+        self.emit(indent, f"if not ({condition.format(v=local, record=record)}): raise Fallback")
 
 
-def compile_writer(schema: Any, prefix: bytes = b"", first_field: int = 0) -> RecordWriter | None:
+def compile_writer(
+    schema: Any,
+    prefix: bytes = b"",
+    first_field: int = 0,
+    guards: Guards | None = None,
+    constants: Mapping[str, Any] | None = None,
+    max_size: int | None = None,
+) -> RecordWriter | None:
     """A function writing `prefix` + a record of `schema` (parsed, logical types stripped), or
     None when the schema uses something this writer does not handle (then use fastavro).
 
     With `first_field`, it writes only the fields from that index on (the record must still hold
     all of them): the caller has the encoding of the earlier ones (see `schemas.extension`).
+    `guards` (with the names they use in `constants`) and `max_size` (of the whole output) are
+    further reasons to raise `Fallback`.
     """
-    compiler = _Compiler()
+    compiler = _Compiler(guards)
+    compiler.constants.update(constants or {})
     compiler.constants["_PREFIX"] = prefix
     try:
         if first_field:
@@ -175,7 +202,10 @@ def compile_writer(schema: Any, prefix: bytes = b"", first_field: int = 0) -> Re
             compiler.write(schema, "record", 1)
     except NotImplementedError:
         return None
+    last = "return bytes(out)"
+    if max_size is not None:
+        last = f"if len(out) > {int(max_size)}: raise Fallback\n{last}"
     writer: RecordWriter = compiler.build(
-        "write", "record", "out = bytearray(_PREFIX)", "return bytes(out)", "<avro writer>"
+        "write", "record", "out = bytearray(_PREFIX)", last, "<avro writer>"
     )
     return writer
