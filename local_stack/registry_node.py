@@ -300,19 +300,29 @@ class RegistryNode:
     def down(self, timeout_s: float = 20.0) -> bool:
         """Stop it (SIGTERM, then SIGKILL after `timeout_s`). True if it was running.
 
-        The pid file is trusted only when it names this node's JVM (a stale file's pid may
-        belong to another process by now); a JVM of this node the file does not name (the file
-        lost, or overwritten by a second start) is stopped too.
+        The pid file is trusted only when it names a registry JVM (a stale file's pid may
+        belong to another process by now): this node's, or one that runs the registry jar
+        without the marker (started before the marker existed). A JVM of this node the file
+        does not name (the file lost, or overwritten by a second start) is stopped too.
         """
         recorded = self.process.pid
         pids = self.running_pids()
-        if recorded is not None and recorded in pids:
+        ours = recorded is not None and (recorded in pids or self._runs_the_jar(recorded))
+        if ours:
             self.process.stop(timeout_s)
         else:
             self.process.pid_file.unlink(missing_ok=True)
         for pid in self.running_pids():
             stop_pid(pid, timeout_s)
-        return bool(pids)
+        return ours or bool(pids)
+
+    def _runs_the_jar(self, pid: int) -> bool:
+        jar = f"schema-registry-{self.settings.version}-runner.jar"
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return any(arg.endswith(jar.encode()) for arg in argv)
 
     def __enter__(self) -> "RegistryNode":
         """Started and answering; stopped again when the `with` block ends, however it ends."""

@@ -1,5 +1,7 @@
 """The schema registry node's build project and settings, without Maven or Java."""
 
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -45,3 +47,39 @@ def test_a_node_that_never_started_is_not_healthy(tmp_path: Path) -> None:
     assert node.process.pid is None
     assert not node.healthy(timeout_s=0.2)
     assert node.down() is False
+
+
+def _sleeper(*argv: str) -> subprocess.Popen[bytes]:
+    """A real process whose command line ends with `argv` (no JVM needed)."""
+    code = "import time; time.sleep(120)"
+    return subprocess.Popen([sys.executable, "-c", code, *argv], start_new_session=True)
+
+
+def test_down_stops_a_registry_the_pid_file_names_without_the_marker(tmp_path: Path) -> None:
+    """A registry started before its JVM carried the marker is still stopped by `down`."""
+    node = RegistryNode(RegistrySettings(state_dir=tmp_path, port=1))
+    legacy = _sleeper("-jar", f"/cache/schema-registry-{node.settings.version}-runner.jar")
+    try:
+        node.home.mkdir(parents=True)
+        node.process.pid_file.write_text(str(legacy.pid))
+        assert node.down(timeout_s=5) is True
+        legacy.wait(timeout=10)  # raises TimeoutExpired while it still runs
+        assert not Path(f"/proc/{legacy.pid}").exists()
+        assert not node.process.pid_file.exists()
+    finally:
+        legacy.kill()
+        legacy.wait()
+
+
+def test_down_spares_another_process_a_stale_pid_file_names(tmp_path: Path) -> None:
+    node = RegistryNode(RegistrySettings(state_dir=tmp_path, port=1))
+    bystander = _sleeper("something-else.jar")
+    try:
+        node.home.mkdir(parents=True)
+        node.process.pid_file.write_text(str(bystander.pid))
+        assert node.down(timeout_s=5) is False
+        assert bystander.poll() is None
+        assert not node.process.pid_file.exists()
+    finally:
+        bystander.kill()
+        bystander.wait()
