@@ -5,17 +5,23 @@ module: three Kafka nodes (topics with three replicas, min.insync.replicas=2, th
 with acks=all) and a Redis Cluster of three primaries with one replica each, holding the
 processor's state. In both scenarios traffic flows while the node dies; the pipeline must go
 on without any worker being restarted, and afterwards the lake must hold every sent event once
-after dedupe and metrics equal to the batch reference (`feedbackctl verify`).
+after dedupe and metrics equal to the batch reference (`feedbackctl verify`). A third test holds
+back one topic of a partition for less than the processor's idle timeout, as a slow broker does,
+and checks that no metric count moves to a later window (the cause of a broker-kill failure).
 """
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from schemas.topics import INTERACTIONS
+from schemas.serializer import serializer_for
+from schemas.topics import FEEDBACK, INTERACTIONS, METRICS
 from stream_processors.redis_state import RedisStateWriter
 from stream_processors.settings import ProcessorSettings
 from tests.e2e.pipeline_harness import (
@@ -149,3 +155,110 @@ def test_a_redis_primary_killed_under_traffic(pipeline: Pipeline) -> None:
     assert roles[victim] == "slave", f"{victim} must come back as a replica: {roles}"
     assert list(roles.values()).count("master") == 3, roles
     _assert_whole(pipeline, result)
+
+
+def _final_metrics(pipeline: Pipeline, windows: set[int], timeout_s: float) -> dict[int, Any]:
+    """The final metrics records of `windows` (by window start), read from the metrics topic."""
+    topic = METRICS.in_namespace(pipeline.namespace)
+    decode = serializer_for(topic).decode
+    consumer = Consumer(
+        {
+            "bootstrap.servers": pipeline.bootstrap,
+            "group.id": f"finals-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    finals: dict[int, Any] = {}
+    try:
+        consumer.subscribe([topic.name])
+        deadline = time.monotonic() + timeout_s
+        while not windows <= set(finals) and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            value = None if message is None or message.error() else message.value()
+            if value is None:
+                continue
+            record = decode(value)
+            if record["is_final"]:
+                finals[record["window_start"]] = record
+    finally:
+        consumer.close()
+    assert windows <= set(finals), f"final windows {sorted(finals)}, waiting for {windows}"
+    return finals
+
+
+def test_a_partitions_first_feedback_held_back_while_its_interactions_run_ahead(
+    pipeline: Pipeline,
+) -> None:
+    """On a cluster the three topics of one partition have different leaders, so one of them can
+    reach the worker later than the others (a slow broker, a leader election, a producer's
+    queue for one broker). Event time here runs ten times as fast as the wall clock, as in the
+    scenarios' traffic: turns of 13 s of event time in 1.3 s, the partition's first feedback
+    (event time 8 s, in the first metrics window) held back 0.75 s, less than the idle timeout
+    (1 s). Its thumbs-up must count in its own window: the feedback topic, empty until then,
+    stopped holding the watermark back 1 s after the first turn, and the next window got it
+    (the broker-kill scenario's difference with the batch reference, on a CI run)."""
+    namespace = pipeline.namespace
+    interactions = INTERACTIONS.in_namespace(namespace)
+    feedback = FEEDBACK.in_namespace(namespace)
+    pipeline.start_processor()
+    pipeline.wait_ready()
+    window_ms = 10_000
+    start = (int(time.time() * 1000) // window_ms - 6) * window_ms  # a minute ago, a window start
+    producer = Producer({"bootstrap.servers": pipeline.bootstrap, "linger.ms": 0, "acks": "all"})
+
+    def send(spec: Any, record: dict[str, Any]) -> None:
+        value = serializer_for(spec).encode(record)
+        producer.produce(spec.name, value, record["session_id"].encode(), partition=0)
+        assert producer.flush(30) == 0
+
+    turns = []
+    began = time.monotonic()
+    for second in range(13):
+        turn = {
+            "event_id": str(uuid.uuid4()),
+            "session_id": f"held-{second}-{uuid.uuid4().hex[:8]}",
+            "turn_index": 0,
+            "agent_id": "support-bot",
+            "agent_version": "1.4.0",
+            "model": "acme-llm-large",
+            "event_time": start + second * 1000 + 500,
+            "user_id": None,
+            "prompt": "p",
+            "response": "r",
+            "reasoning": None,
+            "tools_used": [],
+            "context": {},
+            "latency_ms": 100,
+            "prompt_tokens": 1,
+            "completion_tokens": 1,
+            "cost_usd": 0.0,
+            "retry_of": None,
+            "attachments": [],
+        }
+        send(interactions, turn)
+        turns.append(turn)
+        time.sleep(max(0.0, began + (second + 1) * 0.1 - time.monotonic()))
+    time.sleep(max(0.0, began + 1.55 - time.monotonic()))  # sent at 0.8 s, held back until now
+    rated = turns[7]
+    send(
+        feedback,
+        {
+            "event_id": str(uuid.uuid4()),
+            "session_id": rated["session_id"],
+            "interaction_id": rated["event_id"],
+            "event_time": start + 8_000,
+            "kind": "thumbs",
+            "thumbs_up": True,
+            "rating": None,
+            "correction": None,
+            "comment": None,
+            "source": "end_user",
+            "rater_id": None,
+        },
+    )
+    finals = _final_metrics(pipeline, {start, start + window_ms}, timeout_s=120)
+    first, second_window = finals[start], finals[start + window_ms]
+    assert (first["interactions"], second_window["interactions"]) == (10, 3)
+    assert (first["thumbs_up"], first["interactions_with_feedback"]) == (1, 1), first
+    assert second_window["thumbs_up"] == 0, second_window
