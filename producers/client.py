@@ -142,7 +142,9 @@ class FeedbackClient:
 
     def send(self, topic: TopicSpec, record: Mapping[str, Any]) -> str:
         """Emit a complete record dict to one of the input topics (event_id/time filled)."""
-        return self._emit(topic, self._complete(topic, record))
+        if record.get("event_id") is None or type(record.get("event_time")) is not int:
+            record = self._complete(topic, record)
+        return self._emit(topic, record)
 
     def flush(self, timeout_s: float | None = None) -> int:
         """Wait for deliveries (default: close_timeout_s); return how many are still queued."""
@@ -279,7 +281,8 @@ class FeedbackClient:
 
     def _emit(self, topic: TopicSpec, record: Mapping[str, Any]) -> str:
         key, value = self._encode(topic, record)
-        self._produce(topic.name, key, value)
+        if not self._offer(topic.name, key, value):
+            self._wait_for_room(topic.name, key, value)
         return str(record["event_id"])
 
     def _offer(self, topic: str, key: bytes | None, value: bytes) -> bool:
@@ -308,8 +311,10 @@ class FeedbackClient:
 
     def _produce(self, topic: str, key: bytes | None, value: bytes) -> bool:
         """Queue an event, blocking up to queue_full_timeout_s for room; False if spooled."""
-        if self._offer(topic, key, value):
-            return True
+        return self._offer(topic, key, value) or self._wait_for_room(topic, key, value)
+
+    def _wait_for_room(self, topic: str, key: bytes | None, value: bytes) -> bool:
+        """After a full queue: retry for queue_full_timeout_s, then spool (False) or raise."""
         self._counters.queue_full_wait()
         deadline = time.monotonic() + self.settings.queue_full_timeout_s
         while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from producers.checks import check_feedback, check_interaction, check_signal, enum_symbols
-from producers.encoding import checked_encoder
+from producers.encoding import checked_encoder, contract_guards, join_writer
 from schemas.exceptions import InvalidRecordError
 from schemas.serializer import MARKER, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS
@@ -332,3 +332,16 @@ def test_no_fast_path_for_another_wire_format() -> None:
             return b"\x00"
 
     assert checked_encoder(ConfluentLike(), LIMIT, EVENT_LIMIT, SKEW_MS) is None
+
+
+def test_the_joining_writer_handles_every_input_schema() -> None:
+    """The fast path is the joining writer, not the bytearray one it falls back to."""
+    guards, constants = contract_guards()
+    for serializer in SERIALIZERS.values():
+        writer = serializer.writer
+        joined = join_writer(writer.plain, MARKER + writer.fingerprint, guards, constants, LIMIT)
+        assert joined is not None, writer.full_name
+    fixed = {"type": "fixed", "name": "f", "size": 2}
+    assert join_writer(fixed, b"", {}, {}, LIMIT) is None
+    record = {"type": "record", "name": "r", "fields": [{"name": "f", "type": fixed}]}
+    assert join_writer(record, b"", {}, {}, LIMIT) is None
