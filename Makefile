@@ -34,7 +34,7 @@ test: setup  ## every test: unit, then integration and e2e against the real loca
 	./scripts/install-browser.sh
 	$(BIN)/python -m pytest
 
-test-cluster: setup  ## fault tests on a private three-broker Kafka and Redis Cluster (not in make test yet)
+test-cluster: setup  ## only the fault tests on a private three-broker Kafka and Redis Cluster (make test runs them too)
 	$(BIN)/python -m pytest -m cluster tests/e2e/test_cluster_faults.py
 
 test-unit: setup
