@@ -71,7 +71,11 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
     )
     metrics_window_s: int = Field(60, gt=0, description="Tumbling metrics window size.")
     metrics_update_interval_s: float = Field(
-        1.0, gt=0, description="Wall clock between running (non-final) updates of one window."
+        0.2,
+        gt=0,
+        description="Wall clock between running (non-final) updates of one window: at most "
+        "1/interval records per second per open window, each waiting up to this long "
+        "(docs/performance.md, event-to-metric latency).",
     )
     latency_sample_size: int = Field(
         512, gt=0, description="Latency values kept per window (bottom-k by event_id hash)."
