@@ -1,7 +1,8 @@
 """The whole pipeline at increasing input rates: producers -> processor -> sink -> Delta.
 
 Starts a private Kafka + Redis on free ports (never the shared stack), then for each rate runs
-one processor worker and one sink as subprocesses (`feedbackctl process` / `feedbackctl sink`),
+`--workers` processor workers (one consumer group) and one sink as subprocesses
+(`feedbackctl process` / `feedbackctl sink`),
 produces generator traffic through the SDK at that rate for `--duration` seconds, waits until
 every output is final and in the lake, and prints per rate:
 
@@ -11,16 +12,22 @@ every output is final and in the lake, and prints per rate:
   every 0.5 s; Faust commits every few seconds, so the processor's figure is coarse);
 - event-to-metric latency p50/p99: per interaction, from its Kafka timestamp to the first
   metrics record of its window (agent, version, window) whose `interactions` count includes it
-  (the i-th interaction of a window by Kafka time is counted once a record shows >= i);
+  (the i-th interaction of a window by Kafka time is counted once a record shows >= i); over
+  all interactions, and over those produced while input still flowed (all but the last
+  `TAIL_S` seconds of production: the end of a stream waits for the inputs to go idle, by
+  design), with the metrics records/s the processor published (running updates and finals);
 - event-to-Delta latency p50/p99: per raw_events row, Delta commit time - Kafka timestamp;
 - CPU (% of one core, averaged over the run) and peak RSS per process, from /proc;
 - the floor in the same run: a bare confluent-kafka consumer that reads the same input topics
   and fully Avro-decodes every message.
 
-    python benchmarks/pipeline_report.py [--rates 1000,2000,5000] [--duration 20]
+    python benchmarks/pipeline_report.py [--rates 1000,2000,5000] [--duration 20] [--workers 2]
+        [--processor-env FEEDBACK_PROCESSOR_METRICS_UPDATE_INTERVAL_S=0.25 ...]
 
 Event time follows the wall clock (sessions_per_second = rate / events per session), with the
-e2e suite's short timeouts (10 s metric windows, abandonment after 35 s of event time).
+e2e suite's short timeouts (10 s metric windows, 500 ms allowed lateness, 1 s idle timeout);
+`--processor-env` overrides any processor setting. The load average is printed with the figures:
+on a shared machine they move with it.
 """
 
 import argparse
@@ -63,6 +70,7 @@ from tests.e2e.pipeline_harness import (
 
 EVENTS_PER_SESSION = 5.3  # mean of the generator with the e2e settings (1067 events / 200)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+TAIL_S = 3.0  # the end of production: lateness + idle timeout + a margin (see metric_latencies)
 
 
 @dataclass
@@ -258,7 +266,19 @@ def produce_paced(bootstrap: str, messages: list[tuple[str, Any, bytes]], rate: 
         raise RuntimeError("the benchmark's producer could not deliver everything in 60 s")
 
 
-def metric_latencies(pipeline: Pipeline) -> list[float]:
+@dataclass
+class MetricLatencies:
+    """Event-to-metric latencies (s) of every interaction, and of those produced while input
+    still flowed (more than `TAIL_S` before the last one); the metrics records read, running
+    and final."""
+
+    all: list[float]
+    steady: list[float]
+    running_updates: int
+    finals: int
+
+
+def metric_latencies(pipeline: Pipeline) -> MetricLatencies:
     """Seconds from each interaction's Kafka timestamp until a metrics record counted it."""
     ns = pipeline.namespace
     interactions = read_messages(pipeline.bootstrap, [INTERACTIONS.in_namespace(ns).name])
@@ -274,11 +294,15 @@ def metric_latencies(pipeline: Pipeline) -> list[float]:
             message.timestamp()[1]
         )
     updates: dict[tuple[str, str, int], list[tuple[int, int]]] = defaultdict(list)
+    finals = 0
     for message in metrics:
         record = decode_metric(message.value())
+        finals += bool(record["is_final"])
         key = (record["agent_id"], record["agent_version"], record["window_start"])
         updates[key].append((message.timestamp()[1], record["interactions"]))
-    latencies = []
+    result = MetricLatencies([], [], len(metrics) - finals, finals)
+    last_ms = max((t for times in arrivals.values() for t in times), default=0)
+    steady_until_ms = last_ms - TAIL_S * 1000
     for key, times in arrivals.items():
         times.sort()
         published = sorted(updates.get(key, []))
@@ -290,8 +314,11 @@ def metric_latencies(pipeline: Pipeline) -> list[float]:
         for rank, produced_at in enumerate(times, 1):
             index = bisect.bisect_left(counts_so_far, rank)
             if index < len(published):
-                latencies.append(max(0, published[index][0] - produced_at) / 1000)
-    return latencies
+                latency = max(0, published[index][0] - produced_at) / 1000
+                result.all.append(latency)
+                if produced_at < steady_until_ms:
+                    result.steady.append(latency)
+    return result
 
 
 def delta_latencies(table_dir: Path) -> list[float]:
@@ -319,17 +346,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_rate(stack: PrivateStack, work_dir: Path, rate: float, duration_s: float) -> dict[str, Any]:
+def run_rate(
+    stack: PrivateStack,
+    work_dir: Path,
+    rate: float,
+    duration_s: float,
+    workers: int = 1,
+    processor_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     pipeline = Pipeline(stack, work_dir)
     sessions = max(50, int(rate * duration_s / EVENTS_PER_SESSION))
     config = scenario_traffic(sessions, seed=7, sessions_per_second=rate / EVENTS_PER_SESSION)
     inputs = [spec.in_namespace(pipeline.namespace).name for spec in INPUT_TOPICS]
     processor_group = f"feedback-processor.{pipeline.namespace}"
     try:
-        processor, sink = pipeline.start_processor(), pipeline.start_sink()
+        processors = [pipeline.start_processor(processor_env) for _ in range(workers)]
+        sink = pipeline.start_sink()
         pipeline.wait_ready()
         usage = {
-            "processor": ProcessSample(processor.pid),
+            **{
+                f"processor {n}" if workers > 1 else "processor": ProcessSample(p.pid)
+                for n, p in enumerate(processors, 1)
+            },
             "sink": ProcessSample(sink.pid),
             "kafka": ProcessSample(stack.stack.kafka.process.pid or 0),
             "redis": ProcessSample(stack.stack.redis.process.pid or 0),
@@ -344,6 +382,7 @@ def run_rate(stack: PrivateStack, work_dir: Path, rate: float, duration_s: float
         produced, encoded = encode_traffic(config, pipeline.namespace)
         for sample in usage.values():
             sample.sample(first=True)
+        load_before = os.getloadavg()
         started = time.monotonic()
         producer = threading.Thread(
             target=produce_paced, args=(pipeline.bootstrap, encoded, rate), daemon=True
@@ -376,6 +415,7 @@ def run_rate(stack: PrivateStack, work_dir: Path, rate: float, duration_s: float
             for name, group in (("processor", processor_group), ("sink", pipeline.sink_group))
         }
         lake = pipeline.lake_dir / pipeline.namespace
+        load_after = os.getloadavg()
         metric_lat = metric_latencies(pipeline)
         delta_lat = delta_latencies(lake / "raw_events")
         floor_messages, floor = floor_rate(stack.bootstrap_servers, inputs)
@@ -398,7 +438,19 @@ def run_rate(stack: PrivateStack, work_dir: Path, rate: float, duration_s: float
                     ("sink", [v for _, v in lag.samples.get(pipeline.sink_group, [])]),
                 )
             },
-            "metric_latency_s": (percentile(metric_lat, 0.5), percentile(metric_lat, 0.99)),
+            "workers": workers,
+            "load": (load_before, load_after),
+            "metric_latency_s": (percentile(metric_lat.all, 0.5), percentile(metric_lat.all, 0.99)),
+            "interactions_counted": (len(metric_lat.all), len(metric_lat.steady)),
+            "metric_latency_steady_s": (
+                percentile(metric_lat.steady, 0.5),
+                percentile(metric_lat.steady, 0.99),
+            ),
+            # Metrics records published per second of production (running updates, finals).
+            "metrics_records_per_s": (
+                metric_lat.running_updates / produced_s,
+                metric_lat.finals / produced_s,
+            ),
             "delta_latency_s": (percentile(delta_lat, 0.5), percentile(delta_lat, 0.99)),
             "usage": {
                 name: ((s.cpu_end - s.cpu_start) / elapsed * 100, s.peak_rss_mb)
@@ -436,23 +488,34 @@ def report(results: list[dict[str, Any]]) -> str:
     def number(value: float | None, digits: int = 0) -> str:
         return "-" if value is None else f"{value:,.{digits}f}"
 
+    def pair(values: tuple[float, float], digits: int = 2) -> str:
+        return f"{number(values[0], digits)} / {number(values[1], digits)}"
+
     lines = [
-        "| target rate (ev/s) | events | produced (ev/s) | processor (ev/s) | sink (ev/s) "
-        "| lag max/mean, processor | lag max/mean, sink | event-to-metric p50 / p99 (s) "
-        "| event-to-Delta p50 / p99 (s) | all final / all in lake after (s) "
-        "| floor: consume + decode (ev/s) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target rate (ev/s) | workers | events | produced (ev/s) | processor (ev/s) "
+        "| sink (ev/s) | lag max/mean, processor | lag max/mean, sink "
+        "| event-to-metric p50 / p99 (s), input flowing | event-to-metric p50 / p99 (s), all "
+        "| interactions counted: all / input flowing "
+        "| metrics records/s: running / final | event-to-Delta p50 / p99 (s) "
+        "| all final / all in lake after (s) | floor: consume + decode (ev/s) "
+        "| load average before / after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lag_p, lag_s = r["lag"]["processor"], r["lag"]["sink"]
+        before, after = r["load"]
         lines.append(
-            f"| {number(r['rate'])} | {r['messages']:,} | {number(r['produce_rate'])} "
+            f"| {number(r['rate'])} | {r['workers']} | {r['messages']:,} "
+            f"| {number(r['produce_rate'])} "
             f"| {number(r['processor_throughput'])} | {number(r['sink_throughput'])} "
             f"| {lag_p[0]:,} / {lag_p[1]:,.0f} | {lag_s[0]:,} / {lag_s[1]:,.0f} "
-            f"| {number(r['metric_latency_s'][0], 2)} / {number(r['metric_latency_s'][1], 2)} "
-            f"| {number(r['delta_latency_s'][0], 2)} / {number(r['delta_latency_s'][1], 2)} "
+            f"| {pair(r['metric_latency_steady_s'])} | {pair(r['metric_latency_s'])} "
+            f"| {r['interactions_counted'][0]:,} / {r['interactions_counted'][1]:,} "
+            f"| {pair(r['metrics_records_per_s'], 1)} "
+            f"| {pair(r['delta_latency_s'])} "
             f"| {number(r['final_metrics_after_s'], 1)} / {number(r['lake_complete_after_s'], 1)} "
-            f"| {number(r['floor'][1])} |"
+            f"| {number(r['floor'][1])} "
+            f"| {' '.join(f'{x:.1f}' for x in before)} / {' '.join(f'{x:.1f}' for x in after)} |"
         )
     lines += ["", "| target rate (ev/s) | " + " | ".join(results[0]["usage"]) + " |"]
     lines.append("|---|" + "---|" * len(results[0]["usage"]))
@@ -466,22 +529,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="1000,2000,5000", help="events/s, comma-separated")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of production")
+    parser.add_argument("--workers", type=int, default=1, help="processor workers in the group")
+    parser.add_argument(
+        "--processor-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a processor setting for this run (FEEDBACK_PROCESSOR_*), repeatable",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",")]
+    processor_env = dict(item.split("=", 1) for item in args.processor_env)
     with tempfile.TemporaryDirectory(prefix="pipeline-report-") as tmp:
         stack = start_private_stack(Path(tmp) / "stack")
         try:
             results = []
             for rate in rates:
-                print(f"rate {rate:,.0f} events/s for {args.duration:.0f} s ...", flush=True)
-                results.append(run_rate(stack, Path(tmp) / f"rate-{rate:.0f}", rate, args.duration))
+                print(
+                    f"rate {rate:,.0f} events/s for {args.duration:.0f} s, {args.workers} "
+                    f"worker(s), load average {os.getloadavg()[0]:.1f} ...",
+                    flush=True,
+                )
+                results.append(
+                    run_rate(
+                        stack,
+                        Path(tmp) / f"rate-{rate:.0f}",
+                        rate,
+                        args.duration,
+                        args.workers,
+                        processor_env,
+                    )
+                )
         finally:
             stack.down()
     print()
     print(f"machine: {machine()}")
+    extra = "".join(f" --processor-env {item}" for item in args.processor_env)
     print(f"command: python benchmarks/pipeline_report.py --rates {args.rates} "
-          f"--duration {args.duration:g}")  # fmt: skip
+          f"--duration {args.duration:g} --workers {args.workers}{extra}")  # fmt: skip
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print()
     print(report(results))
     if args.json:
