@@ -5,6 +5,8 @@ import datetime as dt
 import logging
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -31,6 +33,29 @@ console = Console()
 
 def _env(field: str) -> str:
     return f"env {MONITOR_ENV_PREFIX}{field.upper()}"
+
+
+def _option(flag: str, field: str, what: str) -> Any:
+    """A typer option that falls back to the FEEDBACK_MONITOR_* setting `field` (None: keep)."""
+    return typer.Option(None, flag, help=f"{what} ({_env(field)}).")
+
+
+def _bootstrap_option() -> Any:
+    return _option("--bootstrap-servers", "bootstrap_servers", "Kafka")
+
+
+def _alerts_topic_option() -> Any:
+    return _option("--topic", "alerts_topic", "Alerts topic")
+
+
+@contextmanager
+def _reported(error: type[Exception] = CurationError, code: int = 1) -> Iterator[None]:
+    """Print a failure of the command's work as one red line and exit `code` (no traceback)."""
+    try:
+        yield
+    except error as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=code) from exc
 
 
 def _time(ms: int) -> str:
@@ -94,32 +119,22 @@ def _show_alerts(alerts: list[dict[str, Any]], title: str) -> None:
 
 @monitor_app.command("run")
 def run(
-    lake_uri: str | None = typer.Option(
-        None, "--lake-uri", help=f"Lake root ({_env('lake_uri')})."
-    ),
-    prefix: str | None = typer.Option(
-        None, "--prefix", help=f"Table prefix ({_env('lake_prefix')})."
-    ),
+    lake_uri: str | None = _option("--lake-uri", "lake_uri", "Lake root"),
+    prefix: str | None = _option("--prefix", "lake_prefix", "Table prefix"),
     version: int | None = typer.Option(None, "--version", help="Delta version (default latest)."),
-    window_s: int | None = typer.Option(
-        None, "--window", help=f"Current window, s ({_env('window_s')})."
-    ),
-    reference_s: int | None = typer.Option(
-        None, "--reference", help=f"Reference window before it, s ({_env('reference_s')})."
-    ),
+    window_s: int | None = _option("--window", "window_s", "Current window, s"),
+    reference_s: int | None = _option("--reference", "reference_s", "Reference window, s"),
     until_ms: int | None = typer.Option(
         None,
         "--until",
         help="End of the current window, epoch ms (default: the newest turn minus "
         f"{_env('maturity_s')}, 1 h).",
     ),
-    publish: bool = typer.Option(True, "--publish/--no-publish", help="Publish alerts to Kafka."),
-    bootstrap_servers: str | None = typer.Option(
-        None, "--bootstrap-servers", help=f"Kafka ({_env('bootstrap_servers')})."
+    publish: bool = typer.Option(
+        True, "--publish/--no-publish", help="Publish the alerts to the alerts topic."
     ),
-    topic: str | None = typer.Option(
-        None, "--topic", help=f"Alerts topic ({_env('alerts_topic')})."
-    ),
+    bootstrap_servers: str | None = _bootstrap_option(),
+    topic: str | None = _alerts_topic_option(),
     every_s: float = typer.Option(0, "--every", help="Repeat every N seconds (0: run once)."),
     runs: int = typer.Option(0, "--runs", help="With --every: stop after N passes (0: never)."),
 ) -> None:
@@ -132,7 +147,7 @@ def run(
     )
     passes = 0
     while True:
-        try:
+        with _reported():
             report = run_monitor(
                 lake_uri or settings.lake_uri,
                 rules,
@@ -142,12 +157,12 @@ def run(
             )
             _show_stats(report)
             _show_alerts(report.alerts, "Alerts")
-            if publisher is not None and report.alerts:
-                sent = publisher.publish(report.alerts)
+            if publisher is None:
+                if report.alerts:
+                    console.print(f"{len(report.alerts)} alert(s) not published (--no-publish)")
+            else:
+                sent = publisher.publish(report.alerts) if report.alerts else 0
                 console.print(f"published {sent} alert(s) to {spec.name}")
-        except CurationError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(code=1) from exc
         passes += 1
         if every_s <= 0 or (runs and passes >= runs):
             return
@@ -156,31 +171,21 @@ def run(
 
 @monitor_app.command("follow")
 def follow(
-    namespace: str | None = typer.Option(
-        None, "--namespace", help=f"Topic namespace of the pipeline ({_env('namespace')})."
-    ),
-    bootstrap_servers: str | None = typer.Option(
-        None, "--bootstrap-servers", help=f"Kafka ({_env('bootstrap_servers')})."
-    ),
+    namespace: str | None = _option("--namespace", "namespace", "Topic namespace of the pipeline"),
+    bootstrap_servers: str | None = _bootstrap_option(),
     completion_maturity_s: float | None = typer.Option(
         None,
         "--completion-maturity",
         help="Seconds before outcomes count: the processor's abandon_after_s + 60 "
         f"({_env('completion_maturity_s')}).",
     ),
-    thumbs_maturity_s: float | None = typer.Option(
-        None,
-        "--thumbs-maturity",
-        help=f"Seconds before thumbs count ({_env('thumbs_maturity_s')}).",
+    thumbs_maturity_s: float | None = _option(
+        "--thumbs-maturity", "thumbs_maturity_s", "Seconds before thumbs and ratings count"
     ),
-    corrections_maturity_s: float | None = typer.Option(
-        None,
-        "--corrections-maturity",
-        help=f"Seconds before corrections count ({_env('corrections_maturity_s')}).",
+    corrections_maturity_s: float | None = _option(
+        "--corrections-maturity", "corrections_maturity_s", "Seconds before corrections count"
     ),
-    reference_s: float | None = typer.Option(
-        None, "--reference", help=f"Reference span, s ({_env('live_reference_s')})."
-    ),
+    reference_s: float | None = _option("--reference", "live_reference_s", "Reference span, s"),
     max_seconds: float | None = typer.Option(
         None, "--max-seconds", help="Stop after this many seconds of wall clock (default: never)."
     ),
@@ -206,23 +211,18 @@ def follow(
         bootstrap, rules, metrics_topic, AlertPublisher(bootstrap, alerts_topic)
     )
     signal.signal(signal.SIGTERM, lambda *_: follower.stop())
-    try:
+    with _reported(ObservabilityError, code=2):
         start_metrics_server(settings.metrics_port, settings.metrics_host, follower.registry)
-    except ObservabilityError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from exc
     console.print(
         f"following {metrics_topic.name}, alerts to {alerts_topic.name} "
         f"(maturity: outcomes {rules.completion_maturity_s:.0f} s, thumbs "
         f"{rules.thumbs_maturity_s:.0f} s, corrections {rules.corrections_maturity_s:.0f} s)"
     )
-    try:
-        stats = follower.run(max_seconds)
-    except KeyboardInterrupt:
-        stats = follower.stats
-    except CurationError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from exc
+    with _reported():
+        try:
+            stats = follower.run(max_seconds)
+        except KeyboardInterrupt:
+            stats = follower.stats
     console.print(
         f"stopped: {stats.final_windows} final windows, {stats.verdicts} verdicts, "
         f"{stats.alerts_published} alert(s) published, {stats.undecodable} undecodable record(s)"
@@ -231,12 +231,8 @@ def follow(
 
 @monitor_app.command("alerts")
 def alerts(
-    bootstrap_servers: str | None = typer.Option(
-        None, "--bootstrap-servers", help=f"Kafka ({_env('bootstrap_servers')})."
-    ),
-    topic: str | None = typer.Option(
-        None, "--topic", help=f"Alerts topic ({_env('alerts_topic')})."
-    ),
+    bootstrap_servers: str | None = _bootstrap_option(),
+    topic: str | None = _alerts_topic_option(),
     agent_id: str | None = typer.Option(None, "--agent", help="Only this agent_id."),
     last: int = typer.Option(50, "--last", help="Show the newest N distinct alerts."),
     timeout_s: float = typer.Option(10.0, "--timeout", help="Seconds to read the topic."),
@@ -244,11 +240,8 @@ def alerts(
     """Show the alerts on the alerts topic (re-published alerts shown once), newest last."""
     settings = _settings()
     spec = topic_by_name(topic or settings.alerts_topic)
-    try:
+    with _reported():
         found = read_alerts(bootstrap_servers or settings.bootstrap_servers, spec, timeout_s)
-    except CurationError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from exc
     distinct = list({alert["alert_id"]: alert for alert in found}.values())
     if agent_id:
         distinct = [alert for alert in distinct if alert["agent_id"] == agent_id]

@@ -1,11 +1,12 @@
 """QualityAlert records: building them (deterministic ids), publishing them to the alerts topic
-and reading them back for `feedbackctl monitor alerts`.
+(curation's one `RecordPublisher`, keyed by agent version) and reading them back for
+`feedbackctl monitor alerts`.
 """
 
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import (
@@ -13,12 +14,12 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Producer,
     TopicPartition,
 )
 
 from curation.exceptions import CurationError
-from plumbing.kafka_security import kafka_client_config, kafka_security
+from curation.record_publisher import RecordPublisher
+from plumbing.kafka_security import kafka_security
 from schemas.serializer import serializer_for
 from schemas.topics import ALERTS, TopicSpec
 
@@ -72,44 +73,17 @@ def make_alert(
     }
 
 
-def alert_key(alert: dict[str, Any]) -> bytes:
+def alert_key(alert: Mapping[str, Any]) -> bytes:
     """The registry's key of ALERTS: agent_id/agent_version (empty parts when not about one)."""
     return f"{alert['agent_id'] or ''}/{alert['agent_version'] or ''}".encode()
 
 
-class AlertPublisher:
-    """Publishes alerts to the alerts topic and waits until the broker has them."""
+class AlertPublisher(RecordPublisher):
+    """Publishes alerts to the alerts topic (keyed by `alert_key`) and waits until the broker
+    has them."""
 
     def __init__(self, bootstrap_servers: str, topic: TopicSpec = ALERTS) -> None:
-        self.topic = topic
-        self.serializer = serializer_for(topic)
-        self.producer = Producer(
-            kafka_client_config(bootstrap_servers, {"enable.idempotence": True, "linger.ms": 20})
-        )
-
-    def publish(self, alerts: Iterable[dict[str, Any]], timeout_s: float = 30.0) -> int:
-        errors: list[str] = []
-
-        def delivered(error: Any, _message: Any) -> None:
-            if error is not None:
-                errors.append(str(error))
-
-        count = 0
-        for alert in alerts:
-            self.producer.produce(
-                self.topic.name,
-                key=alert_key(alert),
-                value=self.serializer.encode(alert),
-                on_delivery=delivered,
-            )
-            count += 1
-        remaining = self.producer.flush(timeout_s)
-        if errors or remaining:
-            raise CurationError(
-                f"could not publish {len(errors) + remaining} alert(s) to {self.topic.name}: "
-                f"{errors[:3] or 'timed out'}; is Kafka up (feedbackctl stack status)?"
-            )
-        return count
+        super().__init__(bootstrap_servers, topic, alert_key)
 
 
 def read_alerts(

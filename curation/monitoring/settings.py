@@ -1,5 +1,7 @@
 """Settings of `feedbackctl monitor` (FEEDBACK_MONITOR_* environment variables)."""
 
+from typing import TypeVar
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -12,6 +14,7 @@ from schemas.topics import ALERTS, METRICS, TopicSpec, topic_by_name
 __all__ = ["MONITOR_ENV_PREFIX", "MonitorSettings"]
 
 MONITOR_ENV_PREFIX = f"{ENV_PREFIX}MONITOR_"
+R = TypeVar("R", LiveRules, MonitorRules)
 
 
 class MonitorSettings(ServiceSettings, MonitorRules, LiveRules, KafkaConnectionFields):
@@ -37,12 +40,13 @@ class MonitorSettings(ServiceSettings, MonitorRules, LiveRules, KafkaConnectionF
 
     def live_rules(self, **overrides: object) -> LiveRules:
         """The live rules these settings give, with CLI overrides (None = keep)."""
-        values = self.model_dump(include=set(LiveRules.model_fields))
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return LiveRules(**values)
+        return self._pick(LiveRules, overrides)
 
     def rules(self, **overrides: object) -> MonitorRules:
         """The rules these settings give, with CLI overrides (None = keep)."""
-        values = self.model_dump(include=set(MonitorRules.model_fields))
+        return self._pick(MonitorRules, overrides)
+
+    def _pick(self, model: type[R], overrides: dict[str, object]) -> R:
+        values = self.model_dump(include=set(model.model_fields))
         values.update({key: value for key, value in overrides.items() if value is not None})
-        return MonitorRules(**values)
+        return model(**values)
