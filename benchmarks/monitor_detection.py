@@ -1,13 +1,13 @@
 """Live monitoring per traffic regime: false alerts without drift, detection delay of a drop.
 
-For every regime: one run without any quality change and one where a version's true quality
-drops by `--drop` from `--drop-at` of the run; each run's traffic goes through the batch
-reference's metric windows into the live monitor (verification/monitoring.py). Prints, per
-regime, the verdicts reached, false alerts, and the delay of the first alert naming the
-dropped version, in metric windows after the first window of the drop (the figures of
-docs/monitoring.md). No Kafka needed.
+For every rate, regime and seed: one run without any quality change and one where a version's
+true quality drops by `--drop` from `--drop-at` of the run; each run's traffic goes through the
+batch reference's metric windows into the live monitor (verification/monitoring.py). Prints,
+per rate and regime, the verdicts reached without drift, false alerts in both runs, and per
+seed the delay of the first alert naming the dropped version, in metric windows after the
+first window of the drop (the figures of docs/monitoring.md), with the load average. No Kafka.
 
-    python benchmarks/monitor_detection.py --rate 20 --minutes 36
+    python benchmarks/monitor_detection.py --rates 2 --seeds 11,12,13 --minutes 120
 """
 
 import argparse
@@ -21,9 +21,9 @@ from producers.regimes import regime_config, regime_names
 from verification.monitoring import DetectionRun, monitor_traffic
 
 
-def _run(regime: str, args: argparse.Namespace, drop: bool) -> DetectionRun:
-    sessions = int(args.rate * args.minutes * 60)
-    base = regime_config(regime, sessions=sessions, sessions_per_second=args.rate, seed=args.seed)
+def _run(regime: str, args: argparse.Namespace, rate: float, seed: int, drop: bool) -> DetectionRun:
+    sessions = int(rate * args.minutes * 60)
+    base = regime_config(regime, sessions=sessions, sessions_per_second=rate, seed=seed)
     changes: tuple[QualityChange, ...] = ()
     if drop:
         agent_id, agent_version = args.version.split(":")
@@ -42,41 +42,57 @@ def _run(regime: str, args: argparse.Namespace, drop: bool) -> DetectionRun:
     return monitor_traffic(config, window_ms=args.window_s * 1000)
 
 
+def _delay(run: DetectionRun) -> str:
+    if run.detection_delay_windows is None:
+        return "missed"
+    assert run.first_detection is not None
+    metric = str(run.first_detection["metric"]).removeprefix("live_")
+    return f"{run.detection_delay_windows} ({metric})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=20.0, help="Sessions per second.")
-    parser.add_argument("--minutes", type=float, default=36.0, help="Event time per run.")
+    parser.add_argument("--rates", default="2,10", help="Sessions per second, comma-separated.")
+    parser.add_argument("--minutes", type=float, default=120.0, help="Event time per run.")
     parser.add_argument("--drop", type=float, default=0.3, help="Drop of the true quality.")
-    parser.add_argument("--drop-at", type=float, default=0.55, help="Share of the run.")
+    parser.add_argument("--drop-at", type=float, default=0.5, help="Share of the run.")
     parser.add_argument("--version", default="support-bot:1.5.0", help="AGENT:VERSION dropped.")
     parser.add_argument("--window-s", type=int, default=60, help="Metric window, s.")
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seeds", default="11,12,13", help="Seeds, comma-separated.")
     parser.add_argument("--regimes", default=",".join(regime_names()))
     args = parser.parse_args()
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     print(
-        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.rate} sessions/s, "
-        f"{args.minutes} min per run, drop {args.drop} of {args.version} at {args.drop_at:.0%}, "
-        f"{args.window_s} s windows, seed {args.seed}"
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.minutes} min per run, drop "
+        f"{args.drop} of {args.version} at {args.drop_at:.0%}, {args.window_s} s windows, "
+        f"seeds {args.seeds}; delay in windows after the drop's first (metric of the first alert)"
     )
     print(
-        "| regime | verdicts (no drift) | false alerts (no drift) | verdicts (drop) "
-        "| false alerts (drop) | delay, windows | first alert |"
+        "| sessions/s | regime | verdicts (no drift) | false alerts (no drift) "
+        "| false alerts (drop) | delay per seed | load |"
     )
     print("|---|---|---|---|---|---|---|")
-    for regime in args.regimes.split(","):
-        started = time.perf_counter()
-        quiet = _run(regime, args, drop=False)
-        dropped = _run(regime, args, drop=True)
-        first = dropped.first_detection
-        print(
-            f"| {regime} | {quiet.tested} | {len(quiet.false_alerts)} | {dropped.tested} "
-            f"| {len(dropped.false_alerts)} | {dropped.detection_delay_windows} "
-            f"| {first['metric'] if first else '-'} |"
-            f"  <!-- {time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.1f} -->",
-            flush=True,
-        )
-        for alert in quiet.false_alerts + dropped.false_alerts:
-            print(f"    false alert: {alert['message']}")
+    for rate in (float(r) for r in args.rates.split(",")):
+        for regime in args.regimes.split(","):
+            started = time.perf_counter()
+            tested = false_quiet = false_drop = 0
+            delays, messages = [], []
+            for seed in seeds:
+                quiet = _run(regime, args, rate, seed, drop=False)
+                dropped = _run(regime, args, rate, seed, drop=True)
+                tested += quiet.tested
+                false_quiet += len(quiet.false_alerts)
+                false_drop += len(dropped.false_alerts)
+                delays.append(_delay(dropped))
+                messages += [a["message"] for a in quiet.false_alerts + dropped.false_alerts]
+            print(
+                f"| {rate:g} | {regime} | {tested} | {false_quiet} | {false_drop} "
+                f"| {', '.join(delays)} | {os.getloadavg()[0]:.1f} |"
+                f"  <!-- {time.perf_counter() - started:.0f} s -->",
+                flush=True,
+            )
+            for message in messages:
+                print(f"    false alert: {message}")
 
 
 if __name__ == "__main__":

@@ -8,15 +8,22 @@ How a verdict is reached (docs/monitoring.md):
 - the processor counts evidence in the window of its own event time (an outcome when its
   session closes, feedback when it is given), so what a window's turns earned lands in the
   windows after it. Window W is compared for a signal once every window up to W's end plus the
-  signal's maturity delay is final; its *evidence* is those windows' pooled counts;
+  signal's maturity delay is final; its *evidence* is those windows' pooled counts, and, for a
+  signal whose span is short (tool errors count in the turn's own window), also spans doubling
+  back into the reference gap: a change a few windows old is judged on every matured window
+  since it;
+- the signals: sessions completed (against abandoned, failed or escalated: one multinomial, one
+  test), tool calls failing, thumbs, the mean rating and the share of corrections;
 - its *reference* is the evidence of the `live_reference_s` that end `reference_gap_s` before
   W (so a drop is still compared with evidence from before it a few windows later), leaving
   out the version's first maturity span (a stream's first outcomes and feedback are not
   representative yet);
 - no verdict with fewer than the minimum counts, or while traffic volume changed;
-- a one-sided score test for the drop of the rate (a rise for corrections), at the Bonferroni
-  level family_alpha / (versions x signals x windows in horizon_s), and a change of at least
-  `min_effect`. After an alert, the same version and signal stay quiet for a reference span.
+- a one-sided score test for the drop of the rate (a rise for tool errors and corrections), at
+  the Bonferroni level family_alpha / (versions x windows in horizon_s x the tests of the
+  window: the evidence spans of the signals whose reference can reach a verdict), and a change
+  of at least `min_effect`. After an alert, the same version and signal stay quiet for a
+  reference span.
 """
 
 import datetime as dt
@@ -66,22 +73,41 @@ def _feedback_total(r: Mapping[str, Any]) -> int:
     return int(r["thumbs_up"]) + int(r["thumbs_down"]) + int(r["ratings"]) + int(r["corrections"])
 
 
+def _count(name: str) -> Callable[[Mapping[str, Any]], int]:
+    """A counter of the metric record (0 where an older record lacks it)."""
+    return lambda r: int(r.get(name) or 0)
+
+
+# The per-session, per-turn and feedback counts the metric windows carry, each with the direction
+# that means worse answers. A session's outcome is one multinomial (completed, abandoned, failed,
+# escalated): worse answers move sessions from completed to the other three, so its one test is
+# completed against all the others; a test of each share on its own would spend the error budget
+# three more times on the same sessions. Retries are not used: the windows carry no retry count.
 SIGNALS: tuple[Signal, ...] = (
     Signal(
         "completion",
         "completion_rate",
         "sessions",
         True,
-        lambda r: int(r["sessions_completed"]),
-        lambda r: int(r["sessions"]),
+        _count("sessions_completed"),
+        _count("sessions"),
         lambda rules: rules.completion_maturity_s,
+    ),
+    Signal(
+        "tool_errors",
+        "tool_error_rate",
+        "tool calls",
+        False,
+        _count("tool_errors"),
+        _count("tool_calls"),
+        lambda rules: rules.tool_errors_maturity_s,
     ),
     Signal(
         "thumbs",
         "thumbs_up_rate",
         "thumbs",
         True,
-        lambda r: int(r["thumbs_up"]),
+        _count("thumbs_up"),
         lambda r: int(r["thumbs_up"]) + int(r["thumbs_down"]),
         lambda rules: rules.thumbs_maturity_s,
     ),
@@ -91,7 +117,7 @@ SIGNALS: tuple[Signal, ...] = (
         "ratings",
         True,
         _rating_sum,
-        lambda r: int(r["ratings"]),
+        _count("ratings"),
         lambda rules: rules.thumbs_maturity_s,
         mean=True,
     ),
@@ -100,7 +126,7 @@ SIGNALS: tuple[Signal, ...] = (
         "correction_share",
         "scored feedback",
         False,
-        lambda r: int(r["corrections"]),
+        _count("corrections"),
         _feedback_total,
         lambda rules: rules.corrections_maturity_s,
     ),
@@ -159,12 +185,29 @@ def mean_drop_test(
 
 
 @dataclass
+class _Test:
+    """One evidence span tried for a compared window: its counts and, once tested, the
+    one-sided p-value and how much worse than the reference it is."""
+
+    evidence: tuple[int, int]
+    hits: int
+    trials: int
+    p_value: float | None = None
+    worse: float = 0.0
+
+    def beats(self, other: "_Test") -> bool:
+        """Stronger evidence of a drop: the smaller p-value."""
+        return other.p_value is None or (self.p_value or 1.0) < other.p_value
+
+
+@dataclass
 class _Version:
     first_start: int
     newest_end: int = 0
     windows: dict[int, Counts] = field(default_factory=dict)
     next_start: dict[str, int] = field(default_factory=dict)  # per signal: next window to compare
     quiet_until: dict[str, int] = field(default_factory=dict)
+    tests: dict[int, int] = field(default_factory=dict)  # per window: tests sharing its budget
 
 
 class LiveMonitor:
@@ -177,12 +220,49 @@ class LiveMonitor:
         self.window_ms: int | None = None
         self.versions: dict[tuple[str, str], _Version] = {}
 
-    def alpha(self) -> float:
-        """The per-test level: family_alpha over versions x signals x windows in the horizon."""
+    def alpha(self, tests: int) -> float:
+        """The level of one test of a window whose budget is shared by `tests` tests:
+        family_alpha over versions x windows in the horizon, then over those tests."""
         assert self.window_ms is not None
         windows = max(1.0, self.rules.horizon_s * 1000 / self.window_ms)
-        tests = max(1, len(self.versions)) * len(self.signals) * windows
-        return self.rules.family_alpha / tests
+        return self.rules.family_alpha / (max(1, len(self.versions)) * windows * max(1, tests))
+
+    def tests_of(self, version: "_Version", start: int) -> int:
+        """How many tests share window `start`'s error budget: every evidence span
+        (`lookback`) of every signal whose reference holds enough to reach a verdict.
+
+        Which signals qualify depends on the reference's counts only (final before any of the
+        window's tests, and not on whether the rates moved), so the union bound holds while a
+        signal without feedback (none in the reference) costs the others nothing.
+        """
+        known = version.tests.get(start)
+        if known is None:
+            known = sum(
+                len(self.lookback(signal))
+                for signal in self.signals
+                if self._reference(version, signal, start)[3] is not None
+            )
+            version.tests[start] = known
+        return known
+
+    def lookback(self, signal: Signal) -> tuple[int, ...]:
+        """How many windows before the compared one its evidence may also pool: the evidence
+        spans doubling from the signal's maturity span (1 + span windows) as long as they stay
+        within the reference gap (evidence never overlaps its reference).
+
+        A signal that matures at once (tool errors) would otherwise be judged on one window
+        alone; with the doubling spans, a change that began a few windows earlier is tested on
+        all the matured windows since it (a scan over the change point) at a Bonferroni price
+        logarithmic in the gap. A signal with a long maturity span already pools that much.
+        """
+        assert self.window_ms is not None
+        gap = int(self.rules.reference_gap_s * 1000 // self.window_ms)
+        base = 1 + self.span(signal)
+        backs, length = [0], 2 * base
+        while length <= base + gap:
+            backs.append(length - base)
+            length *= 2
+        return tuple(backs)
 
     def span(self, signal: Signal) -> int:
         """Windows of evidence after a compared window (its maturity delay, rounded up)."""
@@ -235,6 +315,8 @@ class LiveMonitor:
         oldest = min(version.next_start.values()) - int(reach * 1000)
         for start in [s for s in version.windows if s < oldest - self.window_ms]:
             del version.windows[start]
+        for start in [s for s in version.tests if s < min(version.next_start.values())]:
+            del version.tests[start]
 
     def _sum(self, version: _Version, name: str, begin: int, end: int) -> tuple[int, int]:
         hits = trials = 0
@@ -249,64 +331,58 @@ class LiveMonitor:
     ) -> Verdict:
         assert self.window_ms is not None
         w, rules = self.window_ms, self.rules
-        evidence = (start, start + (1 + span) * w)
-        ref_end = start - int(rules.reference_gap_s * 1000)
-        ref_begin = max(
-            ref_end - int(rules.live_reference_s * 1000), version.first_start + span * w
-        )
-        reference = (ref_begin, max(ref_begin, ref_end))
-        hits, trials = self._sum(version, signal.name, *evidence)
-        ref_hits, ref_trials = self._sum(version, signal.name, *reference)
-        alpha = self.alpha()
+        end = start + (1 + span) * w
+        reference, ref_hits, ref_trials, variance = self._reference(version, signal, start)
+        alpha = self.alpha(self.tests_of(version, start))
+        best: _Test | None = None
+        reason = ""
+        for back in self.lookback(signal):
+            evidence = (start - back * w, end)
+            hits, trials = self._sum(version, signal.name, *evidence)
+            test = _Test(evidence, hits, trials)
+            if trials < rules.min_current_trials:
+                reason = "too few in the evidence"
+            elif variance is None:
+                reason = "too few in the reference"
+            elif not self._volume_steady(version, evidence, reference):
+                reason = "traffic volume changed"
+            else:
+                test.p_value = self._p_value(signal, test, ref_hits, ref_trials, variance)
+                test.worse = self._worse(signal, test, ref_hits / ref_trials)
+            if back == 0 or (test.p_value is not None and (best is None or test.beats(best))):
+                best = test if test.p_value is not None or best is None else best
+        assert best is not None
 
-        def verdict(
-            reason: str, p_value: float | None = None, alert: dict[str, Any] | None = None
-        ) -> Verdict:
+        def verdict(reason: str, alert: dict[str, Any] | None = None) -> Verdict:
+            assert best is not None
             return Verdict(
                 agent,
                 signal.name,
                 start,
                 start + w,
-                evidence,
+                best.evidence,
                 reference,
-                hits,
-                trials,
+                best.hits,
+                best.trials,
                 ref_hits,
                 ref_trials,
-                p_value,
+                best.p_value,
                 alpha,
                 alert,
                 reason,
             )
 
-        if trials < rules.min_current_trials:
-            return verdict("too few in the evidence")
-        if ref_trials < rules.min_reference_trials:
-            return verdict("too few in the reference")
-        if not self._volume_steady(version, evidence, reference):
-            return verdict("traffic volume changed")
-        rate, ref_rate = hits / trials, ref_hits / ref_trials
-        change = rate - ref_rate
-        worse = -change if signal.worse_when_lower else change
-        if signal.mean:
-            estimate = self._score_variance(version, signal.name, reference)
-            if estimate is None:
-                return verdict("too few in the reference")
-            variance = estimate
-            p_value = mean_drop_test(
-                hits, trials, ref_hits, ref_trials, variance, signal.worse_when_lower
-            )
-            min_effect = rules.min_rating_drop
-        else:
-            p_value = drop_test(hits, trials, ref_hits, ref_trials, signal.worse_when_lower)
-            # a small rate that collapses (6% -> 2%) matters as much as a large one falling
-            min_effect = min(rules.min_effect, rules.min_relative_effect * ref_rate)
-        if worse < min_effect or p_value >= alpha:
-            return verdict("", p_value)
+        if best.p_value is None:
+            return verdict(reason)
+        min_effect = self._min_effect(signal, ref_hits / ref_trials)
+        if best.worse < min_effect or best.p_value >= alpha:
+            return verdict("")
         if start < version.quiet_until.get(signal.name, start):
-            return verdict("alerted already", p_value)
+            return verdict("alerted already")
         version.quiet_until[signal.name] = start + int(rules.live_reference_s * 1000)
-        if signal.mean:
+        hits, trials = best.hits, best.trials
+        change = hits / trials - ref_hits / ref_trials
+        if signal.mean and variance is not None:
             half = float(norm.isf(alpha)) * math.sqrt(variance * (1 / trials + 1 / ref_trials))
             low, high = change - half, change + half
         else:
@@ -320,8 +396,55 @@ class LiveMonitor:
                     compare="diff",
                     alpha=2 * alpha,
                 )
-        found = verdict("", p_value)
+        found = verdict("")
         return Verdict(**{**found.__dict__, "alert": self._alert(found, signal, (low, high))})
+
+    def _reference(
+        self, version: "_Version", signal: Signal, start: int
+    ) -> tuple[tuple[int, int], int, int, float | None]:
+        """The reference of window `start` for `signal`: its range, counts and the variance of
+        one trial (None: too few to reach a verdict). The version's first maturity span is
+        warm-up (a stream's first outcomes and feedback are not representative) and never in
+        it; the reference ends `reference_gap_s` before the window."""
+        assert self.window_ms is not None
+        w, rules = self.window_ms, self.rules
+        ref_end = start - int(rules.reference_gap_s * 1000)
+        ref_begin = max(
+            ref_end - int(rules.live_reference_s * 1000),
+            version.first_start + self.span(signal) * w,
+        )
+        reference = (ref_begin, max(ref_begin, ref_end))
+        hits, trials = self._sum(version, signal.name, *reference)
+        variance: float | None = None
+        if trials >= rules.min_reference_trials:
+            if signal.mean:
+                variance = self._score_variance(version, signal.name, reference)
+            else:
+                variance = hits / trials * (1 - hits / trials)
+        return reference, hits, trials, variance
+
+    @staticmethod
+    def _p_value(
+        signal: Signal, test: "_Test", ref_hits: int, ref_trials: int, variance: float | None
+    ) -> float:
+        if signal.mean and variance is not None:
+            return mean_drop_test(
+                test.hits, test.trials, ref_hits, ref_trials, variance, signal.worse_when_lower
+            )
+        return drop_test(test.hits, test.trials, ref_hits, ref_trials, signal.worse_when_lower)
+
+    @staticmethod
+    def _worse(signal: Signal, test: "_Test", ref_rate: float) -> float:
+        change = test.hits / test.trials - ref_rate
+        return -change if signal.worse_when_lower else change
+
+    def _min_effect(self, signal: Signal, ref_rate: float) -> float:
+        """The smallest change worth an alert: for a rate, the smaller of `min_effect` and
+        `min_relative_effect` of the reference (a small rate that collapses, 6% -> 2%, matters
+        as much as a large one falling)."""
+        if signal.mean:
+            return self.rules.min_rating_drop
+        return min(self.rules.min_effect, self.rules.min_relative_effect * ref_rate)
 
     def _score_variance(
         self, version: _Version, name: str, reference: tuple[int, int]
@@ -371,10 +494,7 @@ class LiveMonitor:
         ref_rate = found.reference_hits / found.reference_trials
         change = rate - ref_rate
         agent_id, agent_version = found.agent
-        if signal.mean:
-            min_effect = rules.min_rating_drop
-        else:
-            min_effect = min(rules.min_effect, rules.min_relative_effect * ref_rate)
+        min_effect = self._min_effect(signal, ref_rate)
         threshold = ref_rate - min_effect if signal.worse_when_lower else ref_rate + min_effect
         worse = -change if signal.worse_when_lower else change
         if signal.mean:

@@ -18,6 +18,7 @@ RULES = LiveRules(
     completion_maturity_s=120,  # 2 windows of evidence after the compared one
     thumbs_maturity_s=120,
     corrections_maturity_s=120,
+    tool_errors_maturity_s=120,
     live_reference_s=1200,
     reference_gap_s=120,
     min_reference_trials=100,
@@ -35,6 +36,11 @@ def window(
     corrections: int = 5,
     interactions: int = 300,
     mean_rating: float = 4.0,
+    tool_calls: int = 200,
+    tool_errors: int = 20,
+    abandoned: int = 15,
+    failed: int = 10,
+    escalated: int = 5,
     version: str = "1.0",
     final: bool = True,
 ) -> dict[str, Any]:
@@ -47,6 +53,11 @@ def window(
         "interactions": interactions,
         "sessions": sessions,
         "sessions_completed": completed,
+        "sessions_abandoned": abandoned,
+        "sessions_failed": failed,
+        "sessions_escalated": escalated,
+        "tool_calls": tool_calls,
+        "tool_errors": tool_errors,
         "thumbs_up": thumbs_up,
         "thumbs_down": thumbs_down,
         "ratings": 10,
@@ -79,7 +90,9 @@ def test_a_window_is_compared_only_once_its_maturity_windows_are_final() -> None
         for verdict in monitor.add(window(i)):
             # window k needs windows k..k+2 final: it is decided when window k+2 arrives
             assert verdict.window_start + 3 * W == T0 + (i + 1) * W
-            assert verdict.evidence == (verdict.window_start, verdict.window_start + 3 * W)
+            # its evidence ends there and may pool up to the gap's windows before it
+            assert verdict.evidence[1] == verdict.window_start + 3 * W
+            assert verdict.window_start - 2 * W <= verdict.evidence[0] <= verdict.window_start
             seen.append(verdict)
     # the first maturity span (2 windows) is warm-up and never a reference
     assert min(v.reference[0] for v in seen) == T0 + 2 * W
@@ -165,11 +178,41 @@ def test_windows_of_another_size_are_refused() -> None:
         monitor.add(odd)
 
 
-def test_the_level_is_bonferroni_over_versions_signals_and_windows() -> None:
+def test_the_level_is_bonferroni_over_versions_windows_and_the_tests_of_a_window() -> None:
     monitor = LiveMonitor(RULES)
-    feed(monitor, [window(0, version="1.0"), window(0, version="2.0")])
+    verdicts = feed(
+        monitor,
+        [window(i, version=v, thumbs_up=0, thumbs_down=0) for i in range(25) for v in "12"],
+    )
     windows_per_day = 86_400_000 / W
-    assert monitor.alpha() == pytest.approx(0.01 / (2 * len(SIGNALS) * windows_per_day))
+    # every signal matures over 3 windows: a doubled span (6) would overlap the 2-window gap
+    assert {monitor.lookback(s) for s in SIGNALS} == {(0,)}
+    assert monitor.alpha(4) == pytest.approx(0.01 / (2 * windows_per_day * 4))
+    # no thumbs in the reference: its test is never reached and takes no share of the budget
+    tested = [v for v in verdicts if not v.reason]
+    assert tested and {v.signal for v in tested} == {s.name for s in SIGNALS} - {"thumbs"}
+    # once every other signal's reference is full (ratings: 10 windows of 10), they share it
+    late = [v for v in tested if v.window_start >= T0 + 15 * W]
+    assert late and all(v.alpha == pytest.approx(monitor.alpha(len(SIGNALS) - 1)) for v in late)
+    early = [v for v in tested if v.window_start == T0 + 5 * W]  # sessions and tool calls only
+    assert early and all(v.alpha == pytest.approx(monitor.alpha(2)) for v in early)
+
+
+def test_a_signal_that_matures_at_once_pools_the_windows_since_a_change() -> None:
+    rules = RULES.model_copy(update={"tool_errors_maturity_s": 0.0, "reference_gap_s": 300})
+    monitor = LiveMonitor(rules)
+    tool_errors = next(s for s in SIGNALS if s.name == "tool_errors")
+    feed(monitor, [window(0)])
+    assert monitor.lookback(tool_errors) == (0, 1, 3)  # spans of 1, 2 and 4 windows within 5
+    # 10% of tool calls fail, then 20%: one window of 200 calls is not sure of it (z 4.2 below
+    # the level's 4.8), two pooled are (z 5.9)
+    steady = [window(i, tool_errors=20) for i in range(1, 30)]
+    worse = [window(i, tool_errors=40) for i in range(30, 34)]
+    found = alerts(feed(monitor, steady + worse))
+    assert [a["metric"] for a in found] == ["live_tool_error_rate"]
+    evidence = found[0]["evidence"]
+    assert found[0]["window_start"] == T0 + 31 * W
+    assert evidence["evidence_start"] == T0 + 30 * W  # the window before it pooled
 
 
 @settings(max_examples=200, deadline=None)
