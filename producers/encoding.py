@@ -32,7 +32,7 @@ from schemas.fast_writer import _ZIGZAG, Fallback, Guards, RecordWriter, _zigzag
 from schemas.serializer import MARKER, SingleObjectSerializer
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS
 
-__all__ = ["CheckedEncoder", "Fallback", "checked_encoder", "contract_guards"]
+__all__ = ["CheckedEncoder", "Fallback", "checked_encoder", "contract_guards", "join_writer"]
 
 CheckedEncoder = RecordWriter
 _NAMESPACE = "agentfeedback.events."
