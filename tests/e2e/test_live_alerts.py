@@ -107,7 +107,9 @@ def test_a_quality_drop_is_alerted_and_shown_while_traffic_flows(
         assert evidence["evidence_end"] > drop_start  # its evidence reaches into the drop
         assert evidence["p_value"] < evidence["alpha"]
         assert evidence["interval_low"] <= evidence["effect"] <= evidence["interval_high"]
-        assert evidence["effect"] < 0  # a drop (the alert is about a rate or rating falling)
+        # worse: tool errors and corrections rise, every other rate and the rating fall
+        rising = alert["metric"] in ("live_tool_error_rate", "live_correction_share")
+        assert evidence["effect"] > 0 if rising else evidence["effect"] < 0, alert["message"]
         print(f"first alert on the dashboard: {alert['message']}")
         produced = producer.result(timeout_s=300)
         assert produced.report is not None
