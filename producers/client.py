@@ -41,7 +41,12 @@ from producers.records import (
 from producers.settings import ProducerSettings
 from producers.spool import ClaimedSpoolFile, SpoolWriter, claim_spool_files
 from schemas.exceptions import InvalidRecordError
-from schemas.serializer import SingleObjectSerializer, content_type_headers, serializer_for
+from schemas.serializer import (
+    MARKER,
+    SingleObjectSerializer,
+    content_type_headers,
+    serializer_for,
+)
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
 
 __all__ = ["FeedbackClient", "ProducerTopics", "producer_config"]
@@ -49,6 +54,7 @@ __all__ = ["FeedbackClient", "ProducerTopics", "producer_config"]
 log = logging.getLogger(__name__)
 
 _WARN_EVERY_S = 10.0
+_SINGLE_OBJECT = content_type_headers(MARKER)  # the header of nearly every event, looked up once
 
 
 @dataclass(frozen=True)
@@ -290,7 +296,8 @@ class FeedbackClient:
         if self._closed:
             raise ProducerClosedError("this FeedbackClient is closed; create a new one")
         try:
-            self._producer.produce(topic, value, key, headers=content_type_headers(value))
+            headers = _SINGLE_OBJECT if value[:2] == MARKER else content_type_headers(value)
+            self._producer.produce(topic, value, key, headers=headers)
         except BufferError:
             return False
         except KafkaException as exc:  # e.g. a fatal idempotence error: the producer is done
