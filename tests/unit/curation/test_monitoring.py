@@ -172,3 +172,23 @@ def test_the_default_window_ends_a_maturity_delay_before_the_newest_turn(lake: s
     assert report.window_end == newest + 1 - RULES.maturity_s * 1000
     immediate = check_quality(turns, RULES.model_copy(update={"maturity_s": 0}))
     assert immediate.window_end == newest + 1
+
+
+def test_monitor_run_without_publishing_says_so(lake: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from feedbackctl.monitor_commands import monitor_app
+
+    write_enriched(
+        lake,
+        _sessions("ref-b", 100, start=BASE_MS, version="2.0.0")
+        + _sessions("cur-b", 100, version="2.0.0", up=0.2),
+    )
+    for name in ("MIN_FEEDBACK_FOR_DRIFT", "MIN_FEEDBACK_FOR_REGRESSION"):
+        monkeypatch.setenv(f"FEEDBACK_MONITOR_{name}", "20")
+    arguments = ["run", "--lake-uri", lake, "--until", str(BASE_MS + 2 * HOUR), "--no-publish"]
+    arguments += ["--window", "3600", "--reference", "3600"]
+    result = CliRunner().invoke(monitor_app, arguments, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "not published (--no-publish)" in result.output
+    assert "published" not in result.output.replace("not published", "")
