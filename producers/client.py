@@ -54,6 +54,9 @@ __all__ = ["FeedbackClient", "ProducerTopics", "producer_config"]
 log = logging.getLogger(__name__)
 
 _WARN_EVERY_S = 10.0
+# How long the delivery thread waits for reports per round: close() waits up to this for it to
+# stop (0.1 s was up to 7% of a 100,000-event benchmark run); an idle round costs a wake-up.
+_DELIVERY_POLL_S = 0.02
 _SINGLE_OBJECT = content_type_headers(MARKER)  # the header of nearly every event, looked up once
 
 
@@ -374,7 +377,7 @@ class FeedbackClient:
             except Exception:
                 log.exception("replaying the spool failed; it will be retried by a later client")
         while not self._stop.is_set():
-            self._producer.poll(0.1)
+            self._producer.poll(_DELIVERY_POLL_S)
             self._counters.publish(len(self._producer))
             self._finish_replays()
 
