@@ -146,11 +146,23 @@ class PartitionWatermark:
         return float("inf") if seen is None else now - seen
 
     def restart(self, now: float) -> None:
-        """After loading from state: every known source counts as just seen."""
+        """After loading from state: every known source counts as just seen, and holds at the
+        restored watermark plus the lateness at least.
+
+        Before the restart a source that had been silent held the watermark at its time plus
+        its silence, which the checkpoint does not keep; restored at its old time, it would
+        hold the watermark where it was for as long as it had been silent (a feedback topic
+        quiet for an hour: an hour of frozen sessions and metrics after each deploy). Raising
+        it to the restored watermark plus the lateness passes no event the worker had not
+        already passed."""
         self._last_seen = dict.fromkeys(self.source_max, now)
         self._last_tick = now
         self._first_event_at = now if self.source_max else None
         if self.value is not None:
+            floor = self.value + self.lateness_ms
+            for source, seen in self.source_max.items():
+                if seen < floor:
+                    self.source_max[source] = floor
             self._unseen_base = self.value + self.lateness_ms
         else:
             self._unseen_base = min(self.source_max.values(), default=None)

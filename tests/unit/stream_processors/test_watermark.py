@@ -203,3 +203,23 @@ def test_a_source_that_showed_nothing_after_a_restart_holds_from_the_restored_wa
         restored.advance(now=now, caught_up=expected, expected=expected)
     # feedback released at 11_000; from then on it holds at 100_000 plus its silence beyond
     assert restored.value == 100_000 + 1_500 - 500
+
+
+def test_a_source_silent_before_a_restart_does_not_freeze_the_restored_watermark() -> None:
+    """Feedback silent for a long stretch of event time held the watermark at its time plus its
+    silence; restored at its old time it held it back until it had been silent as long again."""
+    mark = PartitionWatermark(lateness_ms=500, idle_timeout_ms=1000)
+    expected = {"interactions", "feedback"}
+    mark.observe("feedback", 10_000, now=0)
+    for now in range(0, 60_001, 1000):
+        mark.observe("interactions", 10_000 + now, now=now)
+        mark.advance(now=now, caught_up=expected, expected=expected)
+    before = mark.value
+    assert before is not None and before > 60_000  # feedback held at its time plus its silence
+    restored = PartitionWatermark.from_state(mark.to_state(), 500, 1000, now=100_000)
+    for now in range(100_000, 103_001, 100):
+        restored.observe("interactions", 70_000 + (now - 100_000), now=now)
+        restored.advance(now=now, caught_up=expected, expected=expected)
+    # the feedback topic, silent again from the restart, holds at the restored watermark plus
+    # the lateness and its silence beyond the idle timeout: the watermark moves on
+    assert restored.value == before + 2_000
