@@ -249,7 +249,7 @@ def measure_producer(stack: PrivateStack, events: int, runs: int) -> dict[str, A
         ("sdk-end-to-end", sdk_end_to_end(generated, settings, topics)),
     ):
         measured = sorted((time_stage(stage) for _ in range(runs)), key=lambda r: r[0])
-        rate, cpu_us = measured[len(measured) // 2]  # the median run
+        rate, cpu_us, _thread_us = measured[len(measured) // 2]  # the median run
         results[name] = {"events_per_s": rate, "cpu_us": cpu_us}
     results["load_after"] = load()
     admin.delete_topics([spec.name for spec in specs], operation_timeout=30)
