@@ -24,7 +24,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PACKAGE = "agent_feedback_sdk"
 # What the SDK's modules import from the shared plumbing (checked when staging).
-PLUMBING = ("__init__", "environment", "errors", "kafka_security", "observability", "settings")
+PLUMBING = (
+    "__init__",
+    "environment",
+    "errors",
+    "kafka_security",
+    "kafka_settings",
+    "observability",
+    "settings",
+)
 TOP_LEVEL = ("producers", "schemas", "plumbing")
 _IMPORT = re.compile(rf"^(\s*)(from|import) ({'|'.join(TOP_LEVEL)})\b", re.MULTILINE)
 _RESOURCE = re.compile(rf"resources\.files\(\"({'|'.join(TOP_LEVEL)})\"\)")
