@@ -3,6 +3,7 @@ logs those whose metrics window was already closed (docs/semantics.md)."""
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,7 +13,16 @@ from stream_processors.partition import PartitionProcessor
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
 from tests.unit.stream_processors.conftest import EventFactory
-from verification.raw_input import RawRow
+
+
+@dataclass
+class _Record:
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None
+    key: bytes | None
+    value: bytes | None
 
 
 def _runtime() -> tuple[ProcessorRuntime, dict[str, str]]:
@@ -25,7 +35,7 @@ def _runtime() -> tuple[ProcessorRuntime, dict[str, str]]:
 def _ingest(runtime: ProcessorRuntime, topic: str, offset: int, entry: dict[str, Any]) -> None:
     record = entry["record"]
     value = runtime.decoder.encode(topic, record)
-    message = RawRow(topic, 0, offset, record["event_time"], record["session_id"].encode(), value)
+    message = _Record(topic, 0, offset, record["event_time"], record["session_id"].encode(), value)
     runtime._ingest(message, {0}, time.monotonic() * 1000, int(time.time() * 1000), [])
 
 
