@@ -238,16 +238,35 @@ def test_kill_at_random_points_then_finish(
     expected = produce_mix(bootstrap_servers, namespace, sessions=1200, over_s=6.0)
     seed = int(time.time())
     rng = random.Random(seed)
+    killed_after_commits = 0
     for _ in range(3):
         command, env = sink_command(tmp_path, namespace, f"g-{uuid.uuid4().hex[:8]}")
         process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.2, 2.5))
+        # The kill lands at a random point *after* this process's first commit: a fixed delay
+        # from launch sometimes fell before the first commit (start-up time varies with load).
+        if wait_for_first_commit(tmp_path, namespace, process):
+            killed_after_commits += 1
+            time.sleep(rng.uniform(0.0, 0.8))
         process.kill()
         process.wait(timeout=30)
     wait_for_producers()
     assert run_sink(tmp_path, namespace) == 0
     assert lake_rows(tmp_path, namespace) == exact(expected), f"seed {seed}"
+    assert killed_after_commits >= 1, "no sink committed before its kill"
     assert len(writer_pids(tmp_path, namespace)) >= 2, "no kill landed mid-stream"
+
+
+def wait_for_first_commit(
+    lake: Path, namespace: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0
+) -> bool:
+    """Wait until `process` has committed to raw_events; False if it exited or timed out."""
+    path = table_path(lake, namespace, RAW_EVENTS.name)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if DeltaTable.is_deltatable(path) and str(process.pid) in writer_pids(lake, namespace):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_two_sinks_in_one_group_through_a_rebalance_and_a_crash(
