@@ -276,7 +276,7 @@ def test_two_sinks_in_one_group_through_a_rebalance_and_a_crash(
     group = f"g-{uuid.uuid4().hex[:8]}"
     command, env = sink_command(tmp_path, namespace, group, idle_s=8.0)
     first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    time.sleep(1.5)
+    assert wait_for_first_commit(tmp_path, namespace, first), "the first sink never committed"
     second = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # rebalance
     time.sleep(3.0)
     first.kill()  # its partitions move to the second sink after the session timeout
