@@ -6,8 +6,10 @@ its FEEDBACK_* variable for this process and the ones it starts; every settings 
 them below its own variables (`plumbing.settings`).
 """
 
+import atexit
 import os
 import sys
+import threading
 
 import typer
 
@@ -32,7 +34,7 @@ from plumbing.environment import UnknownSettingError, check_environment
 from plumbing.logs import LOG_FORMATS, configure_logging
 from plumbing.settings import set_fallback_namespace
 
-__all__ = ["app"]
+__all__ = ["app", "run"]
 
 app = typer.Typer(
     help="Agent feedback pipeline: events in, live quality metrics and training data out.",
@@ -43,6 +45,10 @@ app = typer.Typer(
 
 # Commands that read a demo's outputs: without a namespace they read the last demo's.
 _FOLLOW_LAST_DEMO = frozenset({"lake", "curate", "dashboard", "monitor", "verify"})
+# Short-lived commands that read Delta tables through delta-rs and Arrow: `run` ends them
+# without the native libraries' teardown (see `run`).
+_LAKE_READERS = frozenset({"lake", "curate", "monitor", "verify", "compare"})
+_invoked: list[str] = []
 
 
 @app.callback()
@@ -94,6 +100,8 @@ def main(
         raise typer.Exit(code=exc.exit_code) from None
     if os.environ.get("FEEDBACK_LOG_LEVEL") or os.environ.get("FEEDBACK_LOG_FORMAT"):
         configure_logging()  # every command; those that run a service set it up again
+    if ctx.invoked_subcommand:
+        _invoked.append(ctx.invoked_subcommand)
     if ctx.invoked_subcommand in _FOLLOW_LAST_DEMO:
         set_fallback_namespace(read_last_namespace(), _say_last_namespace)
 
@@ -124,5 +132,45 @@ app.command("backfill")(backfill_command)
 app.command("verify")(verify)
 
 
+def run() -> None:
+    """The `feedbackctl` command: `app`, then, for a lake reader, an exit that skips the native
+    libraries' teardown.
+
+    Arrow's and delta-rs's native thread pools can still hold a joinable thread when the
+    interpreter tears the process down; `std::terminate` then aborts a command that has already
+    printed its whole result (exit 134; apache/arrow#34314 and #39862 are open upstream; it
+    failed the README's `feedbackctl verify` in CI about once in 25 runs). A lake reader has
+    nothing left to do after its command: the Python exit handlers run (the SDK's flush among
+    them), the output is flushed, and `os._exit` ends the process with the command's code.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    if not _invoked or _invoked[0] not in _LAKE_READERS or _threads_left():
+        sys.exit(code)  # the interpreter's own exit: waits for threads, runs every handler
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
+
+
+def _threads_left() -> bool:
+    """A Python thread the interpreter's exit would wait for."""
+    main = threading.main_thread()
+    return any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate())
+
+
+def _exit_code(code: object) -> int:
+    """`SystemExit.code` as a process exit code, the way the interpreter maps it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -30,14 +30,22 @@ def verify(
 ) -> None:
     """Recompute the expected outputs from raw_events (docs/semantics.md) and compare them with
     enriched_interactions, quality_metrics and dead_letters. Timing rules come from the
-    processor's settings (FEEDBACK_PROCESSOR_*). Exits 1 on any difference."""
+    processor's settings (FEEDBACK_PROCESSOR_*). Exits 1 on any difference, 2 when the
+    namespace has no raw_events table."""
     overrides: dict[str, Any] = {} if namespace is None else {"namespace": namespace}
     if lake_dir:
         overrides["lake_uri"] = lake_dir
     sink = SinkSettings(**overrides)
     # The timing rules of the same namespace (and no second "last demo" notice).
     processor = ProcessorSettings(namespace=sink.namespace)
-    result = verify_lake(Lake.from_settings(sink), processor, version)
+    lake = Lake.from_settings(sink)
+    if not lake.exists("raw_events"):
+        # Nothing to recompute: "no differences" here would hide a wrong path or namespace.
+        console.print(
+            f"[red]no raw_events table in namespace {sink.namespace} under {sink.lake_uri}[/red]"
+        )
+        raise typer.Exit(code=2)
+    result = verify_lake(lake, processor, version)
     for table, read in result.versions.items():
         shown = "no table" if read is None else f"version {read}"
         console.print(f"{table}: {shown}")
