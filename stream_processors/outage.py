@@ -8,6 +8,11 @@ step lock: no step runs, nothing is applied without its checkpoint), reports its
 (`feedback_processor_degraded{dependency}` and a log line on entering and on leaving the state),
 and gives up, as crash-only as before, once the outage lasted `max_outage_s`
 (docs/reliability.md, Outages).
+
+A broker that is away while the worker has nothing to send fails no checkpoint, yet the worker
+cannot read either: the worker's own requests to the broker (the end offsets it asks for when
+its inputs fall silent) tell that apart, so a Kafka outage is reported whether or not outputs
+were pending. Such a probe only reports; it sets no deadline (nothing is held back).
 """
 
 import logging
@@ -17,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+from confluent_kafka import KafkaError, KafkaException
 
 from stream_processors import telemetry
 from stream_processors.exceptions import DependencyOutageError, OutputsUnacknowledgedError
 
-__all__ = ["DEPENDENCIES", "Backoff", "OutageTracker", "unavailable_dependency"]
+__all__ = [
+    "DEPENDENCIES",
+    "Backoff",
+    "OutageTracker",
+    "broker_unreachable",
+    "unavailable_dependency",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +57,27 @@ def unavailable_dependency(error: BaseException) -> str | None:
     if isinstance(error, _REDIS_UNAVAILABLE):
         return "redis"
     return None
+
+
+# librdkafka's local errors for a request no broker answered.
+_BROKER_UNREACHABLE = frozenset(
+    {
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+    }
+)
+
+
+def broker_unreachable(error: BaseException) -> bool:
+    """True when a request to the broker failed because no broker answered (timed out, refused,
+    disconnected, unresolvable); False for an answer that was an error (FENCED_LEADER_EPOCH just
+    after a restart, NOT_LEADER during an election) or anything else."""
+    if not isinstance(error, KafkaException) or not error.args:
+        return False
+    kafka_error = error.args[0]
+    return isinstance(kafka_error, KafkaError) and kafka_error.code() in _BROKER_UNREACHABLE
 
 
 _REDIS_UNAVAILABLE = (
@@ -73,7 +106,13 @@ class Backoff:
 class OutageTracker:
     """The worker's degraded state: since when each dependency is unavailable, its gauge, the
     log lines, the next delay and the deadline (`max_outage_s`, counted from the first failure
-    of the stretch, whichever dependency failed)."""
+    of the stretch, whichever dependency failed).
+
+    Two sources say a dependency is unavailable: a failed checkpoint (`failed`, cleared by
+    `recovered`), which holds the worker and counts towards the deadline, and a failed probe
+    (`unreachable`, cleared by `reachable`), which only reports. A dependency is degraded while
+    either says so; the log lines mark entering and leaving that state.
+    """
 
     def __init__(
         self,
@@ -84,14 +123,47 @@ class OutageTracker:
         self.max_outage_s = max_outage_s
         self.backoff = backoff
         self._clock = clock
-        self._since: dict[str, float] = {}
+        self._since: dict[str, float] = {}  # failed checkpoints
+        self._probed: dict[str, float] = {}  # failed probes
+        self._entered: dict[str, float] = {}  # degraded, by either source, since
         self._attempts = 0
         for dependency in DEPENDENCIES:
             telemetry.DEGRADED.labels(dependency).set(0)
 
     @property
     def degraded(self) -> bool:
-        return bool(self._since)
+        return bool(self._entered)
+
+    def _enter(self, dependency: str, what: str, error: BaseException) -> None:
+        if dependency in self._entered:
+            return
+        self._entered[dependency] = self._clock()
+        telemetry.DEGRADED.labels(dependency).set(1)
+        log.warning("%s unavailable (%s): degraded, %s", dependency, _describe(error), what)
+
+    def _leave_unless_still_down(self, dependency: str) -> None:
+        if dependency in self._since or dependency in self._probed:
+            return
+        since = self._entered.pop(dependency, None)
+        if since is None:
+            return
+        telemetry.DEGRADED.labels(dependency).set(0)
+        log.warning(
+            "%s available again after %.1f s: degraded state left, resuming",
+            dependency,
+            self._clock() - since,
+        )
+
+    def unreachable(self, dependency: str, error: BaseException) -> None:
+        """A probe of `dependency` failed (see `broker_unreachable`): report it degraded."""
+        if dependency not in self._probed:
+            self._probed[dependency] = self._clock()
+        self._enter(dependency, "waiting for it to answer again", error)
+
+    def reachable(self, dependency: str) -> None:
+        """A probe of `dependency`, or a read from it, succeeded."""
+        if self._probed.pop(dependency, None) is not None:
+            self._leave_unless_still_down(dependency)
 
     def failed(self, dependency: str, error: BaseException) -> float:
         """Record a failed attempt; return the seconds to wait before the next one.
@@ -101,13 +173,11 @@ class OutageTracker:
         now = self._clock()
         if dependency not in self._since:
             self._since[dependency] = now
-            telemetry.DEGRADED.labels(dependency).set(1)
-            log.warning(
-                "%s unavailable (%s): degraded, no new steps; retrying the checkpoint with "
-                "backoff for up to %.0f s (max_outage_s)",
+            self._enter(
                 dependency,
-                _describe(error),
-                self.max_outage_s,
+                "no new steps; retrying the checkpoint with backoff for up to "
+                f"{self.max_outage_s:.0f} s (max_outage_s)",
+                error,
             )
         lasted = now - min(self._since.values())
         if lasted >= self.max_outage_s:
@@ -129,19 +199,16 @@ class OutageTracker:
         return delay
 
     def recovered(self) -> bool:
-        """Leave the degraded state after a successful attempt; True if the worker was in it."""
+        """A checkpoint succeeded after failed ones: leave their degraded state (it answered,
+        whatever an older probe said); True if there were failed ones."""
         if not self._since:
             return False
-        now = self._clock()
-        for dependency, since in sorted(self._since.items()):
-            telemetry.DEGRADED.labels(dependency).set(0)
-            log.warning(
-                "%s available again after %.1f s: degraded state left, resuming",
-                dependency,
-                now - since,
-            )
+        failed = sorted(self._since)
         self._since.clear()
         self._attempts = 0
+        for dependency in failed:
+            self._probed.pop(dependency, None)
+            self._leave_unless_still_down(dependency)
         return True
 
 

@@ -59,7 +59,7 @@ from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
 from stream_processors.metrics import window_start_of
 from stream_processors.metrics_collector import FINALIZER_KEY, MetricsCollector, window_item
 from stream_processors.offset_gaps import GapVerdict, OffsetGaps
-from stream_processors.outage import OutageTracker, unavailable_dependency
+from stream_processors.outage import OutageTracker, broker_unreachable, unavailable_dependency
 from stream_processors.outputs import OutputProducer
 from stream_processors.partition import Outputs, PartitionConfig, PartitionProcessor
 from stream_processors.redis_store import RedisStore
@@ -218,9 +218,11 @@ class ProcessorRuntime:
         owned = [TP(topic, p) for p in self.processors for topic in self.input_names]
         try:
             ends = await self._end_offsets().latest(owned)
-        except Exception:  # the broker cannot answer: that is not a stalled fetch
+        except Exception as exc:  # the broker cannot answer: that is not a stalled fetch
             self._last_records_at = now  # (nor is the time it is away: count from its return)
+            self._probed_broker(exc)
             return
+        self._probed_broker(None)
         unread = {}
         for tp, end in ends.items():
             processor = self.processors.get(tp.partition)  # None: revoked meanwhile
@@ -289,6 +291,8 @@ class ProcessorRuntime:
         wall_ms = int(time.time() * 1000)  # the future_event_time check's clock
         for consumed in records:
             self._ingest(consumed, owned, now, wall_ms, dead_letters)
+        if records:
+            self.outages.reachable("kafka")  # fetched from it
         for topic, count in self._events_in.items():
             telemetry.EVENTS_IN.labels(topic).inc(count)
         self._events_in.clear()
@@ -559,7 +563,9 @@ class ProcessorRuntime:
             ends = await self._end_offsets().latest(candidates)
         except Exception as exc:  # broker unreachable, or the assignment just changed
             log.debug("end offsets unavailable (%r): no input counts as read to its end", exc)
+            self._probed_broker(exc)
             return caught_up
+        self._probed_broker(None)
         for tp in candidates:
             end = ends.get(tp)
             if end is None or end < 0:
@@ -568,6 +574,14 @@ class ProcessorRuntime:
             if processor.offsets.get(tp.topic, -1) >= end - 1:
                 caught_up[tp.partition].add(tp.topic)
         return caught_up
+
+    def _probed_broker(self, error: BaseException | None) -> None:
+        """A request to the broker answered (None) or failed: the worker's view of Kafka when
+        no checkpoint waits for it (a broker away while nothing is to be sent fails none)."""
+        if error is None:
+            self.outages.reachable("kafka")
+        elif broker_unreachable(error):
+            self.outages.unreachable("kafka", error)
 
     def _highwater(self, topic: str, partition: int) -> int | None:
         """The consumer's last known end offset of a partition (no broker request)."""

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 import redis
+from confluent_kafka import KafkaError, KafkaException
 from prometheus_client import REGISTRY
 
 from stream_processors.exceptions import (
@@ -12,7 +13,12 @@ from stream_processors.exceptions import (
     OutputsUnacknowledgedError,
     OwnershipLostError,
 )
-from stream_processors.outage import Backoff, OutageTracker, unavailable_dependency
+from stream_processors.outage import (
+    Backoff,
+    OutageTracker,
+    broker_unreachable,
+    unavailable_dependency,
+)
 
 
 class _Clock:
@@ -103,3 +109,55 @@ def test_an_outage_longer_than_max_outage_s_ends_the_worker() -> None:
     with pytest.raises(DependencyOutageError, match=r"unavailable for 60 s.*max_outage_s"):
         tracker.failed("redis", redis.ConnectionError("refused"))
     tracker.recovered()
+
+
+@pytest.mark.parametrize(
+    ("code", "unreachable"),
+    [
+        (KafkaError._TIMED_OUT, True),
+        (KafkaError._TRANSPORT, True),
+        (KafkaError._ALL_BROKERS_DOWN, True),
+        (KafkaError.FENCED_LEADER_EPOCH, False),  # an answer: the admin client is replaced
+        (KafkaError.NOT_LEADER_FOR_PARTITION, False),  # an answer, during an election
+    ],
+)
+def test_only_a_request_no_broker_answered_means_kafka_is_unreachable(
+    code: int, unreachable: bool
+) -> None:
+    assert broker_unreachable(KafkaException(KafkaError(code))) is unreachable
+    assert not broker_unreachable(KeyError("a bug"))
+
+
+def test_a_failed_probe_reports_kafka_degraded_without_a_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = _Clock()
+    tracker = OutageTracker(60.0, Backoff(first_s=1.0, cap_s=5.0), clock)
+    timed_out = KafkaException(KafkaError(KafkaError._TIMED_OUT))
+    with caplog.at_level(logging.INFO, logger="stream_processors.outage"):
+        tracker.reachable("kafka")  # nothing to leave
+        for _ in range(30):  # ten minutes of failed probes: no deadline, one warning
+            tracker.unreachable("kafka", timed_out)
+            clock.now += 20
+        assert tracker.degraded and _degraded("kafka") == 1 and _degraded("redis") == 0
+        tracker.reachable("kafka")
+    assert not tracker.degraded and _degraded("kafka") == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("kafka unavailable (KafkaException: ")
+    assert warnings[1].startswith("kafka available again after 600.0 s")
+
+
+def test_a_dependency_stays_degraded_while_either_source_says_so() -> None:
+    clock = _Clock()
+    tracker = OutageTracker(300.0, Backoff(first_s=1.0, cap_s=5.0), clock)
+    timed_out = KafkaException(KafkaError(KafkaError._TIMED_OUT))
+    tracker.unreachable("kafka", timed_out)
+    tracker.failed("redis", redis.ConnectionError("refused"))
+    assert tracker.recovered()  # Redis answered the checkpoint; Kafka's probe still fails
+    assert _degraded("redis") == 0 and _degraded("kafka") == 1 and tracker.degraded
+    tracker.failed("kafka", OutputsUnacknowledgedError("2 outputs not acknowledged"))
+    tracker.reachable("kafka")  # the probe answers, the checkpoint has not yet
+    assert _degraded("kafka") == 1
+    assert tracker.recovered()  # outputs acknowledged: Kafka answered
+    assert _degraded("kafka") == 0 and not tracker.degraded
