@@ -15,6 +15,7 @@ import numpy as np
 __all__ = ["SelectionEstimate", "estimate_selection", "precision_threshold"]
 
 _Z = 1.96  # 95% intervals
+_MEAN_TOLERANCE = 1e-12
 
 
 def precision_threshold(probabilities: np.ndarray, target: float) -> float:
@@ -26,7 +27,9 @@ def precision_threshold(probabilities: np.ndarray, target: float) -> float:
     running = np.cumsum(ordered) / np.arange(1, ordered.size + 1)
     # Only the end of a run of equal probabilities is a possible cut: `>= cut` keeps them all.
     group_end = np.append(ordered[1:] != ordered[:-1], True)
-    reaching = np.nonzero((running >= target) & group_end)[0]
+    # The running mean of equal values can land an ulp below them (three turns at 0.95 average
+    # 0.9499999999999998): a tolerance far below any probability's resolution keeps them.
+    reaching = np.nonzero((running >= target - _MEAN_TOLERANCE) & group_end)[0]
     if reaching.size == 0:
         return math.inf
     return float(ordered[reaching[-1]])

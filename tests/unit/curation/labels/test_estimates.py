@@ -25,6 +25,11 @@ def test_the_threshold_keeps_the_largest_set_reaching_the_target(p, target):
         assert more.mean() < target + 1e-12
 
 
+def test_equal_probabilities_at_the_target_are_kept():
+    # Their running mean is 0.9499999999999998 in floating point (found by the test above).
+    assert precision_threshold(np.array([0.95, 0.95, 0.95]), 0.95) == 0.95
+
+
 def test_nothing_reaches_an_impossible_target():
     assert math.isinf(precision_threshold(np.array([0.5, 0.6]), 0.97))
     assert math.isinf(precision_threshold(np.array([]), 0.97))

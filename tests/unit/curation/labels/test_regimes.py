@@ -15,27 +15,34 @@ from producers.traffic import DEFAULT_AGENTS
 from tests.unit.curation.label_harness import random_mix, score_regime
 
 SESSIONS = 3000  # the size of the measurement the targets come from
-SEED = 2026
-# Regimes where the model misses a target today (measured figures in docs/labels.md); strict:
-# the test fails as soon as they pass, so the mark cannot outlive the miss.
+SEEDS = (2026, 7, 11, 3)  # the seeds of the table in docs/labels.md
+# (regime, seed) pairs where the model misses a target today (measured figures in
+# docs/labels.md); strict: the test fails as soon as one passes, so no mark outlives its miss.
 MISSES = {
-    "crowd": "precision 0.966 < 0.97: the model is ~0.01 overconfident on this traffic",
-    "sparse": "recall 0.293 < 0.30 after near-duplicate removal (0.302 before it)",
+    ("sarcastic", 7): "recall 0.190 < 0.30: few turns carry evidence strong enough for 0.97",
+    ("sarcastic", 11): "recall 0.261 < 0.30",
+    ("sarcastic", 3): "recall 0.292 < 0.30",
 }
 
 
-def _regimes() -> list[object]:
+def _cases() -> list[object]:
     return [
-        pytest.param(name, marks=pytest.mark.xfail(reason=MISSES[name], strict=True))
-        if name in MISSES
-        else name
+        pytest.param(
+            name,
+            seed,
+            id=f"{name}-{seed}",
+            marks=pytest.mark.xfail(reason=MISSES[name, seed], strict=True),
+        )
+        if (name, seed) in MISSES
+        else pytest.param(name, seed, id=f"{name}-{seed}")
+        for seed in SEEDS
         for name in sorted(REGIMES)
     ]
 
 
-@pytest.mark.parametrize("regime", _regimes())
-def test_default_curation_reaches_the_targets(regime: str, tmp_path: Path) -> None:
-    score = score_regime(regime, SESSIONS, SEED, tmp_path)
+@pytest.mark.parametrize(("regime", "seed"), _cases())
+def test_default_curation_reaches_the_targets(regime: str, seed: int, tmp_path: Path) -> None:
+    score = score_regime(regime, SESSIONS, seed, tmp_path)
     print(f"\n{score.as_row()}")
     assert score.precision >= 0.97
     assert score.recall >= 0.30
