@@ -142,9 +142,9 @@ def run(
     settings = _settings()
     rules = settings.rules(window_s=window_s, reference_s=reference_s)
     spec = topic_by_name(topic or settings.alerts_topic)
-    publisher = (
-        AlertPublisher(bootstrap_servers or settings.bootstrap_servers, spec) if publish else None
-    )
+    # Connected on the first alerts to publish: a lake that cannot be read is reported first,
+    # not after the producer's connection errors.
+    publisher: AlertPublisher | None = None
     passes = 0
     while True:
         with _reported():
@@ -157,11 +157,16 @@ def run(
             )
             _show_stats(report)
             _show_alerts(report.alerts, "Alerts")
-            if publisher is None:
+            if not publish:
                 if report.alerts:
                     console.print(f"{len(report.alerts)} alert(s) not published (--no-publish)")
             else:
-                sent = publisher.publish(report.alerts) if report.alerts else 0
+                sent = 0
+                if report.alerts:
+                    if publisher is None:
+                        servers = bootstrap_servers or settings.bootstrap_servers
+                        publisher = AlertPublisher(servers, spec)
+                    sent = publisher.publish(report.alerts)
                 console.print(f"published {sent} alert(s) to {spec.name}")
         passes += 1
         if every_s <= 0 or (runs and passes >= runs):
