@@ -295,9 +295,10 @@ def _fit(evidence: Evidence, weight: np.ndarray, settings: LabelModelSettings) -
     off along a nearly flat ridge, and EM took 150-300 iterations to reach its fixed point on
     lakes with 3% of turns rated (stopped at 40, the fit depended on where it stopped: recall
     0.29 instead of 0.67 on `sparse`, docs/labels.md). SQUAREM (Varadhan and Roland, 2008)
-    extrapolates along the last two steps and needs far fewer evaluations; a step whose
-    fixed-point residual is larger than plain EM's is replaced by plain EM's, so it never does
-    worse. No library: the SQUAREM packages are for R, and scipy has no accelerated
+    extrapolates along the last two steps and needs far fewer evaluations; an extrapolated
+    point whose residual is more than twice the cycle's first is replaced by plain EM's two
+    steps (a partial safeguard, not a guarantee: the cap on evaluations bounds the rest). No
+    library: the SQUAREM packages are for R, and scipy has no accelerated
     fixed-point iteration for a map with bounds (`scipy.optimize.fixed_point` extrapolates
     each coordinate on its own, which leaves [0, 1]).
     """
