@@ -31,6 +31,7 @@ __all__ = [
     "Traffic",
     "TrafficConfig",
     "generate_traffic",
+    "has_trait",
 ]
 
 _TERMINAL = {
@@ -413,12 +414,7 @@ class _SessionFactory:
         return record
 
     def _trait(self, who: str | None, share: float, trait: str) -> bool:
-        """Whether `who` is among the `share` of people with `trait`: a hash, not a draw, so
-        the same person keeps the trait and traffic without traits draws nothing extra."""
-        if not share or who is None:
-            return False
-        digest = zlib.crc32(f"{self.config.seed}/{trait}/{who}".encode())
-        return digest / 2**32 < share
+        return has_trait(self.config, who, share, trait)
 
     def _rater_noise(self, rater_id: str | None) -> float:
         """This rater's flip rate: crowds hold reliable and noisy raters."""
@@ -428,6 +424,17 @@ class _SessionFactory:
 
     def _sarcastic(self, user_id: str | None) -> bool:
         return self._trait(user_id, self.config.sarcastic_user_share, "sarcastic")
+
+
+def has_trait(config: TrafficConfig, who: str | None, share: float, trait: str) -> bool:
+    """Whether `who` (a user or rater id) is among the `share` of people with `trait` in
+    `config`'s traffic: a hash, not a draw, so the same person keeps the trait and traffic
+    without traits draws nothing extra. Public for evaluations that need the truth of a rater
+    (e.g. which users are sarcastic)."""
+    if not share or who is None:
+        return False
+    digest = zlib.crc32(f"{config.seed}/{trait}/{who}".encode())
+    return digest / 2**32 < share
 
 
 def _quality(rng: random.Random, mean: float) -> float:

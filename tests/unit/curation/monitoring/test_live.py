@@ -6,8 +6,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import norm
 
-from curation.monitoring.live import SIGNALS, LiveMonitor, Verdict, drop_test
+from curation.monitoring.live import SIGNALS, LiveMonitor, Verdict, drop_test, overdispersed
 from curation.monitoring.live_rules import LiveRules
 from schemas.serializer import serializer_for
 from schemas.topics import ALERTS
@@ -213,6 +214,29 @@ def test_a_signal_that_matures_at_once_pools_the_windows_since_a_change() -> Non
     evidence = found[0]["evidence"]
     assert found[0]["window_start"] == T0 + 31 * W
     assert evidence["evidence_start"] == T0 + 30 * W  # the window before it pooled
+
+
+def test_trials_that_fail_together_widen_the_test() -> None:
+    # Tool calls of one turn fail together: the reference's windows swing between 5 and 35
+    # failed calls of 200 (10% on average, far more spread than independent calls give). The
+    # same rise to 20% that alerts after a steady 10% is then within what the windows do.
+    rules = RULES.model_copy(update={"tool_errors_maturity_s": 0.0, "reference_gap_s": 300})
+    worse = [window(i, tool_errors=40) for i in range(30, 34)]
+    steady = [window(i, tool_errors=20) for i in range(30)]
+    found = alerts(feed(LiveMonitor(rules), steady + worse))
+    assert [a["metric"] for a in found] == ["live_tool_error_rate"]
+    assert found[0]["evidence"]["dispersion"] == 1.0
+    swinging = [window(i, tool_errors=5 if i % 2 else 35) for i in range(30)]
+    verdicts = feed(LiveMonitor(rules), swinging + worse)
+    tested = [v for v in verdicts if v.signal == "tool_errors" and v.p_value is not None]
+    assert any(v.window_start >= T0 + 30 * W for v in tested)  # the rise was judged
+    assert alerts(verdicts) == []
+
+
+def test_overdispersion_shrinks_the_z_statistic() -> None:
+    assert overdispersed(float(norm.sf(6.0)), 4.0) == pytest.approx(float(norm.sf(3.0)))
+    assert overdispersed(0.01, 1.0) == 0.01  # binomial spread: unchanged
+    assert overdispersed(0.7, 9.0) == 0.7  # no evidence of a drop stays none
 
 
 @settings(max_examples=200, deadline=None)
