@@ -69,14 +69,14 @@ def main() -> None:
     parser.add_argument(
         "--versions",
         default=",".join(f"{a.agent_id}:{a.agent_version}" for a in DEFAULT_AGENTS),
-        help="AGENT:VERSION dropped, one run each, comma-separated.",
+        help="AGENT:VERSION dropped, one run each, comma-separated ('' for none).",
     )
     parser.add_argument("--window-s", type=int, default=60, help="Metric window, s.")
     parser.add_argument("--seeds", default="11,12,13", help="Seeds, comma-separated.")
     parser.add_argument("--regimes", default=",".join(regime_names()))
     args = parser.parse_args()
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    versions = args.versions.split(",")
+    versions = [v for v in args.versions.split(",") if v]
     print(
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.minutes} min per run, drop "
         f"{args.drop} at {args.drop_at:.0%} of the run, {args.window_s} s windows, seeds "
@@ -94,6 +94,12 @@ def main() -> None:
             tested = sum(run.tested for run in quiet)
             messages = [a["message"] for run in quiet for a in run.false_alerts]
             false_quiet = len(messages)
+            if not versions:
+                print(
+                    f"| {rate:g} | {regime} | {tested} | {false_quiet} | | | "
+                    f"| {os.getloadavg()[0]:.1f} |",
+                    flush=True,
+                )
             for index, version in enumerate(versions):
                 dropped = [_run(regime, args, rate, seed, version) for seed in seeds]
                 false_drop = sum(len(run.false_alerts) for run in dropped)
