@@ -19,9 +19,9 @@ SEEDS = (2026, 7, 11, 3)  # the seeds of the table in docs/labels.md
 # (regime, seed) pairs where the model misses a target today (measured figures in
 # docs/labels.md); strict: the test fails as soon as one passes, so no mark outlives its miss.
 MISSES = {
-    ("sarcastic", 7): "recall 0.190 < 0.30: few turns carry evidence strong enough for 0.97",
-    ("sarcastic", 11): "recall 0.261 < 0.30",
-    ("sarcastic", 3): "recall 0.292 < 0.30",
+    ("sarcastic", 7): "recall 0.190 < 0.30: the cut stops early (estimate 0.011 under)",
+    ("sarcastic", 11): "recall 0.261 < 0.30: EM's ranking allows 0.307 before dedup",
+    ("sarcastic", 3): "recall 0.292 < 0.30: EM's ranking allows 0.293 before dedup",
 }
 
 
