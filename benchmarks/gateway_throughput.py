@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from producers.client import FeedbackClient, ProducerTopics
 from producers.settings import ProducerSettings
 from producers.traffic import TrafficConfig, generate_traffic
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TOPICS
+from tests.ports import free_port
 
 AGENT = "bench-agent"
 _KINDS = {INTERACTIONS.name: "interaction", FEEDBACK.name: "feedback", SIGNALS.name: "signal"}
@@ -156,12 +156,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (all its threads), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:

@@ -10,7 +10,6 @@ series.
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from tests.integration.test_processor_support import (
     namespace_for,
     traffic_config,
 )
+from tests.ports import free_port
 from tests.unit.plumbing.test_observability import listening_addresses
 
 GARBAGE = b"this is not an Avro single-object encoding"
@@ -94,12 +94,6 @@ def total(samples: list[Sample], name: str, **labels: str) -> float:
 
 def series(samples: list[Sample], name: str) -> list[Sample]:
     return [s for s in samples if s.name == name]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Service:

@@ -5,7 +5,6 @@ Kafka nodes, a Redis Cluster of three primaries and three replicas) for the clus
 """
 
 import random
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from local_stack import LocalStack, StackSettings
 from schemas.topics import TopicSpec
+from tests.ports import bindable, free_port
 
 __all__ = [
     "PrivateStack",
@@ -23,13 +23,6 @@ __all__ = [
 ]
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def free_port_run(count: int, attempts: int = 50) -> int:
     """The first of `count` consecutive ports nothing listens on (nor their +10000, a Redis
     Cluster's bus ports), below the kernel's ephemeral range: a client that keeps connecting
@@ -38,18 +31,9 @@ def free_port_run(count: int, attempts: int = 50) -> int:
     for _ in range(attempts):
         first = random.randrange(20000, 22000)
         ports = [*range(first, first + count), *range(first + 10000, first + 10000 + count)]
-        if all(_bindable(port) for port in ports):
+        if all(bindable(port) for port in ports):
             return first
     raise AssertionError(f"no run of {count} free ports found")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass

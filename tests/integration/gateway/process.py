@@ -1,7 +1,6 @@
 """A gateway process for tests: `python -m feedbackctl gateway` on a free port, as users run it."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,16 +12,11 @@ import orjson
 import requests
 
 from gateway.keys import KeyFile
+from tests.ports import free_port
 
 __all__ = ["GatewayProcess", "read_topic", "start_gateway"]
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -66,7 +60,7 @@ def start_gateway(
     """Start a gateway writing to `<topic>.<namespace>`; returns once /healthz answers.
     `settings` are extra FEEDBACK_GATEWAY_<NAME> values (e.g. rate_limit_events_per_s="5")."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     keys_file = work_dir / "keys.json"
     spool_dir = work_dir / "spool"
     env = {

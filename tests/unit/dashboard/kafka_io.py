@@ -1,7 +1,6 @@
 """Kafka helpers for the dashboard's integration and browser tests (importing needs no broker)."""
 
 import contextlib
-import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,6 +11,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.serializer import serializer_for
 from schemas.topics import ALERTS, DEADLETTER, METRICS, RELEASE_IMPACT, TopicSpec
+from tests.ports import free_port
 
 __all__ = [
     "DASHBOARD_TOPICS",
@@ -74,12 +74,6 @@ def two_hours_ago_ms() -> int:
     (Stamping with the records' event time, in 2026-01, would let retention delete them at once.)
     """
     return int(time.time() * 1000) - 2 * 3600 * 1000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def read_topic(bootstrap_servers: str, spec: TopicSpec, timeout_s: float = 30.0) -> list[dict]:
