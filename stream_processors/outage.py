@@ -49,7 +49,11 @@ def unavailable_dependency(error: BaseException) -> str | None:
     outputs not acknowledged in time (the producer keeps them queued). A Redis Cluster between a
     primary's death and its replica's election answers CLUSTERDOWN or MASTERDOWN, and TRYAGAIN
     while a slot moves: those replies say "not now", so they count as an outage too, as does a
-    slot no reachable node serves yet. An output that *failed* (e.g. too large) or any other Redis
+    slot no reachable node serves yet. Right after the election, the WATCH of a checkpoint's
+    transaction can still go to the old primary and be answered MOVED (or ASK): redis-py
+    patches its slot map with the reply but does not resend a transaction, so the checkpoint is
+    retried like any outage and goes to the new owner (a worker exited on it once, in the
+    Redis-primary-kill scenario). An output that *failed* (e.g. too large) or any other Redis
     error reply is not an outage.
     """
     if isinstance(error, OutputsUnacknowledgedError):
@@ -86,6 +90,7 @@ _REDIS_UNAVAILABLE = (
     redis.exceptions.ClusterDownError,  # MasterDownError is one
     redis.exceptions.TryAgainError,
     redis.exceptions.SlotNotCoveredError,
+    redis.exceptions.AskError,  # MovedError is one: the slot's owner changed (a failover)
 )
 
 

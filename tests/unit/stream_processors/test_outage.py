@@ -46,6 +46,8 @@ def _degraded(dependency: str) -> float | None:
             "redis",
         ),
         (redis.exceptions.SlotNotCoveredError("Slot 866 is not covered by the cluster"), "redis"),
+        (redis.exceptions.MovedError("14468 127.0.0.1:20166"), "redis"),
+        (redis.exceptions.AskError("14468 127.0.0.1:20166"), "redis"),
         (redis.exceptions.ClusterCrossSlotError("CROSSSLOT Keys in request don't hash"), None),
         (OutputsUnacknowledgedError("3 outputs not acknowledged after 10.0 s"), "kafka"),
         (OutputDeliveryError("1 outputs failed, first: MSG_SIZE_TOO_LARGE"), None),
