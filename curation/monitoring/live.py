@@ -480,17 +480,24 @@ class LiveMonitor:
     ) -> float | None:
         """Variance of one score, from the spread of the reference windows' means (each
         window's squared deviation weighted by its count); None with too few windows."""
-        windows = [
-            (c[name], c[name + "_trials"])
-            for s, c in version.windows.items()
-            if reference[0] <= s < reference[1] and c[name + "_trials"]
-        ]
+        windows = self._reference_windows(version, name, reference)
         if len(windows) < MIN_VARIANCE_WINDOWS:
             return None
         n = sum(count for _, count in windows)
         mean = sum(total for total, _ in windows) / n
         spread = sum(count * (total / count - mean) ** 2 for total, count in windows)
         return max(spread / (len(windows) - 1), MIN_SCORE_VARIANCE)
+
+    @staticmethod
+    def _reference_windows(
+        version: _Version, name: str, reference: tuple[int, int]
+    ) -> list[tuple[int, int]]:
+        """(hits, trials) of each reference window that has trials of `name`."""
+        return [
+            (c[name], c[name + "_trials"])
+            for s, c in version.windows.items()
+            if reference[0] <= s < reference[1] and c[name + "_trials"]
+        ]
 
     def _dispersion(
         self, version: _Version, name: str, reference: tuple[int, int], rate: float
@@ -506,11 +513,7 @@ class LiveMonitor:
         """
         if rate <= 0.0 or rate >= 1.0:
             return 1.0
-        windows = [
-            (c[name], c[name + "_trials"])
-            for s, c in version.windows.items()
-            if reference[0] <= s < reference[1] and c[name + "_trials"]
-        ]
+        windows = self._reference_windows(version, name, reference)
         if len(windows) < MIN_VARIANCE_WINDOWS:
             return 1.0
         pearson = sum(
