@@ -21,6 +21,7 @@ the turns of one session are not independent draws, and counting a shared signal
 each turn makes the posteriors overconfident.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,18 +143,39 @@ def fit_label_model(evidence: Evidence, settings: LabelModelSettings | None = No
 
 
 def posterior_given_labels(
-    evidence: Evidence, labels: np.ndarray, settings: LabelModelSettings | None = None
+    evidence: Evidence,
+    labels: np.ndarray,
+    settings: LabelModelSettings | None = None,
+    fitted_on: np.ndarray | None = None,
 ) -> np.ndarray:
     """P(good) of every turn under the model's form with every table fitted on known `labels`
     (one M-step on the true classes, then the E-step). Not for curation, which has no labels:
-    the yardstick of evaluations, what the form allows when its tables are right."""
+    the yardstick of evaluations, what the form allows when its tables are right.
+
+    `fitted_on` (a mask of turns) fits the tables on those turns only, their labels and their
+    votes: the posterior of the other turns is then an honest yardstick. A table fitted on a
+    turn's own label knows it (a rater with one vote gets a matrix that says that vote was
+    right), which inflates what the form seems to allow (docs/labels.md)."""
     settings = settings or LabelModelSettings()
     if evidence.n == 0:
         return np.zeros(0)
     units, weight, unit_of_turn = _compress(evidence)
-    known = np.bincount(unit_of_turn, weights=labels.astype(float), minlength=units.n) / weight
-    step = _EM(units, weight, settings)
-    implicit, votes = step.log_odds(step.m_step(known))
+    fitted = np.ones(evidence.n) if fitted_on is None else fitted_on.astype(float)
+    fitted_weight = np.bincount(unit_of_turn, weights=fitted, minlength=units.n)
+    known = np.bincount(
+        unit_of_turn, weights=labels.astype(float) * fitted, minlength=units.n
+    ) / np.maximum(fitted_weight, 1.0)
+    in_fit = fitted_weight[units.vote_turn] > 0  # a voted turn is a unit of its own
+    fit_units = dataclasses.replace(
+        units,
+        vote_turn=units.vote_turn[in_fit],
+        vote_worker=units.vote_worker[in_fit],
+        vote_group=units.vote_group[in_fit],
+        vote_category=units.vote_category[in_fit],
+        vote_session_level=units.vote_session_level[in_fit],
+    )
+    params = _EM(fit_units, fitted_weight, settings).m_step(known)
+    implicit, votes = _EM(units, weight, settings).log_odds(params)
     posterior: np.ndarray = _sigmoid(settings.temperature * implicit + votes)
     return posterior[unit_of_turn]
 

@@ -8,7 +8,10 @@ the label model's evidence, and the generator's truth. Printed per run, all on a
 - `EM, perfect cut`: EM's ranking kept down to the last place where the true precision of the
   kept answers is still the target: the best recall EM's ordering allows;
 - `truth tables`: the same for the model's form with every table fitted on the truth
-  (`posterior_given_labels`, temperature 1): what the form allows when its estimates are right;
+  (`posterior_given_labels`, temperature 1), cross-fitted: the tables that score one half of
+  the sessions are fitted on the labels and votes of the other half (a table fitted on a
+  turn's own label knows it). What the form allows when its estimates are as good as labels
+  for half the traffic could make them;
 - `sarcasm known`: as `truth tables`, with the sarcastic users' votes in rater groups of their
   own (the generator's `has_trait`): what knowing who is sarcastic would add;
 - `unvoted (truth)`: the share of good turns in unvoted evidence patterns (agent, position and
@@ -23,6 +26,7 @@ An evaluation tool (docs/labels.md, Measured per regime), not used by curation.
 import argparse
 import dataclasses
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +40,7 @@ from producers.regimes import REGIMES, regime_config
 from producers.traffic import TrafficConfig, has_trait
 from tests.unit.curation.label_harness import reference_lake
 
-__all__ = ["best_recall", "regime_bounds"]
+__all__ = ["best_recall", "cross_fitted", "regime_bounds"]
 
 _COLUMNS = ("selected", "EM, perfect cut", "truth tables", "sarcasm known", "unvoted (truth)")
 
@@ -76,6 +80,17 @@ def _sarcasm_known(evidence: Evidence, config: TrafficConfig) -> Evidence:
     )
 
 
+def cross_fitted(evidence: Evidence, good: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """`posterior_given_labels` (temperature 1) of each fold's turns, with the tables fitted on
+    the other fold's labels and votes."""
+    exact = LabelModelSettings(temperature=1.0)
+    posterior = np.zeros(evidence.n)
+    for side in (False, True):
+        scored = fold == side
+        posterior[scored] = posterior_given_labels(evidence, good, exact, fitted_on=~scored)[scored]
+    return posterior
+
+
 def _unvoted_by_truth(evidence: Evidence, good: np.ndarray, target: float) -> float:
     voted = np.bincount(evidence.vote_turn, minlength=evidence.n) > 0
     eligible = ~voted & (evidence.features["corrected"] == 0)
@@ -102,9 +117,11 @@ def regime_bounds(config: TrafficConfig, work: Path, target: float = 0.97) -> di
     eligible = evidence.features["corrected"] == 0
     em = fit_label_model(evidence).posterior
     cut = precision_threshold(em, target)
-    exact = LabelModelSettings(temperature=1.0)
-    truth_tables = posterior_given_labels(evidence, good, exact)
-    sarcasm = posterior_given_labels(_sarcasm_known(evidence, config), good, exact)
+    fold = np.array(
+        [zlib.crc32(s.encode()) % 2 == 1 for s in turns.get_column("session_id").to_list()]
+    )
+    truth_tables = cross_fitted(evidence, good, fold)
+    sarcasm = cross_fitted(_sarcasm_known(evidence, config), good, fold)
     return dict(
         zip(
             _COLUMNS,

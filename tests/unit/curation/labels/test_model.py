@@ -12,6 +12,7 @@ from curation.labels.model import (
     _compress,
     _initial_posterior,
     fit_label_model,
+    posterior_given_labels,
 )
 
 # P(category | bad), P(category | good) of each implicit feature, stratum 0 and 1 alike.
@@ -133,6 +134,28 @@ def test_posteriors_are_calibrated_on_traffic_that_fits_the_model():
         inside = (p >= low) & (p < high)
         assert inside.sum() >= 200
         assert abs(p[inside].mean() - z[inside].mean()) < tolerance
+
+
+def test_tables_fitted_on_other_turns_do_not_know_a_turns_own_label():
+    """The yardstick of docs/labels.md: fitted in-sample, a turn's own label reaches its
+    posterior through its rater's matrix; fitted on the other turns only, it does not."""
+    evidence, z = synthetic(400, seed=3, flips=tuple([0.2] * 60), votes_per_rater=2)
+    voted = int(evidence.vote_turn[0])
+    flipped = z.copy()
+    flipped[voted] = 1 - z[voted]
+    exact = LabelModelSettings(temperature=1.0)
+    in_sample = [posterior_given_labels(evidence, y, exact)[voted] for y in (z, flipped)]
+    assert abs(in_sample[0] - in_sample[1]) > 0.01
+    others = np.arange(evidence.n) != voted
+    held_out = [
+        posterior_given_labels(evidence, y, exact, fitted_on=others)[voted] for y in (z, flipped)
+    ]
+    assert held_out[0] == held_out[1]
+    everything = np.ones(evidence.n, dtype=bool)
+    assert np.array_equal(
+        posterior_given_labels(evidence, z, exact),
+        posterior_given_labels(evidence, z, exact, fitted_on=everything),
+    )
 
 
 def test_no_turns_no_probabilities():
