@@ -1,4 +1,4 @@
-"""Reliability scenarios 1, 2 and 5: pipeline processes killed or moved mid-stream.
+"""Reliability scenarios 1, 2, 5 and 13: pipeline processes killed or moved mid-stream.
 
 Each produces a known workload through the SDK into a private stack, breaks something while the
 events flow, lets the pipeline finish, and reconciles the lake with what was produced and what
@@ -94,3 +94,19 @@ def _orphan_parquet_files(namespace_dir: Path) -> list[Path]:
             if data.is_file() and "_delta_log" not in data.parts and relative not in named:
                 orphans.append(data)
     return orphans
+
+
+def test_two_workers_one_crashes_for_good(pipeline: Pipeline) -> None:
+    """Two workers share the partitions; one is SIGKILLed mid-stream and never comes back (no
+    LeaveGroup: the group notices after the session timeout). The other takes every partition
+    and finishes the stream alone, without exiting."""
+    killed_mid_stream: list[bool] = []
+
+    def crash_one(pipeline: Pipeline, producer: BackgroundProducer) -> None:
+        wait_for(lambda: outputs_flowing(pipeline), 60, "the first enriched records")
+        killed_mid_stream.append(producer.running())
+        pipeline.processors[1].kill()
+
+    run_scenario(pipeline, scenario_traffic(SESSIONS, seed=106), crash_one, rate=RATE, workers=2)
+    assert killed_mid_stream == [True], "the worker was killed after the producer had finished"
+    assert pipeline.processors[0].alive(), pipeline.describe()
