@@ -49,10 +49,11 @@ class LabelModelSettings:
     # ridge the pseudo-counts decide where it lands (docs/labels.md, Model).
     smoothing: float = 0.1
     rater_pool_strength: float = 4.0  # pseudo-votes a rater borrows from their group's matrix
+    group_pool_strength: float = 10.0  # pseudo-votes a group borrows from its kind's matrix
     prior_pool_strength: float = 50.0  # pseudo-turns an agent's prior borrows from all agents
     session_weight: float = 0.25  # weight of evidence shared by all turns of a session
     max_prior: float = 0.98  # the prior of a good turn stays in [1 - max_prior, max_prior]
-    temperature: float = 0.85  # implicit log-odds are multiplied by this (below 1: less sure)
+    temperature: float = 0.92  # implicit log-odds are multiplied by this (below 1: less sure)
 
 
 @dataclass
@@ -153,9 +154,9 @@ def posterior_given_labels(
     the yardstick of evaluations, what the form allows when its tables are right.
 
     `fitted_on` (a mask of turns) fits the tables on those turns only, their labels and their
-    votes: the posterior of the other turns is then an honest yardstick. A table fitted on a
-    turn's own label knows it (a rater with one vote gets a matrix that says that vote was
-    right), which inflates what the form seems to allow (docs/labels.md)."""
+    votes: the posterior of the other turns is then an honest yardstick. In-sample, a vote is
+    still scored leave-one-out (as in the fit), but the implicit tables and the prior count
+    each turn's own label (a little: they pool thousands of turns)."""
     settings = settings or LabelModelSettings()
     if evidence.n == 0:
         return np.zeros(0)
@@ -175,7 +176,8 @@ def posterior_given_labels(
         vote_session_level=units.vote_session_level[in_fit],
     )
     params = _EM(fit_units, fitted_weight, settings).m_step(known)
-    implicit, votes = _EM(units, weight, settings).log_odds(params)
+    step = _EM(units, weight, settings)
+    implicit, votes = step.log_odds(params, step.counted(known) * in_fit[:, None])
     posterior: np.ndarray = _sigmoid(settings.temperature * implicit + votes)
     return posterior[unit_of_turn]
 
@@ -227,7 +229,8 @@ class _Parameters:
     prior: np.ndarray
     tables: dict[str, np.ndarray]
     groups: np.ndarray
-    workers: np.ndarray
+    workers: np.ndarray  # pooled confusion matrices, [worker, class, category]
+    worker_counts: np.ndarray  # the votes counted into them (posterior-weighted), same shape
 
 
 class _EM:
@@ -238,8 +241,22 @@ class _EM:
         self.evidence, self.weight, self.settings = evidence, weight, settings
         self.k = VOTE_CATEGORIES
         self.n_workers, self.n_groups = len(evidence.workers), len(evidence.groups)
+        # A group is "<source or session>|<kind>"; the kinds are the parents of the groups.
+        kind_names = [group.rsplit("|", 1)[-1] for group in evidence.groups]
+        self.group_kind = np.asarray(
+            [sorted(set(kind_names)).index(kind) for kind in kind_names], dtype=np.int64
+        )
+        self.n_kinds = len(set(kind_names))
         self.cell = evidence.vote_worker * self.k + evidence.vote_category
         self.group_cell = evidence.vote_group * self.k + evidence.vote_category
+        # Where each vote's cells sit in the flattened [worker or group, class, category]
+        # arrays, for (bad, good): the leave-one-out E-step gathers them every iteration.
+        by_class = np.arange(2)[None, :]
+        self.vote_row = evidence.vote_worker[:, None] * 2 + by_class
+        self.vote_cell = self.vote_row * self.k + evidence.vote_category[:, None]
+        self.vote_group_cell = (evidence.vote_group[:, None] * 2 + by_class) * self.k + (
+            evidence.vote_category[:, None]
+        )
         self.vote_weight = np.where(evidence.vote_session_level, settings.session_weight, 1.0)
         self.feature_weight = {
             name: settings.session_weight if name in SESSION_FEATURES else 1.0 for name in FEATURES
@@ -285,9 +302,15 @@ class _EM:
             )
             .reshape(2, n_groups, k)
             .transpose(1, 0, 2)
-            + settings.smoothing
         )
-        groups = group_counts / group_counts.sum(axis=2, keepdims=True)
+        # Each group's matrix is pooled towards its kind's (all thumbs, all ratings), as each
+        # rater's is towards its group's: a group with fifteen votes says little by itself.
+        kind_counts = np.zeros((self.n_kinds, 2, k))
+        np.add.at(kind_counts, self.group_kind, group_counts)
+        kind_counts += settings.smoothing
+        kinds = kind_counts / kind_counts.sum(axis=2, keepdims=True)
+        pooled_groups = group_counts + settings.group_pool_strength * kinds[self.group_kind]
+        groups = pooled_groups / pooled_groups.sum(axis=2, keepdims=True)
         worker_counts = (
             np.stack(
                 [
@@ -300,26 +323,38 @@ class _EM:
         )
         pooled = worker_counts + settings.rater_pool_strength * groups[evidence.worker_group]
         workers = pooled / pooled.sum(axis=2, keepdims=True)
-        return _Parameters(prior, tables, groups, workers)
+        return _Parameters(prior, tables, groups, workers, worker_counts)
 
-    def log_odds(self, params: _Parameters) -> tuple[np.ndarray, np.ndarray]:
+    def counted(self, q: np.ndarray) -> np.ndarray:
+        """What each vote added to its rater's counts in `m_step(q)`: [vote, (bad, good)]."""
+        at_vote = q[self.evidence.vote_turn]
+        return np.stack([1.0 - at_vote, at_vote], axis=1)
+
+    def log_odds(self, params: _Parameters, counted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E-step: the prior's and the implicit evidence's log-odds of each unit, and the votes'
-        log-likelihood ratio."""
+        log-likelihood ratio.
+
+        Each vote is scored with its rater's matrix fitted on the rater's *other* votes
+        (leave-one-out: `counted`, what this vote added to the counts, is taken out again).
+        Scored with the full matrix, a vote would help estimate the matrix that then judges it:
+        a rater with one thumbs-down gets a matrix that says thumbs-down means bad, the turn's
+        posterior follows, and EM confirms itself (docs/labels.md)."""
         evidence, n = self.evidence, self.evidence.n
         implicit = np.log(params.prior / (1 - params.prior))[self.slot]
         for name in FEATURES:
             contribution = _llr(params.tables[name])[self.cells[name]] * self.present[name]
             implicit = implicit + self.feature_weight[name] * contribution
-        workers = params.workers
-        log_good = np.log(workers[:, 1, :] + _EPS)[evidence.vote_worker, evidence.vote_category]
-        log_bad = np.log(workers[:, 0, :] + _EPS)[evidence.vote_worker, evidence.vote_category]
-        votes = np.bincount(
-            evidence.vote_turn, weights=(log_good - log_bad) * self.vote_weight, minlength=n
-        )
+        pool = self.settings.rater_pool_strength
+        own = np.maximum(params.worker_counts.reshape(-1)[self.vote_cell] - counted, 0.0)
+        totals = params.worker_counts.sum(axis=2).reshape(-1)[self.vote_row] - counted
+        group = params.groups.reshape(-1)[self.vote_group_cell]
+        likelihood = (own + pool * group) / (np.maximum(totals, 0.0) + pool)
+        log_ratio = np.log((likelihood[:, 1] + _EPS) / (likelihood[:, 0] + _EPS))
+        votes = np.bincount(evidence.vote_turn, weights=log_ratio * self.vote_weight, minlength=n)
         return implicit, votes
 
     def __call__(self, q: np.ndarray) -> np.ndarray:
-        implicit, votes = self.log_odds(self.m_step(q))
+        implicit, votes = self.log_odds(self.m_step(q), self.counted(q))
         return _sigmoid(implicit + votes)
 
 
@@ -374,7 +409,7 @@ def _fit(evidence: Evidence, weight: np.ndarray, settings: LabelModelSettings) -
         else:
             q, step_max = q2, max(1.0, step_max / 4.0)
     params = step.m_step(q)
-    implicit, votes = step.log_odds(params)
+    implicit, votes = step.log_odds(params, step.counted(q))
     posterior = _sigmoid(settings.temperature * implicit + votes)
     votes_per_worker = np.bincount(evidence.vote_worker, minlength=step.n_workers)
     return LabelModel(

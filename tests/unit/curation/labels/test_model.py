@@ -1,7 +1,10 @@
 """The label model on synthetic evidence whose truth is known: reliable raters count more,
 evidence moves the posterior the right way, and the probabilities are calibrated."""
 
+import dataclasses
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,9 +139,63 @@ def test_posteriors_are_calibrated_on_traffic_that_fits_the_model():
         assert abs(p[inside].mean() - z[inside].mean()) < tolerance
 
 
+def test_a_raters_only_vote_is_judged_by_the_crowd_not_by_itself():
+    """Leave-one-out: a vote is scored with its rater's matrix fitted on their other votes.
+    A rater with one vote has none, so the vote counts as the group's matrix says; fitted on
+    itself, the vote would help decide how much it is worth."""
+    evidence, _ = synthetic(3000, seed=5, flips=tuple([0.25] * 20), votes_per_rater=40)
+    lone_turn = int(np.setdiff1d(np.arange(evidence.n), evidence.vote_turn)[0])
+    evidence = dataclasses.replace(
+        evidence,
+        vote_turn=np.append(evidence.vote_turn, lone_turn),
+        vote_worker=np.append(evidence.vote_worker, len(evidence.workers)),
+        vote_group=np.append(evidence.vote_group, 0),
+        vote_category=np.append(evidence.vote_category, 0),
+        vote_session_level=np.append(evidence.vote_session_level, False),
+        workers=[*evidence.workers, "end_user|lone|thumbs"],
+        worker_group=np.append(evidence.worker_group, 0),
+    )
+    units, weight, unit_of_turn = _compress(evidence)
+    step = _EM(units, weight, LabelModelSettings())
+    q = step(step(_initial_posterior(units)))
+    params = step.m_step(q)
+    _, votes = step.log_odds(params, step.counted(q))
+    group = params.groups[0]
+    assert votes[unit_of_turn[lone_turn]] == pytest.approx(np.log(group[1, 0] / group[0, 0]))
+    # Scored with the matrix fitted on the vote itself, it would count differently.
+    in_sample = params.workers[-1]
+    assert abs(np.log(in_sample[1, 0] / in_sample[0, 0]) - np.log(group[1, 0] / group[0, 0])) > 0.1
+
+
+def test_a_group_with_few_votes_borrows_its_kinds_matrix():
+    """Raters are pooled towards their group, groups towards their kind: six reviewers' votes,
+    all wrong, do not teach the model that a reviewer's thumbs-down means good when hundreds
+    of end users' thumbs say what a thumbs-down means."""
+    evidence, z = synthetic(3000, seed=8, flips=(0.05,) * 10, votes_per_rater=60)
+    on_good = [int(t) for t in np.nonzero(z == 1)[0][:3]]
+    on_bad = [int(t) for t in np.nonzero(z == 0)[0][:3]]
+    evidence = dataclasses.replace(
+        evidence,
+        vote_turn=np.append(evidence.vote_turn, on_good + on_bad),
+        vote_worker=np.append(evidence.vote_worker, [len(evidence.workers)] * 6),
+        vote_group=np.append(evidence.vote_group, [1] * 6),
+        vote_category=np.append(evidence.vote_category, [0] * 3 + [4] * 3),
+        vote_session_level=np.append(evidence.vote_session_level, [False] * 6),
+        workers=[*evidence.workers, "human_reviewer|r|thumbs"],
+        groups=[*evidence.groups, "human_reviewer|thumbs"],
+        worker_group=np.append(evidence.worker_group, 1),
+    )
+    pooled = fit_label_model(evidence).group_tables["human_reviewer|thumbs"]
+    assert pooled[0, 0] > pooled[1, 0]  # thumbs-down: likelier for a bad answer
+    alone = fit_label_model(evidence, LabelModelSettings(group_pool_strength=0.0))
+    by_itself = alone.group_tables["human_reviewer|thumbs"]
+    assert by_itself[0, 0] < by_itself[1, 0]
+
+
 def test_tables_fitted_on_other_turns_do_not_know_a_turns_own_label():
-    """The yardstick of docs/labels.md: fitted in-sample, a turn's own label reaches its
-    posterior through its rater's matrix; fitted on the other turns only, it does not."""
+    """The yardstick of docs/labels.md: fitted on the other turns only, a turn's own label
+    does not reach its posterior; fitted in-sample, it does (through the group's matrix and
+    the tables, even with each vote scored leave-one-out)."""
     evidence, z = synthetic(400, seed=3, flips=tuple([0.2] * 60), votes_per_rater=2)
     voted = int(evidence.vote_turn[0])
     flipped = z.copy()
@@ -174,7 +231,7 @@ def test_the_fit_reaches_the_fixed_point_of_plain_em():
     q = _initial_posterior(units)
     for _ in range(3000):
         q = step(q)
-    implicit, votes = step.log_odds(step.m_step(q))
+    implicit, votes = step.log_odds(step.m_step(q), step.counted(q))
     plain = 1.0 / (1.0 + np.exp(-(LabelModelSettings().temperature * implicit + votes)))
     assert np.max(np.abs(model.posterior - plain[unit_of_turn])) < 1e-3
     # ... and the 40 plain steps the fit used to stop after are measurably elsewhere.
