@@ -177,7 +177,7 @@ def posterior_given_labels(
     )
     params = _EM(fit_units, fitted_weight, settings).m_step(known)
     step = _EM(units, weight, settings)
-    implicit, votes = step.log_odds(params, step.counted(known) * in_fit[:, None])
+    implicit, votes = step.log_odds(params, step.counted(known) * in_fit)
     posterior: np.ndarray = _sigmoid(settings.temperature * implicit + votes)
     return posterior[unit_of_turn]
 
@@ -249,14 +249,6 @@ class _EM:
         self.n_kinds = len(set(kind_names))
         self.cell = evidence.vote_worker * self.k + evidence.vote_category
         self.group_cell = evidence.vote_group * self.k + evidence.vote_category
-        # Where each vote's cells sit in the flattened [worker or group, class, category]
-        # arrays, for (bad, good): the leave-one-out E-step gathers them every iteration.
-        by_class = np.arange(2)[None, :]
-        self.vote_row = evidence.vote_worker[:, None] * 2 + by_class
-        self.vote_cell = self.vote_row * self.k + evidence.vote_category[:, None]
-        self.vote_group_cell = (evidence.vote_group[:, None] * 2 + by_class) * self.k + (
-            evidence.vote_category[:, None]
-        )
         self.vote_weight = np.where(evidence.vote_session_level, settings.session_weight, 1.0)
         self.feature_weight = {
             name: settings.session_weight if name in SESSION_FEATURES else 1.0 for name in FEATURES
@@ -326,9 +318,9 @@ class _EM:
         return _Parameters(prior, tables, groups, workers, worker_counts)
 
     def counted(self, q: np.ndarray) -> np.ndarray:
-        """What each vote added to its rater's counts in `m_step(q)`: [vote, (bad, good)]."""
+        """What each vote added to its rater's counts in `m_step(q)`: [(bad, good), vote]."""
         at_vote = q[self.evidence.vote_turn]
-        return np.stack([1.0 - at_vote, at_vote], axis=1)
+        return np.stack([1.0 - at_vote, at_vote])
 
     def log_odds(self, params: _Parameters, counted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E-step: the prior's and the implicit evidence's log-odds of each unit, and the votes'
@@ -344,12 +336,15 @@ class _EM:
         for name in FEATURES:
             contribution = _llr(params.tables[name])[self.cells[name]] * self.present[name]
             implicit = implicit + self.feature_weight[name] * contribution
-        pool = self.settings.rater_pool_strength
-        own = np.maximum(params.worker_counts.reshape(-1)[self.vote_cell] - counted, 0.0)
-        totals = params.worker_counts.sum(axis=2).reshape(-1)[self.vote_row] - counted
-        group = params.groups.reshape(-1)[self.vote_group_cell]
-        likelihood = (own + pool * group) / (np.maximum(totals, 0.0) + pool)
-        log_ratio = np.log((likelihood[:, 1] + _EPS) / (likelihood[:, 0] + _EPS))
+        pool, worker = self.settings.rater_pool_strength, evidence.vote_worker
+        totals = params.worker_counts.sum(axis=2)
+        likelihood = []
+        for label in (0, 1):  # bad, good
+            own = np.take(params.worker_counts[:, label, :].ravel(), self.cell) - counted[label]
+            others = np.take(totals[:, label], worker) - counted[label]
+            group = np.take(params.groups[:, label, :].ravel(), self.group_cell)
+            likelihood.append((own + pool * group) / (others + pool) + _EPS)
+        log_ratio = np.log(likelihood[1] / likelihood[0])
         votes = np.bincount(evidence.vote_turn, weights=log_ratio * self.vote_weight, minlength=n)
         return implicit, votes
 
