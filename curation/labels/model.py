@@ -5,9 +5,11 @@ implicit signals).
 The latent class of a turn is good / bad. Each evidence source is a "worker" with a confusion
 matrix P(category | class): every rater (thumbs, ratings; pooled towards its source's matrix so
 that a rater with three votes borrows strength from the crowd and a rater with fifty gets their
-own), the session-level votes, and each implicit feature (what the user did next, tool errors,
-the session outcome by position, corrections). The prior of a good turn is learned per agent
-version. The E-step adds log-likelihood ratios; the M-step counts posteriors with np.bincount.
+own; each source's matrix pooled in turn towards its kind's), the session-level votes, and each
+implicit feature (what the user did next, tool errors, the session outcome by position,
+corrections). The prior of a good turn is learned per agent version. The E-step adds
+log-likelihood ratios, each vote's from its rater's matrix without that vote (leave-one-out);
+the M-step counts posteriors with np.bincount.
 
 Why no library: crowd-kit's DawidSkene (1.4.2) fits one confusion matrix per worker on a pandas
 frame of (task, worker, label) with no pooling towards a group matrix, no per-agent prior and
@@ -229,8 +231,10 @@ class _Parameters:
     prior: np.ndarray
     tables: dict[str, np.ndarray]
     groups: np.ndarray
-    workers: np.ndarray  # pooled confusion matrices, [worker, class, category]
-    worker_counts: np.ndarray  # the votes counted into them (posterior-weighted), same shape
+    workers: np.ndarray  # pooled, on all of each rater's votes [worker, class, category]
+    # The votes counted into them (posterior-weighted), same shape: the E-step takes each
+    # vote's own share out of these (leave-one-out) instead of using `workers`.
+    worker_counts: np.ndarray
 
 
 class _EM:
