@@ -19,11 +19,11 @@ SEEDS = (2026, 7, 11, 3, 5, 13)  # the seeds of the table in docs/labels.md
 # (regime, seed) pairs where the model misses a target today (measured figures in
 # docs/labels.md); strict: the test fails as soon as one passes, so no mark outlives its miss.
 MISSES = {
-    ("sarcastic", 2026): "recall 0.290 < 0.30: tables fitted on other sessions' truth allow 0.285",
+    ("sarcastic", 2026): "recall 0.290 < 0.30: tables fitted on other sessions' truth allow 0.284",
     ("sarcastic", 7): "recall 0.188 < 0.30: the cut stops early (estimate 0.008 under)",
     ("sarcastic", 11): "recall 0.253 < 0.30: EM's ranking allows 0.32 before dedup",
-    ("sarcastic", 3): "recall 0.298 < 0.30: tables fitted on other sessions' truth allow 0.281",
-    ("sarcastic", 13): "recall 0.280 < 0.30: tables fitted on other sessions' truth allow 0.275",
+    ("sarcastic", 3): "recall 0.298 < 0.30: tables fitted on other sessions' truth allow 0.279",
+    ("sarcastic", 13): "recall 0.280 < 0.30: tables fitted on other sessions' truth allow 0.273",
 }
 
 
