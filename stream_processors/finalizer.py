@@ -16,12 +16,11 @@ from typing import Any
 import orjson
 
 from stream_processors.metrics import WindowPartial, window_start_of
-from stream_processors.partition import WindowKey
+from stream_processors.partition import IDLE, WindowKey
 
-__all__ = ["FINAL_SEQ", "MetricsFinalizer"]
+__all__ = ["FINAL_SEQ", "IDLE", "MetricsFinalizer"]
 
 FINAL_SEQ = 2**31 - 1
-IDLE = "idle"  # a partition with no events at all: it does not hold windows back
 
 
 class MetricsFinalizer:
@@ -62,17 +61,27 @@ class MetricsFinalizer:
             return None
         return min(int(w) for w in values)  # type: ignore[arg-type]
 
+    def final_until(
+        self, watermarks: Mapping[int, int | str | None], all_idle: int | None = None
+    ) -> int | None:
+        """Windows ending at or before this may be published as final (None: none)."""
+        low = self.min_watermark(watermarks, all_idle)
+        return window_start_of(low, self.window_ms) if low is not None else None
+
     def step(
         self,
         watermarks: Mapping[int, int | str | None],
         partials: Mapping[WindowKey, Mapping[int, WindowPartial]],
         now: float,
         all_idle: int | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Records to publish now: finals of windows every partition passed, then updates."""
+        """Records to publish now: finals of windows every partition passed (and ending at or
+        before `limit`, the point announced to the workers), then updates."""
         records: list[dict[str, Any]] = []
-        low = self.min_watermark(watermarks, all_idle)
-        final_until = window_start_of(low, self.window_ms) if low is not None else None
+        final_until = self.final_until(watermarks, all_idle)
+        if final_until is not None and limit is not None:
+            final_until = min(final_until, limit)
         for key in sorted(partials):
             agent_id, agent_version, start = key
             end = start + self.window_ms

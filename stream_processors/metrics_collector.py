@@ -6,14 +6,21 @@ from typing import Any
 
 import orjson
 
-from stream_processors.finalizer import IDLE
 from stream_processors.metrics import WindowPartial
-from stream_processors.partition import PartitionConfig, PartitionProcessor, WindowKey
+from stream_processors.partition import (
+    PartitionConfig,
+    PartitionProcessor,
+    WindowKey,
+    bound_of_progress,
+)
 from stream_processors.redis_state import RedisStateWriter
 
-__all__ = ["FINALIZER_KEY", "MetricsCollector", "window_item"]
+__all__ = ["ANNOUNCED_KEY", "FINALIZER_KEY", "MetricsCollector", "window_item"]
 
 FINALIZER_KEY = "0/finalizer"  # progress table key of the finalizer's state (partition 0)
+# Progress table key (partition 0) of how far the finalizer is about to publish: written at
+# once, outside the checkpoints, before its last read of the bounds (PartitionProcessor).
+ANNOUNCED_KEY = "0/announced"
 
 
 def window_item(key: bytes, value: bytes) -> tuple[WindowKey, dict[str, Any]]:
@@ -47,6 +54,32 @@ class MetricsCollector:
         )
         return orjson.loads(raw).get("finalized_until") if raw else None
 
+    def announce(self, until: int) -> None:
+        """Say, before the last read of the bounds, how far finals are about to be published."""
+        layout = self.writer.layout
+        self.writer.client.hset(
+            layout.table_hash(self.progress_table, 0),
+            ANNOUNCED_KEY.encode(),
+            orjson.dumps({"until": until}),
+        )
+
+    def announced_until(self) -> int | None:
+        """How far finals are published, or announced to be: the furthest of the two."""
+        layout = self.writer.layout
+        published, announced = self.writer.client.hmget(
+            layout.table_hash(self.progress_table, 0),
+            [FINALIZER_KEY.encode(), ANNOUNCED_KEY.encode()],
+        )
+        values = [
+            value
+            for value in (
+                orjson.loads(published).get("finalized_until") if published else None,
+                orjson.loads(announced).get("until") if announced else None,
+            )
+            if value is not None
+        ]
+        return max(values) if values else None
+
     def bounds(
         self, processors: Mapping[int, PartitionProcessor]
     ) -> tuple[dict[int, int | str | None], int | None]:
@@ -71,16 +104,10 @@ class MetricsCollector:
             else:
                 raw = persisted.get(partition)
                 state = orjson.loads(raw) if raw else None
-            if state is None:
-                watermarks[partition] = None
-                continue
-            frozen = state.get("frozen_before")
+            watermarks[partition] = bound_of_progress(state)
+            frozen = state.get("frozen_before") if state is not None else None
             if frozen is not None:
                 furthest = frozen if furthest is None else max(furthest, frozen)
-            if state.get("idle_empty") and frozen is None:
-                watermarks[partition] = IDLE
-            else:
-                watermarks[partition] = state.get("bound", frozen)
         return watermarks, furthest
 
     def partials(

@@ -16,10 +16,32 @@ from stream_processors.metrics import WindowPartial, window_start_of
 from stream_processors.sessions import Session
 from stream_processors.watermark import PartitionWatermark
 
-__all__ = ["EntryKey", "Outputs", "PartitionConfig", "PartitionProcessor", "WindowKey"]
+__all__ = [
+    "IDLE",
+    "EntryKey",
+    "Outputs",
+    "PartitionConfig",
+    "PartitionProcessor",
+    "WindowKey",
+    "bound_of_progress",
+]
 
 WindowKey = tuple[str, str, int]  # agent_id, agent_version, window_start
 EntryKey = tuple[str, str]  # session_id, event_id
+IDLE = "idle"  # a partition's metrics bound when it holds no window back
+
+
+def bound_of_progress(state: Mapping[str, Any] | None) -> int | str | None:
+    """What the metrics finalizer reads as a partition's bound from its progress state: no
+    window ending after it is final. None (unknown: nothing is final) before any state;
+    `IDLE` for a partition that holds nothing back (see `PartitionProcessor.metrics_bound`)."""
+    if state is None:
+        return None
+    frozen = state.get("frozen_before")
+    if state.get("idle_empty") and frozen is None:
+        return IDLE
+    bound: int | str | None = state.get("bound", frozen)
+    return bound
 
 
 @dataclass(frozen=True)
@@ -84,8 +106,14 @@ class PartitionProcessor:
         self.idle_empty = False
         # What this partition may still add to metric windows: see `metrics_bound`.
         self.bound: int | str | None = None
-        # Windows the finalizer published: late contributions must not go there either.
+        # Windows the finalizer published, or announced it is about to publish: late
+        # contributions must not go there either. Never goes back.
         self.finalized_until: int | None = None
+        # The bound the finalizer reads for this partition from the store (the last persisted
+        # progress), and whether an event arrived that may add to windows that bound lets the
+        # finalizer publish: then the runtime must `hold_finals` before the next `advance`.
+        self.persisted_bound: int | str | None = None
+        self.must_hold_finals = False
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -107,6 +135,8 @@ class PartitionProcessor:
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
         if not session.stage(entry):
             return False
+        if not self.must_hold_finals and not self._bound_holds(self.persisted_bound):
+            self.must_hold_finals = True
         key = (session.session_id, record["event_id"])
         self._new_entries[key] = entry
         self._released_entries.discard(key)
@@ -134,8 +164,12 @@ class PartitionProcessor:
         watermark = self.watermark.advance(now, caught_up, expected)
         if watermark is None:
             # Empty and read to the end of every input for a while: does not hold metrics back.
-            idle = now - self._created_at >= self.config.idle_timeout_ms and (
-                caught_up is None or set(expected) <= set(caught_up)
+            # Not empty once an event is staged, even before the watermark exists (its first
+            # events are held until every topic is known): those events will add to windows.
+            idle = (
+                not self.sessions
+                and now - self._created_at >= self.config.idle_timeout_ms
+                and (caught_up is None or set(expected) <= set(caught_up))
             )
             if idle != self.idle_empty:
                 self.idle_empty, self._progress_dirty = idle, True
@@ -190,11 +224,50 @@ class PartitionProcessor:
             )
             if due is not None
         ]
-        return min(pending) if pending else "idle"
+        return min(pending) if pending else IDLE
+
+    # -- finals --------------------------------------------------------------------------------
+    #
+    # The finalizer (on another worker, perhaps) publishes a window once every partition's
+    # bound, as persisted, has passed it. A partition whose persisted bound lets windows past
+    # its own watermark be published (idle, or never persisted as busy) and that receives an
+    # event must first tell the finalizer, then learn how far it may already have published:
+    # `hold_finals`, persist the progress, `finals_held(announced)`, and only then `advance`.
+    # The finalizer announces how far it will publish before it reads the bounds a last time
+    # (`MetricsCollector.announce`), so either it sees this partition's new bound or this
+    # partition sees its announcement (docs/semantics.md, "When a window is final").
+
+    def _bound_holds(self, bound: int | str | None) -> bool:
+        """Whether the finalizer, reading `bound` for this partition, publishes no window this
+        partition may still add to (its contributions go after max(watermark, finalized))."""
+        if bound is None:
+            return True  # unknown: nothing is published
+        if isinstance(bound, str):
+            return False  # idle: windows are published whatever this partition holds
+        return bound <= max(self.frozen_before or 0, self.finalized_until or 0)
+
+    def hold_finals(self) -> None:
+        """Make the progress to persist say that this partition holds windows back again, from
+        its watermark on (None: all of them, before it has one)."""
+        self.bound = self.frozen_before
+        self.idle_empty = False
+        self._progress_dirty = True
+
+    def finals_held(self, announced_until: int | None) -> None:
+        """The held progress is persisted; `announced_until`: how far the finalizer published
+        or announced it will, read after that. Late contributions go past it."""
+        if announced_until is not None:
+            self.close_windows_until(announced_until)
+        self.must_hold_finals = False
+
+    def close_windows_until(self, until: int) -> None:
+        """No contribution goes to a window ending at or before `until` any more."""
+        if self.finalized_until is None or until > self.finalized_until:
+            self.finalized_until = until
 
     def drop_windows_until(self, finalized_until: int) -> None:
         """Forget window partials that the metrics finalizer has published as final."""
-        self.finalized_until = finalized_until
+        self.close_windows_until(finalized_until)
         for key in [k for k in self.windows if k[2] + self.config.window_ms <= finalized_until]:
             del self.windows[key]
             self._dirty_windows.discard(key)
@@ -250,6 +323,8 @@ class PartitionProcessor:
             deleted_windows=set(self._deleted_windows),
             progress=self.progress_state() if self._progress_dirty else None,
         )
+        if changes.progress is not None:
+            self.persisted_bound = bound_of_progress(changes.progress)
         self._new_entries, self._released_entries = {}, set()
         self._dirty_sessions.clear()
         self._deleted_sessions.clear()
@@ -279,6 +354,7 @@ class PartitionProcessor:
             processor.offsets = dict(progress["offsets"])
             processor.frozen_before = progress.get("frozen_before")
             processor.bound = progress.get("bound")
+        processor.persisted_bound = bound_of_progress(progress)
         rows = {state["session_id"]: state for state in sessions}
         for session_id in sorted(rows.keys() | entries.keys()):
             session = Session.from_state(

@@ -58,6 +58,7 @@ from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
 from stream_processors.metrics import window_start_of
 from stream_processors.metrics_collector import FINALIZER_KEY, MetricsCollector, window_item
+from stream_processors.metrics_round import finalize_round
 from stream_processors.offset_gaps import GapVerdict, OffsetGaps
 from stream_processors.outage import OutageTracker, broker_unreachable, unavailable_dependency
 from stream_processors.outputs import OutputProducer
@@ -301,6 +302,7 @@ class ProcessorRuntime:
         if self._reread_from_checkpoints:
             self._reread_from_checkpoints = False
             await self._seek_to_checkpoints()
+        await self._hold_finals()
         ingested = clock()
         caught_up = await self._caught_up(now)
         for partition in sorted(self.processors):
@@ -645,6 +647,11 @@ class ProcessorRuntime:
         processor = PartitionProcessor.from_state(
             partition, self.config, now, progress, sessions, windows, entries
         )
+        # Finals may be out past this partition's watermark (published while it was idle, seen
+        # by its last owner's handshake but not checkpointed yet): add nothing there.
+        announced = self._collector().announced_until()
+        if announced is not None:
+            processor.close_windows_until(announced)
         if partition == _FINALIZER_PARTITION:
             self.finalizer = MetricsFinalizer(
                 self.config.window_ms,
@@ -662,6 +669,28 @@ class ProcessorRuntime:
         return processor
 
     # -- metrics -------------------------------------------------------------------------------
+
+    async def _hold_finals(self) -> None:
+        """Before applying events that may add to windows the finalizer can publish without
+        waiting for their partition (it was idle, or busy only in memory): persist that it holds
+        windows back, then read how far the finalizer published or announced it will, and add
+        nothing up to there (the handshake in PartitionProcessor's "finals" section)."""
+        woken = [p for p in self.processors.values() if p.must_hold_finals]
+        if not woken:
+            return
+        for processor in woken:
+            processor.hold_finals()
+        await self._checkpoint()
+        while True:
+            try:
+                announced = await asyncio.to_thread(self._collector().announced_until)
+                break
+            except Exception as exc:
+                if unavailable_dependency(exc) != "redis":
+                    raise
+                await asyncio.sleep(self.outages.failed("redis", exc))
+        for processor in woken:
+            processor.finals_held(announced)
 
     async def _finalize_off_loop(self, now: float) -> list[dict[str, Any]]:
         """`_finalize` in a thread: its Redis reads must not block the event loop (heartbeats,
@@ -690,20 +719,10 @@ class ProcessorRuntime:
             finalized_until = collector.published_until()
         else:
             finalizer = self.finalizer
-            watermarks, furthest = collector.bounds(self.processors)
-            low = finalizer.min_watermark(watermarks, furthest)
-            final_until = window_start_of(low, self.config.window_ms) if low is not None else None
-            finals_due = final_until is not None and (
-                finalizer.finalized_until is None or final_until > finalizer.finalized_until
-            )
             updates_due = now - self._updates_at >= finalizer.update_interval_ms
-            if finals_due or updates_due:
-                partials = collector.partials(
-                    self.processors, finalizer.finalized_until, None if updates_due else final_until
-                )
-                records = finalizer.step(watermarks, partials, now, furthest)
-                if updates_due:
-                    self._updates_at = now
+            records = finalize_round(finalizer, collector, self.processors, now, updates_due)
+            if updates_due:
+                self._updates_at = now
             finalized_until = finalizer.finalized_until
         if finalized_until is not None:
             for processor in self.processors.values():
