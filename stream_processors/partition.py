@@ -106,13 +106,15 @@ class PartitionProcessor:
         self.idle_empty = False
         # What this partition may still add to metric windows: see `metrics_bound`.
         self.bound: int | str | None = None
-        # Windows the finalizer published, or announced it is about to publish: late
-        # contributions must not go there either. Never goes back.
+        # Windows the finalizer published: late contributions must not go there either.
         self.finalized_until: int | None = None
-        # The bound the finalizer reads for this partition from the store (the last persisted
-        # progress), and whether an event arrived that may add to windows that bound lets the
-        # finalizer publish: then the runtime must `hold_finals` before the next `advance`.
-        self.persisted_bound: int | str | None = None
+        # How far the finalizer had published or announced it would when this partition last
+        # woke up (persisted: a new owner must not count there either; see "finals").
+        self.held_until: int | None = None
+        # Whether a bound persisted since the last handshake let the finalizer publish past what
+        # this partition may still count (then an event must wait for one); and whether an
+        # event is waiting: the runtime must `hold_finals` before the next `advance`.
+        self.exposed = False
         self.must_hold_finals = False
 
     # -- input ---------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ class PartitionProcessor:
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
         if not session.stage(entry):
             return False
-        if not self.must_hold_finals and not self._bound_holds(self.persisted_bound):
+        if self.exposed:
             self.must_hold_finals = True
         key = (session.session_id, record["event_id"])
         self._new_entries[key] = entry
@@ -229,13 +231,16 @@ class PartitionProcessor:
     # -- finals --------------------------------------------------------------------------------
     #
     # The finalizer (on another worker, perhaps) publishes a window once every partition's
-    # bound, as persisted, has passed it. A partition whose persisted bound lets windows past
-    # its own watermark be published (idle, or never persisted as busy) and that receives an
-    # event must first tell the finalizer, then learn how far it may already have published:
-    # `hold_finals`, persist the progress, `finals_held(announced)`, and only then `advance`.
-    # The finalizer announces how far it will publish before it reads the bounds a last time
-    # (`MetricsCollector.announce`), so either it sees this partition's new bound or this
-    # partition sees its announcement (docs/semantics.md, "When a window is final").
+    # bound, as persisted, has passed it. A partition whose persisted bound let windows past its
+    # own watermark be published (it was idle), even if it has persisted a busy bound since (it
+    # was moved, restarted: `exposed`), and that receives an event must first tell the
+    # finalizer, then learn how far it may already have published: `hold_finals`, persist the
+    # progress, `finals_held(announced)`, persist again, and only then `advance`. A new owner
+    # that loads a partition persisted between the two redoes the handshake; one loaded after it
+    # keeps the point read (`held_until`), so what it counts again goes where its last owner
+    # counted it. The finalizer announces how far it will publish before it reads the bounds a
+    # last time (`MetricsCollector.announce`), so either it sees this partition's new bound or
+    # this partition sees its announcement (docs/processor.md, "An idle partition that wakes up").
 
     def _bound_holds(self, bound: int | str | None) -> bool:
         """Whether the finalizer, reading `bound` for this partition, publishes no window this
@@ -244,7 +249,11 @@ class PartitionProcessor:
             return True  # unknown: nothing is published
         if isinstance(bound, str):
             return False  # idle: windows are published whatever this partition holds
-        return bound <= max(self.frozen_before or 0, self.finalized_until or 0)
+        return bound <= self._closed_until()
+
+    def _closed_until(self) -> int:
+        """Windows ending at or before this get no contribution (late ones go to the next)."""
+        return max(self.frozen_before or 0, self.finalized_until or 0, self.held_until or 0)
 
     def hold_finals(self) -> None:
         """Make the progress to persist say that this partition holds windows back again, from
@@ -256,18 +265,17 @@ class PartitionProcessor:
     def finals_held(self, announced_until: int | None) -> None:
         """The held progress is persisted; `announced_until`: how far the finalizer published
         or announced it will, read after that. Late contributions go past it."""
-        if announced_until is not None:
-            self.close_windows_until(announced_until)
-        self.must_hold_finals = False
-
-    def close_windows_until(self, until: int) -> None:
-        """No contribution goes to a window ending at or before `until` any more."""
-        if self.finalized_until is None or until > self.finalized_until:
-            self.finalized_until = until
+        if announced_until is not None and (
+            self.held_until is None or announced_until > self.held_until
+        ):
+            self.held_until = announced_until
+        self.must_hold_finals = self.exposed = False
+        self._progress_dirty = True
 
     def drop_windows_until(self, finalized_until: int) -> None:
         """Forget window partials that the metrics finalizer has published as final."""
-        self.close_windows_until(finalized_until)
+        if self.finalized_until is None or finalized_until > self.finalized_until:
+            self.finalized_until = finalized_until
         for key in [k for k in self.windows if k[2] + self.config.window_ms <= finalized_until]:
             del self.windows[key]
             self._dirty_windows.discard(key)
@@ -278,7 +286,7 @@ class PartitionProcessor:
     def window_for(self, agent: tuple[str, str], event_time: int) -> WindowPartial:
         size = self.config.window_ms
         start = window_start_of(event_time, size)
-        closed = max(self.frozen_before or 0, self.finalized_until or 0)
+        closed = self._closed_until()
         if start + size <= closed:
             start = window_start_of(closed, size)  # late: the earliest window still open
         key = (agent[0], agent[1], start)
@@ -310,10 +318,15 @@ class PartitionProcessor:
             "frozen_before": self.frozen_before,
             "idle_empty": self.idle_empty,
             "bound": self.bound,
+            "held_until": self.held_until,
+            "exposed": self.exposed,
+            "holding": self.must_hold_finals,
         }
 
     def dirty_state(self) -> "StateChanges":
         """What changed since the last call, to persist (and forget about)."""
+        if self._progress_dirty and not self._bound_holds(bound_of_progress(self.progress_state())):
+            self.exposed = True
         changes = StateChanges(
             sessions={sid: self.sessions[sid].to_state() for sid in self._dirty_sessions},
             deleted_sessions=self._deleted_sessions - self._dirty_sessions,
@@ -323,8 +336,6 @@ class PartitionProcessor:
             deleted_windows=set(self._deleted_windows),
             progress=self.progress_state() if self._progress_dirty else None,
         )
-        if changes.progress is not None:
-            self.persisted_bound = bound_of_progress(changes.progress)
         self._new_entries, self._released_entries = {}, set()
         self._dirty_sessions.clear()
         self._deleted_sessions.clear()
@@ -354,7 +365,11 @@ class PartitionProcessor:
             processor.offsets = dict(progress["offsets"])
             processor.frozen_before = progress.get("frozen_before")
             processor.bound = progress.get("bound")
-        processor.persisted_bound = bound_of_progress(progress)
+            processor.held_until = progress.get("held_until")
+            processor.must_hold_finals = bool(progress.get("holding"))
+            processor.exposed = bool(progress.get("exposed")) or not processor._bound_holds(
+                bound_of_progress(progress)
+            )
         rows = {state["session_id"]: state for state in sessions}
         for session_id in sorted(rows.keys() | entries.keys()):
             session = Session.from_state(

@@ -647,11 +647,6 @@ class ProcessorRuntime:
         processor = PartitionProcessor.from_state(
             partition, self.config, now, progress, sessions, windows, entries
         )
-        # Finals may be out past this partition's watermark (published while it was idle, seen
-        # by its last owner's handshake but not checkpointed yet): add nothing there.
-        announced = self._collector().announced_until()
-        if announced is not None:
-            processor.close_windows_until(announced)
         if partition == _FINALIZER_PARTITION:
             self.finalizer = MetricsFinalizer(
                 self.config.window_ms,
@@ -691,6 +686,8 @@ class ProcessorRuntime:
                 await asyncio.sleep(self.outages.failed("redis", exc))
         for processor in woken:
             processor.finals_held(announced)
+        # Persisted before anything is counted: a new owner counts again where this one did.
+        await self._checkpoint()
 
     async def _finalize_off_loop(self, now: float) -> list[dict[str, Any]]:
         """`_finalize` in a thread: its Redis reads must not block the event loop (heartbeats,
