@@ -139,7 +139,14 @@ class ProcessorRuntime:
         self.collector: MetricsCollector | None = None
         self.lock = asyncio.Lock()
         # late: events that reached the worker after their partition's watermark passed them.
-        self.stats = {"events": 0, "dead_letters": 0, "duplicates": 0, "late": 0, "outputs": 0}
+        self.stats = {
+            "events": 0,
+            "dead_letters": 0,
+            "duplicates": 0,
+            "late": 0,
+            "outputs": 0,
+            "woke": 0,  # partitions that did the finals handshake (_hold_finals)
+        }
         self._events_in: dict[str, int] = defaultdict(int)  # per topic, counted once a step
         self._last_report = time.monotonic()
         self._last_records_at = time.monotonic()
@@ -673,6 +680,7 @@ class ProcessorRuntime:
         woken = [p for p in self.processors.values() if p.must_hold_finals]
         if not woken:
             return
+        self.stats["woke"] += len(woken)
         for processor in woken:
             processor.hold_finals()
         await self._checkpoint()
