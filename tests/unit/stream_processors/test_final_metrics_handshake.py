@@ -1,17 +1,18 @@
 """Property: the final metrics count every event once, whatever the workers do meanwhile.
 
 Two workers share three input partitions; the one owning partition 0 runs the metrics finalizer
-(`finalize_round`). Partitions go idle and wake up with events older than what the others
-have passed (a backfill, a producer that was away), move between the workers (a rebalance, with
-or without the old owner's last checkpoint), and the other worker's steps run in between the
-finalizer's reads and writes of the shared state (here a dict standing for Redis; the runtime
-does the same calls on MetricsCollector, tested against Redis in tests/integration and e2e).
-At the end, the published final records must hold every interaction, session and thumbs once,
-none in a window published twice.
+(`finalize_round`) and hands it over when partition 0 moves. Partitions go idle and wake up
+with events older than what the others have passed (a backfill, a producer that was away), move
+between the workers (a rebalance, with or without the old owner's last checkpoint; a worker dies
+half-way through the handshake), and the other worker's steps run in between the finalizer's
+reads and writes of the shared state (here a dict standing for Redis; the runtime does the same
+calls on MetricsCollector, tested against Redis in tests/integration and e2e). At the end, the
+published final records must hold every interaction, session and thumbs once, none in a window
+published twice.
 
-The worker's part of the handshake (`hold_finals`, persist, `finals_held`, then `advance`) is
-the runtime's `_step` order; without it, a woken partition's counts went into windows already
-published, and were dropped with their partial (the e2e rebalance scenario, docs/reliability.md).
+The worker's part of the handshake (`hold_finals`, persist, `finals_held`, persist, then
+`advance`) is the runtime's `_step` order; without it, a woken partition's counts went into
+windows already published, and were dropped with their partial (docs/reliability.md, Findings).
 """
 
 import random
@@ -147,7 +148,6 @@ class Simulation:
         self.finals: list[dict[str, Any]] = []
         self.too_late: set[str] = set()
         self.now = 0.0
-        self.in_step = False
 
     def deliver(self, partition: int, entry: dict[str, Any]) -> None:
         self.log[partition][entry["kind"]].append(entry)
@@ -171,7 +171,7 @@ class Simulation:
         for processor in woken:
             processor.hold_finals()
             self.state.persist(processor)
-        if woken and worker == 1 and self.rng.random() < 0.2:
+        if woken and worker != self.owner[0] and self.rng.random() < 0.2:
             for processor in woken:  # dies half-way through the handshake
                 self.move(processor.partition, graceful=False)
             return
@@ -182,7 +182,7 @@ class Simulation:
             outputs = processor.advance(self.now, TOPICS, TOPICS)
             self.too_late.update(e["record"]["event_id"] for e, _ in outputs.too_late)
         if 0 in owned:
-            self.state.interleave = self._other_worker_steps
+            self.state.interleave = lambda: self._steps_of(1 - worker)
             records = finalize_round(
                 self.finalizer, self.state, owned, self.now, self.rng.random() < 0.3
             )
@@ -200,19 +200,28 @@ class Simulation:
             if 0 in owned:
                 self.state.published = self.finalizer.finalized_until
 
-    def _other_worker_steps(self) -> None:
+    def _steps_of(self, worker: int) -> None:
         for _ in range(self.rng.choice([0, 0, 1, 2])):
-            self.step(1)
+            self.step(worker)
 
     def move(self, partition: int, graceful: bool) -> None:
         """A rebalance: the partition's owner persists its last state (or, if it is not the
         finalizer's worker, dies without) and the other worker loads it from the shared state
-        at its next step. (The finalizer's worker dying loses its finalizer state too: a
-        restart republishes identical finals, tests/e2e.)"""
+        at its next step; partition 0 takes the finalizer, and its persisted state, along.
+        (The finalizer's worker dying loses its finalizer state too: a restart republishes
+        identical finals, tests/e2e.)"""
         old = self.owner[partition]
         processor = self.processors[old].pop(partition, None)
-        if processor is not None and (graceful or old == 0):
+        if processor is not None and (graceful or old == self.owner[0]):
             self.state.persist(processor)
+        if partition == 0:
+            self.state.published = self.finalizer.finalized_until
+            self.finalizer = MetricsFinalizer(
+                CONFIG.window_ms,
+                500.0,
+                CONFIG.sample_size,
+                {"finalized_until": self.state.published},
+            )
         self.owner[partition] = 1 - old
 
 
@@ -259,7 +268,7 @@ def _run(seed: int) -> tuple[Simulation, list[tuple[int, float, list[dict[str, A
             for entry in entries:
                 sim.deliver(partition, entry)
         if pending and rng.random() < 0.02:
-            sim.move(rng.choice([1, 2]), graceful=rng.random() < 0.5)
+            sim.move(rng.choice([0, 1, 2]), graceful=rng.random() < 0.5)
         for worker in rng.sample([0, 1], 2):  # each ticks more often than the idle timeout
             sim.step(worker)
         sim.now += rng.choice([100.0, 200.0, 300.0])
