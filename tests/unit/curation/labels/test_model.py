@@ -78,6 +78,25 @@ def synthetic(
     return evidence, z
 
 
+def with_rater(
+    evidence: Evidence, rater: str, group: str, turns: list[int], categories: list[int]
+) -> Evidence:
+    """`evidence` and one more rater, of `group` (added if new), voting `categories` on `turns`."""
+    groups = evidence.groups if group in evidence.groups else [*evidence.groups, group]
+    index, count = groups.index(group), len(turns)
+    return dataclasses.replace(
+        evidence,
+        vote_turn=np.append(evidence.vote_turn, turns),
+        vote_worker=np.append(evidence.vote_worker, [len(evidence.workers)] * count),
+        vote_group=np.append(evidence.vote_group, [index] * count),
+        vote_category=np.append(evidence.vote_category, categories),
+        vote_session_level=np.append(evidence.vote_session_level, [False] * count),
+        workers=[*evidence.workers, rater],
+        groups=groups,
+        worker_group=np.append(evidence.worker_group, index),
+    )
+
+
 def test_a_reliable_rater_moves_the_posterior_more_than_a_noisy_one():
     n = 4000
     base, _ = synthetic(n, seed=1, votes_per_rater=600)
@@ -145,16 +164,7 @@ def test_a_raters_only_vote_is_judged_by_the_crowd_not_by_itself():
     itself, the vote would help decide how much it is worth."""
     evidence, _ = synthetic(3000, seed=5, flips=tuple([0.25] * 20), votes_per_rater=40)
     lone_turn = int(np.setdiff1d(np.arange(evidence.n), evidence.vote_turn)[0])
-    evidence = dataclasses.replace(
-        evidence,
-        vote_turn=np.append(evidence.vote_turn, lone_turn),
-        vote_worker=np.append(evidence.vote_worker, len(evidence.workers)),
-        vote_group=np.append(evidence.vote_group, 0),
-        vote_category=np.append(evidence.vote_category, 0),
-        vote_session_level=np.append(evidence.vote_session_level, False),
-        workers=[*evidence.workers, "end_user|lone|thumbs"],
-        worker_group=np.append(evidence.worker_group, 0),
-    )
+    evidence = with_rater(evidence, "end_user|lone|thumbs", "end_user|thumbs", [lone_turn], [0])
     units, weight, unit_of_turn = _compress(evidence)
     step = _EM(units, weight, LabelModelSettings())
     q = step(step(_initial_posterior(units)))
@@ -174,16 +184,12 @@ def test_a_group_with_few_votes_borrows_its_kinds_matrix():
     evidence, z = synthetic(3000, seed=8, flips=(0.05,) * 10, votes_per_rater=60)
     on_good = [int(t) for t in np.nonzero(z == 1)[0][:3]]
     on_bad = [int(t) for t in np.nonzero(z == 0)[0][:3]]
-    evidence = dataclasses.replace(
+    evidence = with_rater(
         evidence,
-        vote_turn=np.append(evidence.vote_turn, on_good + on_bad),
-        vote_worker=np.append(evidence.vote_worker, [len(evidence.workers)] * 6),
-        vote_group=np.append(evidence.vote_group, [1] * 6),
-        vote_category=np.append(evidence.vote_category, [0] * 3 + [4] * 3),
-        vote_session_level=np.append(evidence.vote_session_level, [False] * 6),
-        workers=[*evidence.workers, "human_reviewer|r|thumbs"],
-        groups=[*evidence.groups, "human_reviewer|thumbs"],
-        worker_group=np.append(evidence.worker_group, 1),
+        "human_reviewer|r|thumbs",
+        "human_reviewer|thumbs",
+        on_good + on_bad,
+        [0, 0, 0, 4, 4, 4],
     )
     pooled = fit_label_model(evidence).group_tables["human_reviewer|thumbs"]
     assert pooled[0, 0] > pooled[1, 0]  # thumbs-down: likelier for a bad answer
