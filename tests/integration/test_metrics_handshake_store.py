@@ -14,20 +14,12 @@ import redis
 
 from stream_processors.finalizer import IDLE
 from stream_processors.metrics_collector import FINALIZER_KEY, MetricsCollector
-from stream_processors.partition import PartitionConfig, PartitionProcessor
+from stream_processors.partition import PartitionProcessor
 from stream_processors.redis_store import RedisStore, register
 from stream_processors.tables import PartitionedTable
 from tests.unit.stream_processors.conftest import EventFactory
+from tests.unit.stream_processors.test_arrival_order import CONFIG, TOPICS
 
-CONFIG = PartitionConfig(
-    abandon_after_ms=60_000,
-    grace_ms=120_000,
-    lateness_ms=0,
-    idle_timeout_ms=1_000,
-    window_ms=10_000,
-    sample_size=16,
-)
-TOPICS = ("interaction", "feedback", "signal")
 
 
 @pytest.fixture()
