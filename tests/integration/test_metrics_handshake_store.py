@@ -21,7 +21,6 @@ from tests.unit.stream_processors.conftest import EventFactory
 from tests.unit.stream_processors.test_arrival_order import CONFIG, TOPICS
 
 
-
 @pytest.fixture()
 def progress(redis_url: str) -> Iterator[RedisStore]:
     """The processor's `progress` table on the real Redis, partitions 0-2 claimed."""
