@@ -7,6 +7,14 @@ partition's watermark passed the window). Final records carry `update_seq = FINA
 constant, so a replay gives byte-identical final records. Open windows get running updates
 (`is_final = false`, `update_seq` 1, 2, ...) at most every `update_interval` per window, only
 when something changed.
+
+A final is computed once. It waits in the finalizer's `outbox`, which is part of its state,
+until a checkpoint has persisted it together with what made it final (the finalizer's point,
+the partials dropped behind it); only then does the runtime send it. A worker that dies before
+that checkpoint sent nothing, and whoever resumes computes the window afresh; one that dies
+after it leaves the outbox to whoever loads the state, who sends the same records again. So a
+crash can repeat a final, byte for byte, never change it: which events counted can depend on
+timing (when a partition went idle), and a recount after a crash would not reproduce it.
 """
 
 import hashlib
@@ -40,11 +48,26 @@ class MetricsFinalizer:
         self.finalized_until: int | None = state.get("finalized_until")
         self.seq: dict[str, int] = dict(state.get("seq", {}))
         self.digest: dict[str, str] = dict(state.get("digest", {}))
+        # Finals computed, not yet known delivered: sent after the checkpoint that holds them.
+        self.outbox: list[dict[str, Any]] = list(state.get("outbox", []))
         self._updated_at: dict[str, float] = {}
         self.dirty = False
 
     def to_state(self) -> dict[str, Any]:
-        return {"finalized_until": self.finalized_until, "seq": self.seq, "digest": self.digest}
+        return {
+            "finalized_until": self.finalized_until,
+            "seq": self.seq,
+            "digest": self.digest,
+            "outbox": self.outbox,
+        }
+
+    def take_outbox(self) -> list[dict[str, Any]]:
+        """The finals to send now that a checkpoint persisted them. The emptied outbox is
+        persisted by the next checkpoint, which first waits until Kafka acknowledged them."""
+        records, self.outbox = self.outbox, []
+        if records:
+            self.dirty = True
+        return records
 
     def min_watermark(
         self, watermarks: Mapping[int, int | str | None], all_idle: int | None = None
@@ -76,8 +99,9 @@ class MetricsFinalizer:
         all_idle: int | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Records to publish now: finals of windows every partition passed (and ending at or
-        before `limit`, the point announced to the workers), then updates."""
+        """Records of this round: finals of windows every partition passed (and ending at or
+        before `limit`, the point announced to the workers), also kept in the outbox until
+        a checkpoint holds them, then running updates, to send now."""
         records: list[dict[str, Any]] = []
         final_until = self.final_until(watermarks, all_idle)
         if final_until is not None and limit is not None:
@@ -90,11 +114,11 @@ class MetricsFinalizer:
             label = f"{agent_id}|{agent_version}|{start}"
             if final_until is not None and end <= final_until:
                 merged = _merge(partials[key], self.sample_size)
-                records.append(
-                    merged.to_record(
-                        agent_id, agent_version, start, end, is_final=True, update_seq=FINAL_SEQ
-                    )
+                final = merged.to_record(
+                    agent_id, agent_version, start, end, is_final=True, update_seq=FINAL_SEQ
                 )
+                records.append(final)
+                self.outbox.append(final)
                 self.seq.pop(label, None)
                 self.digest.pop(label, None)
                 self._updated_at.pop(label, None)

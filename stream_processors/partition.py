@@ -106,7 +106,8 @@ class PartitionProcessor:
         self.idle_empty = False
         # What this partition may still add to metric windows: see `metrics_bound`.
         self.bound: int | str | None = None
-        # Windows the finalizer published: late contributions must not go there either.
+        # Windows the finalizer published: late contributions must not go there either
+        # (persisted: a partition it passed while idle in memory persists a bound below it).
         self.finalized_until: int | None = None
         # How far the finalizer had published or announced it would when this partition last
         # woke up (persisted: a new owner must not count there either; see "finals").
@@ -276,6 +277,7 @@ class PartitionProcessor:
         """Forget window partials that the metrics finalizer has published as final."""
         if self.finalized_until is None or finalized_until > self.finalized_until:
             self.finalized_until = finalized_until
+            self._progress_dirty = True
         for key in [k for k in self.windows if k[2] + self.config.window_ms <= finalized_until]:
             del self.windows[key]
             self._dirty_windows.discard(key)
@@ -319,6 +321,7 @@ class PartitionProcessor:
             "idle_empty": self.idle_empty,
             "bound": self.bound,
             "held_until": self.held_until,
+            "finalized_until": self.finalized_until,
             "exposed": self.exposed,
             "holding": self.must_hold_finals,
         }
@@ -366,6 +369,7 @@ class PartitionProcessor:
             processor.frozen_before = progress.get("frozen_before")
             processor.bound = progress.get("bound")
             processor.held_until = progress.get("held_until")
+            processor.finalized_until = progress.get("finalized_until")
             processor.must_hold_finals = bool(progress.get("holding"))
             processor.exposed = bool(progress.get("exposed")) or not processor._bound_holds(
                 bound_of_progress(progress)

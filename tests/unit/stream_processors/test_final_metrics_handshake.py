@@ -4,15 +4,18 @@ Two workers share three input partitions; the one owning partition 0 runs the me
 (`finalize_round`) and hands it over when partition 0 moves. Partitions go idle and wake up
 with events older than what the others have passed (a backfill, a producer that was away), move
 between the workers (a rebalance, with or without the old owner's last checkpoint; a worker dies
-half-way through the handshake), and the other worker's steps run in between the finalizer's
-reads and writes of the shared state (here a dict standing for Redis; the runtime does the same
-calls on MetricsCollector, tested against Redis in tests/integration and e2e). At the end, the
-published final records must hold every interaction, session and thumbs once, none in a window
-published twice.
+half-way through the handshake, the finalizer's worker dies before or after its finals went
+out), and the other worker's steps run in between the finalizer's reads and writes of the
+shared state (here a dict standing for Redis; the runtime does the same calls on
+MetricsCollector, tested against Redis in tests/integration and e2e). At the end, the published
+final records must hold every interaction, session and thumbs once; a window published twice
+(a worker died after sending, before the checkpoint that emptied the outbox) must have the same
+record both times.
 
 The worker's part of the handshake (`hold_finals`, persist, `finals_held`, persist, then
 `advance`) is the runtime's `_step` order; without it, a woken partition's counts went into
 windows already published, and were dropped with their partial (docs/reliability.md, Findings).
+So is the finals' outbox: sent only after the checkpoint that persisted them (finalizer.py).
 """
 
 import random
@@ -20,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,7 +60,7 @@ class SharedState:
             lambda: defaultdict(dict)
         )
         self.windows: dict[int, dict[WindowKey, dict[str, Any]]] = defaultdict(dict)
-        self.published: int | None = None  # the finalizer's persisted finalized_until
+        self.finalizer: dict[str, Any] = {}  # the finalizer's persisted state
         self.announced: int | None = None
         self.interleave: Callable[[], None] = lambda: None
 
@@ -86,6 +90,9 @@ class SharedState:
             {sid: dict(events) for sid, events in self.entries[partition].items() if events},
         )
 
+    def published(self) -> int | None:
+        return self.finalizer.get("finalized_until")
+
     # -- MetricsState (stream_processors.metrics_round) --------------------------------------
 
     def bounds(
@@ -107,7 +114,7 @@ class SharedState:
         self.interleave()
 
     def announced_until(self) -> int | None:
-        values = [v for v in (self.published, self.announced) if v is not None]
+        values = [v for v in (self.published(), self.announced) if v is not None]
         return max(values) if values else None
 
     def partials(
@@ -148,6 +155,8 @@ class Simulation:
         self.finals: list[dict[str, Any]] = []
         self.too_late: set[str] = set()
         self.now = 0.0
+        self.crashes = True
+        self.checkpoints = 0.6  # the share of steps that checkpoint
 
     def deliver(self, partition: int, entry: dict[str, Any]) -> None:
         self.log[partition][entry["kind"]].append(entry)
@@ -170,59 +179,83 @@ class Simulation:
         woken = [processor for processor in owned.values() if processor.must_hold_finals]
         for processor in woken:
             processor.hold_finals()
-            self.state.persist(processor)
+        if woken:
+            self.checkpoint(worker)
         if woken and worker != self.owner[0] and self.rng.random() < 0.2:
             for processor in woken:  # dies half-way through the handshake
                 self.move(processor.partition, graceful=False)
             return
         for processor in woken:
             processor.finals_held(self.state.announced_until())
-            self.state.persist(processor)
+        if woken:
+            self.checkpoint(worker)
         for processor in owned.values():
             outputs = processor.advance(self.now, TOPICS, TOPICS)
             self.too_late.update(e["record"]["event_id"] for e, _ in outputs.too_late)
         if 0 in owned:
             self.state.interleave = lambda: self._steps_of(1 - worker)
-            records = finalize_round(
+            finalize_round(  # finals go to its outbox; running updates are not checked
                 self.finalizer, self.state, owned, self.now, self.rng.random() < 0.3
             )
             self.state.interleave = lambda: None
-            self.finals += [r for r in records if r["is_final"]]
             finalized_until = self.finalizer.finalized_until
         else:
-            finalized_until = self.state.published
+            finalized_until = self.state.published()
         if finalized_until is not None:
             for processor in owned.values():
                 processor.drop_windows_until(finalized_until)
-        if self.rng.random() < 0.6:  # the checkpoint interval: not every step
-            for processor in owned.values():
-                self.state.persist(processor)
+        if 0 in owned and self.crashes and self.rng.random() < 0.05:
+            self.crash(worker)  # after the round, before its checkpoint: nothing was sent
+            return
+        if self.rng.random() < self.checkpoints:  # the checkpoint interval: not every step
+            self.checkpoint(worker)
             if 0 in owned:
-                self.state.published = self.finalizer.finalized_until
+                sent = self.finalizer.take_outbox()  # persisted: now they may go out
+                self.finals += sent
+                if sent and self.crashes and self.rng.random() < 0.1:
+                    self.crash(worker)  # sent, the emptied outbox not persisted: sent again
 
     def _steps_of(self, worker: int) -> None:
         for _ in range(self.rng.choice([0, 0, 1, 2])):
             self.step(worker)
 
     def move(self, partition: int, graceful: bool) -> None:
-        """A rebalance: the partition's owner persists its last state (or, if it is not the
-        finalizer's worker, dies without) and the other worker loads it from the shared state
-        at its next step; partition 0 takes the finalizer, and its persisted state, along.
-        (The finalizer's worker dying loses its finalizer state too: a restart republishes
-        identical finals, tests/e2e.)"""
+        """A rebalance: the partition's owner checkpoints everything it holds (the runtime's
+        `on_partitions_revoked`), or, if it is not the finalizer's worker, loses the partition
+        without (a worker that died; the finalizer's worker dying is `crash`), and the other
+        worker loads it from the shared state at its next step; partition 0 takes the
+        finalizer, and its persisted state, along."""
         old = self.owner[partition]
-        processor = self.processors[old].pop(partition, None)
-        if processor is not None and (graceful or old == self.owner[0]):
-            self.state.persist(processor)
+        if not graceful and old == self.owner[0]:
+            self.crash(old)
+            return
+        if graceful:
+            self.checkpoint(old)
+        self.processors[old].pop(partition, None)
         if partition == 0:
-            self.state.published = self.finalizer.finalized_until
-            self.finalizer = MetricsFinalizer(
-                CONFIG.window_ms,
-                500.0,
-                CONFIG.sample_size,
-                {"finalized_until": self.state.published},
-            )
+            self._reload_finalizer()
         self.owner[partition] = 1 - old
+
+    def checkpoint(self, worker: int) -> None:
+        """Persist the worker's partitions and, on the finalizer's worker, the finalizer (one
+        MULTI/EXEC in the runtime)."""
+        for processor in self.processors[worker].values():
+            self.state.persist(processor)
+        if self.owner[0] == worker:  # as bytes, as in Redis: a copy, not the live outbox
+            self.state.finalizer = orjson.loads(orjson.dumps(self.finalizer.to_state()))
+
+    def crash(self, worker: int) -> None:
+        """The finalizer's worker dies: its partitions and the finalizer resume from the
+        shared state on the other worker, the finalizer's unsent outbox included."""
+        for partition in list(self.processors[worker]):
+            del self.processors[worker][partition]
+            self.owner[partition] = 1 - worker
+        self._reload_finalizer()
+
+    def _reload_finalizer(self) -> None:
+        self.finalizer = MetricsFinalizer(
+            CONFIG.window_ms, 500.0, CONFIG.sample_size, dict(self.state.finalizer)
+        )
 
 
 def _traffic(rng: random.Random) -> list[tuple[int, float, list[dict[str, Any]]]]:
@@ -272,7 +305,8 @@ def _run(seed: int) -> tuple[Simulation, list[tuple[int, float, list[dict[str, A
         for worker in rng.sample([0, 1], 2):  # each ticks more often than the idle timeout
             sim.step(worker)
         sim.now += rng.choice([100.0, 200.0, 300.0])
-    for _ in range(2):  # both workers persist and learn the last finals
+    sim.crashes, sim.checkpoints = False, 1.0
+    for _ in range(2):  # both workers persist, learn and send the last finals
         sim.step(0)
         sim.step(1)
     return sim, bursts
@@ -291,9 +325,17 @@ def _expected(sim: Simulation, bursts: list[tuple[int, float, list[dict[str, Any
     return totals
 
 
+def _final_by_window(sim: Simulation) -> dict[tuple[str, str, int], dict[str, Any]]:
+    finals: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for record in sim.finals:
+        window = (record["agent_id"], record["agent_version"], record["window_start"])
+        assert finals.setdefault(window, record) == record, f"two different finals of {window}"
+    return finals
+
+
 def _published(sim: Simulation) -> Counter:
     totals: Counter = Counter()
-    for record in sim.finals:
+    for record in _final_by_window(sim).values():
         for field in ("interactions", "thumbs_up", "thumbs_down", "sessions"):
             totals[field] += record[field]
     return totals
@@ -303,7 +345,5 @@ def _published(sim: Simulation) -> Counter:
 @given(seed=st.integers(0, 2**32 - 1))
 def test_final_metrics_count_every_event_once(seed: int) -> None:
     sim, bursts = _run(seed)
-    windows = [(r["agent_id"], r["agent_version"], r["window_start"]) for r in sim.finals]
-    assert len(windows) == len(set(windows)), "a window was published as final twice"
     assert not any(p.sessions for worker in sim.processors for p in worker.values())
     assert _published(sim) == _expected(sim, bursts)

@@ -176,6 +176,23 @@ def test_late_contribution_goes_to_the_open_window(events: EventFactory) -> None
     assert starts == [0, 180_000]
 
 
+def test_a_restored_partition_counts_nothing_in_windows_already_published(
+    events: EventFactory,
+) -> None:
+    """The finalizer passed this partition while it was idle in memory (on the same worker: no
+    handshake) and published windows past its watermark; what a new owner counts for an old
+    session must still go to the earliest window not published, or it is dropped with it."""
+    drive = Driver()
+    drive.ingest(events.interaction(0), events.signal(1, "task_completed"))
+    drive.until(5)
+    drive.processor.drop_windows_until(T0 + 180_000)
+    drive.processor = _restored(drive.processor, drive.now)
+    other = EventFactory("s-2")
+    drive.ingest(other.interaction(10), other.signal(11, "task_completed"))
+    drive.until(12)
+    assert sorted(key[2] - T0 for key in drive.processor.windows) == [180_000]
+
+
 def test_state_round_trip_continues_identically(events: EventFactory) -> None:
     entries = [
         events.interaction(0),
