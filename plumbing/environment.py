@@ -41,6 +41,7 @@ PLAIN_VARIABLES: dict[str, str] = {
     "FEEDBACK_LOG_FORMAT": "plumbing.logs: text or json log lines of every process (--log-format)",
     "FEEDBACK_LOG_JSON": "plumbing.logs: deprecated, FEEDBACK_LOG_FORMAT=json",
     "FEEDBACK_SINK_CRASH_AT": "sinks.crash_points: test hook that kills the sink",
+    "FEEDBACK_PROCESSOR_CRASH_AT": "stream_processors.runtime: test hook that kills the worker",
     "FEEDBACK_E2E_KEEP_STACK_DATA": "tests/e2e: keep the private stack's data",
     "FEEDBACK_IMAGE_TAG": "docker-compose.yml: tag of the project's image",
 }

@@ -12,37 +12,18 @@ Unset in production; reading it costs one dict lookup per commit.
 """
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from plumbing.crash_points import CrashPoints
+
 __all__ = ["CRASH_ENV", "crash_point", "watch_for_new_files"]
 
 CRASH_ENV = "FEEDBACK_SINK_CRASH_AT"
-_hits: dict[str, int] = {}
-
-
-def _armed(point: str) -> bool:
-    spec = os.environ.get(CRASH_ENV)
-    if not spec:
-        return False
-    name, _, nth = spec.partition(":")
-    if name != point:
-        return False
-    _hits[point] = _hits.get(point, 0) + 1
-    return _hits[point] == int(nth or 1)
-
-
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def crash_point(point: str) -> None:
-    """Die here when the hook names this point (and this is its n-th hit)."""
-    if _armed(point):
-        _die()
+_POINTS = CrashPoints(CRASH_ENV)
+crash_point = _POINTS.crash
 
 
 def watch_for_new_files(table_dir: str) -> Callable[[], None] | None:
@@ -53,7 +34,7 @@ def watch_for_new_files(table_dir: str) -> Callable[[], None] | None:
     armed. A write that returns was not crashed (it wrote no file, or its commit beat the watch),
     so it does not count and the next write is watched instead. Only local tables can be watched.
     """
-    if not _armed("during_write"):
+    if not _POINTS.armed("during_write"):
         return None
     watcher = subprocess.Popen(
         [
@@ -70,6 +51,6 @@ def watch_for_new_files(table_dir: str) -> Callable[[], None] | None:
     def write_returned() -> None:
         watcher.kill()
         watcher.wait()
-        _hits["during_write"] -= 1
+        _POINTS.uncount("during_write")
 
     return write_returned

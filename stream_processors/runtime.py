@@ -47,6 +47,7 @@ from typing import Any
 import orjson
 from faust.types import TP, AppT
 
+from plumbing.crash_points import CrashPoints
 from schemas.extension import ExtensionEncoder
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, INTERACTIONS, METRICS, SIGNALS
@@ -81,6 +82,9 @@ _COMMIT_WAIT_S = 5.0
 # librdkafka keeps retrying an output this long beyond `max_outage_s`: it never gives up on
 # one during an outage the worker rides out.
 _OUTPUT_TIMEOUT_MARGIN_S = 60.0
+# Test hook (tests/e2e): FEEDBACK_PROCESSOR_CRASH_AT=finals_persisted[:n] kills the worker right
+# after the n-th checkpoint that persisted finals, before it sends them.
+CRASH_POINTS = CrashPoints("FEEDBACK_PROCESSOR_CRASH_AT")
 
 
 def _now_ms() -> float:
@@ -348,6 +352,8 @@ class ProcessorRuntime:
                 # Persisted by that checkpoint with the state that made them final (a forced
                 # checkpoint instead cost 16% of the catch-up throughput: finals are due at
                 # almost every step then).
+                if self.finalizer.outbox:
+                    CRASH_POINTS.crash("finals_persisted")
                 finals = self.finalizer.take_outbox()
                 self._send_metrics(producer, finals)
                 if finals:

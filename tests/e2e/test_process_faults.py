@@ -1,4 +1,4 @@
-"""Reliability scenarios 1, 2, 5 and 13: pipeline processes killed or moved mid-stream.
+"""Reliability scenarios 1, 2, 5, 13 and 14: pipeline processes killed or moved mid-stream.
 
 Each produces a known workload through the SDK into a private stack, breaks something while the
 events flow, lets the pipeline finish, and reconciles the lake with what was produced and what
@@ -34,6 +34,25 @@ def test_processor_killed_with_sigkill_mid_stream_then_restarted(pipeline: Pipel
 
     run_scenario(pipeline, scenario_traffic(SESSIONS, seed=101), kill_and_restart, rate=RATE)
     assert killed_mid_stream == [True], "the worker was killed after the producer had finished"
+
+
+def test_processor_killed_with_finals_persisted_but_not_sent(pipeline: Pipeline) -> None:
+    """The worker's crash hook SIGKILLs it right after the checkpoint that persisted its second
+    round of final metrics, before it sent them. Redis then counts those windows as published,
+    so nobody computes them again: the restarted worker must send them from the finalizer's
+    outbox (the reconciliation needs every window's final, with every count)."""
+    config = scenario_traffic(SESSIONS, seed=110)
+    pipeline.match_traffic(config)
+    crashing = pipeline.start_processor({"FEEDBACK_PROCESSOR_CRASH_AT": "finals_persisted:2"})
+    pipeline.start_sink()
+    pipeline.wait_ready()
+
+    def restart_after_crash(pipeline: Pipeline, producer: BackgroundProducer) -> None:
+        wait_for(lambda: not crashing.alive(), 90, "the worker to die with finals persisted")
+        assert crashing.process.returncode == -signal.SIGKILL, crashing.log_tail()
+        pipeline.start_processor()
+
+    run_scenario(pipeline, config, restart_after_crash, rate=RATE, already_started=True)
 
 
 def test_sink_killed_with_sigkill_mid_batch_then_restarted(pipeline: Pipeline) -> None:
