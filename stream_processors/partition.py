@@ -117,6 +117,10 @@ class PartitionProcessor:
         # event is waiting: the runtime must `hold_finals` before the next `advance`.
         self.exposed = False
         self.must_hold_finals = False
+        # Sessions that received an event the watermark had already passed (a backfill, a spool
+        # flushed after an outage), with the wall-clock time until which they wait for the rest
+        # of it before anything of theirs is applied: see `advance`.
+        self._late_until: dict[str, float] = {}
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -136,6 +140,10 @@ class PartitionProcessor:
             # Not dirty: a persisted entry without its session's row is a staged event (see
             # Session.to_state); a deleted row of an earlier session of that id stays deleted.
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
+        passed = self.watermark.value
+        if passed is not None and record["event_time"] < passed:
+            # Late: the session waits for the rest of what is arriving (copies included).
+            self._late_until[session.session_id] = now + self.config.idle_timeout_ms
         if not session.stage(entry):
             return False
         if self.exposed:
@@ -162,6 +170,12 @@ class PartitionProcessor:
 
         `caught_up`: the input topics of this partition read to their end (None: all);
         `expected`: all its input topics (see PartitionWatermark.advance).
+
+        A session that received an event the watermark had already passed waits until it has
+        received none for `idle_timeout` of wall clock, then applies what it holds in order:
+        its events arrive together but spread over steps (a backfill, a spool flushed after an
+        outage), and applied one step at a time its first turn, already far behind the
+        watermark, was abandoned at once and the rest of it refused as too late.
         """
         outputs = Outputs()
         watermark = self.watermark.advance(now, caught_up, expected)
@@ -182,11 +196,19 @@ class PartitionProcessor:
         watermark -= 1
         effects = _Effects(self, outputs)
         config = self.config
-        due_heap, scheduled = self._due, self._scheduled
+        due_heap, scheduled, late_until = self._due, self._scheduled, self._late_until
+        waiting: list[tuple[int, str]] = []
         while due_heap and due_heap[0][0] <= watermark:
             due, session_id = heapq.heappop(due_heap)
             if scheduled.get(session_id) != due:
                 continue  # a stale entry: the session's live one is elsewhere in the heap
+            if late_until:
+                until = late_until.get(session_id)
+                if until is not None:
+                    if until > now:
+                        waiting.append((due, session_id))  # the rest of its late events
+                        continue
+                    del late_until[session_id]
             del scheduled[session_id]
             session = self.sessions[session_id]
             released = session.advance(
@@ -201,6 +223,8 @@ class PartitionProcessor:
             if next_due is not None:
                 # Never again at or below this watermark: that would loop forever.
                 self._schedule(session_id, max(next_due, watermark + 1))
+        for item in waiting:
+            heapq.heappush(due_heap, item)
         if self.frozen_before != watermark:
             self.frozen_before = watermark
             self._progress_dirty = True
@@ -304,6 +328,7 @@ class PartitionProcessor:
     def _forget(self, session_id: str) -> None:
         self._release(session_id, self.sessions.pop(session_id).kept_entries())
         self._scheduled.pop(session_id, None)
+        self._late_until.pop(session_id, None)
         self._dirty_sessions.discard(session_id)
         self._deleted_sessions.add(session_id)
 
@@ -375,11 +400,17 @@ class PartitionProcessor:
                 bound_of_progress(progress)
             )
         rows = {state["session_id"]: state for state in sessions}
+        passed = processor.watermark.value
         for session_id in sorted(rows.keys() | entries.keys()):
             session = Session.from_state(
                 rows.get(session_id), entries.get(session_id, {}), session_id
             )
             processor.sessions[session_id] = session
+            if passed is not None and any(
+                e["record"]["event_time"] < passed for e in session.staged
+            ):
+                # Late events that were waiting for the rest of theirs: which is read again.
+                processor._late_until[session_id] = now + config.idle_timeout_ms
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
                 processor._schedule(session_id, due)

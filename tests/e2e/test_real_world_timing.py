@@ -1,10 +1,12 @@
 """Ordinary real-world timing through the real pipeline (docs/semantics.md): the README's
 example, one event time shared by a turn, its feedback and its signal, a turn that reaches Kafka
-after its closing signal, a broken clock, and a backlog sent at full speed into an idle worker.
+after its closing signal, a broken clock, a backlog sent at full speed into an idle worker, and a
+backfill of history sent into a worker busy with live traffic.
 
 Each case runs a real worker and the real sink on the private stack and reads the lake back.
 """
 
+import threading
 import time
 import uuid
 from collections import Counter
@@ -184,3 +186,93 @@ def test_a_backlog_sent_at_full_speed_into_an_idle_worker(pipeline: Pipeline) ->
     result = run_scenario(pipeline, config, rate=0.0, already_started=True)
     span_h = (result.produced.last_event_time - config.start_time_ms) / 3_600_000
     assert span_h > 0.5
+
+
+BACKFILL_SESSIONS = 80
+
+
+def _live_traffic(client: FeedbackClient, stop: threading.Event, turns: set[str]) -> None:
+    """README sessions stamped with the wall clock, until `stop`: every partition busy."""
+    while not stop.is_set():
+        turns.add(_readme_session(client, f"live-{uuid.uuid4().hex}", None))
+        time.sleep(0.01)
+
+
+def _backfill_session(
+    client: FeedbackClient, index: int, start_ms: int
+) -> tuple[str, tuple[str, set[str]]]:
+    """One session of history, its events sent in order: 1-3 turns 20 s apart, a thumbs-up on
+    the first, then task_completed (every fourth session has none: abandoned). Returns its id,
+    the outcome it must get and its turns."""
+    session_id = f"backfill-{index}-{uuid.uuid4().hex}"
+    at = start_ms + index * 7_000
+    turns = []
+    for turn_index in range(1 + index % 3):
+        turns.append(
+            client.log_interaction(
+                session_id=session_id,
+                turn_index=turn_index,
+                agent_id="support-bot",
+                agent_version="1.3.0",
+                model="acme-llm-large",
+                prompt=f"question {turn_index}",
+                response=f"answer {turn_index}",
+                latency_ms=700,
+                event_time=at + turn_index * 20_000,
+            )
+        )
+        if turn_index == 0:
+            client.log_feedback(
+                session_id=session_id,
+                interaction_id=turns[0],
+                kind="thumbs",
+                thumbs_up=True,
+                event_time=at + 5_000,
+            )
+    if index % 4 == 3:
+        return session_id, ("abandoned", set(turns))
+    client.log_signal(session_id=session_id, kind="task_completed", event_time=at + 50_000)
+    return session_id, ("completed", set(turns))
+
+
+def test_a_backfill_sent_into_a_worker_busy_with_live_traffic(pipeline: Pipeline) -> None:
+    """Live traffic keeps every partition's watermark at the wall clock while sessions two hours
+    old are sent as fast as the SDK goes, each session's events in order (history loaded into a
+    running pipeline, an agent's spool flushed after an outage). Their events are read over
+    several steps, all long after the watermark passed them: every backfilled session must keep
+    its turns, its feedback and its outcome, and nothing may be refused as too late."""
+    client = _start(pipeline)
+    live_client = FeedbackClient(
+        producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir / "live"),
+        registry=CollectorRegistry(),
+    )
+    stop, live_turns = threading.Event(), set[str]()
+    live = threading.Thread(target=_live_traffic, args=(live_client, stop, live_turns))
+    with live_client:
+        live.start()
+        try:
+            time.sleep(3.0)  # every partition's watermark follows the live traffic
+            start_ms = int(time.time() * 1000) - 2 * 3_600_000
+            with client:
+                expected = dict(
+                    _backfill_session(client, index, start_ms) for index in range(BACKFILL_SESSIONS)
+                )
+            time.sleep(2.0)
+        finally:
+            stop.set()
+            live.join()
+    backfilled = {turn for _, turns in expected.values() for turn in turns}
+    snapshot = _lake_turns(pipeline, len(backfilled) + len(live_turns))
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    assert set(latest) == backfilled | live_turns
+    too_late = [d for d in snapshot.dead_letters if d["reason"] == "too_late"]
+    assert too_late == []
+    assert {outcome for outcome, _ in expected.values()} == {"completed", "abandoned"}
+    for session_id, (outcome, turns) in expected.items():
+        records = [latest[turn] for turn in turns]
+        assert {r["session_id"] for r in records} == {session_id}
+        assert {r["session_outcome"] for r in records} == {outcome}, session_id
+        assert {r["session_turns"] for r in records} == {len(turns)}, session_id
+        first = min(records, key=lambda r: r["turn_index"])
+        assert [f["thumbs_up"] for f in first["feedback"]] == [True], session_id

@@ -45,6 +45,11 @@ class Driver:
         self.outputs.extend(out)
         return out
 
+    def wait_for_late_sessions(self) -> None:
+        """Let the wall clock pass the wait of sessions that received an event the watermark had
+        passed (the idle timeout); `until` keeps the watermark where it puts it."""
+        self.now += self.processor.config.idle_timeout_ms
+
 
 def test_terminal_signal_closes_with_its_outcome(events: EventFactory) -> None:
     drive = Driver()
@@ -171,6 +176,9 @@ def test_late_contribution_goes_to_the_open_window(events: EventFactory) -> None
     drive.until(200)
     other = EventFactory("s-2")
     drive.ingest(other.interaction(5))  # event time far behind the watermark
+    drive.until(201)
+    assert sorted(key[2] - T0 for key in drive.processor.windows) == [0]  # waits (late)
+    drive.wait_for_late_sessions()  # nothing more of its session for the idle timeout
     drive.until(201)
     starts = sorted(key[2] - T0 for key, w in drive.processor.windows.items())
     assert starts == [0, 180_000]

@@ -63,6 +63,7 @@ def test_a_turn_that_arrives_after_its_closing_signal_is_joined(events: EventFac
     out = drive.until(5)
     assert out.enriched == [] and out.too_late == []  # the feedback waits for a turn
     drive.ingest(turn)
+    drive.wait_for_late_sessions()  # it came after the watermark passed it
     out = drive.until(6)
     assert out.too_late == []
     latest = out.enriched[-1]
@@ -81,6 +82,7 @@ def test_a_late_turn_revises_the_other_turns(events: EventFactory) -> None:
     drive.ingest(first, events.signal(4, "task_completed"))
     assert [r["revision"] for r in drive.until(5).enriched] == [0]
     drive.ingest(late)
+    drive.wait_for_late_sessions()  # it came after the watermark passed it
     out = drive.until(6)
     assert {(r["event_id"], r["revision"], r["session_turns"]) for r in out.enriched} == {
         (first["record"]["event_id"], 1, 2),
@@ -147,6 +149,7 @@ def test_waiting_feedback_survives_a_restart(events: EventFactory) -> None:
     drive.processor = restored
     drive.until(5.5)
     drive.ingest(turn)
+    drive.wait_for_late_sessions()  # it came after the watermark passed it
     out = drive.until(6)
     assert out.too_late == []
     assert [f["thumbs_up"] for f in out.enriched[-1]["feedback"]] == [True]

@@ -1,0 +1,199 @@
+"""Sessions whose events all come after the watermark passed them: a backfill of history sent
+into a worker busy with live traffic, an agent's spool flushed after an outage. Their events
+arrive together but spread over the worker's steps; each such session waits until none of its
+events has arrived for the idle timeout, then applies them in order (docs/semantics.md, "Events
+that come after the watermark passed them")."""
+
+import dataclasses
+import itertools
+import random
+from collections import defaultdict
+from typing import Any
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from stream_processors.partition import PartitionConfig, PartitionProcessor
+from tests.unit.stream_processors.conftest import EventFactory
+from tests.unit.stream_processors.test_arrival_order import (
+    CONFIG,
+    TOPICS,
+    _backlog,
+    _differences,
+)
+from tests.unit.stream_processors.test_partition import CONFIG as DRIVER_CONFIG
+from tests.unit.stream_processors.test_partition import Driver
+
+HOURS_AHEAD_S = 10 * 3600.0  # how far live traffic has moved the watermark past the backfill
+
+
+def _live(driver: Driver) -> None:
+    """Live traffic of another session on every input: the watermark hours ahead."""
+    live = EventFactory("live")
+    driver.ingest(
+        live.interaction(HOURS_AHEAD_S),
+        live.feedback(HOURS_AHEAD_S, thumbs_up=True),
+        live.signal(HOURS_AHEAD_S, "task_completed"),
+    )
+    driver.until(HOURS_AHEAD_S)
+
+
+def test_a_flushed_session_read_over_several_steps_keeps_every_turn() -> None:
+    """Its first turn alone in one step used to close it as abandoned at once (its activity was
+    far behind the watermark) and refuse its second turn and its completion as too late."""
+    drive = Driver()
+    _live(drive)
+    spooled = EventFactory("spooled")
+    first, second = spooled.interaction(10, 0), spooled.interaction(40, 1)
+    drive.ingest(first)
+    assert len(drive.until(HOURS_AHEAD_S)) == 0  # waits for the rest of it
+    drive.now += 0.5 * DRIVER_CONFIG.idle_timeout_ms
+    drive.ingest(second, spooled.signal(50, "task_completed"))
+    assert len(drive.until(HOURS_AHEAD_S)) == 0
+    drive.now += 0.9 * DRIVER_CONFIG.idle_timeout_ms  # 1.4 timeouts after the first turn
+    assert len(drive.until(HOURS_AHEAD_S)) == 0
+    drive.wait_for_late_sessions()
+    out = drive.until(HOURS_AHEAD_S)
+    assert out.too_late == []
+    assert [(r["turn_index"], r["session_outcome"], r["revision"]) for r in out.enriched] == [
+        (0, "completed", 0),
+        (1, "completed", 0),
+    ]
+    assert out.inferred_signals == []
+
+
+def test_a_flushed_session_older_than_its_grace_keeps_its_feedback() -> None:
+    """Feedback first, then the turn, then the signal, each in its own step, hours older than
+    the grace period: applied together, the feedback joins its turn (one at a time, the session
+    was closed and forgotten before its feedback could join)."""
+    drive = Driver()
+    _live(drive)
+    spooled = EventFactory("spooled")
+    turn = spooled.interaction(10)
+    drive.ingest(spooled.feedback(12, interaction_id=turn["record"]["event_id"], thumbs_up=False))
+    drive.until(HOURS_AHEAD_S)
+    drive.ingest(turn)
+    drive.until(HOURS_AHEAD_S)
+    drive.ingest(spooled.signal(13, "task_failed"))
+    drive.until(HOURS_AHEAD_S)
+    drive.wait_for_late_sessions()
+    out = drive.until(HOURS_AHEAD_S)
+    assert out.too_late == []
+    [record] = out.enriched
+    assert record["session_outcome"] == "failed"
+    assert [f["thumbs_up"] for f in record["feedback"]] == [False]
+    assert "spooled" not in drive.processor.sessions  # closed, past its grace: forgotten
+
+
+def test_a_late_session_restored_mid_flush_still_waits() -> None:
+    """A worker that stops while a late session waits: its new owner reads the rest of it again
+    after the checkpoint, and the session waits for it again."""
+    drive = Driver()
+    _live(drive)
+    spooled = EventFactory("spooled")
+    drive.ingest(spooled.interaction(10, 0))
+    drive.until(HOURS_AHEAD_S)
+    changes = drive.processor.dirty_state()
+    entries: dict[str, dict[str, Any]] = defaultdict(dict)
+    for (session_id, event_id), entry in changes.entries.items():
+        entries[session_id][event_id] = entry
+    drive.processor = PartitionProcessor.from_state(
+        0,
+        DRIVER_CONFIG,
+        drive.now,
+        changes.progress,
+        iter(changes.sessions.values()),
+        iter(()),
+        entries,
+    )
+    assert len(drive.until(HOURS_AHEAD_S)) == 0
+    drive.ingest(spooled.interaction(40, 1), spooled.signal(50, "task_completed"))
+    drive.wait_for_late_sessions()
+    out = drive.until(HOURS_AHEAD_S)
+    assert out.too_late == []
+    assert {r["session_outcome"] for r in out.enriched} == {"completed"}
+    assert len(out.enriched) == 2
+
+
+def _live_backlog() -> dict[str, list[dict[str, Any]]]:
+    live = EventFactory("live")
+    return {
+        "interaction": [live.interaction(HOURS_AHEAD_S)],
+        "feedback": [live.feedback(HOURS_AHEAD_S, thumbs_up=True)],
+        "signal": [live.signal(HOURS_AHEAD_S, "task_completed")],
+    }
+
+
+def _run_backfill(
+    live: dict[str, list[dict[str, Any]]],
+    backfill: dict[str, list[dict[str, Any]]],
+    schedule: random.Random,
+    config: PartitionConfig = CONFIG,
+) -> tuple[Any, dict[str, list[float]]]:
+    """Live traffic first, then the backfill as a consumer reads it: a few messages of every
+    topic per step, pauses of up to 0.6 idle timeouts between steps. Returns the run and the
+    wall-clock arrival times of each session's events."""
+    processor = PartitionProcessor(0, config, now=0)
+    outputs: list[Any] = []
+    offsets = dict.fromkeys(TOPICS, 0)
+    now = 0.0
+    for topic in TOPICS:
+        for entry in live[topic]:
+            offsets[topic] += 1
+            processor.ingest(topic, offsets[topic], entry, now)
+    outputs.append(processor.advance(now, None, TOPICS))
+    arrivals: dict[str, list[float]] = defaultdict(list)
+    positions = dict.fromkeys(TOPICS, 0)
+    while any(positions[t] < len(backfill[t]) for t in TOPICS):
+        now += schedule.choice([0.0, 100.0, 200.0, 600.0])
+        for topic in TOPICS:
+            for entry in backfill[topic][
+                positions[topic] : positions[topic] + schedule.randint(0, 4)
+            ]:
+                positions[topic] += 1
+                offsets[topic] += 1
+                processor.ingest(topic, offsets[topic], entry, now)
+                arrivals[entry["record"]["session_id"]].append(now)
+        outputs.append(processor.advance(now, TOPICS, TOPICS))
+    while processor.sessions and now < 10_000_000:
+        now += 900.0
+        outputs.append(processor.advance(now, TOPICS, TOPICS))
+    return (processor, outputs), arrivals
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1))
+def test_a_backfill_into_a_busy_partition_gives_the_reference_results(
+    seed: int, schedule: int
+) -> None:
+    """Turns, outcomes, labels and too-late dead letters equal the batch reference's whenever
+    no session's events reach the worker more than the idle timeout apart. (Metric counts of
+    windows the watermark had passed go to the earliest open window: not compared.)"""
+    live, backfill = _live_backlog(), _backlog(seed, sessions=4)
+    run, arrivals = _run_backfill(live, backfill, random.Random(schedule))
+    assume(
+        all(
+            later - earlier < CONFIG.idle_timeout_ms
+            for times in arrivals.values()
+            for earlier, later in itertools.pairwise(times)
+        )
+    )
+    merged = {topic: live[topic] + backfill[topic] for topic in TOPICS}
+    assert _differences(merged, run, metrics=False) == []
+
+
+def test_the_backfill_property_is_not_vacuous() -> None:
+    """The same reading, with sessions that wait for less than the pauses between steps (an
+    idle timeout of 1 ms), differs from the reference: sessions abandoned before their later
+    turns and signals arrived, which were refused as too late."""
+    live, backfill = _live_backlog(), _backlog(11, sessions=8)
+    merged = {t: live[t] + backfill[t] for t in TOPICS}
+    run, _ = _run_backfill(live, backfill, random.Random(3))
+    assert _differences(merged, run, metrics=False) == []
+    _, outputs = run
+    turns = {r["event_id"] for out in outputs for r in out.enriched}
+    assert {e["record"]["event_id"] for e in backfill["interaction"]} <= turns
+    impatient = dataclasses.replace(CONFIG, idle_timeout_ms=1)
+    run, _ = _run_backfill(live, backfill, random.Random(3), impatient)
+    differences = _differences(merged, run, metrics=False)
+    assert any("dead letter not expected" in d for d in differences), differences
