@@ -101,6 +101,8 @@ def test_a_woken_partition_holds_the_finals_once_its_hold_is_flushed(
     assert processor.held_until == 10**13 and not processor.exposed
     before = set(processor.windows)
     processor.advance(200_100, TOPICS, TOPICS)
+    assert set(processor.windows) == before  # late: its session waits for the rest of it
+    processor.advance(200_000 + CONFIG.idle_timeout_ms, TOPICS, TOPICS)
     counted = set(processor.windows) - before
     assert counted, "the late turn was not counted anywhere"
     assert all(start + CONFIG.window_ms > 10**13 for _, _, start in counted)
