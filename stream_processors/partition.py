@@ -129,19 +129,35 @@ class PartitionProcessor:
         self.offsets[topic] = max(offset, self.offsets.get(topic, -1))
         self._progress_dirty = True
 
-    def ingest(self, topic: str, offset: int, entry: dict[str, Any], now: float) -> bool:
-        """Stage one decoded event; False when it is a duplicate (same event_id)."""
+    def ingest(
+        self,
+        topic: str,
+        offset: int,
+        entry: dict[str, Any],
+        now: float,
+        sent_at: int | None = None,
+    ) -> bool:
+        """Stage one decoded event; False when it is a duplicate (same event_id).
+
+        `sent_at` (epoch ms): when it was sent, i.e. its Kafka timestamp, or the worker's clock
+        if that is earlier. The watermark counts an event time after it as `sent_at`: an agent
+        whose clock runs minutes fast (within the intake's `max_future_skew_s`) moved the
+        watermark ahead of every other agent's events, and their sessions were abandoned before
+        their next turns arrived. Its own events then wait until real time reaches them.
+        """
         self.skip(topic, offset)
         self.idle_empty = False
         record = entry["record"]
-        self.watermark.observe(topic, record["event_time"], now)
+        event_time = record["event_time"]
+        observed = event_time if sent_at is None or event_time <= sent_at else sent_at
+        self.watermark.observe(topic, observed, now)
         session = self.sessions.get(record["session_id"])
         if session is None:
             # Not dirty: a persisted entry without its session's row is a staged event (see
             # Session.to_state); a deleted row of an earlier session of that id stays deleted.
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
         passed = self.watermark.value
-        if passed is not None and record["event_time"] < passed:
+        if passed is not None and event_time < passed:
             # Late: the session waits for the rest of what is arriving (copies included).
             self._late_until[session.session_id] = now + self.config.idle_timeout_ms
         if not session.stage(entry):

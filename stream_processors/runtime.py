@@ -465,7 +465,7 @@ class ProcessorRuntime:
             "src": [message.topic, partition, message.offset, timestamp],
             "value": message.value,  # the original bytes: persisted as they are, see _persist
         }
-        if not processor.ingest(message.topic, message.offset, entry, now):
+        if not processor.ingest(message.topic, message.offset, entry, now, sent_at):
             self.stats["duplicates"] += 1
             telemetry.DUPLICATES.inc()
         elif late:

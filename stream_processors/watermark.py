@@ -29,7 +29,9 @@ after a stretch in which the worker could not look (a step blocked on an unreach
 source counts as silent from that moment only. Otherwise, when a broker comes back, a topic whose
 producer has not resent yet looks long silent, and the watermark passes the events the producer
 still holds. Without offset information (`caught_up` None), silence alone is taken as the end.
-Events refused at intake (a future `event_time`) are never observed. The watermark never goes back.
+Events refused at intake (a future `event_time`) are never observed, and the partition observes
+an event time no later than when its event was sent (`PartitionProcessor.ingest`). The watermark
+never goes back.
 """
 
 from collections.abc import Collection

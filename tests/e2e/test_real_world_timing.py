@@ -1,7 +1,7 @@
 """Ordinary real-world timing through the real pipeline (docs/semantics.md): the README's
 example, one event time shared by a turn, its feedback and its signal, a turn that reaches Kafka
-after its closing signal, a broken clock, a backlog sent at full speed into an idle worker, and a
-backfill of history sent into a worker busy with live traffic.
+after its closing signal, a broken clock, a clock that runs fast, a backlog sent at full speed
+into an idle worker, and a backfill of history sent into a worker busy with live traffic.
 
 Each case runs a real worker and the real sink on the private stack and reads the lake back.
 """
@@ -276,3 +276,50 @@ def test_a_backfill_sent_into_a_worker_busy_with_live_traffic(pipeline: Pipeline
         assert {r["session_turns"] for r in records} == {len(turns)}, session_id
         first = min(records, key=lambda r: r["turn_index"])
         assert [f["thumbs_up"] for f in first["feedback"]] == [True], session_id
+
+
+def test_an_agent_whose_clock_runs_fast_does_not_close_other_sessions(pipeline: Pipeline) -> None:
+    """One agent stamps its events 30 s ahead of real time (accepted: within the intake's
+    max_future_skew_s), on every topic; sessions close after 20 s without activity. The other
+    agents' sessions, two turns 3 s apart, must keep both turns: a watermark moved 30 s ahead by
+    the fast clock abandoned them after their first turn and refused the rest as too late."""
+    pipeline.start_processor({"FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "20"})
+    pipeline.start_sink()
+    pipeline.wait_ready()
+    settings = producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir)
+    client = FeedbackClient(settings, registry=CollectorRegistry())
+    fast_turns: set[str] = set()
+    normal: dict[str, set[str]] = {}
+    with client:
+        for index in range(12):
+            ahead = int(time.time() * 1000) + 30_000
+            fast_turns.add(_readme_session(client, f"fast-clock-{index}-{uuid.uuid4().hex}", ahead))
+            session_id = f"on-time-{index}-{uuid.uuid4().hex}"
+            normal[session_id] = {_on_time_turn(client, session_id, 0)}
+            client.flush()
+            time.sleep(3.0)
+            normal[session_id].add(_on_time_turn(client, session_id, 1))
+            client.log_signal(session_id=session_id, kind="task_completed")
+    on_time = {turn for turns in normal.values() for turn in turns}
+    snapshot = _lake_turns(pipeline, len(on_time) + len(fast_turns), timeout_s=120)
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    for session_id, turns in normal.items():
+        assert {(latest[t]["session_outcome"], latest[t]["session_turns"]) for t in turns} == {
+            ("completed", 2)
+        }, session_id
+    assert {latest[t]["session_outcome"] for t in fast_turns} == {"completed"}
+
+
+def _on_time_turn(client: FeedbackClient, session_id: str, turn_index: int) -> str:
+    return client.log_interaction(
+        session_id=session_id,
+        turn_index=turn_index,
+        agent_id="travel-planner",
+        agent_version="2.0.0",
+        model="acme-llm-small",
+        prompt=f"question {turn_index}",
+        response=f"answer {turn_index}",
+        latency_ms=400,
+    )

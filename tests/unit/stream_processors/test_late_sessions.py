@@ -2,7 +2,8 @@
 into a worker busy with live traffic, an agent's spool flushed after an outage. Their events
 arrive together but spread over the worker's steps; each such session waits until none of its
 events has arrived for the idle timeout, then applies them in order (docs/semantics.md, "Events
-that come after the watermark passed them")."""
+that come after the watermark passed them"). And what made every other agent's events late: an
+agent whose clock runs fast moves the watermark no further than when its events were sent."""
 
 import dataclasses
 import itertools
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from stream_processors.partition import PartitionConfig, PartitionProcessor
-from tests.unit.stream_processors.conftest import EventFactory
+from tests.unit.stream_processors.conftest import T0, EventFactory
 from tests.unit.stream_processors.test_arrival_order import (
     CONFIG,
     TOPICS,
@@ -197,3 +198,43 @@ def test_the_backfill_property_is_not_vacuous() -> None:
     run, _ = _run_backfill(live, backfill, random.Random(3), impatient)
     differences = _differences(merged, run, metrics=False)
     assert any("dead letter not expected" in d for d in differences), differences
+
+
+def _fast_clock_run(cap: bool) -> list[Any]:
+    """An agent whose clock runs 100 s fast sends a session on every topic; another agent's
+    session has two turns 30 s apart (abandonment after 60 s). Returns every output."""
+    processor = PartitionProcessor(0, CONFIG, now=0)
+    normal, fast = EventFactory("normal"), EventFactory("fast")
+    arrivals = [  # (wall clock ms since T0: when it was sent and read, topic, entry)
+        (0, "interaction", normal.interaction(0.0, 0)),
+        (0, "interaction", fast.interaction(100.0)),
+        (0, "feedback", fast.feedback(100.0, thumbs_up=True)),
+        (0, "signal", fast.signal(100.0, "task_completed")),
+        (30_000, "interaction", normal.interaction(30.0, 1)),
+        (31_000, "signal", normal.signal(31.0, "task_completed")),
+    ]
+    outputs, offset = [], 0
+    for wall in range(0, 400_000, 500):
+        for sent, topic, entry in arrivals:
+            if sent == wall:
+                offset += 1
+                processor.ingest(topic, offset, entry, wall, T0 + sent if cap else None)
+        outputs.append(processor.advance(wall, TOPICS, TOPICS))
+    return outputs
+
+
+def test_a_fast_clock_moves_the_watermark_no_further_than_when_its_events_were_sent() -> None:
+    outputs = _fast_clock_run(cap=True)
+    latest = {r["event_id"]: r for out in outputs for r in out.enriched}
+    assert [e for out in outputs for e in out.too_late] == []
+    assert sorted(
+        (r["session_id"], r["session_outcome"], r["session_turns"]) for r in latest.values()
+    ) == [
+        ("fast", "completed", 1),
+        ("normal", "completed", 2),
+        ("normal", "completed", 2),
+    ]
+    # Without the cap its events took the watermark 100 s ahead: the other session was
+    # abandoned after its first turn, and its second turn and completion refused.
+    uncapped = _fast_clock_run(cap=False)
+    assert len([e for out in uncapped for e in out.too_late]) == 2
