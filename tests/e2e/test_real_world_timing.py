@@ -209,17 +209,7 @@ def _backfill_session(
     turns = []
     for turn_index in range(1 + index % 3):
         turns.append(
-            client.log_interaction(
-                session_id=session_id,
-                turn_index=turn_index,
-                agent_id="support-bot",
-                agent_version="1.3.0",
-                model="acme-llm-large",
-                prompt=f"question {turn_index}",
-                response=f"answer {turn_index}",
-                latency_ms=700,
-                event_time=at + turn_index * 20_000,
-            )
+            _numbered_turn(client, session_id, turn_index, event_time=at + turn_index * 20_000)
         )
         if turn_index == 0:
             client.log_feedback(
@@ -295,10 +285,10 @@ def test_an_agent_whose_clock_runs_fast_does_not_close_other_sessions(pipeline: 
             ahead = int(time.time() * 1000) + 30_000
             fast_turns.add(_readme_session(client, f"fast-clock-{index}-{uuid.uuid4().hex}", ahead))
             session_id = f"on-time-{index}-{uuid.uuid4().hex}"
-            normal[session_id] = {_on_time_turn(client, session_id, 0)}
+            normal[session_id] = {_numbered_turn(client, session_id, 0)}
             client.flush()
             time.sleep(3.0)
-            normal[session_id].add(_on_time_turn(client, session_id, 1))
+            normal[session_id].add(_numbered_turn(client, session_id, 1))
             client.log_signal(session_id=session_id, kind="task_completed")
     on_time = {turn for turns in normal.values() for turn in turns}
     snapshot = _lake_turns(pipeline, len(on_time) + len(fast_turns), timeout_s=120)
@@ -312,7 +302,8 @@ def test_an_agent_whose_clock_runs_fast_does_not_close_other_sessions(pipeline: 
     assert {latest[t]["session_outcome"] for t in fast_turns} == {"completed"}
 
 
-def _on_time_turn(client: FeedbackClient, session_id: str, turn_index: int) -> str:
+def _numbered_turn(client: FeedbackClient, session_id: str, turn_index: int, **extra: Any) -> str:
+    """A turn of a session of several (the README example's is always turn 0)."""
     return client.log_interaction(
         session_id=session_id,
         turn_index=turn_index,
@@ -322,4 +313,5 @@ def _on_time_turn(client: FeedbackClient, session_id: str, turn_index: int) -> s
         prompt=f"question {turn_index}",
         response=f"answer {turn_index}",
         latency_ms=400,
+        **extra,
     )
