@@ -45,10 +45,6 @@ app = typer.Typer(
 
 # Commands that read a demo's outputs: without a namespace they read the last demo's.
 _FOLLOW_LAST_DEMO = frozenset({"lake", "curate", "dashboard", "monitor", "verify"})
-# Short-lived commands that read Delta tables through delta-rs and Arrow: `run` ends them
-# without the native libraries' teardown (see `run`).
-_LAKE_READERS = frozenset({"lake", "curate", "monitor", "verify", "compare"})
-_invoked: list[str] = []
 
 
 @app.callback()
@@ -100,8 +96,6 @@ def main(
         raise typer.Exit(code=exc.exit_code) from None
     if os.environ.get("FEEDBACK_LOG_LEVEL") or os.environ.get("FEEDBACK_LOG_FORMAT"):
         configure_logging()  # every command; those that run a service set it up again
-    if ctx.invoked_subcommand:
-        _invoked.append(ctx.invoked_subcommand)
     if ctx.invoked_subcommand in _FOLLOW_LAST_DEMO:
         set_fallback_namespace(read_last_namespace(), _say_last_namespace)
 
@@ -133,22 +127,24 @@ app.command("verify")(verify)
 
 
 def run() -> None:
-    """The `feedbackctl` command: `app`, then, for a lake reader, an exit that skips the native
-    libraries' teardown.
+    """The `feedbackctl` command: `app`, then an exit that skips the native libraries' teardown.
 
     Arrow's and delta-rs's native thread pools can still hold a joinable thread when the
     interpreter tears the process down; `std::terminate` then aborts a command that has already
-    printed its whole result (exit 134; apache/arrow#34314 and #39862 are open upstream; it
-    failed the README's `feedbackctl verify` in CI about once in 25 runs). A lake reader has
-    nothing left to do after its command: the Python exit handlers run (the SDK's flush among
-    them), the output is flushed, and `os._exit` ends the process with the command's code.
+    done its work (exit 134 or -6; apache/arrow#34314 and #39862 are open upstream). It failed
+    the README's `feedbackctl verify` in CI about once in 25 runs, and later `feedbackctl demo`,
+    which reads the lake for its summary. Every command reaches Arrow somewhere (the lake, the
+    sink's writes, the demo's summary), so none goes through that teardown: once the command has
+    returned, the Python exit handlers run (the SDK's flush and logging's among them), the
+    output is flushed, and `os._exit` ends the process with the command's code. A command that
+    left a Python thread running exits through the interpreter, which waits for it.
     """
     try:
         app()
         code = 0
     except SystemExit as done:
         code = _exit_code(done.code)
-    if not _invoked or _invoked[0] not in _LAKE_READERS or _threads_left():
+    if _threads_left():
         sys.exit(code)  # the interpreter's own exit: waits for threads, runs every handler
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

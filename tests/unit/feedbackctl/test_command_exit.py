@@ -1,4 +1,5 @@
-"""`feedbackctl`'s exit for lake readers: the command's code, its output, the exit handlers."""
+"""`feedbackctl`'s exit without the native teardown: the command's code, its output, the exit
+handlers."""
 
 import os
 import subprocess
@@ -53,10 +54,17 @@ def test_a_lake_reader_runs_the_exit_handlers_and_flushes_its_output(tmp_path: P
     assert (tmp_path / "handler-ran").read_text() == "yes"
 
 
-def test_other_commands_exit_through_the_interpreter_with_their_code(tmp_path: Path) -> None:
+def test_every_command_ends_without_the_interpreters_teardown(tmp_path: Path) -> None:
+    """Not only lake readers: `demo` reads the lake for its summary and aborted at exit in CI."""
     done = run_feedbackctl(
         """
-        import atexit, sys
+        import atexit, os, sys
+
+        class TornDown:  # the interpreter's teardown would destroy it; os._exit does not
+            def __del__(self, write=os.write):
+                write(1, b"torn down")
+
+        marker = TornDown()
         atexit.register(lambda: print("handler ran"))
         sys.argv = ["feedbackctl", "topics", "--no-such-option"]
         from feedbackctl.main import run
@@ -67,3 +75,26 @@ def test_other_commands_exit_through_the_interpreter_with_their_code(tmp_path: P
     assert done.returncode == 2
     assert "No such option" in done.stderr
     assert done.stdout.strip() == "handler ran"
+
+
+def test_a_command_that_left_a_thread_running_exits_through_the_interpreter(
+    tmp_path: Path,
+) -> None:
+    """`os._exit` would kill the thread mid-work; the interpreter's exit waits for it."""
+    done = run_feedbackctl(
+        """
+        import os, sys, threading, time
+        from feedbackctl.main import run
+
+        def work(write=os.write):
+            time.sleep(0.5)
+            write(1, b"thread finished")
+
+        threading.Thread(target=work).start()  # not a daemon thread: the exit waits for it
+        sys.argv = ["feedbackctl", "topics", "--no-such-option"]
+        run()
+        """,
+        tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stdout.startswith("thread finished")
