@@ -15,14 +15,22 @@ import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
 
 from local_stack.exceptions import StackError
 from local_stack.replication import min_insync_replicas, replication_factor_for
 from plumbing.kafka_security import kafka_client_config
 from schemas.topics import TOPICS, TopicSpec
 
-__all__ = ["ensure_topics", "topic_config"]
+__all__ = ["ensure_topics", "set_topic_config", "topic_config"]
 
 
 def topic_config(spec: TopicSpec, replication_factor: int) -> dict[str, str]:
@@ -81,6 +89,28 @@ def ensure_topics(
         timeout_s,
     )
     return created
+
+
+def set_topic_config(
+    bootstrap_servers: str, names: Iterable[str], config: dict[str, str], timeout_s: float = 30.0
+) -> None:
+    """Set `config` on existing topics, leaving their other settings as they are."""
+    entries = [
+        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+        for key, value in config.items()
+    ]
+    resources = [
+        ConfigResource(ResourceType.TOPIC, name, incremental_configs=entries) for name in names
+    ]
+    if not resources:
+        return
+    with AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3})) as admin:
+        futures = admin.incremental_alter_configs(resources, request_timeout=timeout_s)
+        for resource, future in futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                raise StackError(f"could not configure topic {resource.name}: {exc}") from exc
 
 
 def _wait_until_logs_exist(

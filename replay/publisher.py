@@ -6,7 +6,7 @@ from functools import partial
 from confluent_kafka import KafkaException, Producer
 
 from local_stack.exceptions import StackError
-from local_stack.topics import ensure_topics
+from local_stack.topics import ensure_topics, set_topic_config
 from plumbing.kafka_security import kafka_client_config, kafka_security
 from replay.exceptions import ReplayError
 from replay.retry import retry_transient
@@ -20,17 +20,24 @@ def prepare_namespace_topics(
 ) -> list[TopicSpec]:
     """Create the namespace's copies of `specs`; refuse when one already holds data.
 
-    A replay target must start empty, or the replayed outputs would mix with an older run.
+    A replay target must start empty, or the replayed outputs would mix with an older run. It
+    keeps each record's timestamp as published (the broker's append time of the original):
+    the live input topics stamp records on arrival, so an empty target that a worker created
+    first is switched to keeping them.
     """
     if not namespace:
         raise ReplayError("a replay needs a target namespace (e.g. --target replay-2026-11-26)")
-    targets = [spec.in_namespace(namespace) for spec in specs]
+    targets = [spec.in_namespace(namespace).keeping_timestamps() for spec in specs]
     try:
         # The replicas of every other topic of the cluster (local_stack.replication).
         created = set(ensure_topics(bootstrap_servers, targets))
+        existing = [s for s in targets if s.name not in created]
+        _refuse_non_empty(bootstrap_servers, existing)
+        set_topic_config(
+            bootstrap_servers, [s.name for s in existing], {"message.timestamp.type": "CreateTime"}
+        )
     except (KafkaException, StackError) as exc:
         raise ReplayError(f"could not create the topics of namespace {namespace}: {exc}") from exc
-    _refuse_non_empty(bootstrap_servers, [s for s in targets if s.name not in created])
     return targets
 
 

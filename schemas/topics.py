@@ -23,6 +23,11 @@ _DAY_MS = 24 * 60 * 60 * 1000
 # Input topics are co-partitioned: same key (session_id), same partition count, so one worker
 # owns all of a session's state. Change it for all of them or for none.
 INPUT_PARTITIONS = 6
+# The broker stamps each input record with the time it appended it: the processor checks event
+# times against that moment (`future_event_time`, the watermark's cap), and a producer host whose
+# clock runs fast would otherwise stamp its records with its own clock, accepted by the batch
+# reference and by a later replay but refused live (docs/semantics.md).
+_BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,11 @@ class TopicSpec:
             return self
         return replace(self, name=f"{self.name}.{namespace}")
 
+    def keeping_timestamps(self) -> "TopicSpec":
+        """This topic keeping each record's timestamp as produced: replays and backfills copy
+        records with the timestamps the broker gave them when they first arrived."""
+        return replace(self, config={**self.config, "message.timestamp.type": "CreateTime"})
+
     def kafka_config(self) -> dict[str, str]:
         """Topic-level configuration to create the topic with."""
         return {
@@ -58,6 +68,7 @@ INTERACTIONS = TopicSpec(
     value_record="agentfeedback.events.Interaction",
     partitions=INPUT_PARTITIONS,
     retention_ms=7 * _DAY_MS,
+    config=_BROKER_TIME,
 )
 FEEDBACK = TopicSpec(
     name="agent.feedback.v1",
@@ -65,6 +76,7 @@ FEEDBACK = TopicSpec(
     value_record="agentfeedback.events.Feedback",
     partitions=INPUT_PARTITIONS,
     retention_ms=7 * _DAY_MS,
+    config=_BROKER_TIME,
 )
 SIGNALS = TopicSpec(
     name="agent.signals.v1",
@@ -72,6 +84,7 @@ SIGNALS = TopicSpec(
     value_record="agentfeedback.events.Signal",
     partitions=INPUT_PARTITIONS,
     retention_ms=7 * _DAY_MS,
+    config=_BROKER_TIME,
 )
 ENRICHED = TopicSpec(
     name="agent.sessions.enriched.v1",

@@ -1,4 +1,5 @@
-"""The broker's end offsets of input partitions, asked for when the processor needs them fresh.
+"""The broker's end (and start) offsets of input partitions, asked for when the processor needs
+them fresh.
 
 The consumer's own high watermarks arrive with fetch responses, so they can be seconds old (after
 a rebalance, or while other partitions are fetched); Faust's `Consumer.highwaters()` goes through
@@ -23,7 +24,8 @@ __all__ = ["EndOffsets"]
 
 
 class EndOffsets:
-    """Asks the brokers for the current end offset (next offset to be written) of partitions."""
+    """Asks the brokers for the current end offset (next offset to be written) or log start
+    offset (first offset still kept) of partitions."""
 
     def __init__(self, bootstrap_servers: str, timeout_s: float = 5.0) -> None:
         self._config = kafka_client_config(bootstrap_servers)  # FEEDBACK_KAFKA_* security
@@ -32,13 +34,20 @@ class EndOffsets:
 
     async def latest(self, partitions: Sequence[TP]) -> dict[TP, int]:
         """End offset per partition; raises what the request raised (KafkaException...)."""
+        return await self._offsets(partitions, OffsetSpec.latest())
+
+    async def earliest(self, partitions: Sequence[TP]) -> dict[TP, int]:
+        """Log start offset per partition (retention moves it); raises as `latest`."""
+        return await self._offsets(partitions, OffsetSpec.earliest())
+
+    async def _offsets(self, partitions: Sequence[TP], spec: OffsetSpec) -> dict[TP, int]:
         if not partitions:
             return {}
         if self._admin is None:
             self._admin = AdminClient(self._config)
         try:
             futures = self._admin.list_offsets(
-                {TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in partitions},
+                {TopicPartition(tp.topic, tp.partition): spec for tp in partitions},
                 request_timeout=self._timeout_s,
             )
             ends: dict[TP, int] = {}

@@ -7,6 +7,9 @@ those turns were silently missing from the output. So every event is checked aga
 checkpoint: after a gap, the partition is sought back to the checkpoint and its events are
 dropped until the missing offset arrives (events already fetched past the gap come first).
 
+A partition nothing was applied from yet has no checkpoint; the runtime checks it against the
+partition's log start instead (`ProcessorRuntime._learn_log_starts`).
+
 A gap can also be genuine: transaction markers and compaction leave offsets without a record.
 Once the partition was sought back `max_attempts` times (`settle_s` apart) and still goes on at
 the same offset after the gap, the gap is accepted (and logged).

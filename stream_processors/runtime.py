@@ -162,6 +162,8 @@ class ProcessorRuntime:
         self._reread_from_checkpoints = False
         self._committed: dict[TP, int] = {}
         self.gaps = OffsetGaps()
+        # Log start offset of each owned input partition without a checkpoint (_learn_log_starts).
+        self._log_start: dict[TP, int] = {}
         self._idle: dict[int, bool] = {}
         self._committed_at = float("-inf")
         self._checkpointed_at = float("-inf")
@@ -298,6 +300,7 @@ class ProcessorRuntime:
         started = clock()
         now = _now_ms()
         owned = self._sync_assignment(now)
+        await self._learn_log_starts()
         outputs: dict[int, Outputs] = {}
         dead_letters: list[tuple[bytes | None, dict[str, Any]]] = []
         wall_ms = int(time.time() * 1000)  # the future_event_time check's clock
@@ -382,15 +385,47 @@ class ProcessorRuntime:
             producer.send(self.metrics_topic, key, self._encoders["metrics"].encode(record))
 
     async def _seek_to_checkpoints(self) -> None:
-        """Continue every owned input partition right after its checkpoint: records fetched
-        but not applied (e.g. while paused for a rebalance) are read again; those at or below
-        the checkpoint are skipped on arrival."""
+        """Continue every owned input partition right after its checkpoint, or at its log start
+        when nothing of it was applied yet: records fetched but not applied (e.g. while paused
+        for a rebalance) are read again; those at or below the checkpoint are skipped on
+        arrival."""
         for partition, processor in self.processors.items():
-            for topic, checkpoint in processor.offsets.items():
+            for topic in sorted(self.input_names):
+                checkpoint = processor.offsets.get(topic)
+                tp = TP(topic, partition)
+                offset = checkpoint + 1 if checkpoint is not None else self._log_start.get(tp)
+                if offset is None:
+                    continue
                 try:
-                    await self.app.consumer.seek(TP(topic, partition), checkpoint + 1)
+                    await self.app.consumer.seek(tp, offset)
                 except Exception as exc:  # the assignment changed meanwhile
                     log.debug("seek of %s[%d] failed: %r", topic, partition, exc)
+
+    async def _learn_log_starts(self) -> None:
+        """The log start offset of every owned input partition nothing was applied from yet.
+
+        Such a partition has no checkpoint to check its records against, so records fetched
+        and left unapplied were not read again: in a rebalance, the new owner dropped the
+        batch it fetched while paused, and the feedback partitions that had no checkpoint yet
+        lost their first records for good (docs/reliability.md). The first record applied from
+        a partition must be the first its log holds; a partition whose log start is unknown
+        (the request failed) is read as before, and asked about again at the next step.
+        """
+        unknown = [
+            TP(topic, partition)
+            for partition, processor in self.processors.items()
+            for topic in sorted(self.input_names)
+            if topic not in processor.offsets and TP(topic, partition) not in self._log_start
+        ]
+        if not unknown:
+            return
+        try:
+            starts = await self._end_offsets().earliest(unknown)
+        except Exception as exc:  # broker unreachable, or the assignment just changed
+            log.debug("log start offsets unavailable: %r", exc)
+            self._probed_broker(exc)
+            return
+        self._log_start.update({tp: start for tp, start in starts.items() if start >= 0})
 
     def _log_idle_change(self, partition: int) -> None:
         """Say when a partition's watermark starts or stops following the wall clock: the moment
@@ -422,6 +457,10 @@ class ProcessorRuntime:
         checkpoint = processor.offsets.get(message.topic)
         if checkpoint is not None and message.offset <= checkpoint:
             return  # applied before (redelivered after a restart or a rebalance)
+        if checkpoint is None:
+            start = self._log_start.get(TP(message.topic, partition))
+            if start is not None:  # nothing applied yet: the log's first record comes first
+                checkpoint = start - 1
         in_order = checkpoint is None or message.offset == checkpoint + 1
         if not in_order or self.gaps.rewinding:
             verdict = self.gaps.check(
@@ -633,6 +672,7 @@ class ProcessorRuntime:
             del self.processors[partition]
             for topic in self.input_names:
                 self._committed.pop(TP(topic, partition), None)
+                self._log_start.pop(TP(topic, partition), None)
             self.gaps.forget(partition)
             self._idle.pop(partition, None)
             for topic in self.input_names:

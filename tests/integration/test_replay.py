@@ -1,5 +1,6 @@
 """Replay against the real broker and a real Delta table: ranges, order, refusal, offset resets."""
 
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from deltalake import write_deltalake
 
+from local_stack.topics import ensure_topics
 from producers.traffic import TrafficConfig, generate_traffic
 from replay.backfill import backfill_from_lake
 from replay.exceptions import ReplayError
@@ -124,6 +126,31 @@ def test_copy_keeps_partition_order_and_honours_the_time_range(bootstrap_servers
     expected = {key: records for key, records in expected.items() if records}
     assert _read_all(bootstrap_servers, partial) == expected
     assert result.records == sum(len(r) for r in expected.values())
+
+
+def test_live_topics_stamp_arrival_and_a_replay_keeps_those_stamps(bootstrap_servers, namespaces):
+    """A producer whose clock runs 10 minutes fast: the live input topics carry the broker's
+    append time instead, and a replay target keeps it, even one a worker created first."""
+    source, target = namespaces(), namespaces()
+    for namespace in (source, target):  # as the stack, the demo or a worker creates them
+        ensure_topics(bootstrap_servers, [spec.in_namespace(namespace) for spec in INPUT_TOPICS])
+    before = int(time.time() * 1000)
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "enable.idempotence": True})
+    for spec in INPUT_TOPICS:
+        for partition in range(spec.partitions):
+            name = spec.in_namespace(source).name
+            producer.produce(name, b"v", b"k", partition=partition, timestamp=before + 600_000)
+    assert producer.flush(30) == 0
+    after = int(time.time() * 1000)
+    live = _read_all(bootstrap_servers, source)
+    stamps = [record[2] for records in live.values() for record in records]
+    assert len(stamps) == sum(spec.partitions for spec in INPUT_TOPICS)
+    assert all(before <= stamp <= after for stamp in stamps), (before, after, stamps)
+
+    settings = ReplaySettings(bootstrap_servers=bootstrap_servers, timeout_s=60)
+    result = copy_input_range(settings, target, source_namespace=source)
+    assert result.records == len(stamps)
+    assert _read_all(bootstrap_servers, target) == live
 
 
 def test_copy_refuses_a_target_that_holds_data(bootstrap_servers, namespaces):
