@@ -1,11 +1,24 @@
-"""Builders of plain event records for the processor's unit tests."""
+"""Builders of plain event records, and of fetched Kafka records, for the processor's unit tests."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 T0 = 1_767_225_600_000
+
+
+@dataclass
+class FetchedRecord:
+    """A record as the fetch loop hands it to the runtime (`batch_transport.ConsumedRecord`)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None
+    key: bytes | None
+    value: bytes | None
 
 
 class EventFactory:

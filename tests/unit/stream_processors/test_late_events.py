@@ -3,7 +3,6 @@ logs those whose metrics window was already closed (docs/semantics.md)."""
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,17 +11,7 @@ from stream_processors.app import build_app
 from stream_processors.partition import PartitionProcessor
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
-from tests.unit.stream_processors.conftest import EventFactory
-
-
-@dataclass
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int | None
-    key: bytes | None
-    value: bytes | None
+from tests.unit.stream_processors.conftest import EventFactory, FetchedRecord
 
 
 def _runtime() -> tuple[ProcessorRuntime, dict[str, str]]:
@@ -35,7 +24,9 @@ def _runtime() -> tuple[ProcessorRuntime, dict[str, str]]:
 def _ingest(runtime: ProcessorRuntime, topic: str, offset: int, entry: dict[str, Any]) -> None:
     record = entry["record"]
     value = runtime.decoder.encode(topic, record)
-    message = _Record(topic, 0, offset, record["event_time"], record["session_id"].encode(), value)
+    message = FetchedRecord(
+        topic, 0, offset, record["event_time"], record["session_id"].encode(), value
+    )
     runtime._ingest(message, {0}, time.monotonic() * 1000, int(time.time() * 1000), [])
 
 

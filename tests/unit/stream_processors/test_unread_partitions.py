@@ -9,7 +9,6 @@ again: 26 thumbs and ratings missing from the enriched records and the final met
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 from faust.types import TP
@@ -21,19 +20,10 @@ from stream_processors.partition import PartitionProcessor
 from stream_processors.runtime import ProcessorRuntime
 from stream_processors.settings import ProcessorSettings
 from tests.unit.sinks.events import feedback
+from tests.unit.stream_processors.conftest import FetchedRecord
 
 NAMESPACE = "unread"
 TOPIC = FEEDBACK.in_namespace(NAMESPACE).name
-
-
-@dataclass
-class _Record:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int | None
-    key: bytes | None
-    value: bytes | None
 
 
 class _LogStarts:
@@ -65,13 +55,13 @@ def _runtime(log_start: int) -> tuple[ProcessorRuntime, PartitionProcessor, _Log
     return runtime, processor, starts
 
 
-def _feedback_at(offset: int) -> _Record:
+def _feedback_at(offset: int) -> FetchedRecord:
     now_ms = int(time.time() * 1000)
     value = serializer_for(FEEDBACK.in_namespace(NAMESPACE)).encode(feedback("s-1", None, now_ms))
-    return _Record(TOPIC, 0, offset, now_ms, b"s-1", value)
+    return FetchedRecord(TOPIC, 0, offset, now_ms, b"s-1", value)
 
 
-def _ingest(runtime: ProcessorRuntime, record: _Record) -> None:
+def _ingest(runtime: ProcessorRuntime, record: FetchedRecord) -> None:
     runtime._ingest(record, {0}, time.monotonic() * 1000, int(time.time() * 1000), [])
 
 
