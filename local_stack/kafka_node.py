@@ -127,6 +127,9 @@ def _server_properties(
         "share.coordinator.state.topic.min.isr": min_isr,
         "unclean.leader.election.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
+        # Retention is checked every 5 s (Kafka's default: 5 min), so that tests see what it
+        # deletes: records whose timestamps are older than their topic's retention go at once.
+        "log.retention.check.interval.ms": "5000",
         # Topics come from the topic registry; a typo must not create a topic silently.
         "auto.create.topics.enable": "false",
         "message.max.bytes": str(16 * 1024 * 1024),

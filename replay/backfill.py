@@ -18,7 +18,7 @@ from deltalake import DeltaTable
 
 from replay.exceptions import ReplayError
 from replay.ledger import erased_messages
-from replay.publisher import NamespacePublisher, prepare_namespace_topics
+from replay.publisher import NamespacePublisher, keep_copied_records, prepare_namespace_topics
 from replay.settings import ReplaySettings
 from schemas.lake import RAW_EVENTS
 from schemas.topics import INPUT_TOPICS
@@ -86,6 +86,7 @@ def backfill_from_lake(
             if progress is not None:
                 progress(index, total)
     publisher.flush(settings.timeout_s)
+    keep_copied_records(settings.bootstrap_servers, targets, publisher.oldest_timestamp_ms)
     if progress is not None:
         progress(total, total)
     return BackfillResult(

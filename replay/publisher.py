@@ -1,5 +1,7 @@
 """Publishes replayed records to a namespace's input topics, partition for partition."""
 
+import time
+from collections import defaultdict
 from collections.abc import Iterable
 from functools import partial
 
@@ -10,9 +12,9 @@ from local_stack.topics import ensure_topics, set_topic_config
 from plumbing.kafka_security import kafka_client_config, kafka_security
 from replay.exceptions import ReplayError
 from replay.retry import retry_transient
-from schemas.topics import INPUT_TOPICS, TopicSpec
+from schemas.topics import COPY_TARGET_CONFIG, INPUT_TOPICS, TopicSpec
 
-__all__ = ["NamespacePublisher", "prepare_namespace_topics"]
+__all__ = ["NamespacePublisher", "keep_copied_records", "prepare_namespace_topics"]
 
 
 def prepare_namespace_topics(
@@ -21,9 +23,9 @@ def prepare_namespace_topics(
     """Create the namespace's copies of `specs`; refuse when one already holds data.
 
     A replay target must start empty, or the replayed outputs would mix with an older run. It
-    keeps each record's timestamp as published (the broker's append time of the original):
-    the live input topics stamp records on arrival, so an empty target that a worker created
-    first is switched to keeping them.
+    keeps each record's timestamp as published (the broker's append time of the original), and
+    nothing in it expires until `keep_copied_records` sets its retention: the live input topics
+    stamp records on arrival, so an empty target that a worker created first is switched too.
     """
     if not namespace:
         raise ReplayError("a replay needs a target namespace (e.g. --target replay-2026-11-26)")
@@ -33,12 +35,30 @@ def prepare_namespace_topics(
         created = set(ensure_topics(bootstrap_servers, targets))
         existing = [s for s in targets if s.name not in created]
         _refuse_non_empty(bootstrap_servers, existing)
-        set_topic_config(
-            bootstrap_servers, [s.name for s in existing], {"message.timestamp.type": "CreateTime"}
-        )
+        set_topic_config(bootstrap_servers, [s.name for s in existing], COPY_TARGET_CONFIG)
     except (KafkaException, StackError) as exc:
         raise ReplayError(f"could not create the topics of namespace {namespace}: {exc}") from exc
     return targets
+
+
+def keep_copied_records(
+    bootstrap_servers: str, targets: Iterable[TopicSpec], oldest_ms: int | None
+) -> None:
+    """Give the targets their topic's retention, counted from now for the oldest copied record.
+
+    Kafka's retention counts from record timestamps; a backfill of records older than the
+    retention, kept with their original stamps, would otherwise be deleted at once.
+    """
+    now_ms = int(time.time() * 1000)
+    names_by_config: dict[tuple[tuple[str, str], ...], list[str]] = defaultdict(list)
+    for spec in targets:
+        config = spec.retention_counted_from(oldest_ms or now_ms, now_ms)
+        names_by_config[tuple(config.items())].append(spec.name)
+    try:
+        for config_items, names in names_by_config.items():
+            set_topic_config(bootstrap_servers, names, dict(config_items))
+    except (KafkaException, StackError) as exc:
+        raise ReplayError(f"could not set the retention of the replayed topics: {exc}") from exc
 
 
 def _refuse_non_empty(bootstrap_servers: str, specs: list[TopicSpec]) -> None:
@@ -77,10 +97,15 @@ class NamespacePublisher:
             }
         )
         self.failures: list[str] = []
+        self.oldest_timestamp_ms: int | None = None  # of the records published with a timestamp
 
     def publish(
         self, topic: str, partition: int, key: bytes | None, value: bytes | None, timestamp_ms: int
     ) -> None:
+        if timestamp_ms > 0 and (
+            self.oldest_timestamp_ms is None or timestamp_ms < self.oldest_timestamp_ms
+        ):
+            self.oldest_timestamp_ms = timestamp_ms
         while True:
             try:
                 self.producer.produce(

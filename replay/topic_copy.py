@@ -15,7 +15,7 @@ from plumbing.kafka_security import kafka_security
 from replay.exceptions import ReplayError
 from replay.ledger import erased_messages
 from replay.offsets import PartitionRange, resolve_ranges
-from replay.publisher import NamespacePublisher, prepare_namespace_topics
+from replay.publisher import NamespacePublisher, keep_copied_records, prepare_namespace_topics
 from replay.settings import ReplaySettings
 from schemas.erased_messages import ErasedMessages
 from schemas.topics import INPUT_TOPICS
@@ -73,6 +73,7 @@ def copy_input_range(
         total = sum(r.size for r in ranges)
         done = _copy(consumer, publisher, ranges, target_of, settings, total, erased, progress)
         publisher.flush(settings.timeout_s)
+        keep_copied_records(settings.bootstrap_servers, targets, publisher.oldest_timestamp_ms)
     finally:
         consumer.close()
     return CopyResult(

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field, replace
 
 __all__ = [
     "ALERTS",
+    "COPY_TARGET_CONFIG",
     "DATASETS",
     "DEADLETTER",
     "ENRICHED",
@@ -28,6 +29,9 @@ INPUT_PARTITIONS = 6
 # clock runs fast would otherwise stamp its records with its own clock, accepted by the batch
 # reference and by a later replay but refused live (docs/semantics.md).
 _BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
+# A replay or backfill target keeps the copied stamps, and nothing in it expires while the copy
+# is written (`TopicSpec.keeping_timestamps`).
+COPY_TARGET_CONFIG = {"message.timestamp.type": "CreateTime", "retention.ms": "-1"}
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,19 @@ class TopicSpec:
         return replace(self, name=f"{self.name}.{namespace}")
 
     def keeping_timestamps(self) -> "TopicSpec":
-        """This topic keeping each record's timestamp as produced: replays and backfills copy
-        records with the timestamps the broker gave them when they first arrived."""
-        return replace(self, config={**self.config, "message.timestamp.type": "CreateTime"})
+        """This topic keeping each record's timestamp as produced, with no time limit yet.
+
+        Replays and backfills copy records with the timestamps the broker gave them when they
+        first arrived. Kafka's retention counts from those timestamps, so a copy of records a
+        week old would be deleted at the broker's next retention check: the copy is written
+        without a time limit, then `retention_counted_from` sets one.
+        """
+        return replace(self, config={**self.config, **COPY_TARGET_CONFIG})
+
+    def retention_counted_from(self, oldest_ms: int, now_ms: int) -> dict[str, str]:
+        """The configuration that keeps records stamped `oldest_ms` or later for this topic's
+        retention after `now_ms` (a copy lives as long as the records it copied did)."""
+        return {"retention.ms": str(self.retention_ms + max(0, now_ms - oldest_ms))}
 
     def kafka_config(self) -> dict[str, str]:
         """Topic-level configuration to create the topic with."""

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 from deltalake import write_deltalake
 
 from local_stack.topics import ensure_topics
@@ -189,6 +189,55 @@ def test_backfill_from_lake_restores_the_topics(bootstrap_servers, namespaces, t
     result = backfill_from_lake(settings, target, source_namespace=source, version=0)
     assert result.records == len(rows) and result.table_version == 0
     assert _read_all(bootstrap_servers, target) == original
+
+
+def test_copies_of_records_older_than_the_retention_outlive_the_retention_check(
+    bootstrap_servers, namespaces, tmp_path
+):
+    """A backfill of records ten days old (the lake keeps what Kafka's retention of 7 days
+    dropped) and a replay of that backfill keep the original stamps: the broker's retention
+    check, which counts from them, must not delete the copies before a worker reads them."""
+    backfilled, replayed = namespaces(), namespaces()
+    stamp = int(time.time() * 1000) - 10 * 24 * 3600 * 1000
+    rows = [
+        {
+            "value": f"{spec.name}/{partition}".encode(),
+            "key": b"session",
+            "kafka_topic": spec.name,
+            "kafka_partition": partition,
+            "kafka_offset": 0,
+            "kafka_timestamp": datetime.fromtimestamp((stamp + partition) / 1000, tz=UTC),
+            "event_date": datetime.fromtimestamp(stamp / 1000, tz=UTC).date(),
+        }
+        for spec in INPUT_TOPICS
+        for partition in range(spec.partitions)
+    ]
+    table = pa.Table.from_pylist(rows, schema=RAW_EVENTS.arrow_schema())
+    write_deltalake(str(tmp_path / "raw_events"), table, partition_by=["event_date"])
+    settings = ReplaySettings(bootstrap_servers=bootstrap_servers, lake_uri=str(tmp_path))
+    assert backfill_from_lake(settings, backfilled, version=0).records == len(rows)
+    assert copy_input_range(settings, replayed, source_namespace=backfilled).records == len(rows)
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    check_ms = _broker_config(admin, ConfigResource(ResourceType.BROKER, "1"))[
+        "log.retention.check.interval.ms"
+    ]
+    assert int(check_ms) <= 10_000, "a stack started before retention was checked every 5 s"
+    time.sleep(2.5 * int(check_ms) / 1000)  # two retention checks at least
+    for namespace in (backfilled, replayed):
+        kept = _read_all(bootstrap_servers, namespace)
+        assert sum(len(records) for records in kept.values()) == len(rows)
+        assert all(records[0][2] - stamp < 10 for records in kept.values())  # stamps kept
+        for spec in INPUT_TOPICS:
+            resource = ConfigResource(ResourceType.TOPIC, spec.in_namespace(namespace).name)
+            retention_ms = int(_broker_config(admin, resource)["retention.ms"])
+            expected = spec.retention_ms + int(time.time() * 1000) - stamp
+            assert expected - 120_000 <= retention_ms <= expected
+
+
+def _broker_config(admin: AdminClient, resource: ConfigResource) -> dict[str, str]:
+    described = admin.describe_configs([resource])[resource].result()
+    return {name: entry.value for name, entry in described.items()}
 
 
 def test_group_reset_refuses_active_members_and_works_without(bootstrap_servers, namespaces):
