@@ -117,10 +117,9 @@ class PartitionProcessor:
         # event is waiting: the runtime must `hold_finals` before the next `advance`.
         self.exposed = False
         self.must_hold_finals = False
-        # Sessions that received an event the watermark had already passed (a backfill, a spool
-        # flushed after an outage), with the wall-clock time until which they wait for the rest
-        # of it before anything of theirs is applied: see `advance`.
-        self._late_until: dict[str, float] = {}
+        # Late sessions still arriving: the wall-clock time of their last late event (see
+        # `_arrived_late`; after a restart, the time of the restart).
+        self._arriving: dict[str, float] = {}
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -157,9 +156,10 @@ class PartitionProcessor:
             # Session.to_state); a deleted row of an earlier session of that id stays deleted.
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
         passed = self.watermark.value
-        if passed is not None and event_time < passed:
-            # Late: the session waits for the rest of what is arriving (copies included).
-            self._late_until[session.session_id] = now + self.config.idle_timeout_ms
+        if passed is not None and (event_time < passed or session.behind is not None):
+            self._arrived_late(session, passed, event_time)
+            if event_time < passed:
+                self._arriving[session.session_id] = now
         if not session.stage(entry):
             return False
         if self.exposed:
@@ -167,8 +167,31 @@ class PartitionProcessor:
         key = (session.session_id, record["event_id"])
         self._new_entries[key] = entry
         self._released_entries.discard(key)
-        self._schedule(session.session_id, record["event_time"])
+        self._schedule(session.session_id, event_time + (session.behind or 0))
         return True
+
+    def _arrived_late(self, session: Session, passed: int, event_time: int | None = None) -> None:
+        """An event of a session the watermark has passed (copies included), or of a late
+        session: how far behind the watermark the session's own clock runs from now on.
+
+        Its events arrive together but spread over steps and topics (a backfill, a spool
+        flushed after an outage), or at the pace of an agent whose clock runs behind the
+        others'. Applied up to the partition's watermark, its first turn, far behind it, was
+        abandoned at once and the rest of it refused as too late. So a late session applies
+        nothing while its events arrive (until none has for `idle_timeout` of wall clock:
+        `advance`), and then follows the watermark this far behind: its latest event time
+        less `idle_timeout` (an event held back on its way for less than that is not passed)
+        plus however far the watermark has moved since. An agent whose clock runs behind
+        sends at the pace of its own event time. An event on time for the partition ends it.
+        """
+        latest = session.latest_event_time()
+        if event_time is not None and (latest is None or latest < event_time):
+            latest = event_time
+        if latest is None or latest >= passed:
+            session.behind = None
+        else:  # applied up to passed - 1 (`advance`): its latest once the watermark moved on
+            session.behind = passed - 1 - latest + self.config.idle_timeout_ms
+        self._dirty_sessions.add(session.session_id)
 
     def _schedule(self, session_id: str, due: int) -> None:
         """Make sure the session's turn comes at event time `due` or earlier."""
@@ -187,11 +210,8 @@ class PartitionProcessor:
         `caught_up`: the input topics of this partition read to their end (None: all);
         `expected`: all its input topics (see PartitionWatermark.advance).
 
-        A session that received an event the watermark had already passed waits until it has
-        received none for `idle_timeout` of wall clock, then applies what it holds in order:
-        its events arrive together but spread over steps (a backfill, a spool flushed after an
-        outage), and applied one step at a time its first turn, already far behind the
-        watermark, was abandoned at once and the rest of it refused as too late.
+        A late session (`_arrived_late`) applies nothing while its events arrive, then
+        everything up to the watermark less how far it is behind.
         """
         outputs = Outputs()
         watermark = self.watermark.advance(now, caught_up, expected)
@@ -212,33 +232,42 @@ class PartitionProcessor:
         watermark -= 1
         effects = _Effects(self, outputs)
         config = self.config
-        due_heap, scheduled, late_until = self._due, self._scheduled, self._late_until
+        due_heap, scheduled, arriving = self._due, self._scheduled, self._arriving
         waiting: list[tuple[int, str]] = []
         while due_heap and due_heap[0][0] <= watermark:
             due, session_id = heapq.heappop(due_heap)
             if scheduled.get(session_id) != due:
                 continue  # a stale entry: the session's live one is elsewhere in the heap
-            if late_until:
-                until = late_until.get(session_id)
-                if until is not None:
-                    if until > now:
+            if arriving:
+                arrived = arriving.get(session_id)
+                if arrived is not None:
+                    if now - arrived < config.idle_timeout_ms:
                         waiting.append((due, session_id))  # the rest of its late events
                         continue
-                    del late_until[session_id]
+                    del arriving[session_id]
             del scheduled[session_id]
             session = self.sessions[session_id]
+            behind = session.behind or 0
+            mark = watermark - behind  # the session's own clock (`_arrived_late`)
+            if behind:
+                next_due = session.next_due(config.abandon_after_ms, config.grace_ms)
+                if next_due is None or next_due > mark:
+                    # Scheduled before it fell further behind: not due on its own clock yet.
+                    if next_due is not None:
+                        self._schedule(session_id, next_due + behind)
+                    continue
             released = session.advance(
-                watermark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
+                mark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
             )
             self._release(session_id, released)
             self._dirty_sessions.add(session_id)
-            if session.expired(watermark, config.grace_ms):
+            if session.expired(mark, config.grace_ms):
                 self._forget(session_id)
                 continue
             next_due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if next_due is not None:
                 # Never again at or below this watermark: that would loop forever.
-                self._schedule(session_id, max(next_due, watermark + 1))
+                self._schedule(session_id, max(next_due + behind, watermark + 1))
         for item in waiting:
             heapq.heappush(due_heap, item)
         if self.frozen_before != watermark:
@@ -267,7 +296,9 @@ class PartitionProcessor:
             )
             if due is not None
         ]
-        return min(pending) if pending else IDLE
+        # Whatever falls before the windows already closed is counted in the earliest open one
+        # (`window_for`): a late session far behind holds back no window before that.
+        return max(min(pending), self._closed_until()) if pending else IDLE
 
     # -- finals --------------------------------------------------------------------------------
     #
@@ -344,7 +375,7 @@ class PartitionProcessor:
     def _forget(self, session_id: str) -> None:
         self._release(session_id, self.sessions.pop(session_id).kept_entries())
         self._scheduled.pop(session_id, None)
-        self._late_until.pop(session_id, None)
+        self._arriving.pop(session_id, None)
         self._dirty_sessions.discard(session_id)
         self._deleted_sessions.add(session_id)
 
@@ -422,14 +453,18 @@ class PartitionProcessor:
                 rows.get(session_id), entries.get(session_id, {}), session_id
             )
             processor.sessions[session_id] = session
-            if passed is not None and any(
-                e["record"]["event_time"] < passed for e in session.staged
+            if (
+                session.behind is None
+                and passed is not None
+                and any(e["record"]["event_time"] < passed for e in session.staged)
             ):
-                # Late events that were waiting for the rest of theirs: which is read again.
-                processor._late_until[session_id] = now + config.idle_timeout_ms
+                # Late events staged before the session was persisted as late.
+                processor._arrived_late(session, passed)
+            if session.behind is not None:
+                processor._arriving[session_id] = now  # its events may be read again
             due = session.next_due(config.abandon_after_ms, config.grace_ms)
             if due is not None:
-                processor._schedule(session_id, due)
+                processor._schedule(session_id, due + (session.behind or 0))
         for key, state in windows:
             processor.windows[key] = WindowPartial.from_state(state, config.sample_size)
         processor._progress_dirty = False

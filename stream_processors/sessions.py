@@ -116,6 +116,10 @@ class Session:
     # Event id of the terminal signal that closed the session (None: abandoned, or open).
     closed_by: str | None = None
     revisions: dict[str, int] = field(default_factory=dict)
+    # A *late* session (an event of it came after the partition's watermark had passed it)
+    # runs on its own clock, this much (ms of event time) behind the partition's watermark:
+    # see `PartitionProcessor.advance`. None for a session on time.
+    behind: int | None = None
     # The turns' interaction messages as consumed: their bodies open the enriched records'
     # (schemas.extension). Not in `to_state`: restored from the persisted entries.
     turn_messages: dict[str, bytes] = field(default_factory=dict)
@@ -132,6 +136,14 @@ class Session:
         return True
 
     # -- timing --------------------------------------------------------------------------------
+
+    def latest_event_time(self) -> int | None:
+        """The latest event time the session has shown: staged, applied activity, close or
+        joined feedback."""
+        times = [e["record"]["event_time"] for e in self.staged]
+        times += [t for t in (self.last_activity, self.closed_at) if t is not None]
+        times += [f["event_time"] for f in self.feedback]
+        return max(times, default=None)
 
     def close_due(self, abandon_after_ms: int) -> int | None:
         """Event time at which an open session is abandoned (None once closed or empty)."""
@@ -473,6 +485,7 @@ class Session:
             "outcome": self.outcome,
             "closed_by": self.closed_by,
             "revisions": self.revisions,
+            "behind": self.behind,
         }
 
     @classmethod
@@ -498,6 +511,7 @@ class Session:
             outcome=state["outcome"],
             closed_by=state.get("closed_by"),
             revisions=state["revisions"],
+            behind=state.get("behind"),
             turn_messages={
                 tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
             },

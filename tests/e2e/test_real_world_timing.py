@@ -1,7 +1,8 @@
 """Ordinary real-world timing through the real pipeline (docs/semantics.md): the README's
 example, one event time shared by a turn, its feedback and its signal, a turn that reaches Kafka
-after its closing signal, a broken clock, a clock that runs fast, a backlog sent at full speed
-into an idle worker, and a backfill of history sent into a worker busy with live traffic.
+after its closing signal, a broken clock, a clock that runs fast, one that runs behind, a backlog
+sent at full speed into an idle worker, and a backfill of history sent into a worker busy with
+live traffic.
 
 Each case runs a real worker and the real sink on the private stack and reads the lake back.
 """
@@ -191,11 +192,13 @@ def test_a_backlog_sent_at_full_speed_into_an_idle_worker(pipeline: Pipeline) ->
 BACKFILL_SESSIONS = 80
 
 
-def _live_traffic(client: FeedbackClient, stop: threading.Event, turns: set[str]) -> None:
+def _live_traffic(
+    client: FeedbackClient, stop: threading.Event, turns: set[str], pause_s: float = 0.01
+) -> None:
     """README sessions stamped with the wall clock, until `stop`: every partition busy."""
     while not stop.is_set():
         turns.add(_readme_session(client, f"live-{uuid.uuid4().hex}", None))
-        time.sleep(0.01)
+        time.sleep(pause_s)
 
 
 def _backfill_session(
@@ -300,6 +303,54 @@ def test_an_agent_whose_clock_runs_fast_does_not_close_other_sessions(pipeline: 
             ("completed", 2)
         }, session_id
     assert {latest[t]["session_outcome"] for t in fast_turns} == {"completed"}
+
+
+def test_an_agent_whose_clock_runs_behind_keeps_its_sessions(pipeline: Pipeline) -> None:
+    """Live traffic keeps every partition's watermark at the wall clock; another agent stamps
+    its events 2 minutes behind real time and sends, at the pace of its clock, sessions of three
+    turns 6 s apart and a completion; sessions close after 20 s without activity. Every one of
+    its sessions must keep its three turns: on the partition's watermark each was abandoned at
+    its first turn (2 minutes old on arrival) and the rest refused as too late."""
+    pipeline.start_processor({"FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "20"})
+    pipeline.start_sink()
+    pipeline.wait_ready()
+    settings = producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir)
+    client = FeedbackClient(settings, registry=CollectorRegistry())
+    live_client = FeedbackClient(
+        producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir / "live"),
+        registry=CollectorRegistry(),
+    )
+    stop, live_turns = threading.Event(), set[str]()
+    live = threading.Thread(target=_live_traffic, args=(live_client, stop, live_turns, 0.2))
+    slow: dict[str, set[str]] = {f"slow-clock-{i}-{uuid.uuid4().hex}": set() for i in range(6)}
+    with live_client, client:
+        live.start()
+        try:
+            time.sleep(3.0)  # every partition's watermark follows the live traffic
+            for turn_index in range(3):
+                behind = int(time.time() * 1000) - 120_000
+                for session_id, turns in slow.items():
+                    turns.add(_numbered_turn(client, session_id, turn_index, event_time=behind))
+                client.flush()
+                time.sleep(6.0)
+            behind = int(time.time() * 1000) - 120_000
+            for session_id in slow:
+                client.log_signal(session_id=session_id, kind="task_completed", event_time=behind)
+            client.flush()
+            time.sleep(2.0)
+        finally:
+            stop.set()
+            live.join()
+    slow_turns = {turn for turns in slow.values() for turn in turns}
+    snapshot = _lake_turns(pipeline, len(slow_turns) + len(live_turns), timeout_s=120)
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    assert set(latest) == slow_turns | live_turns
+    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    for session_id, turns in slow.items():
+        assert {(latest[t]["session_outcome"], latest[t]["session_turns"]) for t in turns} == {
+            ("completed", 3)
+        }, session_id
 
 
 def _numbered_turn(client: FeedbackClient, session_id: str, turn_index: int, **extra: Any) -> str:

@@ -102,7 +102,10 @@ def test_a_woken_partition_holds_the_finals_once_its_hold_is_flushed(
     before = set(processor.windows)
     processor.advance(200_100, TOPICS, TOPICS)
     assert set(processor.windows) == before  # late: its session waits for the rest of it
+    # Nothing of its session for the idle timeout, and its own clock (the watermark, which its
+    # arrival held for the idle timeout too, less how far behind it is) has passed it.
     processor.advance(200_000 + CONFIG.idle_timeout_ms, TOPICS, TOPICS)
+    processor.advance(200_000 + 2 * CONFIG.idle_timeout_ms, TOPICS, TOPICS)
     counted = set(processor.windows) - before
     assert counted, "the late turn was not counted anywhere"
     assert all(start + CONFIG.window_ms > 10**13 for _, _, start in counted)

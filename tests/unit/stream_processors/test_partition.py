@@ -14,7 +14,7 @@ CONFIG = PartitionConfig(
     abandon_after_ms=60_000,
     grace_ms=600_000,
     lateness_ms=0,
-    idle_timeout_ms=10**12,  # never idle: the tests set the watermark themselves
+    idle_timeout_ms=1_000,  # the tests set the watermark themselves (`Driver.until`)
     window_ms=60_000,
     sample_size=64,
 )
@@ -46,9 +46,13 @@ class Driver:
         return out
 
     def wait_for_late_sessions(self) -> None:
-        """Let the wall clock pass the wait of sessions that received an event the watermark had
-        passed (the idle timeout); `until` keeps the watermark where it puts it."""
-        self.now += self.processor.config.idle_timeout_ms
+        """Let the wall clock and the watermark move on by the idle timeout: sessions that
+        received an event the watermark had passed apply what they hold
+        (`PartitionProcessor._arrived_late`); `until` moves the watermark no further back."""
+        idle_timeout_ms = self.processor.config.idle_timeout_ms
+        self.now += idle_timeout_ms
+        mark = self.processor.watermark
+        mark.value = (mark.value or 0) + idle_timeout_ms
 
 
 def test_terminal_signal_closes_with_its_outcome(events: EventFactory) -> None:
@@ -176,7 +180,7 @@ def test_late_contribution_goes_to_the_open_window(events: EventFactory) -> None
     drive.until(200)
     other = EventFactory("s-2")
     drive.ingest(other.interaction(5))  # event time far behind the watermark
-    drive.until(201)
+    drive.until(200.5)
     assert sorted(key[2] - T0 for key in drive.processor.windows) == [0]  # waits (late)
     drive.wait_for_late_sessions()  # nothing more of its session for the idle timeout
     drive.until(201)
