@@ -70,10 +70,15 @@ def namespace(bootstrap_servers: str) -> Iterator[str]:
 
 
 def produce_mix(
-    bootstrap_servers: str, namespace: str, sessions: int, over_s: float = 0.0
+    bootstrap_servers: str,
+    namespace: str,
+    sessions: int,
+    over_s: float = 0.0,
+    release: threading.Event | None = None,
 ) -> dict[str, int]:
     """Input sessions (with a few garbage messages), enriched turns, metrics and dead letters,
-    spread over `over_s` seconds (in a background thread when > 0).
+    spread over `over_s` seconds (in a background thread when > 0; with `release`, everything
+    after the first tenth waits until it is set).
 
     Returns the rows each table must end up with.
     """
@@ -112,6 +117,8 @@ def produce_mix(
 
         def paced() -> None:
             for start in range(0, len(all_events), size):
+                if start == size and release is not None:
+                    release.wait(timeout=120)
                 produce(bootstrap_servers, all_events[start : start + size], topics)
                 time.sleep(over_s / waves)
 
@@ -272,13 +279,19 @@ def wait_for_first_commit(
 def test_two_sinks_in_one_group_through_a_rebalance_and_a_crash(
     bootstrap_servers: str, namespace: str, tmp_path: Path
 ) -> None:
-    expected = produce_mix(bootstrap_servers, namespace, sessions=1500, over_s=8.0)
+    # Most of the traffic waits until both sinks are in the group: paced from the start, it
+    # had all been read by the first sink when a slow start-up made the second join late
+    # (a fresh-clone CI run of 6 Dec: the second wrote nothing).
+    release = threading.Event()
+    expected = produce_mix(bootstrap_servers, namespace, sessions=1500, over_s=8.0, release=release)
     group = f"g-{uuid.uuid4().hex[:8]}"
     command, env = sink_command(tmp_path, namespace, group, idle_s=8.0)
     first = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     assert wait_for_first_commit(tmp_path, namespace, first), "the first sink never committed"
     second = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # rebalance
     time.sleep(3.0)
+    release.set()
+    assert wait_for_first_commit(tmp_path, namespace, second), "the second sink never committed"
     first.kill()  # its partitions move to the second sink after the session timeout
     first.wait(timeout=30)
     wait_for_producers()
