@@ -54,6 +54,14 @@ class PartitionConfig:
     idle_timeout_ms: int
     window_ms: int
     sample_size: int
+    # How long before the turn it names feedback may be stamped (see `Session.held`).
+    lead_ms: int = 60_000
+
+    @property
+    def feedback_lead_ms(self) -> int:
+        """`lead_ms`, never more than the grace period (held feedback then always resolves
+        before its session's state can go or its id be used again)."""
+        return min(self.lead_ms, self.grace_ms)
 
 
 @dataclass
@@ -120,6 +128,9 @@ class PartitionProcessor:
         # Late sessions still arriving: the wall-clock time of their last late event (see
         # `_arrived_late`; after a restart, the time of the restart).
         self._arriving: dict[str, float] = {}
+        # Sessions holding feedback for the turn it names (`Session.held`): the event time
+        # from which its counts are still to come (see `_hold_windows`).
+        self._holding: dict[str, int] = {}
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -230,6 +241,7 @@ class PartitionProcessor:
         # Events *at* the watermark can still arrive (another event of that millisecond, further
         # on in a topic): only what is strictly before it is complete (docs/semantics.md).
         watermark -= 1
+        closed_until = self._closed_until()
         effects = _Effects(self, outputs)
         config = self.config
         due_heap, scheduled, arriving = self._due, self._scheduled, self._arriving
@@ -250,33 +262,55 @@ class PartitionProcessor:
             behind = session.behind or 0
             mark = watermark - behind  # the session's own clock (`_arrived_late`)
             if behind:
-                next_due = session.next_due(config.abandon_after_ms, config.grace_ms)
+                next_due = session.next_due(
+                    config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
+                )
                 if next_due is None or next_due > mark:
                     # Scheduled before it fell further behind: not due on its own clock yet.
                     if next_due is not None:
                         self._schedule(session_id, next_due + behind)
                     continue
             released = session.advance(
-                mark, effects, config.abandon_after_ms, config.grace_ms, config.window_ms
+                mark,
+                effects,
+                config.abandon_after_ms,
+                config.grace_ms,
+                config.window_ms,
+                config.feedback_lead_ms,
             )
             self._release(session_id, released)
+            self._hold_windows(session_id, session, closed_until)
             self._dirty_sessions.add(session_id)
             if session.expired(mark, config.grace_ms):
                 self._forget(session_id)
                 continue
-            next_due = session.next_due(config.abandon_after_ms, config.grace_ms)
+            next_due = session.next_due(
+                config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
+            )
             if next_due is not None:
                 # Never again at or below this watermark: that would loop forever.
                 self._schedule(session_id, max(next_due + behind, watermark + 1))
         for item in waiting:
             heapq.heappush(due_heap, item)
-        if self.frozen_before != watermark:
-            self.frozen_before = watermark
+        frozen = min(watermark, *self._holding.values()) if self._holding else watermark
+        if self.frozen_before != frozen:
+            self.frozen_before = frozen
             self._progress_dirty = True
         bound = self.metrics_bound()
         if bound != self.bound:
             self.bound, self._progress_dirty = bound, True
         return outputs
+
+    def _hold_windows(self, session_id: str, session: Session, closed_until: int) -> None:
+        """Keep the windows of a session's held feedback open for this partition: it is counted
+        (in the window of its own event time) once it is applied, up to `lead_ms` later. From
+        no earlier than where they were closed already, so that point never goes back."""
+        if not session.held:
+            self._holding.pop(session_id, None)
+            return
+        since = max(min(e["record"]["event_time"] for e in session.held), closed_until)
+        held = self._holding.get(session_id)
+        self._holding[session_id] = since if held is None else min(held, since)
 
     def metrics_bound(self) -> int | str | None:
         """Event time before which this partition adds nothing more to metric windows.
@@ -296,6 +330,7 @@ class PartitionProcessor:
             )
             if due is not None
         ]
+        pending += self._holding.values()
         # Whatever falls before the windows already closed is counted in the earliest open one
         # (`window_for`): a late session far behind holds back no window before that.
         return max(min(pending), self._closed_until()) if pending else IDLE
@@ -376,6 +411,7 @@ class PartitionProcessor:
         self._release(session_id, self.sessions.pop(session_id).kept_entries())
         self._scheduled.pop(session_id, None)
         self._arriving.pop(session_id, None)
+        self._holding.pop(session_id, None)
         self._dirty_sessions.discard(session_id)
         self._deleted_sessions.add(session_id)
 
@@ -462,7 +498,10 @@ class PartitionProcessor:
                 processor._arrived_late(session, passed)
             if session.behind is not None:
                 processor._arriving[session_id] = now  # its events may be read again
-            due = session.next_due(config.abandon_after_ms, config.grace_ms)
+            processor._hold_windows(session_id, session, processor._closed_until())
+            due = session.next_due(
+                config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
+            )
             if due is not None:
                 processor._schedule(session_id, due + (session.behind or 0))
         for key, state in windows:

@@ -17,6 +17,9 @@ Rules (docs/semantics.md):
   more than `feedback_grace` after the close starts the session id anew;
 - feedback needs a turn at or before its event time; until one is known it *waits* (a turn can
   reach Kafka after its feedback), and is rejected when none can come any more;
+- feedback naming a turn the open session does not have yet is *held* for up to `lead_ms` of
+  event time: it joins that turn if the turn comes in that time (a client's clock behind the
+  agent's stamped it before its turn), and is applied as any other feedback otherwise;
 - an interaction or non-terminal signal ordered before a terminal close but applied after it
   (it came after the watermark passed it) is joined late: the turns get a new revision.
 """
@@ -109,6 +112,8 @@ class Session:
     staged: list[dict[str, Any]] = field(default_factory=list)
     # Feedback applied before any turn at or before its time was known (see `_apply_feedback`).
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    # Feedback naming a turn not applied yet, while the session was open (see `_awaits_turn`).
+    held: list[dict[str, Any]] = field(default_factory=list)
     covered: set[str] = field(default_factory=set)
     last_activity: int | None = None
     closed_at: int | None = None
@@ -141,6 +146,7 @@ class Session:
         """The latest event time the session has shown: staged, applied activity, close or
         joined feedback."""
         times = [e["record"]["event_time"] for e in self.staged]
+        times += [e["record"]["event_time"] for e in self.held]
         times += [t for t in (self.last_activity, self.closed_at) if t is not None]
         times += [f["event_time"] for f in self.feedback]
         return max(times, default=None)
@@ -151,9 +157,12 @@ class Session:
             return None
         return self.last_activity + abandon_after_ms
 
-    def next_due(self, abandon_after_ms: int, grace_ms: int) -> int | None:
+    def next_due(self, abandon_after_ms: int, grace_ms: int, lead_ms: int) -> int | None:
         """The earliest event time at which `advance` has something to do."""
         due = min([e["record"]["event_time"] for e in self.staged], default=None)
+        if self.held:
+            held_until = min(e["record"]["event_time"] for e in self.held) + lead_ms
+            due = held_until if due is None or held_until < due else due
         if self.closed_at is not None:
             timer: int | None = self.closed_at + grace_ms  # its feedback grace ends
         elif self.last_activity is None and self.waiting:
@@ -170,7 +179,7 @@ class Session:
 
     def expired(self, watermark: int, grace_ms: int) -> bool:
         """Closed, past its feedback grace, nothing staged or waiting: its state can go."""
-        if self.staged or self.waiting:
+        if self.staged or self.waiting or self.held:
             return False
         if self.closed_at is None:
             return self.last_activity is None and not self.turns
@@ -185,8 +194,12 @@ class Session:
         abandon_after_ms: int,
         grace_ms: int,
         window_ms: int,
+        lead_ms: int,
     ) -> list[str]:
         """Apply the staged events up to `watermark` in order, closing the session when due.
+
+        Held feedback is decided again each time, right after the turn it names if that turn
+        is due now (`_in_order`).
 
         Returns the event ids of the staged entries the session no longer needs (see
         `kept_entries`): those applied as feedback or signals, those dropped as too late, and
@@ -198,8 +211,11 @@ class Session:
         else:
             ready = [e for e in staged if e["record"]["event_time"] <= watermark]
             self.staged = [e for e in staged if e["record"]["event_time"] > watermark]
+        if self.held:
+            ready += self.held
+            self.held = []
         if len(ready) > 1:
-            ready.sort(key=staged_order)
+            _in_order(ready, lead_ms)
         released: list[str] = []
         for entry in ready:
             time = entry["record"]["event_time"]
@@ -212,16 +228,32 @@ class Session:
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
                 self._close("abandoned", due, None, effects)
+            if entry["kind"] == "feedback" and self._awaits_turn(entry, watermark, lead_ms):
+                self.held.append(entry)
+                continue
             self._apply(entry, effects, grace_ms, window_ms)
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= watermark:
             self._close("abandoned", due, None, effects)
         kept: Mapping[str, Any] | set[str] = self.turns
-        if self.waiting:
-            kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting}
+        if self.waiting or self.held:
+            kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting + self.held}
         released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
         released += self._reject_hopeless(watermark, effects, abandon_after_ms, grace_ms)
         return released
+
+    def _awaits_turn(self, entry: dict[str, Any], watermark: int, lead_ms: int) -> bool:
+        """Whether feedback names a turn that the open session may still get: one stamped up to
+        `lead_ms` after it (its client's clock ran behind the agent's), not applied yet. Applied
+        now, it would concern every turn, or be refused for want of an earlier one."""
+        record = entry["record"]
+        target = record.get("interaction_id")
+        return (
+            self.closed_at is None
+            and target is not None
+            and target not in self.turns
+            and watermark < record["event_time"] + lead_ms
+        )
 
     def _reject_hopeless(
         self, watermark: int, effects: SessionEffects, abandon_after_ms: int, grace_ms: int
@@ -364,13 +396,15 @@ class Session:
                 f"{self.session_id} closed; grace is {grace_ms} ms",
             )
             return
-        if self.agent is None or not any(t["event_time"] <= time for t in self.turns.values()):
+        target = record.get("interaction_id")
+        named = target is not None and target in self.turns
+        if not named and not any(t["event_time"] <= time for t in self.turns.values()):
             self.waiting.append(entry)  # no turn at or before it yet: one may still come
             return
+        assert self.agent is not None
         joined = {k: record.get(k) for k in _FEEDBACK_FIELDS}
-        target = record.get("interaction_id")
-        # Turn-level when it names a turn earlier in the order (docs/semantics.md).
-        joined["interaction_id"] = target if target in self.turns else None
+        # Turn-level when it names a turn applied before it (docs/semantics.md).
+        joined["interaction_id"] = target if named else None
         insort(self.feedback, joined, key=_joined_order)
         effects.count_feedback(self.agent, record)
         affected = [target] if joined["interaction_id"] is not None else list(self.turns)
@@ -465,13 +499,14 @@ class Session:
         session (`to_state` names them by id), so saving a session does not re-serialise them.
         """
         kept = set(self.turns).union(e["record"]["event_id"] for e in self.staged)
-        return kept.union(e["record"]["event_id"] for e in self.waiting)
+        return kept.union(e["record"]["event_id"] for e in self.waiting + self.held)
 
     def to_state(self) -> dict[str, Any]:
         """Everything but the kept entries' payloads (see `kept_entries`) and the staged events:
         every persisted entry that is not a turn is staged (`from_state`), so staging an event
         persists its entry only, not the session again. Waiting feedback is staged again too:
-        applying it once more makes it wait again."""
+        applying it once more makes it wait again. Held feedback is named (`held`): staged
+        again, it would look late."""
         return {
             "session_id": self.session_id,
             "agent": list(self.agent) if self.agent else None,
@@ -486,6 +521,7 @@ class Session:
             "closed_by": self.closed_by,
             "revisions": self.revisions,
             "behind": self.behind,
+            "held": [e["record"]["event_id"] for e in self.held],
         }
 
     @classmethod
@@ -497,6 +533,7 @@ class Session:
         if state is None:
             state = cls(session_id).to_state()
         turns = {tid: _turn(entries[tid]["record"]) for tid in state["turns"]}
+        held_ids = set(state.get("held") or ())
         return cls(
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
@@ -504,7 +541,8 @@ class Session:
             feedback=sorted(state["feedback"], key=_joined_order),
             signals=sorted(state["signals"], key=_joined_order),
             seen=set(state["seen"]).union(entries),
-            staged=[entry for eid, entry in entries.items() if eid not in turns],
+            staged=[e for eid, e in entries.items() if eid not in turns and eid not in held_ids],
+            held=[entries[eid] for eid in state.get("held") or () if eid in entries],
             covered=set(state["covered"]),
             last_activity=state["last_activity"],
             closed_at=state["closed_at"],
@@ -516,6 +554,32 @@ class Session:
                 tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
             },
         )
+
+
+def _in_order(ready: list[dict[str, Any]], lead_ms: int) -> None:
+    """Sort entries to apply in `staged_order`, but feedback that names a turn among them,
+    stamped up to `lead_ms` before it, right after that turn (see `Session._awaits_turn`)."""
+    ready.sort(key=staged_order)
+    coming = {
+        e["record"]["event_id"]: e["record"]["event_time"]
+        for e in ready
+        if e["kind"] == "interaction"
+    }
+    if coming and any(
+        e["kind"] == "feedback" and e["record"].get("interaction_id") in coming for e in ready
+    ):
+        ready.sort(key=lambda e: _order_after_named_turn(e, coming, lead_ms))
+
+
+def _order_after_named_turn(
+    entry: dict[str, Any], coming: Mapping[str, int], lead_ms: int
+) -> tuple[int, int, str]:
+    order = staged_order(entry)
+    if entry["kind"] == "feedback":
+        turn_time = coming.get(entry["record"].get("interaction_id"))
+        if turn_time is not None and order[0] < turn_time <= order[0] + lead_ms:
+            return (turn_time, _RANK_FEEDBACK, order[2])
+    return order
 
 
 def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:

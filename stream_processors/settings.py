@@ -53,6 +53,12 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
     feedback_grace_s: float = Field(
         21600.0, ge=0, description="How long after a session closed feedback still revises it."
     )
+    feedback_lead_s: float = Field(
+        60.0,
+        ge=0,
+        description="Feedback may be stamped this long before the turn it names (a client's "
+        "clock behind the agent's): it waits for that turn and joins it (at most the grace).",
+    )
     allowed_lateness_ms: int = Field(
         1000, ge=0, description="Watermark = max event time seen - allowed lateness."
     )

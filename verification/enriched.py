@@ -7,11 +7,10 @@ every joined signal of the session that names it or no turn; its label follows d
 from collections.abc import Mapping
 from typing import Any
 
-from verification.events import InputEvent
 from verification.labels import label_turn
 from verification.sessions import SessionRun
 
-__all__ = ["INTERACTION_FIELDS", "enriched_content", "joined_feedback", "turn_level_target"]
+__all__ = ["INTERACTION_FIELDS", "enriched_content", "joined_feedback"]
 
 INTERACTION_FIELDS = (
     "event_id", "session_id", "turn_index", "agent_id", "agent_version", "model", "event_time",
@@ -24,23 +23,12 @@ _FEEDBACK_FIELDS = (
 )  # fmt: skip
 
 
-def turn_level_target(run: SessionRun, feedback: InputEvent) -> str | None:
-    """The turn a feedback is about, or None when it is session-level: its interaction_id
-    must name a turn of the session earlier in the order (a turn of the same millisecond is)."""
-    target = feedback.record.get("interaction_id")
-    if target is not None and any(
-        turn.event_id == target and turn.event_time <= feedback.event_time for turn in run.turns
-    ):
-        return str(target)
-    return None
-
-
 def joined_feedback(run: SessionRun) -> list[tuple[str | None, dict[str, Any]]]:
     """(target turn or None, shown fields) of each joined feedback, by (event_time, event_id)."""
     items = sorted(run.feedback, key=lambda f: (f.event_time, f.event_id))
     shown = []
     for item in items:
-        target = turn_level_target(run, item)
+        target = run.targets[item.event_id]
         fields = {name: item.record.get(name) for name in _FEEDBACK_FIELDS}
         fields["session_level"] = target is None
         shown.append((target, fields))

@@ -41,6 +41,7 @@ class ReferenceConfig:
     window_ms: int = 60_000
     sample_size: int = 512
     max_future_skew_ms: int = 300_000
+    feedback_lead_ms: int = 60_000
 
     @classmethod
     def from_settings(cls, settings: ProcessorSettings) -> "ReferenceConfig":
@@ -51,6 +52,7 @@ class ReferenceConfig:
             window_ms=settings.metrics_window_s * 1000,
             sample_size=settings.latency_sample_size,
             max_future_skew_ms=int(skew_s * 1000),
+            feedback_lead_ms=int(settings.feedback_lead_s * 1000),
         )
 
 
@@ -125,7 +127,7 @@ def expected_results(
         config = ReferenceConfig.from_settings(config)
     results = ExpectedResults()
     by_session = _accepted_by_session(events, config, results)
-    timing = Timing(config.abandon_after_ms, config.grace_ms)
+    timing = Timing(config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms)
     windows: dict[WindowKey, WindowCounts] = defaultdict(WindowCounts)
     for session_id in sorted(by_session):
         runs, too_late = walk_session_id(session_id, by_session[session_id], timing)

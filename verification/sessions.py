@@ -2,8 +2,10 @@
 
 Implements docs/semantics.md, "A session, applied in order": abandonment at last activity +
 abandon_after (an event at exactly that time comes after the close), turns and signals while
-open, feedback joined with an earlier turn within the grace period, `too_late` otherwise, and a
-new session under the same id for activity more than the grace period after the close.
+open, feedback joined with an earlier turn within the grace period (or with the turn it names,
+if that turn comes at most `feedback_lead` after it while the session is open), `too_late`
+otherwise, and a new session under the same id for activity more than the grace period after
+the close.
 """
 
 from collections.abc import Iterable
@@ -21,6 +23,9 @@ class Timing:
 
     abandon_after_ms: int
     grace_ms: int
+    # Feedback may come this long before the turn it names (a client's clock behind the
+    # agent's); never more than the grace period.
+    lead_ms: int
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,8 @@ class SessionRun:
     session_id: str
     turns: list[InputEvent] = field(default_factory=list)
     feedback: list[InputEvent] = field(default_factory=list)
+    # The turn each joined feedback is about (by its event id), None when session-level.
+    targets: dict[str, str | None] = field(default_factory=dict)
     signals: list[dict[str, Any]] = field(default_factory=list)
     last_activity: int | None = None
     closed_at: int | None = None
@@ -87,7 +94,14 @@ def walk_session_id(
     session_id: str, events: Iterable[InputEvent], timing: Timing
 ) -> tuple[list[SessionRun], list[TooLate]]:
     """Every session under one id and the too-late events; `events` sorted by `order()` and
-    without duplicates."""
+    without duplicates.
+
+    Feedback naming a turn of the id that comes after it by at most `lead_ms`, while the
+    session is open, is taken right after that turn instead (`deferred`)."""
+    events = list(events)
+    turn_times = {e.event_id: e.event_time for e in events if e.kind == "interaction"}
+    lead_ms = min(timing.lead_ms, timing.grace_ms)
+    deferred: dict[str, list[InputEvent]] = {}
     runs = [SessionRun(session_id)]
     too_late: list[TooLate] = []
     for event in events:
@@ -96,24 +110,45 @@ def walk_session_id(
         if due is not None and due <= event.event_time:
             run.close("abandoned", due)
         if event.kind == "feedback":
-            problem = _feedback_problem(run, event, timing.grace_ms)
-            if problem:
-                too_late.append(TooLate(event, problem))
+            target = event.record.get("interaction_id")
+            turn_time = turn_times.get(str(target)) if target is not None else None
+            if (
+                run.is_open
+                and turn_time is not None
+                and event.event_time < turn_time <= event.event_time + lead_ms
+            ):
+                deferred.setdefault(str(target), []).append(event)
             else:
-                run.feedback.append(event)
+                _join_feedback(run, event, timing.grace_ms, too_late)
             continue
-        if run.closed_at is not None:
-            if event.event_time <= run.closed_at + timing.grace_ms:
-                too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
-                continue
-            run = SessionRun(session_id)
-            runs.append(run)
-        _apply_activity(run, event)
+        if run.closed_at is not None and event.event_time <= run.closed_at + timing.grace_ms:
+            too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
+        else:
+            if run.closed_at is not None:
+                run = SessionRun(session_id)
+                runs.append(run)
+            _apply_activity(run, event)
+        for feedback in deferred.pop(event.event_id, []):
+            _join_feedback(run, feedback, timing.grace_ms, too_late)
     last = runs[-1]
     due = last.abandon_due(timing.abandon_after_ms)
     if due is not None:
         last.close("abandoned", due)
     return [run for run in runs if run.last_activity is not None], too_late
+
+
+def _join_feedback(
+    run: SessionRun, event: InputEvent, grace_ms: int, too_late: list[TooLate]
+) -> None:
+    problem = _feedback_problem(run, event, grace_ms)
+    if problem:
+        too_late.append(TooLate(event, problem))
+        return
+    run.feedback.append(event)
+    # Turn-level when it names a turn taken before it (docs/semantics.md).
+    target = event.record.get("interaction_id")
+    named = target is not None and any(turn.event_id == target for turn in run.turns)
+    run.targets[event.event_id] = str(target) if named else None
 
 
 def _feedback_problem(run: SessionRun, event: InputEvent, grace_ms: int) -> str | None:

@@ -1,6 +1,7 @@
 """Ordinary real-world timing through the real pipeline (docs/semantics.md): the README's
 example, one event time shared by a turn, its feedback and its signal, a turn that reaches Kafka
-after its closing signal, a broken clock, a clock that runs fast, one that runs behind, a backlog
+after its closing signal, a broken clock, a clock that runs fast, one that runs behind, feedback
+from a browser whose clock runs behind the agent's (through the gateway), a backlog
 sent at full speed into an idle worker, and a backfill of history sent into a worker busy with
 live traffic.
 
@@ -17,14 +18,18 @@ import pytest
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
 
+from gateway.keys import KeyFile
 from producers import FeedbackClient
 from schemas.exceptions import InvalidRecordError
 from schemas.serializer import serializer_for
 from schemas.topics import INTERACTIONS
-from tests.e2e.pipeline_harness import Pipeline
+from stream_processors.settings import ProcessorSettings
+from tests.e2e.pipeline_harness import PROCESSOR_TEST_ENV, Pipeline
 from tests.e2e.pipeline_harness.reconcile import LakeSnapshot, latest_revisions
 from tests.e2e.pipeline_harness.scenario import run_scenario
 from tests.e2e.pipeline_harness.workload import producer_settings, scenario_traffic
+from tests.integration.gateway.process import start_gateway
+from verification.lake_check import verify_lake
 
 SESSIONS = 30
 
@@ -366,3 +371,62 @@ def _numbered_turn(client: FeedbackClient, session_id: str, turn_index: int, **e
         latency_ms=400,
         **extra,
     )
+
+
+def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
+    pipeline: Pipeline,
+) -> None:
+    """The agent logs its turns through the SDK; the user's browser posts thumbs through the
+    gateway, stamped by its own clock, 3 s behind the agent's, right after each answer. Each
+    thumbs must stay on the turn it names: in plain event-time order the one on the first turn
+    came before any turn (refused as too late) and the one on the last turn named no turn yet
+    (so it marked every turn). The lake must also equal the batch reference."""
+    client = _start(pipeline)
+    keys = KeyFile(pipeline.work_dir / "gateway" / "keys.json")
+    browser_key = keys.add("web-client")[1]
+    gateway = start_gateway(pipeline.work_dir / "gateway", pipeline.bootstrap, pipeline.namespace)
+    sessions: dict[str, list[str]] = {}
+    thumbs: dict[str, bool] = {}
+    try:
+        with client:
+            for index in range(6):
+                session_id = f"browser-behind-{index}-{uuid.uuid4().hex}"
+                turns = sessions[session_id] = []
+                for turn_index in range(3):
+                    turns.append(_numbered_turn(client, session_id, turn_index))
+                    client.flush()
+                    if turn_index == 1:
+                        continue  # no feedback on the middle turn
+                    thumbs[turns[-1]] = turn_index == 0
+                    answer = gateway.post(
+                        "/v1/feedback",
+                        {
+                            "session_id": session_id,
+                            "interaction_id": turns[-1],
+                            "kind": "thumbs",
+                            "thumbs_up": turn_index == 0,
+                            "event_time": int(time.time() * 1000) - 3_000,
+                        },
+                        browser_key,
+                    )
+                    assert answer.status_code < 300, answer.text
+                    time.sleep(1.0)
+                client.log_signal(session_id=session_id, kind="task_completed")
+            client.flush()
+    finally:
+        gateway.stop()
+    all_turns = {turn for turns in sessions.values() for turn in turns}
+    snapshot = _lake_turns(pipeline, len(all_turns), timeout_s=120)
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    assert set(latest) == all_turns
+    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    for turn in all_turns:
+        shown = [(f["thumbs_up"], f["session_level"]) for f in latest[turn]["feedback"]]
+        assert shown == ([(thumbs[turn], False)] if turn in thumbs else []), turn
+    env = {**PROCESSOR_TEST_ENV, **pipeline.event_time_env}
+    timing = {k.removeprefix("FEEDBACK_PROCESSOR_").lower(): v for k, v in env.items()}
+    settings = ProcessorSettings(namespace=pipeline.namespace, **timing)  # type: ignore[arg-type]
+    verified = verify_lake(pipeline.lake, settings)
+    assert verified.compared["enriched_interactions"] >= len(all_turns)
+    assert verified.ok, "\n".join(d.line() for d in verified.differences)

@@ -275,7 +275,7 @@ def _traffic(rng: random.Random) -> list[tuple[int, float, list[dict[str, Any]]]
                 if rng.random() < 0.6:
                     entries.append(
                         factory.feedback(
-                            at + rng.uniform(0, 20),
+                            at + rng.uniform(-3, 20),  # some stamped before the turn
                             interaction_id=interaction["record"]["event_id"],
                             thumbs_up=rng.random() < 0.7,
                         )

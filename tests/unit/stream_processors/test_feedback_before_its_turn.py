@@ -1,0 +1,156 @@
+"""Feedback stamped before the turn it names (docs/semantics.md, "A session, applied in order").
+
+A thumbs or a correction is often sent by another host than the agent's (a browser, a review
+tool, the gateway's clients), whose clock may run a little behind: the feedback then carries an
+event time before its turn's. Taken in plain event-time order it named no turn yet, so it was
+joined as session-level (a thumbs-down on the third turn marked all three) or, before the first
+turn, refused as `too_late`. Each case compares the stream with the batch reference too.
+"""
+
+import dataclasses
+from typing import Any
+
+from tests.unit.stream_processors.conftest import T0, EventFactory
+from tests.unit.stream_processors.test_partition import CONFIG, Driver, _PersistedState
+from verification.comparison import compare_enriched, compare_metrics
+from verification.reference import ReferenceConfig, expected_results
+
+REFERENCE = ReferenceConfig(
+    abandon_after_ms=CONFIG.abandon_after_ms,
+    grace_ms=CONFIG.grace_ms,
+    window_ms=CONFIG.window_ms,
+    sample_size=CONFIG.sample_size,
+    feedback_lead_ms=CONFIG.lead_ms,
+)
+
+
+def _latest(drive: Driver) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for record in drive.outputs.enriched:
+        latest[record["event_id"]] = record
+    return latest
+
+
+def _reference_differences(drive: Driver, entries: list[dict[str, Any]]) -> list[str]:
+    events = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
+    expected = expected_results(events, REFERENCE)
+    finals = {
+        key: partial.to_record(*key, key[2] + CONFIG.window_ms, is_final=True, update_seq=0)
+        for key, partial in drive.processor.windows.items()
+    }
+    differences = compare_enriched(expected.turns, _latest(drive))
+    differences += compare_metrics(expected.metrics, finals)
+    return [d.line() for d in differences]
+
+
+def _feedback_ids(record: dict[str, Any]) -> list[str]:
+    return [f["event_id"] for f in record["feedback"]]
+
+
+def test_a_thumbs_down_stamped_before_its_turn_concerns_that_turn_only(
+    events: EventFactory,
+) -> None:
+    turns = [events.interaction(at, index) for index, at in enumerate([0, 10, 20])]
+    last = turns[2]["record"]["event_id"]
+    thumbs_down = events.feedback(18.5, interaction_id=last, thumbs_up=False)  # 1.5 s behind
+    entries = [*turns, thumbs_down, events.signal(25, "task_completed")]
+    drive = Driver()
+    drive.ingest(*entries)
+    drive.until(30)
+    latest = _latest(drive)
+    assert [_feedback_ids(latest[t["record"]["event_id"]]) for t in turns] == [
+        [],
+        [],
+        [thumbs_down["record"]["event_id"]],
+    ]
+    assert latest[last]["feedback"][0]["session_level"] is False
+    assert [latest[t["record"]["event_id"]]["reward"] < 0 for t in turns] == [False, False, True]
+    assert drive.outputs.too_late == []
+    assert _reference_differences(drive, entries) == []
+
+
+def test_feedback_on_the_first_turn_stamped_before_it_is_joined(events: EventFactory) -> None:
+    turn = events.interaction(10)
+    thumbs_up = events.feedback(9.2, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    entries = [thumbs_up, turn, events.signal(12, "task_completed")]
+    drive = Driver()
+    drive.ingest(*entries)
+    drive.until(15)
+    [record] = _latest(drive).values()
+    assert _feedback_ids(record) == [thumbs_up["record"]["event_id"]]
+    assert drive.outputs.too_late == []
+    assert _reference_differences(drive, entries) == []
+
+
+def test_the_turn_may_reach_kafka_after_its_feedback_and_the_watermark(
+    events: EventFactory,
+) -> None:
+    """The feedback is applied when the watermark passes it, but holds until its turn comes
+    (the watermark passed the feedback, not the turn)."""
+    first = events.interaction(0)
+    turn = events.interaction(10, 1)
+    feedback = events.feedback(8, interaction_id=turn["record"]["event_id"], thumbs_up=False)
+    drive = Driver()
+    drive.ingest(first, feedback)
+    drive.until(9)
+    assert drive.processor.sessions["s-1"].held == [feedback]
+    drive.ingest(turn, events.signal(11, "task_completed"))
+    drive.until(12)
+    latest = _latest(drive)
+    assert _feedback_ids(latest[first["record"]["event_id"]]) == []
+    assert _feedback_ids(latest[turn["record"]["event_id"]]) == [feedback["record"]["event_id"]]
+
+
+def test_feedback_further_ahead_of_its_turn_than_the_lead_is_session_level(
+    events: EventFactory,
+) -> None:
+    """Beyond `lead_ms` it is not waited for: applied in plain order, it names no turn yet."""
+    config = dataclasses.replace(CONFIG, lead_ms=5_000)
+    turns = [events.interaction(0), events.interaction(20, 1)]
+    feedback = events.feedback(14, interaction_id=turns[1]["record"]["event_id"], thumbs_up=True)
+    drive = Driver(config)
+    drive.ingest(*turns, feedback, events.signal(25, "task_completed"))
+    drive.until(30)
+    latest = _latest(drive)
+    assert [_feedback_ids(latest[t["record"]["event_id"]]) for t in turns] == [
+        [feedback["record"]["event_id"]]
+    ] * 2
+    assert latest[turns[0]["record"]["event_id"]]["feedback"][0]["session_level"] is True
+
+
+def test_held_feedback_is_counted_in_its_own_window(events: EventFactory) -> None:
+    """A thumbs stamped at 59.5 s for a turn at 61 s: the watermark passes the end of the
+    window [0, 60 s) while the thumbs waits, yet that window counts it, as the reference does."""
+    first = events.interaction(30)
+    turn = events.interaction(61, 1)
+    thumbs = events.feedback(59.5, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    entries = [first, thumbs, turn, events.signal(62, "task_completed")]
+    drive = Driver()
+    drive.ingest(first, thumbs)
+    drive.until(60.5)
+    assert drive.processor.frozen_before == T0 + 59_500  # the window of the thumbs stays open
+    drive.ingest(*entries[2:])
+    drive.until(63)
+    assert drive.processor.windows[("bot", "1.0", T0)].counts["thumbs_up"] == 1
+    assert _reference_differences(drive, entries) == []
+
+
+def test_held_feedback_survives_a_restart(events: EventFactory) -> None:
+    """Persisted as held, not as a staged event: restored, the session is not taken for late
+    (its feedback is behind the restored watermark) and the feedback still joins its turn."""
+    first = events.interaction(0)
+    turn = events.interaction(10, 1)
+    feedback = events.feedback(8, interaction_id=turn["record"]["event_id"], thumbs_up=False)
+    drive = Driver()
+    drive.ingest(first, feedback)
+    drive.until(9)
+    store = _PersistedState()
+    store.write(drive.processor.dirty_state())
+    drive.processor = store.restore(drive.now)
+    session = drive.processor.sessions["s-1"]
+    assert (session.held, session.staged, session.behind) == ([feedback], [], None)
+    drive.ingest(turn, events.signal(11, "task_completed"))
+    drive.until(12)
+    latest = _latest(drive)
+    assert _feedback_ids(latest[turn["record"]["event_id"]]) == [feedback["record"]["event_id"]]
+    assert _feedback_ids(latest[first["record"]["event_id"]]) == []
