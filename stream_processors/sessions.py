@@ -219,15 +219,17 @@ class Session:
         released: list[str] = []
         for entry in ready:
             time = entry["record"]["event_time"]
+            due = self.close_due(abandon_after_ms)
+            if due is not None and due <= time:
+                self._close("abandoned", due, None, effects)
+            # After the close just decided too: a session id used again after more than the
+            # grace period since its abandonment, both passed in one step (a backlog).
             if (
                 self.closed_at is not None
                 and entry["kind"] != "feedback"
                 and time > self.closed_at + grace_ms
             ):
                 released += self._begin_again(effects)
-            due = self.close_due(abandon_after_ms)
-            if due is not None and due <= time:
-                self._close("abandoned", due, None, effects)
             if entry["kind"] == "feedback" and self._awaits_turn(entry, watermark, lead_ms):
                 self.held.append(entry)
                 continue
@@ -258,14 +260,13 @@ class Session:
     def _reject_hopeless(
         self, watermark: int, effects: SessionEffects, abandon_after_ms: int, grace_ms: int
     ) -> list[str]:
-        """Dead-letter what can no longer join: past the grace period, staged feedback and
-        waiting feedback; without any activity, feedback that waited `abandon_after`."""
+        """Dead-letter what can no longer join: past the grace period, waiting feedback;
+        without any activity, feedback that waited `abandon_after`. (Staged feedback is decided
+        when the watermark passes it: the session id may be used again before it.)"""
         released: list[str] = []
         if self.closed_at is not None and watermark >= self.closed_at + grace_ms:
             message = f"session {self.session_id} closed at {self.closed_at}"
-            hopeless = self.waiting + [e for e in self.staged if e["kind"] == "feedback"]
-            self.waiting = []
-            self.staged = [e for e in self.staged if e["kind"] != "feedback"]
+            hopeless, self.waiting = self.waiting, []
         elif (
             self.closed_at is None
             and self.last_activity is None

@@ -2,11 +2,12 @@
 
 Generated sessions with adversarial timing — one millisecond shared by a turn, its feedback and
 its terminal signal, feedback before its turn, duplicates, session-level feedback, retries,
-abandonment, history far older than the wall clock — are read from a backlog in every kind of
-interleaving of the three topics (each topic in its own order, as Kafka keeps it), in bursts of
-any size with wall-clock pauses longer than the idle timeout between them. The highest revision
-of every turn, the dead letters and the final metric records must equal the batch reference's
-(`verification.reference`, written apart from the streaming code) for the same events.
+abandonment, a session id used again, history far older than the wall clock — are read from a
+backlog in every kind of interleaving of the three topics (each topic in its own order, as Kafka
+keeps it), in bursts of any size with wall-clock pauses longer than the idle timeout between
+them. The highest revision of every turn, the dead letters and the final metric records must
+equal the batch reference's (`verification.reference`, written apart from the streaming code)
+for the same events.
 """
 
 import random
@@ -63,6 +64,11 @@ def _session(rng: random.Random, index: int) -> list[dict[str, Any]]:
         entries.append(factory.signal(close_at, rng.choice(["task_completed", "task_failed"])))
     if rng.random() < 0.3:  # late feedback, within or beyond the grace period
         entries.append(factory.feedback(at + rng.uniform(0, 300), kind="rating", rating=4))
+    if rng.random() < 0.15:  # the session id used again, after or within the grace period
+        again = at + rng.uniform(100, 400)
+        entries.append(factory.interaction(again, 0))
+        if rng.random() < 0.5:
+            entries.append(factory.signal(again + rng.uniform(0, 20), "task_completed"))
     return entries
 
 
@@ -193,14 +199,18 @@ def test_any_arrival_gives_the_reference_results(seed: int, schedule: int) -> No
 
 
 def test_reading_everything_at_once_gives_the_reference_results() -> None:
-    """A larger backlog in one step; and the reference is not vacuous: every turn is there,
+    """A larger backlog in one step; and the reference is not vacuous: every turn but those
+    within the grace period of an earlier use of their session id is there,
     and the backlog has too-late feedback, ties and sessions of every outcome."""
     backlog = _backlog(7, sessions=30)
     run = _run(backlog, None)
     assert _differences(backlog, run) == []
     _, outputs = run
     latest = {r["event_id"]: r for out in outputs for r in out.enriched}
-    assert {e["record"]["event_id"] for e in backlog["interaction"]} == set(latest)
+    refused = {entry["record"]["event_id"] for out in outputs for entry, _ in out.too_late}
+    turns = {e["record"]["event_id"] for e in backlog["interaction"]}
+    assert turns - refused == set(latest)
+    assert len(turns - refused) > 0.9 * len(turns)
     assert {r["session_outcome"] for r in latest.values()} == {"completed", "failed", "abandoned"}
     assert any(out.too_late for out in outputs)
 

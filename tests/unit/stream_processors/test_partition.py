@@ -143,6 +143,43 @@ def test_too_late_feedback_and_events_after_close(events: EventFactory) -> None:
     assert reasons == {late_feedback["record"]["event_id"], late_turn["record"]["event_id"]}
 
 
+def test_a_session_id_used_again_keeps_its_first_turn_when_read_in_one_step(
+    events: EventFactory,
+) -> None:
+    """A backlog (a replay, a backfill) read at once: the first use is abandoned at 60 s and
+    the id used again at 900 s, past the grace period (600 s), in the same step. The abandonment
+    used to be decided after the turn at 900 s was taken for the old use, which refused it."""
+    drive = Driver()
+    first, again, after = events.interaction(0), events.interaction(900), events.interaction(930, 1)
+    drive.ingest(first, again, after)
+    drive.until(5_000)
+    uses = {(r["event_id"], r["session_closed_at"] - T0) for r in drive.outputs.enriched}
+    assert uses == {
+        (first["record"]["event_id"], 60_000),
+        (again["record"]["event_id"], 990_000),
+        (after["record"]["event_id"], 990_000),
+    }
+    assert drive.outputs.too_late == []
+
+
+def test_feedback_past_the_grace_of_a_closed_use_joins_the_next_use(events: EventFactory) -> None:
+    """Feedback staged for after a closed session's grace period is decided when the watermark
+    passes it, not when the grace ends: the id may be used again in between (its turn read
+    later than the feedback, here)."""
+    drive = Driver()
+    drive.ingest(events.interaction(0), events.signal(1, "task_completed"))
+    drive.until(2)
+    rating = events.feedback(700, "rating", rating=2)
+    drive.ingest(rating)
+    drive.until(650)  # past the grace period (601 s): the rating is still ahead
+    again = events.interaction(660)
+    drive.ingest(again, events.signal(710, "task_completed"))
+    drive.until(720)
+    [record] = [r for r in drive.outputs.enriched if r["event_id"] == again["record"]["event_id"]]
+    assert [f["event_id"] for f in record["feedback"]] == [rating["record"]["event_id"]]
+    assert drive.outputs.too_late == []
+
+
 def test_duplicates_change_nothing(events: EventFactory) -> None:
     drive = Driver()
     turn = events.interaction(0)
