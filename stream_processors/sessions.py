@@ -12,9 +12,10 @@ Rules (docs/semantics.md):
   event time; with none, the session is abandoned at last activity + abandon_after, and an
   `abandoned` signal (source inferred, id uuid5 of the session id) is published;
 - on close, one enriched record (revision 0) per turn; feedback applied after the close and at
-  most `feedback_grace` after it gives the turns it concerns a new revision; later feedback, and
-  interactions or signals after the close, are rejected as `too_late`; an interaction or signal
-  more than `feedback_grace` after the close starts the session id anew;
+  most `feedback_grace` after it gives the turns it concerns a new revision; later feedback is
+  rejected as `too_late`; an interaction or signal after the close starts a new use of the
+  session id (a conversation resumed after its abandonment), and the closed use is kept in
+  `earlier` until its grace period ends, for the feedback that names its turns;
 - feedback needs a turn at or before its event time; until one is known it *waits* (a turn can
   reach Kafka after its feedback), and is rejected when none can come any more;
 - feedback naming a turn the open session does not have yet is *held* for up to `lead_ms` of
@@ -128,6 +129,9 @@ class Session:
     # The turns' interaction messages as consumed: their bodies open the enriched records'
     # (schemas.extension). Not in `to_state`: restored from the persisted entries.
     turn_messages: dict[str, bytes] = field(default_factory=dict)
+    # Earlier uses of the session id, closed and within their grace period: feedback naming
+    # one of their turns still revises them (see `_begin_again`).
+    earlier: list["Session"] = field(default_factory=list)
 
     # -- arrival -------------------------------------------------------------------------------
 
@@ -163,6 +167,9 @@ class Session:
         if self.held:
             held_until = min(e["record"]["event_time"] for e in self.held) + lead_ms
             due = held_until if due is None or held_until < due else due
+        if self.earlier:
+            ends = min(use.closed_at or 0 for use in self.earlier) + grace_ms
+            due = ends if due is None or ends < due else due
         if self.closed_at is not None:
             timer: int | None = self.closed_at + grace_ms  # its feedback grace ends
         elif self.last_activity is None and self.waiting:
@@ -179,7 +186,7 @@ class Session:
 
     def expired(self, watermark: int, grace_ms: int) -> bool:
         """Closed, past its feedback grace, nothing staged or waiting: its state can go."""
-        if self.staged or self.waiting or self.held:
+        if self.staged or self.waiting or self.held or self.earlier:
             return False
         if self.closed_at is None:
             return self.last_activity is None and not self.turns
@@ -222,12 +229,13 @@ class Session:
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
                 self._close("abandoned", due, None, effects)
-            # After the close just decided too: a session id used again after more than the
-            # grace period since its abandonment, both passed in one step (a backlog).
+            # After the close just decided too: a conversation resumed after its abandonment,
+            # both passed in one step (a backlog).
             if (
                 self.closed_at is not None
                 and entry["kind"] != "feedback"
-                and time > self.closed_at + grace_ms
+                and not _is_terminal(entry)
+                and self._ordered_after_close(entry)
             ):
                 released += self._begin_again(effects)
             if entry["kind"] == "feedback" and self._awaits_turn(entry, watermark, lead_ms):
@@ -242,6 +250,28 @@ class Session:
             kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting + self.held}
         released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
         released += self._reject_hopeless(watermark, effects, abandon_after_ms, grace_ms)
+        if self.earlier:
+            released += self._drop_earlier_uses(watermark, grace_ms)
+        return released
+
+    def _ordered_after_close(self, entry: dict[str, Any]) -> bool:
+        """Whether an event comes after the close in the order (an event at the time of an
+        abandonment does; of a terminal signal, by kind and id)."""
+        assert self.closed_at is not None
+        if self.closed_by is None:
+            return bool(entry["record"]["event_time"] >= self.closed_at)
+        return staged_order(entry) > (self.closed_at, _RANK_TERMINAL, self.closed_by)
+
+    def _drop_earlier_uses(self, watermark: int, grace_ms: int) -> list[str]:
+        """Forget the earlier uses whose grace period has ended; returns their turns' ids."""
+        released: list[str] = []
+        kept = []
+        for use in self.earlier:
+            if use.closed_at is not None and watermark >= use.closed_at + grace_ms:
+                released += list(use.turns)
+            else:
+                kept.append(use)
+        self.earlier = kept
         return released
 
     def _awaits_turn(self, entry: dict[str, Any], watermark: int, lead_ms: int) -> bool:
@@ -255,7 +285,14 @@ class Session:
             and target is not None
             and target not in self.turns
             and watermark < record["event_time"] + lead_ms
+            and self._earlier_use_of(target) is None
         )
+
+    def _earlier_use_of(self, turn_id: Any) -> "Session | None":
+        for use in self.earlier:
+            if turn_id in use.turns:
+                return use
+        return None
 
     def _reject_hopeless(
         self, watermark: int, effects: SessionEffects, abandon_after_ms: int, grace_ms: int
@@ -286,13 +323,32 @@ class Session:
         return released
 
     def _begin_again(self, effects: SessionEffects) -> list[str]:
-        """An interaction or signal more than the grace period after the close: the session id
-        is used again. The finished session's outputs are out; keep only the ids seen (a
-        redelivered old event is still a duplicate). Returns the event ids it released."""
-        released = list(self.turns)
+        """An interaction or signal after the close: the session id is used again (a
+        conversation resumed after its abandonment, a task begun after the last one completed).
+        The finished use's outputs are out; it is kept in `earlier`, with its turns, for the
+        feedback that names them during its grace period; the ids seen stay here (a redelivered
+        old event is still a duplicate). Returns the event ids it released."""
+        released: list[str] = []
         for entry in sorted(self.waiting, key=staged_order):
             effects.too_late(entry, f"no interaction of session {self.session_id} is known")
             released.append(entry["record"]["event_id"])
+        if self.turns:
+            self.earlier.append(
+                Session(
+                    session_id=self.session_id,
+                    agent=self.agent,
+                    turns=self.turns,
+                    feedback=self.feedback,
+                    signals=self.signals,
+                    covered=self.covered,
+                    last_activity=self.last_activity,
+                    closed_at=self.closed_at,
+                    outcome=self.outcome,
+                    closed_by=self.closed_by,
+                    revisions=self.revisions,
+                    turn_messages=self.turn_messages,
+                )
+            )
         self.agent, self.closed_at, self.outcome, self.closed_by = None, None, None, None
         self.last_activity = None
         self.turns, self.turn_messages, self.revisions = {}, {}, {}
@@ -308,11 +364,9 @@ class Session:
             self._apply_feedback(entry, effects, grace_ms, window_ms)
             return
         if self.closed_at is not None:
-            if self.closed_by is not None and staged_order(entry) < (
-                self.closed_at,
-                _RANK_TERMINAL,
-                self.closed_by,
-            ):
+            # A terminal signal after the close (a second one); or an event ordered before the
+            # close that came after it (late).
+            if self.closed_by is not None and not self._ordered_after_close(entry):
                 self._join_late(entry, effects, grace_ms, window_ms)
             else:
                 effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
@@ -390,6 +444,13 @@ class Session:
     ) -> None:
         record = entry["record"]
         time = record["event_time"]
+        target = record.get("interaction_id")
+        if self.earlier and target is not None and target not in self.turns:
+            use = self._earlier_use_of(target)
+            if use is not None and use.closed_at is not None and time <= use.closed_at + grace_ms:
+                # It names a turn of an earlier use, within that use's grace period.
+                use._apply_feedback(entry, effects, grace_ms, window_ms)
+                return
         if self.closed_at is not None and time > self.closed_at + grace_ms:
             effects.too_late(
                 entry,
@@ -397,7 +458,6 @@ class Session:
                 f"{self.session_id} closed; grace is {grace_ms} ms",
             )
             return
-        target = record.get("interaction_id")
         named = target is not None and target in self.turns
         if not named and not any(t["event_time"] <= time for t in self.turns.values()):
             self.waiting.append(entry)  # no turn at or before it yet: one may still come
@@ -500,6 +560,7 @@ class Session:
         session (`to_state` names them by id), so saving a session does not re-serialise them.
         """
         kept = set(self.turns).union(e["record"]["event_id"] for e in self.staged)
+        kept.update(turn_id for use in self.earlier for turn_id in use.turns)
         return kept.union(e["record"]["event_id"] for e in self.waiting + self.held)
 
     def to_state(self) -> dict[str, Any]:
@@ -523,6 +584,7 @@ class Session:
             "revisions": self.revisions,
             "behind": self.behind,
             "held": [e["record"]["event_id"] for e in self.held],
+            "earlier": [use.to_state() for use in self.earlier],
         }
 
     @classmethod
@@ -530,31 +592,46 @@ class Session:
         cls, state: dict[str, Any] | None, entries: Mapping[str, dict[str, Any]], session_id: str
     ) -> "Session":
         """Rebuild from `to_state()` (None: a session only staged so far) and the persisted
-        entries by event id: the turns', and every other one is staged."""
+        entries by event id: the turns' (of every use), the held feedback's, and every other
+        one is staged."""
         if state is None:
             state = cls(session_id).to_state()
+        session = cls._use_from_state(state, entries)
+        session.earlier = [cls._use_from_state(s, entries) for s in state.get("earlier") or ()]
+        held_ids = state.get("held") or []
+        taken = set(held_ids).union(session.kept_entries())
+        session.seen = set(state["seen"]).union(entries)
+        session.staged = [e for eid, e in entries.items() if eid not in taken]
+        session.held = [entries[eid] for eid in held_ids if eid in entries]
+        session.behind = state.get("behind")
+        return session
+
+    @classmethod
+    def _use_from_state(
+        cls, state: dict[str, Any], entries: Mapping[str, dict[str, Any]]
+    ) -> "Session":
+        """One use's joined state: turns, feedback, signals, close, revisions."""
         turns = {tid: _turn(entries[tid]["record"]) for tid in state["turns"]}
-        held_ids = set(state.get("held") or ())
         return cls(
             session_id=state["session_id"],
             agent=(state["agent"][0], state["agent"][1]) if state["agent"] else None,
             turns=turns,
             feedback=sorted(state["feedback"], key=_joined_order),
             signals=sorted(state["signals"], key=_joined_order),
-            seen=set(state["seen"]).union(entries),
-            staged=[e for eid, e in entries.items() if eid not in turns and eid not in held_ids],
-            held=[entries[eid] for eid in state.get("held") or () if eid in entries],
             covered=set(state["covered"]),
             last_activity=state["last_activity"],
             closed_at=state["closed_at"],
             outcome=state["outcome"],
             closed_by=state.get("closed_by"),
             revisions=state["revisions"],
-            behind=state.get("behind"),
             turn_messages={
                 tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
             },
         )
+
+
+def _is_terminal(entry: dict[str, Any]) -> bool:
+    return entry["kind"] == "signal" and entry["record"]["kind"] in TERMINAL_OUTCOMES
 
 
 def _in_order(ready: list[dict[str, Any]], lead_ms: int) -> None:

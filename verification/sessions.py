@@ -4,8 +4,9 @@ Implements docs/semantics.md, "A session, applied in order": abandonment at last
 abandon_after (an event at exactly that time comes after the close), turns and signals while
 open, feedback joined with an earlier turn within the grace period (or with the turn it names,
 if that turn comes at most `feedback_lead` after it while the session is open), `too_late`
-otherwise, and a new session under the same id for activity more than the grace period after
-the close.
+otherwise, and a new session under the same id for an interaction or non-terminal signal after
+the close (feedback naming a turn of an earlier one joins that one within its grace period); a
+terminal signal after the close is `too_late`.
 """
 
 from collections.abc import Iterable
@@ -119,17 +120,17 @@ def walk_session_id(
             ):
                 deferred.setdefault(str(target), []).append(event)
             else:
-                _join_feedback(run, event, timing.grace_ms, too_late)
+                _join_feedback(runs, event, timing.grace_ms, too_late)
             continue
-        if run.closed_at is not None and event.event_time <= run.closed_at + timing.grace_ms:
-            too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
-        else:
-            if run.closed_at is not None:
-                run = SessionRun(session_id)
-                runs.append(run)
-            _apply_activity(run, event)
+        if run.closed_at is not None:
+            if event.kind == "signal" and str(event.record.get("kind")) in TERMINAL_SIGNALS:
+                too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
+                continue  # a second close
+            run = SessionRun(session_id)
+            runs.append(run)
+        _apply_activity(run, event)
         for feedback in deferred.pop(event.event_id, []):
-            _join_feedback(run, feedback, timing.grace_ms, too_late)
+            _join_feedback(runs, feedback, timing.grace_ms, too_late)
     last = runs[-1]
     due = last.abandon_due(timing.abandon_after_ms)
     if due is not None:
@@ -138,17 +139,30 @@ def walk_session_id(
 
 
 def _join_feedback(
-    run: SessionRun, event: InputEvent, grace_ms: int, too_late: list[TooLate]
+    runs: list[SessionRun], event: InputEvent, grace_ms: int, too_late: list[TooLate]
 ) -> None:
+    """Join feedback to the current session, or to the earlier one whose turn it names while
+    that one's grace period lasts."""
+    run = runs[-1]
+    target = event.record.get("interaction_id")
+    if target is not None and not _has_turn(run, target):
+        for earlier in runs[:-1]:
+            assert earlier.closed_at is not None
+            if _has_turn(earlier, target) and event.event_time <= earlier.closed_at + grace_ms:
+                run = earlier
+                break
     problem = _feedback_problem(run, event, grace_ms)
     if problem:
         too_late.append(TooLate(event, problem))
         return
     run.feedback.append(event)
     # Turn-level when it names a turn taken before it (docs/semantics.md).
-    target = event.record.get("interaction_id")
-    named = target is not None and any(turn.event_id == target for turn in run.turns)
+    named = target is not None and _has_turn(run, target)
     run.targets[event.event_id] = str(target) if named else None
+
+
+def _has_turn(run: SessionRun, turn_id: Any) -> bool:
+    return any(turn.event_id == turn_id for turn in run.turns)
 
 
 def _feedback_problem(run: SessionRun, event: InputEvent, grace_ms: int) -> str | None:

@@ -1,7 +1,8 @@
 """Ordinary real-world timing through the real pipeline (docs/semantics.md): the README's
 example, one event time shared by a turn, its feedback and its signal, a turn that reaches Kafka
 after its closing signal, a broken clock, a clock that runs fast, one that runs behind, feedback
-from a browser whose clock runs behind the agent's (through the gateway), a backlog
+from a browser whose clock runs behind the agent's (through the gateway), a conversation
+resumed after its abandonment, a backlog
 sent at full speed into an idle worker, and a backfill of history sent into a worker busy with
 live traffic.
 
@@ -429,4 +430,54 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     settings = ProcessorSettings(namespace=pipeline.namespace, **timing)  # type: ignore[arg-type]
     verified = verify_lake(pipeline.lake, settings)
     assert verified.compared["enriched_interactions"] >= len(all_turns)
+    assert verified.ok, "\n".join(d.line() for d in verified.differences)
+
+
+def test_a_conversation_resumed_after_its_abandonment_keeps_its_turns(pipeline: Pipeline) -> None:
+    """Users come back to a conversation: the agent logs a turn, the user is silent for longer
+    than `abandon_after_s` (5 s here), then asks again and the task completes, and a thumbs-down
+    on the first answer arrives after that. The first use closes as abandoned and keeps the
+    thumbs; the resumed one is a session of its own. Its turns used to be dead-lettered
+    `too_late` for the whole grace period (120 s here, 6 h by default)."""
+    overrides = {"FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "5"}
+    pipeline.start_processor(overrides)
+    pipeline.start_sink()
+    pipeline.wait_ready()
+    client = FeedbackClient(
+        producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir),
+        registry=CollectorRegistry(),
+    )
+    ids = [f"resumed-{index}-{uuid.uuid4().hex}" for index in range(6)]
+    first: dict[str, str] = {}
+    second: dict[str, str] = {}
+    with client:
+        for session_id in ids:
+            first[session_id] = _numbered_turn(client, session_id, 0)
+        client.flush()
+        time.sleep(8.0)  # silent for longer than abandon_after: each session is abandoned
+        for session_id in ids:
+            second[session_id] = _numbered_turn(client, session_id, 1)
+            client.log_feedback(
+                session_id=session_id,
+                interaction_id=first[session_id],
+                kind="thumbs",
+                thumbs_up=False,
+            )
+            client.log_signal(session_id=session_id, kind="task_completed")
+        client.flush()
+    snapshot = _lake_turns(pipeline, 2 * len(ids))
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    for session_id in ids:
+        old, resumed = latest[first[session_id]], latest[second[session_id]]
+        assert (old["session_outcome"], old["session_turns"]) == ("abandoned", 1)
+        assert [(f["thumbs_up"], f["session_level"]) for f in old["feedback"]] == [(False, False)]
+        assert (resumed["session_outcome"], resumed["session_turns"]) == ("completed", 1)
+        assert resumed["feedback"] == []
+    env = {**PROCESSOR_TEST_ENV, **pipeline.event_time_env, **overrides}
+    timing = {k.removeprefix("FEEDBACK_PROCESSOR_").lower(): v for k, v in env.items()}
+    settings = ProcessorSettings(namespace=pipeline.namespace, **timing)  # type: ignore[arg-type]
+    verified = verify_lake(pipeline.lake, settings)
+    assert verified.compared["enriched_interactions"] >= 2 * len(ids)
     assert verified.ok, "\n".join(d.line() for d in verified.differences)

@@ -130,17 +130,17 @@ def test_late_feedback_within_grace_revises_only_its_turn(events: EventFactory) 
     assert all(f["session_level"] for f in out.enriched[0]["feedback"])
 
 
-def test_too_late_feedback_and_events_after_close(events: EventFactory) -> None:
+def test_feedback_after_the_grace_and_a_second_close_are_too_late(events: EventFactory) -> None:
     drive = Driver()
     drive.ingest(events.interaction(0), events.signal(1, "task_completed"))
     drive.until(2)
     late_feedback = events.feedback(1 + 600 + 1, thumbs_up=True)
-    late_turn = events.interaction(30, 1)
-    drive.ingest(late_turn, late_feedback)
+    second_close = events.signal(30, "task_failed")
+    drive.ingest(second_close, late_feedback)
     out = drive.until(700)
     assert out.enriched == []
     reasons = {entry["record"]["event_id"] for entry, _ in out.too_late}
-    assert reasons == {late_feedback["record"]["event_id"], late_turn["record"]["event_id"]}
+    assert reasons == {late_feedback["record"]["event_id"], second_close["record"]["event_id"]}
 
 
 def test_a_session_id_used_again_keeps_its_first_turn_when_read_in_one_step(

@@ -114,19 +114,32 @@ def test_feedback_of_a_session_without_activity_stops_waiting(events: EventFacto
     assert "no interaction" in out.too_late[0][1]
 
 
-def test_activity_after_close_plus_grace_starts_the_session_again(events: EventFactory) -> None:
+def test_activity_after_the_close_starts_the_session_id_again(events: EventFactory) -> None:
+    """A conversation resumed after it closed (here completed; abandoned alike) is a new use of
+    its id, not `too_late`; feedback naming a turn of the closed use still revises that one
+    during its grace period (600 s), session-level feedback goes to the current use."""
     drive = Driver()
     old = events.interaction(0)
     drive.ingest(old, events.signal(1, "task_completed"))
     drive.until(2)
-    again = events.interaction(1 + 600 + 1)  # grace is 600 s
-    still_late = events.interaction(1 + 600)
-    drive.ingest(still_late, again, events.signal(1 + 602, "task_failed"))
-    out = drive.until(1 + 603)
-    assert [e["record"]["event_id"] for e, _ in out.too_late] == [still_late["record"]["event_id"]]
-    assert [(r["event_id"], r["session_outcome"]) for r in out.enriched] == [
-        (again["record"]["event_id"], "failed")
-    ]
+    resumed = events.interaction(30)
+    on_old = events.feedback(40, interaction_id=old["record"]["event_id"], thumbs_up=False)
+    on_session = events.feedback(45, thumbs_up=True)
+    drive.ingest(resumed, on_old, on_session, events.signal(50, "task_failed"))
+    out = drive.until(60)
+    assert out.too_late == []
+    latest = {r["event_id"]: r for r in out.enriched}
+    old_record, resumed_record = (
+        latest[old["record"]["event_id"]],
+        latest[resumed["record"]["event_id"]],
+    )
+    assert (old_record["revision"], old_record["session_outcome"]) == (1, "completed")
+    assert [f["event_id"] for f in old_record["feedback"]] == [on_old["record"]["event_id"]]
+    assert (resumed_record["session_outcome"], resumed_record["session_turns"]) == ("failed", 1)
+    assert [f["event_id"] for f in resumed_record["feedback"]] == [on_session["record"]["event_id"]]
+    assert drive.processor.sessions["s-1"].earlier[0].closed_at == T0 + 1_000
+    drive.until(1 + 600)  # the closed use's grace period ends: its state goes
+    assert drive.processor.sessions["s-1"].earlier == []
 
 
 def test_waiting_feedback_survives_a_restart(events: EventFactory) -> None:

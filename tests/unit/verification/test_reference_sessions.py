@@ -40,13 +40,17 @@ def test_a_turn_at_the_terminal_signals_time_is_part_of_the_session() -> None:
     first = ev.turn("s", 0)
     ev.signal("s", 10_000, "task_failed")
     tied = ev.turn("s", 10_000, turn_index=1)
-    after = ev.turn("s", 10_001, turn_index=2)
+    after = ev.turn("s", 10_001, turn_index=2)  # after the close: the id used again
+    second_close = ev.signal("s", 10_002, "task_completed")
+    third_close = ev.signal("s", 10_002, "task_failed")  # the id's second use is closed
     results = expected_results(ev.events, CONFIG)
 
-    assert set(results.turns) == {first["event_id"], tied["event_id"]}
+    assert set(results.turns) == {first["event_id"], tied["event_id"], after["event_id"]}
     assert results.turns[tied["event_id"]].record["session_turns"] == 2
     assert results.turns[tied["event_id"]].record["session_outcome"] == "failed"
-    assert results.dead_letter_reasons() == {after["event_id"]: "too_late"}
+    assert results.turns[after["event_id"]].record["session_turns"] == 1
+    late_close = max(second_close, third_close, key=lambda s: s["event_id"])
+    assert results.dead_letter_reasons() == {late_close["event_id"]: "too_late"}
 
 
 def test_an_event_at_exactly_last_activity_plus_abandon_after_comes_after_the_close() -> None:
@@ -60,8 +64,10 @@ def test_an_event_at_exactly_last_activity_plus_abandon_after_comes_after_the_cl
     assert record["session_outcome"] == "abandoned"
     assert record["session_closed_at"] == T0 + 2 * ABANDON - 1
     assert record["session_turns"] == 2 and on_time["event_id"] in results.turns
-    assert results.dead_letter_reasons() == {boundary["event_id"]: "too_late"}
-    assert results.inferred_signals == [
+    # The boundary turn is the session id's second use.
+    assert results.turns[boundary["event_id"]].record["session_turns"] == 1
+    assert results.dead_letter_reasons() == {}
+    assert results.inferred_signals[:1] == [
         {
             "event_id": inferred_abandoned_id("s"),
             "session_id": "s",
@@ -102,27 +108,35 @@ def test_feedback_without_an_earlier_turn_is_too_late() -> None:
     assert results.turns[turn["event_id"]].record["feedback"] == []
 
 
-def test_a_session_id_is_reused_after_close_plus_grace() -> None:
+def test_a_session_id_is_used_again_after_the_close() -> None:
+    """A conversation resumed after its abandonment: a new session under the same id. Feedback
+    naming a turn of the old one joins it within its grace period; other feedback joins the
+    session current in the order, and needs a turn of it before it."""
     ev = Events()
-    old = ev.turn("s", 0)
-    ev.signal("s", 1_000, "task_completed")
-    refused = ev.signal("s", 1_000 + GRACE, "copied_response")
-    late_feedback = ev.feedback("s", 1_005 + GRACE)  # too late for the old, before the new
-    new = ev.turn("s", 1_010 + GRACE, agent_version="2.0")
-    joins_new = ev.feedback("s", 1_010 + GRACE)  # a tie: after the new turn
+    old = ev.turn("s", 0)  # abandoned at ABANDON
+    resumed_by = ev.signal("s", ABANDON + 60_000, "copied_response")
+    before_any_turn = ev.feedback("s", ABANDON + 65_000)  # the new session has no turn yet
+    on_old = ev.feedback("s", ABANDON + 70_000, interaction_id=old["event_id"], thumbs_up=False)
+    new = ev.turn("s", ABANDON + 80_000, agent_version="2.0")
+    joins_new = ev.feedback("s", ABANDON + 80_000)  # a tie: after the new turn
+    past_grace = ev.feedback("s", ABANDON + GRACE + 1, interaction_id=old["event_id"])
     results = expected_results(ev.events, CONFIG)
 
-    assert results.turns[old["event_id"]].record["session_outcome"] == "completed"
+    old_record = results.turns[old["event_id"]].record
+    assert old_record["session_outcome"] == "abandoned"
+    assert [f["event_id"] for f in old_record["feedback"]] == [on_old["event_id"]]
     new_record = results.turns[new["event_id"]].record
     assert new_record["session_outcome"] == "abandoned"
-    assert new_record["session_closed_at"] == T0 + 1_010 + GRACE + ABANDON
-    assert [f["event_id"] for f in new_record["feedback"]] == [joins_new["event_id"]]
+    assert new_record["session_closed_at"] == T0 + ABANDON + 80_000 + ABANDON
+    # Past the old session's grace, its turn's name is unknown: session-level on the current.
+    assert [(f["event_id"], f["session_level"]) for f in new_record["feedback"]] == [
+        (joins_new["event_id"], True),
+        (past_grace["event_id"], True),
+    ]
     assert new_record["session_turns"] == 1
-    assert [(s.use, s.outcome) for s in results.sessions] == [(0, "completed"), (1, "abandoned")]
-    assert results.dead_letter_reasons() == {
-        refused["event_id"]: "too_late",
-        late_feedback["event_id"]: "too_late",
-    }
+    assert [(s.use, s.outcome) for s in results.sessions] == [(0, "abandoned"), (1, "abandoned")]
+    assert results.dead_letter_reasons() == {before_any_turn["event_id"]: "too_late"}
+    assert resumed_by["event_id"] in {s["event_id"] for s in new_record["signals"]}
     assert results.metrics[("bot", "2.0", new["event_time"] - new["event_time"] % 60_000)]
 
 
@@ -136,8 +150,9 @@ def test_redelivered_events_count_once() -> None:
     results = expected_results(ev.events, CONFIG)
 
     assert results.turns[turn["event_id"]].record["session_turns"] == 1
-    assert results.metrics[("bot", "1.0", T0)].record["interactions"] == 1
-    assert [(d.event_id, d.offset) for d in results.dead_letters] == [(late["event_id"], 2)]
+    assert results.metrics[("bot", "1.0", T0)].record["interactions"] == 2
+    assert results.turns[late["event_id"]].record["session_turns"] == 1  # the id used again
+    assert results.dead_letters == []
 
 
 def test_feedback_on_an_unknown_turn_is_session_level_with_half_weight() -> None:
@@ -178,7 +193,7 @@ def test_signals_naming_a_turn_show_on_that_turn_only() -> None:
 def test_a_session_with_signals_only_produces_nothing() -> None:
     ev = Events()
     ev.signal("s", 0, "copied_response")
-    late_turn = ev.turn("s", 700_000)
+    ev.signal("s", 1_000, "task_completed")
     results = expected_results(ev.events, CONFIG)
     assert results.turns == {} and results.metrics == {} and results.inferred_signals == []
-    assert results.dead_letter_reasons() == {late_turn["event_id"]: "too_late"}
+    assert results.dead_letters == []
