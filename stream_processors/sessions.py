@@ -13,9 +13,10 @@ Rules (docs/semantics.md):
   `abandoned` signal (source inferred, id uuid5 of the session id) is published;
 - on close, one enriched record (revision 0) per turn; feedback applied after the close and at
   most `feedback_grace` after it gives the turns it concerns a new revision; later feedback is
-  rejected as `too_late`; an interaction or signal after the close starts a new use of the
-  session id (a conversation resumed after its abandonment), and the closed use is kept in
-  `earlier` until its grace period ends, for the feedback that names its turns;
+  rejected as `too_late`, and so is a second terminal signal; an interaction or non-terminal
+  signal after the close starts a new use of the session id (a conversation resumed after its
+  abandonment), and the closed use is kept in `earlier` until its grace period ends, for the
+  feedback that names its turns;
 - feedback needs a turn at or before its event time; until one is known it *waits* (a turn can
   reach Kafka after its feedback), and is rejected when none can come any more;
 - feedback naming a turn the open session does not have yet is *held* for up to `lead_ms` of
@@ -323,7 +324,7 @@ class Session:
         return released
 
     def _begin_again(self, effects: SessionEffects) -> list[str]:
-        """An interaction or signal after the close: the session id is used again (a
+        """An interaction or non-terminal signal after the close: the session id is used again (a
         conversation resumed after its abandonment, a task begun after the last one completed).
         The finished use's outputs are out; it is kept in `earlier`, with its turns, for the
         feedback that names them during its grace period; the ids seen stay here (a redelivered

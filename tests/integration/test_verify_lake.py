@@ -66,9 +66,10 @@ def _edge_cases() -> list[dict[str, Any]]:
     tie = ev.turn("tie", 0)
     ev.feedback("tie", 0, interaction_id=tie["event_id"])
     ev.signal("tie", 0, "task_completed")
+    ev.signal("tie", 1, "task_failed")  # a second close: too_late
     ev.turn("abandon", 0)
     ev.turn("abandon", 20_000, turn_index=1)
-    ev.turn("abandon", 20_000 + abandon, turn_index=2)  # at the close: too_late
+    ev.turn("abandon", 20_000 + abandon, turn_index=2)  # at the close: the id used again
     graced = ev.turn("grace", 0)
     ev.signal("grace", 1_000, "task_completed")
     ev.feedback("grace", 1_000 + grace, interaction_id=graced["event_id"], thumbs_up=False)

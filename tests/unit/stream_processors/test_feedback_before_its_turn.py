@@ -10,6 +10,8 @@ turn, refused as `too_late`. Each case compares the stream with the batch refere
 import dataclasses
 from typing import Any
 
+import pytest
+
 from tests.unit.stream_processors.conftest import T0, EventFactory
 from tests.unit.stream_processors.test_partition import CONFIG, Driver, _PersistedState
 from verification.comparison import compare_enriched, compare_metrics
@@ -82,18 +84,26 @@ def test_feedback_on_the_first_turn_stamped_before_it_is_joined(events: EventFac
     assert _reference_differences(drive, entries) == []
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "restarted"])
 def test_the_turn_may_reach_kafka_after_its_feedback_and_the_watermark(
-    events: EventFactory,
+    events: EventFactory, restart: bool
 ) -> None:
     """The feedback is applied when the watermark passes it, but holds until its turn comes
-    (the watermark passed the feedback, not the turn)."""
+    (the watermark passed the feedback, not the turn). Persisted as held, not as a staged
+    event: restored, the session is not taken for late (its feedback is behind the restored
+    watermark) and the feedback still joins its turn."""
     first = events.interaction(0)
     turn = events.interaction(10, 1)
     feedback = events.feedback(8, interaction_id=turn["record"]["event_id"], thumbs_up=False)
     drive = Driver()
     drive.ingest(first, feedback)
     drive.until(9)
-    assert drive.processor.sessions["s-1"].held == [feedback]
+    if restart:
+        store = _PersistedState()
+        store.write(drive.processor.dirty_state())
+        drive.processor = store.restore(drive.now)
+    session = drive.processor.sessions["s-1"]
+    assert (session.held, session.staged, session.behind) == ([feedback], [], None)
     drive.ingest(turn, events.signal(11, "task_completed"))
     drive.until(12)
     latest = _latest(drive)
@@ -133,24 +143,3 @@ def test_held_feedback_is_counted_in_its_own_window(events: EventFactory) -> Non
     drive.until(63)
     assert drive.processor.windows[("bot", "1.0", T0)].counts["thumbs_up"] == 1
     assert _reference_differences(drive, entries) == []
-
-
-def test_held_feedback_survives_a_restart(events: EventFactory) -> None:
-    """Persisted as held, not as a staged event: restored, the session is not taken for late
-    (its feedback is behind the restored watermark) and the feedback still joins its turn."""
-    first = events.interaction(0)
-    turn = events.interaction(10, 1)
-    feedback = events.feedback(8, interaction_id=turn["record"]["event_id"], thumbs_up=False)
-    drive = Driver()
-    drive.ingest(first, feedback)
-    drive.until(9)
-    store = _PersistedState()
-    store.write(drive.processor.dirty_state())
-    drive.processor = store.restore(drive.now)
-    session = drive.processor.sessions["s-1"]
-    assert (session.held, session.staged, session.behind) == ([feedback], [], None)
-    drive.ingest(turn, events.signal(11, "task_completed"))
-    drive.until(12)
-    latest = _latest(drive)
-    assert _feedback_ids(latest[turn["record"]["event_id"]]) == [feedback["record"]["event_id"]]
-    assert _feedback_ids(latest[first["record"]["event_id"]]) == []
