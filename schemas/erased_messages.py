@@ -5,7 +5,9 @@ a pinned lake version from before an erasure, or rows of the user's later traffi
 this, per message, before publishing. The value is decoded as the single-object Avro message
 it claims to be (any catalogued record): its `user_id` and `session_id` count. Input topics are
 keyed by session id (`schemas.topics`), so the key counts as a session too: that catches the
-user's undecodable bytes. A message with neither says nothing about whose it is and passes.
+user's undecodable bytes. A message with neither says nothing about whose it is and passes. A
+message that names another user is that user's, even in an erased session they shared
+(`ErasedIdentities.erasure_of`): the lake keeps it, so a replay does too.
 """
 
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ class ErasedMessages:
         user_id = _text(record.get("user_id")) if record else None
         session_id = _text(record.get("session_id")) if record else None
         found = self.identities.erasure_of(user_id, session_id) is not None
-        if not found and key_is_session and key:
+        if not found and user_id is None and key_is_session and key:
             found = self.identities.erasure_of(None, _key_text(key)) is not None
         if found:
             self.skipped += 1

@@ -77,9 +77,12 @@ class LedgerEntry:
     session_hashes: frozenset[str] = frozenset()
 
     def matches(self, user_id: str | None, session_id: str | None) -> bool:
-        return (user_id is not None and salted_sha256(self.salt, user_id) == self.user_hash) or (
-            session_id is not None and salted_sha256(self.salt, session_id) in self.session_hashes
-        )
+        """Whether a record of this user and session is this erasure's (see `erasure_of`)."""
+        if user_id is not None:
+            return salted_sha256(self.salt, user_id) == self.user_hash
+        if session_id is None:
+            return False
+        return salted_sha256(self.salt, session_id) in self.session_hashes
 
 
 @dataclass(frozen=True)
@@ -121,11 +124,17 @@ class ErasedIdentities:
         return len(self.entries)
 
     def erasure_of(self, user_id: str | None, session_id: str | None) -> str | None:
-        """The id of the erasure that covers this user or session, None when none does."""
+        """The id of the erasure that covers a record of this user and session, None when none
+        does. A record that names its user is that user's alone, even in an erased session
+        another user shared (a group chat); one that names nobody (feedback, signals) goes
+        with its session."""
         for salt, (users, sessions) in self._by_salt.items():
-            if user_id is not None and (found := users.get(salted_sha256(salt, user_id))):
-                return found
-            if session_id is not None and (found := sessions.get(salted_sha256(salt, session_id))):
+            if user_id is not None:
+                if found := users.get(salted_sha256(salt, user_id)):
+                    return found
+            elif session_id is not None and (
+                found := sessions.get(salted_sha256(salt, session_id))
+            ):
                 return found
         return None
 

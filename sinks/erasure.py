@@ -1,9 +1,9 @@
 """Erasure of one user's data from every lake table, with a record of what was deleted.
 
-A user's rows: the interactions with `user_id = X` and every row of that user's sessions in
-every table, matched on decoded identifiers only (`sinks.erasure_match`): a substring of bytes
-says nothing about whose a row is. `quality_metrics` holds per-agent aggregates without user or
-session ids and is left as is.
+A user's rows: the rows with `user_id = X`, and the rows of that user's sessions that name no
+other user, in every table, matched on decoded identifiers only (`sinks.erasure_match`): a
+substring of bytes says nothing about whose a row is. `quality_metrics` holds per-agent
+aggregates without user or session ids and is left as is.
 
 Rows are deleted by their Kafka coordinates, so the Delta log (commitInfo keeps the delete
 predicate) holds offsets, not ids. Deleted rows stay in older files until vacuum; `vacuum=True`
@@ -127,7 +127,8 @@ def erase_user(
     report.session_ids_sha256 = sorted(salted_sha256(salt, s) for s in finder.sessions)
     selection = (
         f"user_id = salted sha256:{report.user_id_sha256[:16]}… or session_id in "
-        f"{report.sessions} sessions (decoded ids only); deleted by Kafka coordinates"
+        f"{report.sessions} sessions and no other user_id (decoded ids only); deleted by Kafka "
+        "coordinates"
     )
     for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name, DEAD_LETTERS.name):
         select = finder.selector(name)
@@ -139,7 +140,9 @@ def erase_user(
     report.tables.append(
         TableErasure(QUALITY_METRICS.name, selection="kept: aggregates without user data")
     )
-    report.attachments = erase_attachments(lake, finder.sessions, dry_run)
+    report.attachments = erase_attachments(
+        lake, finder.sessions, dry_run, keep=finder.attachments_of_others(lake)
+    )
     if dry_run or report.rows_matched == 0:
         logger.info(
             "erasure %s: %d rows of %d sessions %s; nothing written",

@@ -2,13 +2,15 @@
 `attachments/` area (layout in `schemas.attachments`), removed with their files.
 
 Attachments are stored per session, so the sessions the erasure finds in the tables
-(`sinks.erasure_match.UserRows`) name exactly the folders to remove; no file is shared with
-another user's session. Only a local (or mounted) lake is handled here: on an object store the
+(`sinks.erasure_match.UserRows`) name the folders to remove. In a session the user shared with
+others (a group chat), the files the other users' turns refer to stay (`keep`), as those turns
+do; every other file of the folder goes (feedback naming nobody goes with any of the session's
+users, its attachments too). Only a local (or mounted) lake is handled here: on an object store the
 operator deletes the same prefixes (`s-<hash>/` under `attachments/`), which the report lists.
 """
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 
 from schemas.attachments import attachments_root, session_folder
@@ -28,8 +30,15 @@ class AttachmentErasure:
     unsupported: str | None = None  # why nothing was done (an object-store lake)
 
 
-def erase_attachments(lake: Lake, sessions: Iterable[str], dry_run: bool) -> AttachmentErasure:
-    """Remove (or, with `dry_run`, count) the attachment folders of `sessions`."""
+def erase_attachments(
+    lake: Lake,
+    sessions: Iterable[str],
+    dry_run: bool,
+    keep: Mapping[str, Set[str]] | None = None,
+) -> AttachmentErasure:
+    """Remove (or, with `dry_run`, count) the attachment folders of `sessions`, but the files
+    named in `keep` (sha256 by session: other users' attachments in a shared session)."""
+    keep = keep or {}
     result = AttachmentErasure()
     if "://" in lake.uri and not lake.uri.startswith("file://"):
         result.unsupported = f"{lake.uri} is not a local path: delete the listed folders there"
@@ -41,11 +50,14 @@ def erase_attachments(lake: Lake, sessions: Iterable[str], dry_run: bool) -> Att
         if not folder.is_dir():
             continue
         result.folders.append(folder.name)
-        for path in folder.rglob("*"):
-            if path.is_file():
+        kept = keep.get(session_id, set())
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.name not in kept:
                 result.files += 1
                 result.bytes += path.stat().st_size
-        if not dry_run:
+                if not dry_run and kept:
+                    path.unlink()
+        if not dry_run and not kept:
             shutil.rmtree(folder)
     result.removed = not dry_run and bool(result.folders)
     return result

@@ -1,8 +1,14 @@
 """Which rows of the lake are one user's: exact identifiers only, never substrings of bytes.
 
-A row is the user's when one of its identifiers equals the user's id or one of the user's
-sessions (a session in which one of the user's events appears):
+A row is the user's when its `user_id` is the user's id, or when it names no user and its
+session is one of the user's sessions (a session in which one of the user's events appears). A
+row that names another user is that user's, even in a session the two shared (a group chat, a
+session id an agent uses for everyone): erasing one of them must not take the other's turns.
+Rows that name nobody (feedback, signals, turns without a user id) cannot be told apart in a
+shared session, so they go with any of its users. An enriched turn of another user goes too
+when it holds feedback (which may be the erased user's thumbs or correction): the raw turn stays.
 
+The identifiers are:
 - decoded columns (`user_id`, `session_id`) where the table has them;
 - for rows that only hold bytes (raw messages that did not decode, dead letters): the ids
   decoded from those bytes (`sinks.identifiers`), and the Kafka key when the source topic is
@@ -73,8 +79,11 @@ class UserRows:
         )
 
     def enriched(self, table: DeltaTable) -> Selection:
-        data = table.to_pyarrow_table(columns=[*SELECTED, "user_id", "session_id"])
-        return Selection(data.filter(self._by_columns(data)).select(SELECTED))
+        data = table.to_pyarrow_table(columns=[*SELECTED, "user_id", "session_id", "feedback"])
+        with_feedback = pc.fill_null(pc.greater(pc.list_value_length(data["feedback"]), 0), False)
+        shared_with_feedback = pc.and_(self._in_sessions(data), with_feedback)
+        mine = pc.or_(self._by_columns(data), shared_with_feedback)
+        return Selection(data.filter(mine).select(SELECTED))
 
     def dead_letters(self, table: DeltaTable) -> Selection:
         data = table.to_pyarrow_table(columns=[*SELECTED, "source_topic", "key", "original"])
@@ -83,6 +92,26 @@ class UserRows:
             data, "original", lambda row: _keyed_by_session(sources[row])
         )
         return Selection(data.filter(flags).select(SELECTED), unattributed)
+
+    def attachments_of_others(self, lake: Lake) -> dict[str, set[str]]:
+        """Per session of the user's shared with others, the attachments (sha256) that the
+        other users' turns refer to: they stay when the session's folder is erased."""
+        if not self.sessions or not lake.exists(RAW_EVENTS.name):
+            return {}
+        decoded = lake.open(RAW_EVENTS.name).to_pyarrow_table(
+            columns=["session_id", "user_id", "value"], filters=pc.field("decode_error").is_null()
+        )
+        others = pc.and_(
+            self._in_sessions(decoded),
+            pc.fill_null(pc.not_equal(decoded["user_id"], self.user_id), False),
+        )
+        rows = decoded.filter(others)
+        kept: dict[str, set[str]] = {}
+        for session_id, value in zip(
+            rows["session_id"].to_pylist(), rows["value"].to_pylist(), strict=True
+        ):
+            kept.setdefault(session_id, set()).update(self.reader.attachment_digests(value))
+        return kept
 
     def _sessions(self, lake: Lake) -> set[str]:
         """Sessions in which one of the user's events appears, in any table."""
@@ -106,10 +135,14 @@ class UserRows:
         return sessions
 
     def _by_columns(self, data: pa.Table) -> pa.ChunkedArray:
+        """The user's rows, or rows naming no user in one of the user's sessions."""
         by_user = pc.fill_null(pc.equal(data["user_id"], self.user_id), False)
+        nobody_named = pc.is_null(data["user_id"])
+        return pc.or_(by_user, pc.and_(nobody_named, self._in_sessions(data)))
+
+    def _in_sessions(self, data: pa.Table) -> pa.ChunkedArray:
         value_set = pa.array(sorted(self.sessions), pa.string())
-        in_session = pc.fill_null(pc.is_in(data["session_id"], value_set=value_set), False)
-        return pc.or_(by_user, in_session)
+        return pc.fill_null(pc.is_in(data["session_id"], value_set=value_set), False)
 
     def _by_bytes(
         self, data: pa.Table, column: str, key_is_session: Callable[[int], bool]
@@ -123,15 +156,20 @@ class UserRows:
             key = _session_key(keys[row]) if key_is_session(row) else None
             if key is None and ids is None:
                 unattributed += 1
-            flags.append(self._claims(ids) or (key is not None and key in self.sessions))
+            by_key = key is not None and key in self.sessions and not _names_a_user(ids)
+            flags.append(self._claims(ids) or by_key)
         return pa.array(flags, pa.bool_()), unattributed
 
     def _claims(self, ids: Identifiers | None) -> bool:
         if ids is None:
             return False
-        return ids.user_id == self.user_id or (
-            ids.session_id is not None and ids.session_id in self.sessions
-        )
+        if ids.user_id is not None:
+            return ids.user_id == self.user_id
+        return ids.session_id is not None and ids.session_id in self.sessions
+
+
+def _names_a_user(ids: Identifiers | None) -> bool:
+    return ids is not None and ids.user_id is not None
 
 
 def _keyed_by_session(topic: str | None) -> bool:

@@ -57,6 +57,17 @@ class IdentifierReader:
             user_id=_text(record.get("user_id")), session_id=_text(record.get("session_id"))
         )
 
+    def attachment_digests(self, data: bytes | None) -> list[str]:
+        """The sha256 of each attachment a message that decodes in full refers to."""
+        if data is None or len(data) < HEADER_SIZE or data[:2] != MARKER:
+            return []
+        try:
+            writer = self.catalog.by_fingerprint(bytes(data[2:HEADER_SIZE]))
+            record = self._serializer(writer.full_name).decode(data)
+        except ContractError:
+            return []
+        return [str(item["sha256"]) for item in record.get("attachments") or ()]
+
     def _serializer(self, full_name: str) -> SingleObjectSerializer:
         if full_name not in self._serializers:
             self._serializers[full_name] = SingleObjectSerializer(full_name, self.catalog)

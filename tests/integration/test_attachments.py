@@ -1,6 +1,7 @@
 """A turn with a PNG attachment, sent through the SDK and written by the real sink from the real
 Kafka: the lake's raw_events holds the reference, the bytes are read back by URI and checked by
-hash; they never went on Kafka; erasing the user removes them, another user's stay."""
+hash; they never went on Kafka; erasing the user removes them, another user's stay (a guest's in
+the same conversation too)."""
 
 import random
 import struct
@@ -52,6 +53,7 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
     screenshot = tmp_path / "screen.png"
     screenshot.write_bytes(png(64, 48, seed=1))
     other_image = png(8, 8, seed=2)
+    guest_image = png(8, 8, seed=3)
     with sink_topics(bootstrap_servers) as namespace:
         settings = ProducerSettings(
             bootstrap_servers=bootstrap_servers,
@@ -78,6 +80,19 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
                 kind="comment",
                 comment="see the circled area",
                 attachments=[AttachmentInput(screenshot.read_bytes(), "image/png", "circled.png")],
+            )
+            # A guest in the same conversation (a group chat): their turn and file are theirs.
+            client.log_interaction(
+                session_id="s-att-1",
+                turn_index=1,
+                agent_id="screen-agent",
+                agent_version="2.0.0",
+                model="m",
+                prompt="Mine shows the same, see",
+                response="Both are disabled.",
+                latency_ms=800,
+                user_id="u-guest",
+                attachments=[AttachmentInput(guest_image, "image/png")],
             )
             client.log_interaction(
                 session_id="s-att-2",
@@ -134,13 +149,13 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
         assert attachment["uri"].startswith(attachments_root(root, f"{namespace}/").as_uri())
     # The same bytes in one session are stored once.
     area = attachments_root(root, f"{namespace}/")
-    assert len([p for p in area.rglob("*") if p.is_file()]) == 2
+    assert len([p for p in area.rglob("*") if p.is_file()]) == 3
     where = ["--lake-uri", str(root), "--namespace", namespace, "--datasets", str(tmp_path)]
     dry = CliRunner().invoke(app, ["lake", "erase", "--user-id", "u-att", "--dry-run", *where])
     assert dry.exit_code == 0, dry.output
     assert "attachments: would remove 1 files" in dry.output
-    assert len([p for p in area.rglob("*") if p.is_file()]) == 2
+    assert len([p for p in area.rglob("*") if p.is_file()]) == 3
     report = erase_user(Lake(str(root), f"{namespace}/"), "u-att")
     assert report.attachments.files == 1 and report.attachments.removed
     remaining = [p for p in area.rglob("*") if p.is_file()]
-    assert [p.read_bytes() for p in remaining] == [other_image]
+    assert sorted(p.read_bytes() for p in remaining) == sorted([other_image, guest_image])

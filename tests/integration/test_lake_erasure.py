@@ -1,4 +1,5 @@
-"""Erasure is exact: `u-42` takes none of `u-420`'s rows; an unknown id and a dry run write nothing.
+"""Erasure is exact: `u-42` takes none of `u-420`'s rows, not even in a session both were in; an
+unknown id and a dry run write nothing.
 
 The lake is written by the real sink from the real Kafka, once per module, and copied for each
 test. Rows are checked by reading the Parquet files on disk with pyarrow, not the project's
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from feedbackctl.main import app
 from schemas import serializer_for
+from schemas.exceptions import ContractError
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
 from schemas.topics import DEADLETTER, ENRICHED, FEEDBACK, INTERACTIONS, METRICS, SIGNALS
 from sinks import DeltaSink, SinkSettings
@@ -88,6 +90,24 @@ def lake_events() -> tuple[list[OutgoingEvent], dict[tuple[str, bytes | None, by
         ):
             letter = {**dead_letter(source.name, i, original), "key": None}
             add(user, DEADLETTER, None, encode[DEADLETTER.name](letter))
+    # A session both users were in (a group chat): each one's turns are their own; what names
+    # nobody (its feedback, its signal) goes with either user, and so does an enriched turn of
+    # u-420 that holds feedback (it may be u-42's thumbs); the same turn without feedback stays.
+    group = "s-group"
+    key = group.encode()
+    for turn, user in enumerate((ERASED, NEIGHBOUR)):
+        record = interaction(group, turn, user, START_MS + turn * 1000)
+        add(user, INTERACTIONS, key, encode[INTERACTIONS.name](record))
+    add(ERASED, FEEDBACK, key, encode[FEEDBACK.name](feedback(group, None, START_MS + 2000)))
+    add(ERASED, SIGNALS, key, encode[SIGNALS.name](signal(group, "task_completed", START_MS)))
+    add(ERASED, ENRICHED, key, encode[ENRICHED.name](enriched(group, 0, ERASED, START_MS)))
+    quiet = {**enriched(group, 1, NEIGHBOUR, START_MS + 1000), "feedback": []}
+    add(NEIGHBOUR, ENRICHED, key, encode[ENRICHED.name](quiet))
+    rated = enriched(group, 2, NEIGHBOUR, START_MS + 2000)
+    add(ERASED, ENRICHED, key, encode[ENRICHED.name](rated))
+    refused = encode[INTERACTIONS.name](interaction(group, 3, NEIGHBOUR, START_MS + 3000))
+    letter = {**dead_letter(INTERACTIONS.name, 50, refused), "key": key}
+    add(NEIGHBOUR, DEADLETTER, None, encode[DEADLETTER.name](letter))
     # Nobody's: bytes that mention u-42 but are no message, and a metric.
     add(NOBODY, INTERACTIONS, None, b"\x00u-42 u-420 9")
     for i, original in enumerate((b"\xff", b"\xffu-42 9")):
@@ -145,10 +165,24 @@ def owner_of(table: str, row: dict, owners: dict) -> str:
     if table == RAW_EVENTS.name:
         return owners[(base, row["key"], row["value"])]
     if table == ENRICHED_INTERACTIONS.name:
-        return row["user_id"]
+        return _enriched_owner(row, owners)
     if row["detected_by"] == "sink":  # dead-lettered by the sink: the enriched message itself
         return owners[(ENRICHED.name, row["key"], row["original"])]
     return _dead_letter_owner(row, owners)
+
+
+def _enriched_owner(row: dict, owners: dict) -> str:
+    decode = serializer_for(ENRICHED).decode
+    for (topic, _, value), owner in owners.items():
+        if topic != ENRICHED.name:
+            continue
+        try:
+            produced = decode(value)
+        except ContractError:  # the undecodable one: dead-lettered by the sink
+            continue
+        if produced["event_id"] == row["event_id"]:
+            return owner
+    raise AssertionError(f"an enriched row the test did not produce: {row['event_id']}")
 
 
 def _dead_letter_owner(row: dict, owners: dict) -> str:
@@ -194,8 +228,9 @@ def test_erasing_u42_leaves_every_row_of_u420(lake: tuple[Path, str, dict]) -> N
         assert after[table][ERASED] == 0, (table, after[table])
         assert after[table][NEIGHBOUR] == before[table][NEIGHBOUR], table
         assert after[table][NOBODY] == before[table][NOBODY], table
-    # 4 sessions: a (decoded), c (a dead letter's original), d (wrong-topic bytes), e (cut).
-    assert "of 4 sessions" in output
+    # 5 sessions: a (decoded), c (a dead letter's original), d (wrong-topic bytes), e (cut),
+    # and the group chat.
+    assert "of 5 sessions" in output
     # Kept and reported: the raw garbage without a key, and two undecodable dead letters.
     assert "kept 3 rows" in output
     deleted = {table: before[table][ERASED] for table in TABLES}

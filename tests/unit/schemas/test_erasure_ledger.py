@@ -33,6 +33,13 @@ def test_identities_match_exact_ids_only() -> None:
     assert erased.erasure_of("u-4", "s-42") is None
 
 
+def test_a_record_naming_another_user_is_not_taken_with_a_shared_session() -> None:
+    erased = ErasedIdentities((_entry("u-42", "s-group"),))
+    assert erased.erasure_of("u-7", "s-group") is None  # u-7's turn in u-42's group chat
+    assert erased.erasure_of(None, "s-group") == "e1"  # its feedback and signals: nobody named
+    assert erased.erasure_of("u-42", "s-other") == "e1"
+
+
 def test_rows_of_one_erasure_make_one_entry_and_old_rows_have_no_salt() -> None:
     rows = [
         {
@@ -75,3 +82,13 @@ def test_messages_are_recognised_by_user_session_or_key() -> None:
 def test_an_empty_ledger_decodes_nothing() -> None:
     check = ErasedMessages(ErasedIdentities())
     assert not check.erased(b"s-42-a", b"anything") and check.skipped == 0
+
+
+def test_a_message_of_another_user_in_an_erased_session_is_replayed() -> None:
+    check = ErasedMessages(ErasedIdentities((_entry("u-42", "s-group"),)))
+    theirs = serializer_for(INTERACTIONS).encode(interaction("s-group", 1, "u-7", START_MS))
+    session_only = serializer_for(FEEDBACK).encode(feedback("s-group", None, START_MS))
+    assert not check.erased(b"s-group", theirs)
+    assert check.erased(b"s-group", session_only)
+    assert check.erased(b"s-group", b"\x00undecodable")
+    assert check.skipped == 2
