@@ -17,7 +17,7 @@ from schemas.exceptions import ContractError
 from schemas.serializer import SingleObjectSerializer, serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS, TopicSpec
 from stream_processors.avro_readers import READERS
-from stream_processors.sessions import abandoned_signal_id
+from stream_processors.sessions import is_own_abandoned_signal
 
 __all__ = ["EventDecoder", "Rejection", "dead_letter_record"]
 
@@ -87,9 +87,7 @@ class EventDecoder:
                 f"the message was sent ({sent_at}); at most {self.max_future_skew_ms} ms allowed",
             )
         if kind == "signal" and record.get("source") == "inferred":
-            if record.get("kind") == "abandoned" and record["event_id"] == abandoned_signal_id(
-                record["session_id"]
-            ):
+            if is_own_abandoned_signal(record):
                 return None  # our own output, read back
             return Rejection(
                 "reserved_source",

@@ -131,7 +131,7 @@ class ProcessorRuntime:
         self.config = PartitionConfig(
             abandon_after_ms=int(settings.abandon_after_s * 1000),
             grace_ms=int(settings.feedback_grace_s * 1000),
-            lead_ms=int(min(settings.feedback_lead_s, settings.feedback_grace_s) * 1000),
+            lead_ms=int(settings.feedback_lead_s * 1000),  # clamped by PartitionConfig
             lateness_ms=settings.allowed_lateness_ms,
             idle_timeout_ms=int(settings.idle_timeout_s * 1000),
             window_ms=settings.metrics_window_s * 1000,

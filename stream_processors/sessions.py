@@ -10,7 +10,7 @@ Rules (docs/semantics.md):
 - activity = the session's interactions and signals; feedback is not activity;
 - a terminal signal (task_completed, task_failed, escalated_to_human) closes the session at its
   event time; with none, the session is abandoned at last activity + abandon_after, and an
-  `abandoned` signal (source inferred, id uuid5 of the session id) is published;
+  `abandoned` signal (source inferred, id uuid5 of the session id and the close) is published;
 - on close, one enriched record (revision 0) per turn; feedback applied after the close and at
   most `feedback_grace` after it gives the turns it concerns a new revision; later feedback is
   rejected as `too_late`, and so is a second terminal signal; an interaction or non-terminal
@@ -40,6 +40,7 @@ __all__ = [
     "Session",
     "SessionEffects",
     "abandoned_signal_id",
+    "is_own_abandoned_signal",
     "staged_order",
 ]
 
@@ -61,9 +62,23 @@ _INTERACTION_FIELDS = (
 _INTERACTION_KEYS = frozenset(_INTERACTION_FIELDS)
 
 
-def abandoned_signal_id(session_id: str) -> str:
-    """Deterministic event id of the inferred `abandoned` signal of a session."""
-    return str(uuid.uuid5(_INFERRED_NAMESPACE, f"{session_id}/abandoned"))
+def abandoned_signal_id(session_id: str, closed_at: int) -> str:
+    """Deterministic event id of the inferred `abandoned` signal of a session closed at
+    `closed_at` (its event time): each use of a session id gets its own."""
+    return str(uuid.uuid5(_INFERRED_NAMESPACE, f"{session_id}/abandoned/{closed_at}"))
+
+
+def is_own_abandoned_signal(record: Mapping[str, Any]) -> bool:
+    """Whether a signal is one the processor inferred (read back from the signals topic): its
+    id is the one `abandoned_signal_id` gives, or the one used until 6 Dec (the session id
+    alone, shared by every use of the id), so lakes and topics written before still match."""
+    if record.get("kind") != "abandoned" or record.get("source") != "inferred":
+        return False
+    session_id = record["session_id"]
+    return record["event_id"] in (
+        abandoned_signal_id(session_id, record["event_time"]),
+        str(uuid.uuid5(_INFERRED_NAMESPACE, f"{session_id}/abandoned")),
+    )
 
 
 # Rank of each kind of event among events of the same event time (docs/semantics.md).
@@ -491,7 +506,7 @@ class Session:
             return  # signals without any turn: nothing to label or count
         if outcome == "abandoned":
             signal = {
-                "event_id": abandoned_signal_id(self.session_id),
+                "event_id": abandoned_signal_id(self.session_id, closed_at),
                 "session_id": self.session_id,
                 "interaction_id": None,
                 "event_time": closed_at,

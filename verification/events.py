@@ -17,6 +17,7 @@ __all__ = [
     "TERMINAL_SIGNALS",
     "InputEvent",
     "inferred_abandoned_id",
+    "is_inferred_abandoned",
     "kind_rank",
     "to_input_event",
 ]
@@ -31,9 +32,17 @@ INFERRED_NAMESPACE = uuid.UUID("5b0d4a52-6c7e-4f0e-9a37-2f1f3c0de001")
 _KINDS = ("interaction", "feedback", "signal")
 
 
-def inferred_abandoned_id(session_id: str) -> str:
-    """Event id of the `abandoned` signal the processor infers for a session."""
-    return str(uuid.uuid5(INFERRED_NAMESPACE, f"{session_id}/abandoned"))
+def inferred_abandoned_id(session_id: str, closed_at: int) -> str:
+    """Event id of the `abandoned` signal the processor infers for a session closed at
+    `closed_at`: one per use of a session id."""
+    return str(uuid.uuid5(INFERRED_NAMESPACE, f"{session_id}/abandoned/{closed_at}"))
+
+
+def is_inferred_abandoned(event_id: str, session_id: str, event_time: int) -> bool:
+    """Whether an `abandoned` signal's id is the processor's own: as above, or the session id
+    alone (the id until 6 Dec, shared by every use of a session id)."""
+    legacy = str(uuid.uuid5(INFERRED_NAMESPACE, f"{session_id}/abandoned"))
+    return event_id in (inferred_abandoned_id(session_id, event_time), legacy)
 
 
 def kind_rank(kind: str, record: Mapping[str, Any]) -> int:

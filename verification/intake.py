@@ -6,7 +6,7 @@ signals are skipped (no dead letter), then `future_event_time`, then `reserved_s
 
 from dataclasses import dataclass
 
-from verification.events import InputEvent, inferred_abandoned_id
+from verification.events import InputEvent, is_inferred_abandoned
 
 __all__ = ["SKIP", "IntakeRefusal", "refusal_of", "schema_problem"]
 
@@ -28,8 +28,8 @@ def refusal_of(event: InputEvent, max_future_skew_ms: int) -> IntakeRefusal | st
         return IntakeRefusal("schema_invalid", problem)
     record = event.record
     if event.kind == "signal" and record.get("source") == "inferred":
-        own = record.get("kind") == "abandoned" and event.event_id == inferred_abandoned_id(
-            event.session_id
+        own = record.get("kind") == "abandoned" and is_inferred_abandoned(
+            event.event_id, event.session_id, event.event_time
         )
         if own:
             return SKIP

@@ -25,7 +25,7 @@ from verification.comparison import (
     compare_inferred_signals,
     compare_metrics,
 )
-from verification.events import InputEvent, inferred_abandoned_id
+from verification.events import InputEvent, is_inferred_abandoned
 from verification.raw_input import RawRow, decode_raw_rows
 from verification.reference import ExpectedResults, ReferenceConfig, expected_results
 from verification.windows import WindowKey
@@ -115,7 +115,7 @@ def _is_own_signal(event: InputEvent) -> bool:
         event.kind == "signal"
         and record.get("source") == "inferred"
         and record.get("kind") == "abandoned"
-        and event.event_id == inferred_abandoned_id(event.session_id)
+        and is_inferred_abandoned(event.event_id, event.session_id, event.event_time)
     )
 
 

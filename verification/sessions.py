@@ -81,7 +81,7 @@ def joined_signal(record: Any) -> dict[str, Any]:
 
 def _abandoned_signal(session_id: str, at: int, last_activity: int | None) -> dict[str, Any]:
     return {
-        "event_id": inferred_abandoned_id(session_id),
+        "event_id": inferred_abandoned_id(session_id, at),
         "session_id": session_id,
         "interaction_id": None,
         "event_time": at,

@@ -1,6 +1,7 @@
 """Bad input becomes a dead letter with the right reason; good input decodes."""
 
 import random
+import uuid
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_semantic_checks() -> None:
 
 def _signal(**overrides: object) -> dict:
     record = {
-        "event_id": abandoned_signal_id("s1"),
+        "event_id": abandoned_signal_id("s1", 1),
         "session_id": "s1",
         "event_time": 1,
         "kind": "abandoned",
@@ -63,11 +64,23 @@ def _signal(**overrides: object) -> dict:
 def test_our_own_inferred_signals_are_ignored() -> None:
     encode = serializer_for(SIGNALS).encode
     assert DECODER.decode(SIGNALS.name, b"s1", encode(_signal())) is None
+    # The id given until 6 Dec (the session id alone, for every use of it) is ours too.
+    legacy = str(uuid.uuid5(uuid.UUID("5b0d4a52-6c7e-4f0e-9a37-2f1f3c0de001"), "s1/abandoned"))
+    assert DECODER.decode(SIGNALS.name, b"s1", encode(_signal(event_id=legacy))) is None
+
+
+def test_two_uses_of_a_session_id_have_their_own_abandoned_signal_ids() -> None:
+    assert abandoned_signal_id("s1", 1) != abandoned_signal_id("s1", 2)
 
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"event_id": "agent-made"}, {"kind": "task_completed"}, {"session_id": "s2"}],
+    [
+        {"event_id": "agent-made"},
+        {"kind": "task_completed"},
+        {"session_id": "s2"},
+        {"event_time": 2},  # the id of a close at another time
+    ],
 )
 def test_other_inferred_signals_are_refused(overrides: dict) -> None:
     record = _signal(**overrides)

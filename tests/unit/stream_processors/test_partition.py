@@ -92,7 +92,7 @@ def test_abandonment_is_inferred_on_the_watermark(events: EventFactory) -> None:
     assert [r["session_outcome"] for r in out.enriched] == ["abandoned", "abandoned"]
     assert out.enriched[0]["session_closed_at"] == T0 + 110_000
     [signal] = out.inferred_signals
-    assert signal["event_id"] == abandoned_signal_id("s-1")
+    assert signal["event_id"] == abandoned_signal_id("s-1", T0 + 110_000)
     assert (signal["kind"], signal["source"], signal["event_time"]) == (
         "abandoned",
         "inferred",

@@ -4,7 +4,7 @@ reuse of a session id. Driven through a partition with the watermark set by hand
 from collections import defaultdict
 from typing import Any
 
-from stream_processors.sessions import staged_order
+from stream_processors.sessions import abandoned_signal_id, staged_order
 from tests.unit.stream_processors.conftest import T0, EventFactory
 from tests.unit.stream_processors.test_partition import Driver
 
@@ -140,6 +140,19 @@ def test_activity_after_the_close_starts_the_session_id_again(events: EventFacto
     assert drive.processor.sessions["s-1"].earlier[0].closed_at == T0 + 1_000
     drive.until(1 + 600)  # the closed use's grace period ends: its state goes
     assert drive.processor.sessions["s-1"].earlier == []
+
+
+def test_each_abandoned_use_of_a_session_id_has_its_own_signal_id(events: EventFactory) -> None:
+    """A consumer that deduplicates the signals topic by event id (the usual idempotency key)
+    must not drop the second abandonment of a resumed conversation."""
+    drive = Driver()
+    drive.ingest(events.interaction(0))
+    first = drive.until(60).inferred_signals  # abandoned 60 s after its turn
+    drive.ingest(events.interaction(100))
+    second = drive.until(160).inferred_signals
+    assert [s["event_time"] for s in first + second] == [T0 + 60_000, T0 + 160_000]
+    assert first[0]["event_id"] != second[0]["event_id"]
+    assert second[0]["event_id"] == abandoned_signal_id("s-1", T0 + 160_000)
 
 
 def test_waiting_feedback_survives_a_restart(events: EventFactory) -> None:

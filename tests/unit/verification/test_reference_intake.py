@@ -1,6 +1,8 @@
 """The reference's intake: schema_invalid, future_event_time, reserved_source, own signals."""
 
-from verification.events import inferred_abandoned_id
+import uuid
+
+from verification.events import INFERRED_NAMESPACE, inferred_abandoned_id
 from verification.reference import ReferenceConfig, expected_results
 
 from .factory import T0, Events
@@ -25,7 +27,14 @@ def test_event_time_more_than_the_skew_after_the_kafka_timestamp_is_refused() ->
 def test_inferred_signals_other_than_the_processors_own_are_reserved_source() -> None:
     ev = Events()
     turn = ev.turn("s", 0)
-    own = ev.signal("s", 1_000, "abandoned", source="inferred", event_id=inferred_abandoned_id("s"))
+    own_id = inferred_abandoned_id("s", T0 + 1_000)
+    own = ev.signal("s", 1_000, "abandoned", source="inferred", event_id=own_id)
+    # The id the processor gave until 6 Dec (the session id alone): its own too.
+    legacy_id = str(uuid.uuid5(INFERRED_NAMESPACE, "s/abandoned"))
+    legacy = ev.signal("s", 1_500, "abandoned", source="inferred", event_id=legacy_id)
+    # An own id, but of another close time: not the processor's.
+    moved_id = inferred_abandoned_id("s", T0)
+    moved = ev.signal("s", 2_500, "abandoned", source="inferred", event_id=moved_id)
     fake_close = ev.signal("s", 2_000, "task_completed", source="inferred")
     other_id = ev.signal("s", 3_000, "abandoned", source="inferred")
     results = expected_results(ev.events, CONFIG)
@@ -33,12 +42,14 @@ def test_inferred_signals_other_than_the_processors_own_are_reserved_source() ->
     assert results.dead_letter_reasons() == {
         fake_close["event_id"]: "reserved_source",
         other_id["event_id"]: "reserved_source",
+        moved["event_id"]: "reserved_source",
     }
     record = results.turns[turn["event_id"]].record
     # The own signal read back is skipped: the session is abandoned by the reference itself.
     assert record["session_outcome"] == "abandoned"
     assert record["session_closed_at"] == turn["event_time"] + CONFIG.abandon_after_ms
     assert own["event_id"] not in {d.event_id for d in results.dead_letters}
+    assert legacy["event_id"] not in {d.event_id for d in results.dead_letters}
 
 
 def test_semantically_invalid_records_are_schema_invalid() -> None:

@@ -69,7 +69,7 @@ def test_an_event_at_exactly_last_activity_plus_abandon_after_comes_after_the_cl
     assert results.dead_letter_reasons() == {}
     assert results.inferred_signals[:1] == [
         {
-            "event_id": inferred_abandoned_id("s"),
+            "event_id": inferred_abandoned_id("s", T0 + 2 * ABANDON - 1),
             "session_id": "s",
             "interaction_id": None,
             "event_time": T0 + 2 * ABANDON - 1,
