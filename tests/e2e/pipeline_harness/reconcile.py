@@ -122,7 +122,7 @@ def check_raw_events(snapshot: LakeSnapshot, produced: Produced) -> list[str]:
             f"(e.g. {sorted(missing)[:3]}), {len(extra)} unexpected (e.g. {sorted(extra)[:3]})"
         )
     inferred = {
-        abandoned_signal_id(s.session_id, s.closed_at)
+        abandoned_signal_id(s.session_id, s.closed_at_ms)
         for s in produced.truth.sessions.values()
         if s.outcome == "abandoned"
     }
