@@ -7,7 +7,8 @@ it claims to be (any catalogued record): its `user_id` and `session_id` count. I
 keyed by session id (`schemas.topics`), so the key counts as a session too: that catches the
 user's undecodable bytes. A message with neither says nothing about whose it is and passes. A
 message that names another user is that user's, even in an erased session they shared
-(`ErasedIdentities.erasure_of`): the lake keeps it, so a replay does too.
+(`ErasedIdentities.erasure_of`): the lake keeps it, so a replay does too. Feedback an erased
+user gave (`rater_id`) is theirs in any session.
 """
 
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ class ErasedMessages:
         user_id = _text(record.get("user_id")) if record else None
         session_id = _text(record.get("session_id")) if record else None
         found = self.identities.erasure_of(user_id, session_id) is not None
+        rater_id = _text(record.get("rater_id")) if record else None
+        if not found and rater_id is not None:  # feedback the erased user gave, anywhere
+            found = self.identities.erasure_of(rater_id, None) is not None
         if not found and user_id is None and key_is_session and key:
             found = self.identities.erasure_of(None, _key_text(key)) is not None
         if found:

@@ -141,7 +141,11 @@ def erase_user(
         TableErasure(QUALITY_METRICS.name, selection="kept: aggregates without user data")
     )
     report.attachments = erase_attachments(
-        lake, finder.sessions, dry_run, keep=finder.attachments_of_others(lake)
+        lake,
+        finder.sessions,
+        dry_run,
+        keep=finder.attachments_of_others(lake),
+        files=finder.rated_attachments,
     )
     if dry_run or report.rows_matched == 0:
         logger.info(

@@ -5,8 +5,10 @@ Attachments are stored per session, so the sessions the erasure finds in the tab
 (`sinks.erasure_match.UserRows`) name the folders to remove. In a session the user shared with
 others (a group chat), the files the other users' turns refer to stay (`keep`), as those turns
 do; every other file of the folder goes (feedback naming nobody goes with any of the session's
-users, its attachments too). Only a local (or mounted) lake is handled here: on an object store the
-operator deletes the same prefixes (`s-<hash>/` under `attachments/`), which the report lists.
+users, its attachments too). Feedback the user gave in another user's session takes its own
+files from that session's folder (`files`), unless a row that stays refers to the same bytes.
+Only a local (or mounted) lake is handled here: on an object store the operator deletes the same
+prefixes (`s-<hash>/` under `attachments/`), which the report lists.
 """
 
 import shutil
@@ -35,29 +37,44 @@ def erase_attachments(
     sessions: Iterable[str],
     dry_run: bool,
     keep: Mapping[str, Set[str]] | None = None,
+    files: Mapping[str, Set[str]] | None = None,
 ) -> AttachmentErasure:
     """Remove (or, with `dry_run`, count) the attachment folders of `sessions`, but the files
-    named in `keep` (sha256 by session: other users' attachments in a shared session)."""
-    keep = keep or {}
+    named in `keep` (sha256 by session: other users' attachments in a shared session); and in
+    other sessions' folders, the `files` named (the user's feedback there), unless kept."""
+    keep, files = keep or {}, files or {}
+    sessions = set(sessions)
     result = AttachmentErasure()
     if "://" in lake.uri and not lake.uri.startswith("file://"):
         result.unsupported = f"{lake.uri} is not a local path: delete the listed folders there"
         result.folders = sorted(session_folder(s) for s in sessions)
         return result
     root = attachments_root(lake.uri.removeprefix("file://"), lake.prefix)
-    for session_id in sorted(sessions):
+    for session_id in sorted(sessions | set(files)):
         folder = root / session_folder(session_id)
         if not folder.is_dir():
             continue
-        result.folders.append(folder.name)
         kept = keep.get(session_id, set())
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.name not in kept:
-                result.files += 1
-                result.bytes += path.stat().st_size
-                if not dry_run and kept:
-                    path.unlink()
-        if not dry_run and not kept:
+        whole = session_id in sessions
+        doomed = [
+            path
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+            and path.name not in kept
+            and (whole or path.name in files.get(session_id, set()))
+        ]
+        if not doomed:
+            continue
+        result.folders.append(folder.name)
+        for path in doomed:
+            result.files += 1
+            result.bytes += path.stat().st_size
+        if dry_run:
+            continue
+        if whole and not kept:
             shutil.rmtree(folder)
+        else:
+            for path in doomed:
+                path.unlink()
     result.removed = not dry_run and bool(result.folders)
     return result

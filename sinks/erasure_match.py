@@ -1,15 +1,18 @@
 """Which rows of the lake are one user's: exact identifiers only, never substrings of bytes.
 
-A row is the user's when its `user_id` is the user's id, or when it names no user and its
-session is one of the user's sessions (a session in which one of the user's events appears). A
-row that names another user is that user's, even in a session the two shared (a group chat, a
-session id an agent uses for everyone): erasing one of them must not take the other's turns.
-Rows that name nobody (feedback, signals, turns without a user id) cannot be told apart in a
-shared session, so they go with any of its users. An enriched turn of another user goes too
-when it holds feedback (which may be the erased user's thumbs or correction): the raw turn stays.
+A row is the user's when its `user_id` is the user's id, when it is feedback the user gave
+(`rater_id`, in anyone's session, and the enriched turns holding it), or when it names no user
+and its session is one of the user's sessions (a session in which one of the user's events
+appears). A row that names another user is that user's, even in a session the two shared (a
+group chat, a session id an agent uses for everyone): erasing one of them must not take the
+other's turns. Rows that name nobody (feedback, signals, turns without a user id) cannot be
+told apart in a shared session, so they go with any of its users. An enriched turn of another
+user goes too when it holds feedback (which may be the erased user's thumbs or correction): the
+raw turn stays.
 
 The identifiers are:
-- decoded columns (`user_id`, `session_id`) where the table has them;
+- decoded columns (`user_id`, `session_id`) where the table has them, and a feedback's
+  `rater_id` decoded from its bytes (only feedback whose bytes hold the id is decoded);
 - for rows that only hold bytes (raw messages that did not decode, dead letters): the ids
   decoded from those bytes (`sinks.identifiers`), and the Kafka key when the source topic is
   keyed by session id (the input and enriched topics, by contract in `schemas.topics`).
@@ -26,7 +29,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
-from schemas.topics import topic_by_name
+from schemas.topics import FEEDBACK, topic_by_name
 from sinks.identifiers import IdentifierReader, Identifiers
 from sinks.lake import Lake
 
@@ -37,6 +40,7 @@ COORDINATES = ["kafka_topic", "kafka_partition", "kafka_offset"]
 # keeps its copy (`sinks.erasure_copies`).
 SELECTED = [*COORDINATES, "kafka_timestamp"]
 _SESSION_KEY = "session_id"
+FEEDBACK_RECORD = FEEDBACK.value_record
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class UserRows:
         self.user_id = user_id
         self.reader = reader or IdentifierReader()
         self.sessions = self._sessions(lake)
+        # Feedback the user gave, in any session: its rows and, by session, its attachments.
+        self.rated, self.rated_attachments = self._rated(lake)
 
     def selector(self, table_name: str) -> Callable[[DeltaTable], Selection] | None:
         """How to select this user's rows of a table; None for a table without user data."""
@@ -70,20 +76,57 @@ class UserRows:
             filters=pc.field("decode_error").is_null(),
         )
         mine = decoded.filter(self._by_columns(decoded)).select(SELECTED)
+        rated = self.rated.select(SELECTED)
         undecoded = table.to_pyarrow_table(
             columns=[*SELECTED, "key", "value"], filters=pc.field("decode_error").is_valid()
         )
         flags, unattributed = self._by_bytes(undecoded, "value", lambda _: True)
-        return Selection(
-            pa.concat_tables([mine, undecoded.filter(flags).select(SELECTED)]), unattributed
+        rows = pa.concat_tables([mine, rated, undecoded.filter(flags).select(SELECTED)])
+        return Selection(_unique_coordinates(rows), unattributed)
+
+    def _rated(self, lake: Lake) -> tuple[pa.Table, dict[str, set[str]]]:
+        """Decoded feedback rows the user gave (`rater_id`), in any session, and their
+        attachments by session. Their bytes are searched for the id only to skip decoding the
+        others; the decoded id decides."""
+        columns = [*SELECTED, "session_id", "value"]
+        if not lake.exists(RAW_EVENTS.name):
+            return pa.table({c: [] for c in columns}), {}
+        found = lake.open(RAW_EVENTS.name).to_pyarrow_table(
+            columns=columns,
+            filters=(pc.field("decode_error").is_null())
+            & (pc.field("record_name") == FEEDBACK_RECORD),
         )
+        maybe = found.filter(pc.fill_null(pc.match_substring(found["value"], self.user_id), False))
+        flags = [
+            (ids := self.reader.read(value)) is not None and ids.rater_id == self.user_id
+            for value in maybe["value"].to_pylist()
+        ]
+        rated = maybe.filter(pa.array(flags, pa.bool_()))
+        attachments: dict[str, set[str]] = {}
+        for session_id, value in zip(
+            rated["session_id"].to_pylist(), rated["value"].to_pylist(), strict=True
+        ):
+            digests = self.reader.attachment_digests(value)
+            if digests:
+                attachments.setdefault(session_id, set()).update(digests)
+        return rated, attachments
 
     def enriched(self, table: DeltaTable) -> Selection:
         data = table.to_pyarrow_table(columns=[*SELECTED, "user_id", "session_id", "feedback"])
         with_feedback = pc.fill_null(pc.greater(pc.list_value_length(data["feedback"]), 0), False)
         shared_with_feedback = pc.and_(self._in_sessions(data), with_feedback)
         mine = pc.or_(self._by_columns(data), shared_with_feedback)
-        return Selection(data.filter(mine).select(SELECTED))
+        return Selection(
+            data.filter(pc.or_(mine, self._holds_feedback_by_user(data))).select(SELECTED)
+        )
+
+    def _holds_feedback_by_user(self, data: pa.Table) -> pa.Array:
+        """Rows of the enriched table holding feedback the user gave (`rater_id`)."""
+        feedback = data["feedback"].combine_chunks()
+        raters = pc.struct_field(pc.list_flatten(feedback), "rater_id")
+        by_user = pc.fill_null(pc.equal(raters, self.user_id), False)
+        rows = pc.list_parent_indices(feedback).filter(by_user)
+        return pc.is_in(pa.array(range(data.num_rows), pa.int64()), value_set=rows.cast(pa.int64()))
 
     def dead_letters(self, table: DeltaTable) -> Selection:
         data = table.to_pyarrow_table(columns=[*SELECTED, "source_topic", "key", "original"])
@@ -94,23 +137,26 @@ class UserRows:
         return Selection(data.filter(flags).select(SELECTED), unattributed)
 
     def attachments_of_others(self, lake: Lake) -> dict[str, set[str]]:
-        """Per session of the user's shared with others, the attachments (sha256) that the
-        other users' turns refer to: they stay when the session's folder is erased."""
-        if not self.sessions or not lake.exists(RAW_EVENTS.name):
+        """Per session whose folder the erasure touches (the user's, and those holding
+        feedback the user gave), the attachments (sha256) that rows it keeps refer to: other
+        users' turns in a shared session, everyone's events in another's session."""
+        touched = self.sessions | set(self.rated_attachments)
+        if not touched or not lake.exists(RAW_EVENTS.name):
             return {}
         decoded = lake.open(RAW_EVENTS.name).to_pyarrow_table(
-            columns=["session_id", "user_id", "value"], filters=pc.field("decode_error").is_null()
+            columns=[*COORDINATES, "session_id", "user_id", "value"],
+            filters=pc.field("decode_error").is_null(),
         )
-        others = pc.and_(
-            self._in_sessions(decoded),
-            pc.fill_null(pc.not_equal(decoded["user_id"], self.user_id), False),
-        )
-        rows = decoded.filter(others)
+        value_set = pa.array(sorted(touched), pa.string())
+        decoded = decoded.filter(pc.fill_null(pc.is_in(decoded["session_id"], value_set), False))
+        rated = set(zip(*(self.rated[c].to_pylist() for c in COORDINATES), strict=True))
+        erased = self._by_columns(decoded).to_pylist()
+        coordinates = list(zip(*(decoded[c].to_pylist() for c in COORDINATES), strict=True))
+        sessions, values = decoded["session_id"].to_pylist(), decoded["value"].to_pylist()
         kept: dict[str, set[str]] = {}
-        for session_id, value in zip(
-            rows["session_id"].to_pylist(), rows["value"].to_pylist(), strict=True
-        ):
-            kept.setdefault(session_id, set()).update(self.reader.attachment_digests(value))
+        for row, (session_id, value) in enumerate(zip(sessions, values, strict=True)):
+            if not erased[row] and coordinates[row] not in rated:
+                kept.setdefault(session_id, set()).update(self.reader.attachment_digests(value))
         return kept
 
     def _sessions(self, lake: Lake) -> set[str]:
@@ -165,7 +211,21 @@ class UserRows:
             return False
         if ids.user_id is not None:
             return ids.user_id == self.user_id
+        if ids.rater_id == self.user_id:
+            return True
         return ids.session_id is not None and ids.session_id in self.sessions
+
+
+def _unique_coordinates(rows: pa.Table) -> pa.Table:
+    """Each row once (a feedback the user gave in their own session is found twice)."""
+    if rows.num_rows == 0:
+        return rows
+    return (
+        rows.group_by(COORDINATES, use_threads=False)
+        .aggregate([("kafka_timestamp", "min")])
+        .rename_columns([*COORDINATES, "kafka_timestamp"])
+        .select(SELECTED)
+    )
 
 
 def _names_a_user(ids: Identifiers | None) -> bool:

@@ -28,6 +28,8 @@ class Identifiers:
 
     user_id: str | None = None
     session_id: str | None = None
+    # Who gave a feedback (a user id for an end user's thumbs); only from a full decode.
+    rater_id: str | None = None
 
 
 class IdentifierReader:
@@ -54,7 +56,9 @@ class IdentifierReader:
         if record is None:
             return None
         return Identifiers(
-            user_id=_text(record.get("user_id")), session_id=_text(record.get("session_id"))
+            user_id=_text(record.get("user_id")),
+            session_id=_text(record.get("session_id")),
+            rater_id=_text(record.get("rater_id")),
         )
 
     def attachment_digests(self, data: bytes | None) -> list[str]:

@@ -54,6 +54,7 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
     screenshot.write_bytes(png(64, 48, seed=1))
     other_image = png(8, 8, seed=2)
     guest_image = png(8, 8, seed=3)
+    remark_image = png(8, 8, seed=4)
     with sink_topics(bootstrap_servers) as namespace:
         settings = ProducerSettings(
             bootstrap_servers=bootstrap_servers,
@@ -106,6 +107,14 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
                 user_id="u-other",
                 attachments=[AttachmentInput(other_image, "image/png")],
             )
+            # u-att comments, with a picture, on u-other's conversation: that file is u-att's.
+            client.log_feedback(
+                session_id="s-att-2",
+                kind="comment",
+                comment="same here",
+                rater_id="u-att",
+                attachments=[AttachmentInput(remark_image, "image/png")],
+            )
             with pytest.raises(InvalidRecordError, match="media_type"):
                 client.log_interaction(
                     session_id="s-att-3",
@@ -149,13 +158,13 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
         assert attachment["uri"].startswith(attachments_root(root, f"{namespace}/").as_uri())
     # The same bytes in one session are stored once.
     area = attachments_root(root, f"{namespace}/")
-    assert len([p for p in area.rglob("*") if p.is_file()]) == 3
+    assert len([p for p in area.rglob("*") if p.is_file()]) == 4
     where = ["--lake-uri", str(root), "--namespace", namespace, "--datasets", str(tmp_path)]
     dry = CliRunner().invoke(app, ["lake", "erase", "--user-id", "u-att", "--dry-run", *where])
     assert dry.exit_code == 0, dry.output
-    assert "attachments: would remove 1 files" in dry.output
-    assert len([p for p in area.rglob("*") if p.is_file()]) == 3
+    assert "attachments: would remove 2 files" in dry.output
+    assert len([p for p in area.rglob("*") if p.is_file()]) == 4
     report = erase_user(Lake(str(root), f"{namespace}/"), "u-att")
-    assert report.attachments.files == 1 and report.attachments.removed
+    assert report.attachments.files == 2 and report.attachments.removed
     remaining = [p for p in area.rglob("*") if p.is_file()]
     assert sorted(p.read_bytes() for p in remaining) == sorted([other_image, guest_image])

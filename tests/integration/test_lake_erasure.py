@@ -108,6 +108,16 @@ def lake_events() -> tuple[list[OutgoingEvent], dict[tuple[str, bytes | None, by
     refused = encode[INTERACTIONS.name](interaction(group, 3, NEIGHBOUR, START_MS + 3000))
     letter = {**dead_letter(INTERACTIONS.name, 50, refused), "key": key}
     add(NEIGHBOUR, DEADLETTER, None, encode[DEADLETTER.name](letter))
+    # Feedback u-42 gave in u-420's session (a reviewer, a group member), with a comment, and
+    # the enriched turn of u-420 that holds it: u-42's. u-420's own rating there stays.
+    theirs = "s-420-a"
+    given = {**feedback(theirs, None, START_MS + 4000), "rater_id": ERASED, "comment": "no"}
+    add(ERASED, FEEDBACK, theirs.encode(), encode[FEEDBACK.name](given))
+    own = {**feedback(theirs, None, START_MS + 4000), "rater_id": NEIGHBOUR}
+    add(NEIGHBOUR, FEEDBACK, theirs.encode(), encode[FEEDBACK.name](own))
+    holding = enriched(theirs, 3, NEIGHBOUR, START_MS + 3000)
+    holding["feedback"] = [{**holding["feedback"][0], "rater_id": ERASED}]
+    add(ERASED, ENRICHED, theirs.encode(), encode[ENRICHED.name](holding))
     # Nobody's: bytes that mention u-42 but are no message, and a metric.
     add(NOBODY, INTERACTIONS, None, b"\x00u-42 u-420 9")
     for i, original in enumerate((b"\xff", b"\xffu-42 9")):

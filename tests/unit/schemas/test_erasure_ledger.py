@@ -92,3 +92,11 @@ def test_a_message_of_another_user_in_an_erased_session_is_replayed() -> None:
     assert check.erased(b"s-group", session_only)
     assert check.erased(b"s-group", b"\x00undecodable")
     assert check.skipped == 2
+
+
+def test_feedback_the_erased_user_gave_in_another_session_is_skipped() -> None:
+    check = ErasedMessages(ErasedIdentities((_entry("u-42", "s-42-a"),)))
+    given = {**feedback("s-7-a", None, START_MS), "rater_id": "u-42"}
+    by_other = {**feedback("s-7-a", None, START_MS), "rater_id": "u-7"}
+    assert check.erased(b"s-7-a", serializer_for(FEEDBACK).encode(given))
+    assert not check.erased(b"s-7-a", serializer_for(FEEDBACK).encode(by_other))
