@@ -46,6 +46,24 @@ def png(width: int, height: int, seed: int) -> bytes:
     )
 
 
+def _screen_turn(
+    client: FeedbackClient, session_id: str, turn_index: int, user_id: str, image: bytes
+) -> str:
+    """Another user's turn of the screen agent, with one picture."""
+    return client.log_interaction(
+        session_id=session_id,
+        turn_index=turn_index,
+        agent_id="screen-agent",
+        agent_version="2.0.0",
+        model="m",
+        prompt="And this one?",
+        response="Looks fine.",
+        latency_ms=700,
+        user_id=user_id,
+        attachments=[AttachmentInput(image, "image/png")],
+    )
+
+
 def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_user(
     bootstrap_servers: str, tmp_path: Path
 ) -> None:
@@ -83,30 +101,8 @@ def test_a_png_attachment_lands_readable_by_uri_and_hash_and_is_erased_with_its_
                 attachments=[AttachmentInput(screenshot.read_bytes(), "image/png", "circled.png")],
             )
             # A guest in the same conversation (a group chat): their turn and file are theirs.
-            client.log_interaction(
-                session_id="s-att-1",
-                turn_index=1,
-                agent_id="screen-agent",
-                agent_version="2.0.0",
-                model="m",
-                prompt="Mine shows the same, see",
-                response="Both are disabled.",
-                latency_ms=800,
-                user_id="u-guest",
-                attachments=[AttachmentInput(guest_image, "image/png")],
-            )
-            client.log_interaction(
-                session_id="s-att-2",
-                turn_index=0,
-                agent_id="screen-agent",
-                agent_version="2.0.0",
-                model="m",
-                prompt="And this one?",
-                response="Looks fine.",
-                latency_ms=700,
-                user_id="u-other",
-                attachments=[AttachmentInput(other_image, "image/png")],
-            )
+            _screen_turn(client, "s-att-1", 1, "u-guest", guest_image)
+            _screen_turn(client, "s-att-2", 0, "u-other", other_image)
             # u-att comments, with a picture, on u-other's conversation: that file is u-att's.
             client.log_feedback(
                 session_id="s-att-2",
