@@ -2,13 +2,15 @@
 
 A dataset is files, not a lake table: deleting from the lake leaves its copies in every dataset
 built before. Each row carries its lineage (`curation.lineage`): the session it came from
-(`session_id`, and `rejected_session_id` in pairs). A row whose session (or user, were a
-dataset to carry one) the erasure ledger names (`schemas.erasure_ledger`, by salted hash) goes
-from both files of its split: kept JSONL lines stay byte for byte, the Parquet file is written
-again with the same settings. The manifest's file entries, counts, labels, agents and output
-hash are recomputed, and `erasures` lists each erasure applied with the rows it removed per
-file. Every file is replaced atomically, the manifest last; a purge interrupted in between is
-finished by running it again (a file whose hash no longer matches the manifest is re-described).
+(`session_id`, and `rejected_session_id` in pairs) and its turns (`event_ids`). A row whose
+session (or user, were a dataset to carry one) the erasure ledger names
+(`schemas.erasure_ledger`, by salted hash), or built on a turn whose enriched record an erasure
+deleted for holding feedback the user gave in another user's session, goes from both files of
+its split: kept JSONL lines stay byte for byte, the Parquet file is written again with the same
+settings. The manifest's file entries, counts, labels, agents and output hash are recomputed,
+and `erasures` lists each erasure applied with the rows it removed per file. Every file is
+replaced atomically, the manifest last; a purge interrupted in between is finished by running
+it again (a file whose hash no longer matches the manifest is re-described).
 """
 
 import json
@@ -108,18 +110,28 @@ def _session_columns(names: Sequence[str]) -> list[str]:
     return [n for n in names if n == "session_id" or n.endswith("_session_id")]
 
 
+def _turn_columns(names: Sequence[str]) -> list[str]:
+    return [n for n in names if n == "event_ids" or n.endswith("_event_ids")]
+
+
 def _erasure_ids(table: pa.Table, identities: ErasedIdentities) -> list[str | None]:
-    """Per row, the erasure that covers it (by any session column or a user column), or None."""
+    """Per row, the erasure that covers it (by any session column, a user column, or a turn
+    it was built on), or None."""
     sessions = _session_columns(table.column_names)
     users = [n for n in _USER_COLUMNS if n in table.column_names]
+    turns = _turn_columns(table.column_names)
     return [
-        _row_erasure(row, sessions, users, identities)
-        for row in table.select(sessions + users).to_pylist()
+        _row_erasure(row, sessions, users, turns, identities)
+        for row in table.select(sessions + users + turns).to_pylist()
     ]
 
 
 def _row_erasure(
-    row: dict[str, Any], sessions: list[str], users: list[str], identities: ErasedIdentities
+    row: dict[str, Any],
+    sessions: list[str],
+    users: list[str],
+    turns: list[str],
+    identities: ErasedIdentities,
 ) -> str | None:
     for column in users:
         if row[column] is not None and (found := identities.erasure_of(row[column], None)):
@@ -127,6 +139,10 @@ def _row_erasure(
     for column in sessions:
         if row[column] is not None and (found := identities.erasure_of(None, row[column])):
             return found
+    for column in turns:
+        for event_id in row[column] or ():
+            if found := identities.erasure_of_turn(event_id):
+                return found
     return None
 
 

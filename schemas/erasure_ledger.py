@@ -58,6 +58,9 @@ ERASURES_SCHEMA = pa.schema(
         pa.field("id_salt", pa.string(), nullable=True),
         pa.field("session_ids_sha256", pa.list_(pa.string()), nullable=True),
         pa.field("kafka_copies", pa.list_(KAFKA_COPY_TYPE), nullable=True),
+        # Turns of other users' sessions that held feedback the user gave (their enriched
+        # records were deleted): curated rows built on them go too.
+        pa.field("turn_ids_sha256", pa.list_(pa.string()), nullable=True),
     ]
 )
 
@@ -75,6 +78,7 @@ class LedgerEntry:
     salt: str
     user_hash: str
     session_hashes: frozenset[str] = frozenset()
+    turn_hashes: frozenset[str] = frozenset()
 
     def matches(self, user_id: str | None, session_id: str | None) -> bool:
         """Whether a record of this user and session is this erasure's (see `erasure_of`)."""
@@ -93,6 +97,9 @@ class ErasedIdentities:
     _by_salt: dict[str, tuple[dict[str, str], dict[str, str]]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    _turns_by_salt: dict[str, dict[str, str]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         for entry in self.entries:
@@ -100,6 +107,9 @@ class ErasedIdentities:
             users.setdefault(entry.user_hash, entry.erasure_id)
             for session in entry.session_hashes:
                 sessions.setdefault(session, entry.erasure_id)
+            turns = self._turns_by_salt.setdefault(entry.salt, {})
+            for turn in entry.turn_hashes:
+                turns.setdefault(turn, entry.erasure_id)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> "ErasedIdentities":
@@ -113,6 +123,7 @@ class ErasedIdentities:
                     row.get("id_salt") or "",
                     row["user_id_sha256"],
                     frozenset(row.get("session_ids_sha256") or ()),
+                    frozenset(row.get("turn_ids_sha256") or ()),
                 ),
             )
         return cls(tuple(entries.values()))
@@ -135,6 +146,14 @@ class ErasedIdentities:
             elif session_id is not None and (
                 found := sessions.get(salted_sha256(salt, session_id))
             ):
+                return found
+        return None
+
+    def erasure_of_turn(self, event_id: str) -> str | None:
+        """The id of the erasure that deleted this turn's enriched record for holding feedback
+        its user gave in another user's session, None when none did."""
+        for salt, turns in self._turns_by_salt.items():
+            if turns and (found := turns.get(salted_sha256(salt, event_id))):
                 return found
         return None
 

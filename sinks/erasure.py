@@ -72,6 +72,8 @@ class ErasureReport:
     user_id_sha256: str  # salted: SHA-256 of id_salt + user id
     sessions: int
     session_ids_sha256: list[str] = field(default_factory=list)
+    # Turns (of other users' sessions) that held feedback the user gave, salted hashes.
+    turn_ids_sha256: list[str] = field(default_factory=list)
     tables: list[TableErasure] = field(default_factory=list)
     dry_run: bool = False
     recorded: bool = False  # a row per table went to the `erasures` table
@@ -88,6 +90,7 @@ class ErasureReport:
             self.id_salt,
             self.user_id_sha256,
             frozenset(self.session_ids_sha256),
+            frozenset(self.turn_ids_sha256),
         )
 
     @property
@@ -125,6 +128,7 @@ def erase_user(
     finder = UserRows(lake, user_id)
     report.sessions = len(finder.sessions)
     report.session_ids_sha256 = sorted(salted_sha256(salt, s) for s in finder.sessions)
+    report.turn_ids_sha256 = sorted(salted_sha256(salt, t) for t in finder.rated_turns)
     selection = (
         f"user_id = salted sha256:{report.user_id_sha256[:16]}… or session_id in "
         f"{report.sessions} sessions and no other user_id (decoded ids only); deleted by Kafka "
@@ -267,6 +271,7 @@ def _record(lake: Lake, report: ErasureReport) -> None:
             "id_salt": report.id_salt,
             "session_ids_sha256": report.session_ids_sha256,
             "kafka_copies": copies,
+            "turn_ids_sha256": report.turn_ids_sha256,
         }
         for table in report.tables
     ]

@@ -59,8 +59,10 @@ class UserRows:
         self.user_id = user_id
         self.reader = reader or IdentifierReader()
         self.sessions = self._sessions(lake)
-        # Feedback the user gave, in any session: its rows and, by session, its attachments.
+        # Feedback the user gave, in any session: its rows and, by session, its attachments;
+        # and the turns whose enriched records hold it.
         self.rated, self.rated_attachments = self._rated(lake)
+        self.rated_turns = self._turns_holding_feedback_by_user(lake)
 
     def selector(self, table_name: str) -> Callable[[DeltaTable], Selection] | None:
         """How to select this user's rows of a table; None for a table without user data."""
@@ -119,6 +121,14 @@ class UserRows:
         return Selection(
             data.filter(pc.or_(mine, self._holds_feedback_by_user(data))).select(SELECTED)
         )
+
+    def _turns_holding_feedback_by_user(self, lake: Lake) -> set[str]:
+        if not lake.exists(ENRICHED_INTERACTIONS.name):
+            return set()
+        data = lake.open(ENRICHED_INTERACTIONS.name).to_pyarrow_table(
+            columns=["event_id", "feedback"]
+        )
+        return set(data.filter(self._holds_feedback_by_user(data))["event_id"].to_pylist())
 
     def _holds_feedback_by_user(self, data: pa.Table) -> pa.Array:
         """Rows of the enriched table holding feedback the user gave (`rater_id`)."""

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from feedbackctl.main import app
 from schemas import serializer_for
+from schemas.erasure_ledger import salted_sha256
 from schemas.exceptions import ContractError
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
 from schemas.topics import DEADLETTER, ENRICHED, FEEDBACK, INTERACTIONS, METRICS, SIGNALS
@@ -231,6 +232,11 @@ def test_erasing_u42_leaves_every_row_of_u420(lake: tuple[Path, str, dict]) -> N
         assert before[table][ERASED] and before[table][NEIGHBOUR], (table, before[table])
     assert before[DEAD_LETTERS.name][NOBODY] == 3 and before[RAW_EVENTS.name][NOBODY] == 1
 
+    holding = [
+        row["event_id"]
+        for row in rows_on_disk(root, namespace, ENRICHED_INTERACTIONS.name)
+        if any(f["rater_id"] == ERASED for f in row["feedback"])
+    ]
     output = erase(root, namespace, "--user-id", ERASED, "--vacuum")
 
     after = census(root, namespace, owners)
@@ -245,6 +251,10 @@ def test_erasing_u42_leaves_every_row_of_u420(lake: tuple[Path, str, dict]) -> N
     assert "kept 3 rows" in output
     deleted = {table: before[table][ERASED] for table in TABLES}
     erasures = pq.read_table(root / namespace / "erasures").to_pylist()
+    # The turn of u-420 that held u-42's feedback is named (hashed) for curated datasets.
+    salt = erasures[0]["id_salt"]
+    assert len(holding) == 1
+    assert erasures[0]["turn_ids_sha256"] == [salted_sha256(salt, holding[0])]
     assert {r["table_name"]: r["rows_deleted"] for r in erasures} == {
         **deleted,
         "quality_metrics": 0,

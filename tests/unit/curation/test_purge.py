@@ -104,3 +104,33 @@ def test_a_dry_run_counts_and_writes_nothing(tmp_path: Path) -> None:
     (result,) = purge_datasets(tmp_path, _erased(), dry_run=True)
     assert result.total == 2
     assert {p: p.read_bytes() for p in (tmp_path / "d").iterdir()} == files
+
+
+def test_a_row_built_on_a_turn_holding_the_erased_users_feedback_goes(tmp_path: Path) -> None:
+    """u-42 corrected a turn of u-420's session: the lake lost that turn's enriched record, and
+    the ledger names the turn; a row built on it goes, the session's other rows stay."""
+    schema = pa.schema([*SCHEMA, pa.field("event_ids", pa.list_(pa.string()))])
+    rows = [
+        {**_row(0, "s-420-a"), "event_ids": ["t-1", "t-2"]},
+        {**_row(1, "s-420-a"), "event_ids": ["t-3"]},
+    ]
+    directory = tmp_path / "out" / "sft-v1"
+    files = write_rows(directory, "sft-train", rows, schema)
+    manifest = {
+        "name": "sft",
+        "kind": "sft",
+        "datasets": {"sft": {"rows": {}, "labels": {}}},
+        "files": [f.as_dict() for f in files],
+        "output_sha256": dataset_digest(files),
+    }
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
+    salt = "x"
+    entry = LedgerEntry(
+        "e2", salt, salted_sha256(salt, "u-42"), turn_hashes=frozenset({salted_sha256(salt, "t-2")})
+    )
+
+    (result,) = purge_datasets(tmp_path / "out", ErasedIdentities((entry,)))
+
+    assert result.rows_removed == {"sft-train": 1}
+    kept = pq.read_table(directory / "sft-train.parquet").to_pylist()
+    assert [r["id"] for r in kept] == ["r1"]

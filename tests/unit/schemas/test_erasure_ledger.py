@@ -56,8 +56,10 @@ def test_rows_of_one_erasure_make_one_entry_and_old_rows_have_no_salt() -> None:
         },
         {"erasure_id": "old", "user_id_sha256": hashlib.sha256(b"b").hexdigest()},
     ]
+    rows[0]["turn_ids_sha256"] = [salted_sha256(SALT, "t-1")]
     erased = ErasedIdentities.from_rows(rows)
     assert len(erased) == 2
+    assert erased.erasure_of_turn("t-1") == "e1" and erased.erasure_of_turn("t-2") is None
     assert erased.erasure_of("b", None) == "old" and erased.erasure_of(None, "s-a") == "e1"
     assert erased.for_user("b").entries == (erased.entries[1],)
 
