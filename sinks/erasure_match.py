@@ -230,12 +230,10 @@ def _unique_coordinates(rows: pa.Table) -> pa.Table:
     """Each row once (a feedback the user gave in their own session is found twice)."""
     if rows.num_rows == 0:
         return rows
-    return (
-        rows.group_by(COORDINATES, use_threads=False)
-        .aggregate([("kafka_timestamp", "min")])
-        .rename_columns([*COORDINATES, "kafka_timestamp"])
-        .select(SELECTED)
-    )
+    grouped = rows.group_by(COORDINATES, use_threads=False).aggregate([("kafka_timestamp", "min")])
+    # By name: the order of a group_by's output columns has changed between pyarrow versions.
+    columns = {name: grouped[name] for name in COORDINATES}
+    return pa.table({**columns, "kafka_timestamp": grouped["kafka_timestamp_min"]})
 
 
 def _names_a_user(ids: Identifiers | None) -> bool:

@@ -36,8 +36,8 @@ from verification.lake_check import verify_lake
 SESSIONS = 30
 
 
-def _start(pipeline: Pipeline) -> FeedbackClient:
-    pipeline.start_processor()
+def _start(pipeline: Pipeline, overrides: dict[str, str] | None = None) -> FeedbackClient:
+    pipeline.start_processor(overrides)
     pipeline.start_sink()
     pipeline.wait_ready()
     settings = producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir)
@@ -396,8 +396,15 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     gateway, stamped by its own clock, 3 s behind the agent's, right after each answer. Each
     thumbs must stay on the turn it names: in plain event-time order the one on the first turn
     came before any turn (refused as too late) and the one on the last turn named no turn yet
-    (so it marked every turn). The lake must also equal the batch reference."""
-    client = _start(pipeline)
+    (so it marked every turn). The lake must also equal the batch reference.
+
+    The allowed lateness covers the browser's 3 s: with the harness's 0.5 s, a thumbs reaching
+    a partition whose watermark followed the wall clock (idle, 1.5-2 s behind it) had been
+    passed, and when a window boundary fell in between, it was counted in the next window
+    (docs/semantics.md: a contribution whose window its partition had closed), which `verify`
+    reports: 1 run of 4 failed so (CI, 6 Dec)."""
+    overrides = {"FEEDBACK_PROCESSOR_ALLOWED_LATENESS_MS": "5000"}
+    client = _start(pipeline, overrides)
     keys = KeyFile(pipeline.work_dir / "gateway" / "keys.json")
     browser_key = keys.add("web-client")[1]
     gateway = start_gateway(pipeline.work_dir / "gateway", pipeline.bootstrap, pipeline.namespace)
@@ -440,7 +447,7 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     for turn in all_turns:
         shown = [(f["thumbs_up"], f["session_level"]) for f in latest[turn]["feedback"]]
         assert shown == ([(thumbs[turn], False)] if turn in thumbs else []), turn
-    _assert_equal_to_the_reference(pipeline, len(all_turns))
+    _assert_equal_to_the_reference(pipeline, len(all_turns), overrides)
 
 
 def test_a_conversation_resumed_after_its_abandonment_keeps_its_turns(pipeline: Pipeline) -> None:

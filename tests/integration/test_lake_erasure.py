@@ -116,6 +116,9 @@ def lake_events() -> tuple[list[OutgoingEvent], dict[tuple[str, bytes | None, by
     add(ERASED, FEEDBACK, theirs.encode(), encode[FEEDBACK.name](given))
     own = {**feedback(theirs, None, START_MS + 4000), "rater_id": NEIGHBOUR}
     add(NEIGHBOUR, FEEDBACK, theirs.encode(), encode[FEEDBACK.name](own))
+    # u-42's own thumbs in their own session, signed: found twice (session, rater), deleted once.
+    signed = {**feedback("s-42-a", None, START_MS + 4000), "rater_id": ERASED}
+    add(ERASED, FEEDBACK, b"s-42-a", encode[FEEDBACK.name](signed))
     holding = enriched(theirs, 3, NEIGHBOUR, START_MS + 3000)
     holding["feedback"] = [{**holding["feedback"][0], "rater_id": ERASED}]
     add(ERASED, ENRICHED, theirs.encode(), encode[ENRICHED.name](holding))
