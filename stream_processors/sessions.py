@@ -22,6 +22,9 @@ Rules (docs/semantics.md):
 - feedback naming a turn the open session does not have yet is *held* for up to `lead_ms` of
   event time: it joins that turn if the turn comes in that time (a client's clock behind the
   agent's stamped it before its turn), and is applied as any other feedback otherwise;
+- a terminal signal naming such a turn is held the same way, and every later event of the
+  session with it: if the turn comes, the signal is applied right after it and closes the
+  session at the turn's time; otherwise as any terminal signal;
 - an interaction or non-terminal signal ordered before a terminal close but applied after it
   (it came after the watermark passed it) is joined late: the turns get a new revision.
 """
@@ -240,7 +243,8 @@ class Session:
         if len(ready) > 1:
             _in_order(ready, lead_ms)
         released: list[str] = []
-        for entry in ready:
+        limit = watermark  # what this step applies up to: less, behind a held terminal signal
+        for index, entry in enumerate(ready):
             time = entry["record"]["event_time"]
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
@@ -257,17 +261,23 @@ class Session:
             if entry["kind"] == "feedback" and self._awaits_turn(entry, watermark, lead_ms):
                 self.held.append(entry)
                 continue
+            if _is_terminal(entry) and self._awaits_turn(entry, watermark, lead_ms):
+                # It would close the session before the turn it names: it and everything
+                # after it wait for that turn (or for `lead_ms` to pass).
+                self.held += ready[index:]
+                limit = time - 1
+                break
             self._apply(entry, effects, grace_ms, window_ms)
         due = self.close_due(abandon_after_ms)
-        if due is not None and due <= watermark:
+        if due is not None and due <= limit:
             self._close("abandoned", due, None, effects)
         kept: Mapping[str, Any] | set[str] = self.turns
         if self.waiting or self.held:
             kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting + self.held}
         released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
-        released += self._reject_hopeless(watermark, effects, abandon_after_ms, grace_ms)
+        released += self._reject_hopeless(limit, effects, abandon_after_ms, grace_ms)
         if self.earlier:
-            released += self._drop_earlier_uses(watermark, grace_ms)
+            released += self._drop_earlier_uses(limit, grace_ms)
         return released
 
     def _ordered_after_close(self, entry: dict[str, Any]) -> bool:
@@ -291,9 +301,10 @@ class Session:
         return released
 
     def _awaits_turn(self, entry: dict[str, Any], watermark: int, lead_ms: int) -> bool:
-        """Whether feedback names a turn that the open session may still get: one stamped up to
-        `lead_ms` after it (its client's clock ran behind the agent's), not applied yet. Applied
-        now, it would concern every turn, or be refused for want of an earlier one."""
+        """Whether feedback or a terminal signal names a turn that the open session may still
+        get: one stamped up to `lead_ms` after it (its client's clock ran behind the agent's),
+        not applied yet. Applied now, feedback would concern every turn, or be refused for want
+        of an earlier one; a terminal signal would close the session before its last turn."""
         record = entry["record"]
         target = record.get("interaction_id")
         return (
@@ -396,6 +407,9 @@ class Session:
             return
         insort(self.signals, _joined_signal(record), key=_joined_order)
         if record["kind"] in TERMINAL_OUTCOMES:
+            named = self.turns.get(record.get("interaction_id"))
+            if named is not None and named["event_time"] > time:
+                time = named["event_time"]  # it waited for that turn: closes after it
             self._close(TERMINAL_OUTCOMES[record["kind"]], time, record["event_id"], effects)
 
     def _add_turn(self, entry: dict[str, Any], effects: SessionEffects, window_ms: int) -> None:
@@ -651,8 +665,9 @@ def _is_terminal(entry: dict[str, Any]) -> bool:
 
 
 def _in_order(ready: list[dict[str, Any]], lead_ms: int) -> None:
-    """Sort entries to apply in `staged_order`, but feedback that names a turn among them,
-    stamped up to `lead_ms` before it, right after that turn (see `Session._awaits_turn`)."""
+    """Sort entries to apply in `staged_order`, but feedback and terminal signals that name a
+    turn among them, stamped up to `lead_ms` before it, as if stamped at that turn's time (see
+    `Session._awaits_turn`)."""
     ready.sort(key=staged_order)
     coming = {
         e["record"]["event_id"]: e["record"]["event_time"]
@@ -660,7 +675,7 @@ def _in_order(ready: list[dict[str, Any]], lead_ms: int) -> None:
         if e["kind"] == "interaction"
     }
     if coming and any(
-        e["kind"] == "feedback" and e["record"].get("interaction_id") in coming for e in ready
+        e["kind"] != "interaction" and e["record"].get("interaction_id") in coming for e in ready
     ):
         ready.sort(key=lambda e: _order_after_named_turn(e, coming, lead_ms))
 
@@ -669,10 +684,10 @@ def _order_after_named_turn(
     entry: dict[str, Any], coming: Mapping[str, int], lead_ms: int
 ) -> tuple[int, int, str]:
     order = staged_order(entry)
-    if entry["kind"] == "feedback":
+    if entry["kind"] == "feedback" or order[1] == _RANK_TERMINAL:
         turn_time = coming.get(entry["record"].get("interaction_id"))
         if turn_time is not None and order[0] < turn_time <= order[0] + lead_ms:
-            return (turn_time, _RANK_FEEDBACK, order[2])
+            return (turn_time, order[1], order[2])
     return order
 
 

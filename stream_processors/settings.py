@@ -56,8 +56,9 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
     feedback_lead_s: float = Field(
         60.0,
         ge=0,
-        description="Feedback may be stamped this long before the turn it names (a client's "
-        "clock behind the agent's): it waits for that turn and joins it (at most the grace).",
+        description="Feedback and terminal signals may be stamped this long before the turn "
+        "they name (a client's clock behind the agent's): they wait for that turn (at most the "
+        "grace).",
     )
     allowed_lateness_ms: int = Field(
         1000, ge=0, description="Watermark = max event time seen - allowed lateness."

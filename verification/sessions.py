@@ -6,9 +6,12 @@ open, feedback joined with an earlier turn within the grace period (or with the 
 if that turn comes at most `feedback_lead` after it while the session is open), `too_late`
 otherwise, and a new session under the same id for an interaction or non-terminal signal after
 the close (feedback naming a turn of an earlier one joins that one within its grace period); a
-terminal signal after the close is `too_late`.
+terminal signal after the close is `too_late`. A terminal signal naming a turn that comes at most
+`feedback_lead` after it, while the session is open, is taken as if stamped at that turn's time:
+it closes the session there.
 """
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,37 +101,51 @@ def walk_session_id(
     without duplicates.
 
     Feedback naming a turn of the id that comes after it by at most `lead_ms`, while the
-    session is open, is taken right after that turn instead (`deferred`)."""
+    session is open, is taken right after that turn instead (`deferred`); a terminal signal, in
+    the order as if stamped at that turn's time (`postponed`)."""
     events = list(events)
     turn_times = {e.event_id: e.event_time for e in events if e.kind == "interaction"}
     lead_ms = min(timing.lead_ms, timing.grace_ms)
     deferred: dict[str, list[InputEvent]] = {}
+    # The events still to walk, by their place in the order (a heap: a postponed terminal
+    # signal goes back in with its turn's time).
+    pending = [(event.order(), event) for event in events]
+    heapq.heapify(pending)
+    postponed: dict[str, int] = {}
     runs = [SessionRun(session_id)]
     too_late: list[TooLate] = []
-    for event in events:
+    while pending:
+        _, event = heapq.heappop(pending)
         run = runs[-1]
         due = run.abandon_due(timing.abandon_after_ms)
         if due is not None and due <= event.event_time:
             run.close("abandoned", due)
+        target = event.record.get("interaction_id")
+        turn_time = turn_times.get(str(target)) if target is not None else None
+        ahead = (
+            run.is_open
+            and turn_time is not None
+            and event.event_time < turn_time <= event.event_time + lead_ms
+        )
         if event.kind == "feedback":
-            target = event.record.get("interaction_id")
-            turn_time = turn_times.get(str(target)) if target is not None else None
-            if (
-                run.is_open
-                and turn_time is not None
-                and event.event_time < turn_time <= event.event_time + lead_ms
-            ):
+            if ahead:
                 deferred.setdefault(str(target), []).append(event)
             else:
                 _join_feedback(runs, event, timing.grace_ms, too_late)
             continue
+        terminal = event.kind == "signal" and str(event.record.get("kind")) in TERMINAL_SIGNALS
+        if terminal and ahead and event.event_id not in postponed:
+            assert turn_time is not None
+            postponed[event.event_id] = turn_time
+            heapq.heappush(pending, ((turn_time, *event.order()[1:]), event))
+            continue
         if run.closed_at is not None:
-            if event.kind == "signal" and str(event.record.get("kind")) in TERMINAL_SIGNALS:
+            if terminal:
                 too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
                 continue  # a second close
             run = SessionRun(session_id)
             runs.append(run)
-        _apply_activity(run, event)
+        _apply_activity(run, event, postponed.get(event.event_id))
         for feedback in deferred.pop(event.event_id, []):
             _join_feedback(runs, feedback, timing.grace_ms, too_late)
     last = runs[-1]
@@ -173,12 +190,13 @@ def _feedback_problem(run: SessionRun, event: InputEvent, grace_ms: int) -> str 
     return None
 
 
-def _apply_activity(run: SessionRun, event: InputEvent) -> None:
-    run.last_activity = event.event_time
+def _apply_activity(run: SessionRun, event: InputEvent, closes_at: int | None = None) -> None:
+    """`closes_at`: a terminal signal's close when it waited for the turn it names."""
+    run.last_activity = max(event.event_time, run.last_activity or event.event_time)
     if event.kind == "interaction":
         run.turns.append(event)
         return
     run.signals.append(joined_signal(event.record))
     terminal = TERMINAL_SIGNALS.get(str(event.record.get("kind")))
     if terminal is not None:
-        run.close(terminal, event.event_time)
+        run.close(terminal, event.event_time if closes_at is None else closes_at)

@@ -396,7 +396,10 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     gateway, stamped by its own clock, 3 s behind the agent's, right after each answer. Each
     thumbs must stay on the turn it names: in plain event-time order the one on the first turn
     came before any turn (refused as too late) and the one on the last turn named no turn yet
-    (so it marked every turn). The lake must also equal the batch reference.
+    (so it marked every turn). The browser then marks the task completed, naming the last turn,
+    stamped before it: the session must close after that turn (in plain order it closed before,
+    and the last turn became a session of its own, abandoned). The lake must also equal the
+    batch reference.
 
     The allowed lateness covers the browser's 3 s: with the harness's 0.5 s, a thumbs reaching
     a partition whose watermark followed the wall clock (idle, 1.5-2 s behind it) had been
@@ -433,8 +436,22 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
                         browser_key,
                     )
                     assert answer.status_code < 300, answer.text
+                    if turn_index == 2:
+                        # The user marks the task done in the browser: stamped before the
+                        # last turn, which it names.
+                        answer = gateway.post(
+                            "/v1/signals",
+                            {
+                                "session_id": session_id,
+                                "interaction_id": turns[-1],
+                                "kind": "task_completed",
+                                "source": "client",
+                                "event_time": int(time.time() * 1000) - 3_000,
+                            },
+                            browser_key,
+                        )
+                        assert answer.status_code < 300, answer.text
                     time.sleep(1.0)
-                client.log_signal(session_id=session_id, kind="task_completed")
             client.flush()
     finally:
         gateway.stop()
@@ -447,6 +464,10 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     for turn in all_turns:
         shown = [(f["thumbs_up"], f["session_level"]) for f in latest[turn]["feedback"]]
         assert shown == ([(thumbs[turn], False)] if turn in thumbs else []), turn
+        assert (latest[turn]["session_outcome"], latest[turn]["session_turns"]) == (
+            "completed",
+            3,
+        ), turn
     _assert_equal_to_the_reference(pipeline, len(all_turns), overrides)
 
 

@@ -1,13 +1,13 @@
 """Property: a partition's results do not depend on how its events arrive (docs/semantics.md).
 
 Generated sessions with adversarial timing — one millisecond shared by a turn, its feedback and
-its terminal signal, feedback before its turn, duplicates, session-level feedback, retries,
-abandonment, a session id used again, history far older than the wall clock — are read from a
-backlog in every kind of interleaving of the three topics (each topic in its own order, as Kafka
-keeps it), in bursts of any size with wall-clock pauses longer than the idle timeout between
-them. The highest revision of every turn, the dead letters and the final metric records must
-equal the batch reference's (`verification.reference`, written apart from the streaming code)
-for the same events.
+its terminal signal, feedback and terminal signals stamped before the turn they name,
+duplicates, session-level feedback, retries, abandonment, a session id used again, history far
+older than the wall clock — are read from a backlog in every kind of interleaving of the three
+topics (each topic in its own order, as Kafka keeps it), in bursts of any size with wall-clock
+pauses longer than the idle timeout between them. The highest revision of every turn, the dead
+letters and the final metric records must equal the batch reference's
+(`verification.reference`, written apart from the streaming code) for the same events.
 """
 
 import random
@@ -48,6 +48,7 @@ def _session(rng: random.Random, index: int) -> list[dict[str, Any]]:
     for turn in range(rng.randint(1, 4)):
         entry = factory.interaction(at, turn)
         entries.append(entry)
+        last_at = at
         turns.append(entry["record"]["event_id"])
         if rng.random() < 0.5:  # feedback in the same millisecond, or later, or before
             offset = rng.choice([0.0, 0.0, rng.uniform(0, 90), -rng.uniform(0, 5)])
@@ -61,7 +62,11 @@ def _session(rng: random.Random, index: int) -> list[dict[str, Any]]:
     ending = rng.random()
     if ending < 0.6:
         close_at = at if rng.random() < 0.5 else at + rng.uniform(0, 20)
-        entries.append(factory.signal(close_at, rng.choice(["task_completed", "task_failed"])))
+        named = None
+        if rng.random() < 0.3:  # naming the last turn, perhaps stamped before it
+            named, close_at = turns[-1], last_at + rng.choice([0.0, -rng.uniform(0, 5)])
+        outcome = rng.choice(["task_completed", "task_failed"])
+        entries.append(factory.signal(max(0.0, close_at), outcome, named))
     if rng.random() < 0.3:  # late feedback, within or beyond the grace period
         entries.append(factory.feedback(at + rng.uniform(0, 300), kind="rating", rating=4))
     if rng.random() < 0.15:  # the session id used again, after or within the grace period

@@ -201,7 +201,7 @@ def test_the_backfill_property_is_not_vacuous() -> None:
     impatient = dataclasses.replace(CONFIG, idle_timeout_ms=150)
     run, _ = _run_backfill(live, backfill, random.Random(14), impatient)
     differences = _differences(merged, run, metrics=False)
-    assert any("expected 'failed', found 'abandoned'" in d for d in differences), differences
+    assert any("found 'abandoned'" in d for d in differences), differences
     assert any("dead letter not expected" in d for d in differences), differences
 
 
