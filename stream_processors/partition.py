@@ -56,6 +56,10 @@ class PartitionConfig:
     sample_size: int
     # How long before the turn it names feedback may be stamped (see `Session.held`).
     lead_ms: int = 60_000
+    # How far the watermark passes a metrics window's end before the window closes for this
+    # partition: an event arriving after the watermark passed it, within this, still counts
+    # in the window of its own event time (see `window_for`).
+    window_grace_ms: int = 0
 
     @property
     def feedback_lead_ms(self) -> int:
@@ -292,7 +296,8 @@ class PartitionProcessor:
                 self._schedule(session_id, max(next_due + behind, watermark + 1))
         for item in waiting:
             heapq.heappush(due_heap, item)
-        frozen = min(watermark, *self._holding.values()) if self._holding else watermark
+        closing = watermark - config.window_grace_ms
+        frozen = min(closing, *self._holding.values()) if self._holding else closing
         if self.frozen_before != frozen:
             self.frozen_before = frozen
             self._progress_dirty = True

@@ -135,6 +135,7 @@ class ProcessorRuntime:
             lateness_ms=settings.allowed_lateness_ms,
             idle_timeout_ms=int(settings.idle_timeout_s * 1000),
             window_ms=settings.metrics_window_s * 1000,
+            window_grace_ms=int(settings.metrics_window_grace_s * 1000),
             sample_size=settings.latency_sample_size,
         )
         self.processors: dict[int, PartitionProcessor] = {}

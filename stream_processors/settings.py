@@ -77,6 +77,14 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
         "future_event_time and never moves a watermark.",
     )
     metrics_window_s: int = Field(60, gt=0, description="Tumbling metrics window size.")
+    metrics_window_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="Event time a window stays open after the watermark passed its end: an "
+        "event that reaches the worker after the watermark passed it (a client's clock behind "
+        "the others') still counts in its own window within this; the window's final record "
+        "waits as long.",
+    )
     metrics_update_interval_s: float = Field(
         0.2,
         gt=0,

@@ -401,13 +401,11 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     and the last turn became a session of its own, abandoned). The lake must also equal the
     batch reference.
 
-    The allowed lateness covers the browser's 3 s: with the harness's 0.5 s, a thumbs reaching
-    a partition whose watermark followed the wall clock (idle, 1.5-2 s behind it) had been
-    passed, and when a window boundary fell in between, it was counted in the next window
-    (docs/semantics.md: a contribution whose window its partition had closed), which `verify`
-    reports: 1 run of 4 failed so (CI, 6 Dec)."""
-    overrides = {"FEEDBACK_PROCESSOR_ALLOWED_LATENESS_MS": "5000"}
-    client = _start(pipeline, overrides)
+    A thumbs reaching a partition whose watermark followed the wall clock (idle, 1.5-2 s behind
+    it) has been passed by the watermark; before windows had a grace period, when a window
+    boundary fell in between, it was counted in the next window, which `verify` reports: 1 run
+    of 4 failed so (CI, 6 Dec). The harness's grace (5 s) covers the browser's 3 s."""
+    client = _start(pipeline)
     keys = KeyFile(pipeline.work_dir / "gateway" / "keys.json")
     browser_key = keys.add("web-client")[1]
     gateway = start_gateway(pipeline.work_dir / "gateway", pipeline.bootstrap, pipeline.namespace)
@@ -468,7 +466,7 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
             "completed",
             3,
         ), turn
-    _assert_equal_to_the_reference(pipeline, len(all_turns), overrides)
+    _assert_equal_to_the_reference(pipeline, len(all_turns))
 
 
 def test_a_conversation_resumed_after_its_abandonment_keeps_its_turns(pipeline: Pipeline) -> None:

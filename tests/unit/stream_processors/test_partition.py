@@ -1,5 +1,6 @@
 """Session closing, abandonment on the watermark, revisions, late and duplicate handling."""
 
+import dataclasses
 import random
 from typing import Any
 
@@ -223,6 +224,35 @@ def test_late_contribution_goes_to_the_open_window(events: EventFactory) -> None
     drive.until(201)
     starts = sorted(key[2] - T0 for key, w in drive.processor.windows.items())
     assert starts == [0, 180_000]
+
+
+def test_within_the_window_grace_a_late_contribution_counts_in_its_own_window(
+    events: EventFactory,
+) -> None:
+    """A thumbs from a client whose clock runs 3 s behind reaches the worker after the
+    watermark passed the end of its window: with a grace of 5 s the window is still open for
+    the partition (and its bound holds the finals back), so it counts there; 7 s behind, past
+    the grace, it goes to the next window, as before."""
+    config = dataclasses.replace(CONFIG, window_grace_ms=5_000)
+    drive = Driver(config)
+    turn = events.interaction(50)
+    drive.ingest(turn)
+    drive.until(62)
+    assert drive.processor.frozen_before == T0 + 57_000  # the watermark less the grace
+    assert drive.processor.metrics_bound() == T0 + 57_000  # window [0, 60 s) not final yet
+    on_time = events.feedback(59, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    drive.ingest(on_time)
+    drive.wait_for_late_sessions()
+    drive.until(64)
+    assert drive.processor.windows[("bot", "1.0", T0)].counts["thumbs_up"] == 1
+    drive.until(66)  # window [0, 60 s) now closed for this partition
+    too_late = events.feedback(59.5, interaction_id=turn["record"]["event_id"], thumbs_up=False)
+    drive.ingest(too_late)
+    drive.wait_for_late_sessions()
+    drive.until(67)
+    windows = drive.processor.windows
+    assert windows[("bot", "1.0", T0)].counts["thumbs_down"] == 0
+    assert windows[("bot", "1.0", T0 + 60_000)].counts["thumbs_down"] == 1
 
 
 def test_a_restored_partition_counts_nothing_in_windows_already_published(
