@@ -80,13 +80,9 @@ class LedgerEntry:
     session_hashes: frozenset[str] = frozenset()
     turn_hashes: frozenset[str] = frozenset()
 
-    def matches(self, user_id: str | None, session_id: str | None) -> bool:
-        """Whether a record of this user and session is this erasure's (see `erasure_of`)."""
-        if user_id is not None:
-            return salted_sha256(self.salt, user_id) == self.user_hash
-        if session_id is None:
-            return False
-        return salted_sha256(self.salt, session_id) in self.session_hashes
+    def erases_user(self, user_id: str) -> bool:
+        """Whether this is an erasure of `user_id` (which records it covers: `erasure_of`)."""
+        return salted_sha256(self.salt, user_id) == self.user_hash
 
 
 @dataclass(frozen=True)
@@ -159,7 +155,7 @@ class ErasedIdentities:
 
     def for_user(self, user_id: str) -> "ErasedIdentities":
         """Only the erasures of `user_id` (e.g. to finish an erasure interrupted earlier)."""
-        return ErasedIdentities(tuple(e for e in self.entries if e.matches(user_id, None)))
+        return ErasedIdentities(tuple(e for e in self.entries if e.erases_user(user_id)))
 
     def merged(self, other: "ErasedIdentities") -> "ErasedIdentities":
         known = {e.erasure_id for e in self.entries}

@@ -148,7 +148,7 @@ def erase_user(
         lake,
         finder.sessions,
         dry_run,
-        keep=finder.attachments_of_others(lake),
+        keep=lambda sessions: finder.attachments_of_others(lake, sessions),
         files=finder.rated_attachments,
     )
     if dry_run or report.rows_matched == 0:

@@ -12,7 +12,7 @@ prefixes (`s-<hash>/` under `attachments/`), which the report lists.
 """
 
 import shutil
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 
 from schemas.attachments import attachments_root, session_folder
@@ -36,13 +36,14 @@ def erase_attachments(
     lake: Lake,
     sessions: Iterable[str],
     dry_run: bool,
-    keep: Mapping[str, Set[str]] | None = None,
+    keep: Callable[[Set[str]], Mapping[str, Set[str]]] | None = None,
     files: Mapping[str, Set[str]] | None = None,
 ) -> AttachmentErasure:
     """Remove (or, with `dry_run`, count) the attachment folders of `sessions`, but the files
-    named in `keep` (sha256 by session: other users' attachments in a shared session); and in
-    other sessions' folders, the `files` named (the user's feedback there), unless kept."""
-    keep, files = keep or {}, files or {}
+    that `keep` names (called with the sessions whose folders exist; sha256 by session: other
+    users' attachments in a shared session); and in other sessions' folders, the `files`
+    named (the user's feedback there), unless kept."""
+    files = files or {}
     sessions = set(sessions)
     result = AttachmentErasure()
     if "://" in lake.uri and not lake.uri.startswith("file://"):
@@ -50,11 +51,11 @@ def erase_attachments(
         result.folders = sorted(session_folder(s) for s in sessions)
         return result
     root = attachments_root(lake.uri.removeprefix("file://"), lake.prefix)
-    for session_id in sorted(sessions | set(files)):
+    present = {s for s in sessions | set(files) if (root / session_folder(s)).is_dir()}
+    kept_by_session = keep(present) if keep is not None and present else {}
+    for session_id in sorted(present):
         folder = root / session_folder(session_id)
-        if not folder.is_dir():
-            continue
-        kept = keep.get(session_id, set())
+        kept = kept_by_session.get(session_id, set())
         whole = session_id in sessions
         doomed = [
             path

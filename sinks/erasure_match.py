@@ -21,7 +21,7 @@ A bytes-only row with none of these is nobody's that we can tell: it is kept and
 (`Selection.unattributed`), so the operator can look at it by hand.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -96,7 +96,7 @@ class UserRows:
         found = lake.open(RAW_EVENTS.name).to_pyarrow_table(
             columns=columns,
             filters=(pc.field("decode_error").is_null())
-            & (pc.field("record_name") == FEEDBACK_RECORD),
+            & (_text("record_name") == FEEDBACK_RECORD),
         )
         maybe = found.filter(pc.fill_null(pc.match_substring(found["value"], self.user_id), False))
         flags = [
@@ -146,19 +146,18 @@ class UserRows:
         )
         return Selection(data.filter(flags).select(SELECTED), unattributed)
 
-    def attachments_of_others(self, lake: Lake) -> dict[str, set[str]]:
-        """Per session whose folder the erasure touches (the user's, and those holding
-        feedback the user gave), the attachments (sha256) that rows it keeps refer to: other
-        users' turns in a shared session, everyone's events in another's session."""
-        touched = self.sessions | set(self.rated_attachments)
-        if not touched or not lake.exists(RAW_EVENTS.name):
+    def attachments_of_others(self, lake: Lake, folders: Set[str]) -> dict[str, set[str]]:
+        """Per session of `folders` (attachment folders the erasure touches: the user's
+        sessions', and those holding feedback the user gave), the attachments (sha256) that
+        rows it keeps refer to: other users' turns in a shared session, everyone's events in
+        another's session. Reads the rows of those sessions only."""
+        if not folders or not lake.exists(RAW_EVENTS.name):
             return {}
         decoded = lake.open(RAW_EVENTS.name).to_pyarrow_table(
             columns=[*COORDINATES, "session_id", "user_id", "value"],
-            filters=pc.field("decode_error").is_null(),
+            filters=(pc.field("decode_error").is_null())
+            & _text("session_id").isin(sorted(folders)),
         )
-        value_set = pa.array(sorted(touched), pa.string())
-        decoded = decoded.filter(pc.fill_null(pc.is_in(decoded["session_id"], value_set), False))
         rated = set(zip(*(self.rated[c].to_pylist() for c in COORDINATES), strict=True))
         erased = self._by_columns(decoded).to_pylist()
         coordinates = list(zip(*(decoded[c].to_pylist() for c in COORDINATES), strict=True))
@@ -172,7 +171,7 @@ class UserRows:
     def _sessions(self, lake: Lake) -> set[str]:
         """Sessions in which one of the user's events appears, in any table."""
         sessions: set[str] = set()
-        mine = pc.field("user_id") == self.user_id
+        mine = _text("user_id") == self.user_id
         for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name):
             if lake.exists(name):
                 found = lake.open(name).to_pyarrow_table(columns=["session_id"], filters=mine)
@@ -234,6 +233,13 @@ def _unique_coordinates(rows: pa.Table) -> pa.Table:
     # By name: the order of a group_by's output columns has changed between pyarrow versions.
     columns = {name: grouped[name] for name in COORDINATES}
     return pa.table({**columns, "kafka_timestamp": grouped["kafka_timestamp_min"]})
+
+
+def _text(column: str) -> pc.Expression:
+    """A text column in a scan filter, as `string`: files that delta-rs rewrote (a delete, an
+    earlier erasure) hold it as `string_view`, which Arrow cannot compare with a string value
+    ("no kernel matching input types (string, string_view)")."""
+    return pc.field(column).cast(pa.string())
 
 
 def _names_a_user(ids: Identifiers | None) -> bool:

@@ -60,9 +60,17 @@ def read_table(
         # short-lived process at interpreter exit (`terminate called without an active
         # exception`: 18 of 40 runs of a script reading four tables, 0 of 40 single-threaded;
         # delta-io/delta-rs#2184, docs/reliability.md).
-        return table.to_pyarrow_dataset().to_table(
-            columns=columns, filter=expression, use_threads=False
-        )
+        dataset = table.to_pyarrow_dataset()
+        try:
+            return dataset.to_table(columns=columns, filter=expression, use_threads=False)
+        except pa.ArrowNotImplementedError:
+            if expression is None:
+                raise
+        # Files that delta-rs rewrote (a delete: `lake erase`) hold text columns as
+        # `string_view`, which the scan's filter cannot compare with a string value ("no
+        # kernel matching input types (string, string_view)"); the rows read are `string`.
+        rows = dataset.to_table(use_threads=False).filter(expression)
+        return rows.select(columns) if columns is not None else rows
 
 
 def read_polars(

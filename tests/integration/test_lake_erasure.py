@@ -297,3 +297,20 @@ def test_dry_run_lists_what_would_go_and_writes_nothing(lake: tuple[Path, str, d
         assert f"{table}: would delete {before[table][ERASED]} rows" in output, output
     assert sorted(root.rglob("*")) == files
     assert log_files(root) == logs
+
+
+def test_a_second_erasure_after_the_first_rewrote_the_tables(
+    lake: tuple[Path, str, dict],
+) -> None:
+    """The first erasure's delete rewrites Parquet files (delta-rs writes their text columns as
+    `string_view`); the second erasure's filters must still read them. It crashed with "no
+    kernel matching input types (string, string_view)" on its first filter."""
+    root, namespace, owners = lake
+    before = census(root, namespace, owners)
+    erase(root, namespace, "--user-id", ERASED)
+    erase(root, namespace, "--user-id", NEIGHBOUR, "--vacuum")
+    after = census(root, namespace, owners)
+    for table in TABLES:
+        assert after[table][ERASED] == after[table][NEIGHBOUR] == 0, (table, after[table])
+        assert after[table][NOBODY] == before[table][NOBODY], table
+    assert len(pq.read_table(root / namespace / "erasures").to_pylist()) == 2 * 4
