@@ -190,7 +190,13 @@ def read_ledger(
             continue
         table = DeltaTable(path, storage_options=options)
         present = set(table.schema().to_arrow().names)
-        wanted = ["erasure_id", "user_id_sha256", "id_salt", "session_ids_sha256"]
+        wanted = [
+            "erasure_id",
+            "user_id_sha256",
+            "id_salt",
+            "session_ids_sha256",
+            "turn_ids_sha256",
+        ]
         rows = table.to_pyarrow_table(columns=[c for c in wanted if c in present]).to_pylist()
         identities = identities.merged(ErasedIdentities.from_rows(rows))
     return identities

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from feedbackctl.main import app
 from schemas import serializer_for
-from schemas.erasure_ledger import salted_sha256
+from schemas.erasure_ledger import ledger_paths, read_ledger, salted_sha256
 from schemas.exceptions import ContractError
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
 from schemas.topics import DEADLETTER, ENRICHED, FEEDBACK, INTERACTIONS, METRICS, SIGNALS
@@ -258,6 +258,9 @@ def test_erasing_u42_leaves_every_row_of_u420(lake: tuple[Path, str, dict]) -> N
     salt = erasures[0]["id_salt"]
     assert len(holding) == 1
     assert erasures[0]["turn_ids_sha256"] == [salted_sha256(salt, holding[0])]
+    # As `curate purge` and replays read the ledger (the turns were not read until 7 Dec).
+    ledger = read_ledger(ledger_paths(str(root), f"{namespace}/"))
+    assert ledger.erasure_of_turn(holding[0]) == erasures[0]["erasure_id"]
     assert {r["table_name"]: r["rows_deleted"] for r in erasures} == {
         **deleted,
         "quality_metrics": 0,
