@@ -51,6 +51,8 @@ def verify(
         console.print(f"{table}: {shown}")
     for table, count in result.compared.items():
         console.print(f"compared {count} {table}")
+    for what, why in result.skipped.items():
+        console.print(f"not compared: {what} ({why})")
     for difference in result.differences:
         console.print(difference.line(), markup=False)
     if result.differences:

@@ -2,6 +2,13 @@
 the processor's outputs in the same lake (`enriched_interactions`, `quality_metrics`,
 `dead_letters`, and the inferred signals read back into `raw_events`).
 
+After an erasure (`lake erase`, recorded in the ledger) the raw events of the erased users'
+sessions are gone, and with them what the reference would need to recompute those sessions and
+the metric windows that counted them (metrics keep aggregates, by design). So the sessions the
+ledger names, and the turns it names (other users' turns that held the erased user's feedback),
+are left out on both sides, and `quality_metrics` is not compared (`LakeVerification.skipped`
+says why).
+
 Only reading and normalising here (tables through `sinks.lake_reader`); the reference and the
 comparison are pure (`verification.reference`, `verification.comparison`).
 """
@@ -14,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from schemas.erasure_ledger import ErasedIdentities, ledger_paths, read_ledger
 from schemas.topics import INPUT_TOPICS, topic_by_name
 from sinks.lake import Lake
 from sinks.lake_reader import read_table
@@ -46,6 +54,8 @@ class LakeVerification:
     versions: dict[str, int | None] = field(default_factory=dict)
     compared: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
+    # What was left out of the comparison, and why (after erasures).
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -66,13 +76,69 @@ def verify_lake(
     decoded = decode_raw_rows(_raw_rows(raw), max_value_bytes)
     expected = expected_results(decoded.events, config)
     expected.dead_letters = decoded.dead_letters + expected.dead_letters
-    _check_enriched(lake, expected, result)
-    _check_metrics(lake, expected, result)
-    _check_dead_letters(lake, expected, result)
-    own = [e.record for e in decoded.events if _is_own_signal(e)]
+    erased = read_ledger(ledger_paths(lake.uri, lake.prefix), lake.storage_options)
+    scope = _ErasedScope.of(decoded.events, erased)
+    if erased:
+        expected = scope.expected(expected)
+        result.skipped["erased sessions"] = (
+            f"{len(scope.sessions)} sessions that {len(erased)} erasures name still have "
+            "events in raw_events (other users' turns in a shared session): left out"
+        )
+        result.skipped["quality_metrics"] = (
+            f"{len(erased)} erasures: metric windows keep the erased users' counts, which "
+            "raw_events no longer holds"
+        )
+    _check_enriched(lake, expected, result, scope)
+    if not erased:
+        _check_metrics(lake, expected, result)
+    _check_dead_letters(lake, expected, result, scope)
+    own = [e.record for e in decoded.events if _is_own_signal(e) and scope.keeps(e.session_id)]
     result.compared["inferred signals"] = len(expected.inferred_signals)
     result.differences += compare_inferred_signals(expected.inferred_signals, own)
     return result
+
+
+@dataclass(frozen=True)
+class _ErasedScope:
+    """What an erasure made impossible to recompute, left out on both sides: the sessions the
+    ledger names (their remaining events, e.g. other users' turns in a group chat, would be
+    compared with nothing), the turns it names, and the messages of those sessions."""
+
+    erased: ErasedIdentities
+    sessions: frozenset[str] = frozenset()
+    coordinates: frozenset[tuple[str, int, int]] = frozenset()
+
+    @classmethod
+    def of(cls, events: list[InputEvent], erased: ErasedIdentities) -> "_ErasedScope":
+        if not erased:
+            return cls(erased)
+        sessions = frozenset(e.session_id for e in events if erased.erasure_of(None, e.session_id))
+        coordinates = frozenset(
+            (e.topic, e.partition, e.offset) for e in events if e.session_id in sessions
+        )
+        return cls(erased, sessions, coordinates)
+
+    def keeps(self, session_id: str | None) -> bool:
+        return session_id not in self.sessions
+
+    def keeps_turn(self, session_id: str | None, turn_id: str) -> bool:
+        if not self.erased:
+            return True
+        return self.keeps(session_id) and not self.erased.erasure_of_turn(turn_id)
+
+    def expected(self, expected: ExpectedResults) -> ExpectedResults:
+        expected.turns = {
+            turn_id: turn
+            for turn_id, turn in expected.turns.items()
+            if self.keeps_turn(turn.session_id, turn_id)
+        }
+        expected.dead_letters = [
+            d for d in expected.dead_letters if d.coordinates not in self.coordinates
+        ]
+        expected.inferred_signals = [
+            s for s in expected.inferred_signals if self.keeps(s["session_id"])
+        ]
+        return expected
 
 
 def _config(settings: ProcessorSettings | ReferenceConfig | None) -> ReferenceConfig:
@@ -130,7 +196,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_enriched(lake: Lake, expected: ExpectedResults, result: LakeVerification) -> None:
+def _check_enriched(
+    lake: Lake, expected: ExpectedResults, result: LakeVerification, scope: _ErasedScope
+) -> None:
     table, result.versions["enriched_interactions"] = _read(lake, "enriched_interactions", None)
     latest: dict[str, dict[str, Any]] = {}
     for row in table.to_pylist() if table is not None else []:
@@ -139,6 +207,8 @@ def _check_enriched(lake: Lake, expected: ExpectedResults, result: LakeVerificat
             latest[row["event_id"]] = row
     found = {}
     for event_id, row in latest.items():
+        if not scope.keeps_turn(row["session_id"], event_id):
+            continue
         record = _plain(row)
         record["context"] = dict(row.get("context") or [])
         found[event_id] = record
@@ -159,15 +229,20 @@ def _check_metrics(lake: Lake, expected: ExpectedResults, result: LakeVerificati
     result.differences += compare_metrics(expected.metrics, found)
 
 
-def _check_dead_letters(lake: Lake, expected: ExpectedResults, result: LakeVerification) -> None:
+def _check_dead_letters(
+    lake: Lake, expected: ExpectedResults, result: LakeVerification, scope: _ErasedScope
+) -> None:
     columns = ["source_topic", "source_partition", "source_offset", "reason", "detected_by"]
     table, result.versions["dead_letters"] = _read(lake, "dead_letters", None, columns)
     found = []
     for row in table.to_pylist() if table is not None else []:
-        if row["detected_by"] == "processor" and _is_input_topic(row["source_topic"]):
-            found.append(
-                (row["source_topic"], row["source_partition"], row["source_offset"], row["reason"])
-            )
+        coordinates = (row["source_topic"], row["source_partition"], row["source_offset"])
+        if (
+            row["detected_by"] == "processor"
+            and _is_input_topic(row["source_topic"])
+            and coordinates not in scope.coordinates
+        ):
+            found.append((*coordinates, row["reason"]))
     result.compared["dead_letters"] = len(
         {d.coordinates for d in expected.dead_letters} | {f[:3] for f in found}
     )
