@@ -675,7 +675,10 @@ def _in_order(ready: list[dict[str, Any]], lead_ms: int) -> None:
         if e["kind"] == "interaction"
     }
     if coming and any(
-        e["kind"] != "interaction" and e["record"].get("interaction_id") in coming for e in ready
+        e["kind"] != "interaction"
+        and e["record"].get("interaction_id") in coming
+        and (e["kind"] == "feedback" or _is_terminal(e))
+        for e in ready
     ):
         ready.sort(key=lambda e: _order_after_named_turn(e, coming, lead_ms))
 
