@@ -111,12 +111,20 @@ def _candidates(turns: pl.DataFrame, options: CurationOptions) -> pl.DataFrame:
     return pl.concat([own, corrected])
 
 
-def _whole_sessions(selected: pl.DataFrame) -> pl.DataFrame:
-    """Last turn of each session whose every turn was selected (the session example's anchor)."""
+def _whole_sessions(selected: pl.DataFrame, turns: pl.DataFrame) -> pl.DataFrame:
+    """Last turn of each session whose every turn was selected (the session example's anchor).
+
+    Every turn under the session id: a conversation resumed after its abandonment (or a task
+    begun after the last one completed) is a second session under the same id, and the
+    example's history holds the turns of both. Counted against one session's
+    `session_turns`, the resumed one was left out when both passed, and when only the second
+    passed its example trained on the first one's answers, which had not."""
+    counts = turns.group_by("session_id").agg(pl.len().alias("_turns"))
     complete = (
         selected.group_by("session_id")
-        .agg(pl.len().alias("_selected"), pl.col("session_turns").first())
-        .filter(pl.col("_selected") == pl.col("session_turns"))
+        .agg(pl.len().alias("_selected"))
+        .join(counts, on="session_id", how="inner")
+        .filter(pl.col("_selected") == pl.col("_turns"))
         .select("session_id")
     )
     return (
@@ -275,7 +283,7 @@ def build_sft(
             candidates,
             "whole_sessions",
             "every turn of the session accepted; one example per session",
-            _whole_sessions,
+            lambda frame: _whole_sessions(frame, turns.select("session_id")),
         )
         max_history = _WHOLE_SESSION
 

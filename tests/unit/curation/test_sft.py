@@ -125,6 +125,25 @@ def test_session_unit_needs_every_turn_accepted(lake: str, tmp_path: Path) -> No
     assert len(assistant) == 2 and all("weight" not in m for m in assistant)
 
 
+def test_session_unit_takes_a_resumed_conversation_whole(lake: str, tmp_path: Path) -> None:
+    """A user back after the close makes a second session under the same id (each with
+    `session_turns` 1), and an example's history holds both. Both accepted: one example with
+    both answers (it was left out). The first one abandoned: no example (it trained on the
+    abandoned session's answer, which no filter had passed)."""
+    first = make_turn("resumed", 0, feedback=PRAISE)
+    second = make_turn(
+        "resumed", 1, feedback=PRAISE, session_closed_at=first["session_closed_at"] + 900_000
+    )
+    dropped = make_turn("dropped", 0, feedback=PRAISE, session_outcome="abandoned")
+    again = make_turn("dropped", 1, feedback=PRAISE, session_closed_at=second["session_closed_at"])
+    write_enriched(lake, [first, second, dropped, again])
+    options = CurationOptions(selection="explicit_praise", eval_share=0, unit="session")
+    (row,) = _rows(curate_sft(lake, options, output_dir=tmp_path / "o").output_dir)
+    assert row["id"] == "resumed"
+    assert row["event_ids"] == [first["event_id"], second["event_id"]]
+    assert len([m for m in row["messages"] if m["role"] == "assistant"]) == 2
+
+
 def test_no_session_in_both_splits(lake: str, tmp_path: Path) -> None:
     rows = [
         make_turn(f"s{i}", t, session_turns=3, feedback=PRAISE, prompt=f"question {i} {t} x")
