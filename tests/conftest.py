@@ -11,6 +11,18 @@ from local_stack import LocalStack, StackSettings
 from schemas.topics import TopicSpec
 
 
+@pytest.fixture(autouse=True)
+def _no_last_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in process (`CliRunner`) ignore the developer's last demo: after `make
+    demo`, `lake`, `curate`, `verify`... default to its namespace (`.stack/last-namespace`),
+    and a test that gives none read the demo's tables instead of its own (`make demo` then
+    `make test` failed so). The default itself is tested in subprocesses with a state
+    directory of their own (tests/unit/feedbackctl/test_last_namespace.py)."""
+    import feedbackctl.main
+
+    monkeypatch.setattr(feedbackctl.main, "read_last_namespace", lambda: None)
+
+
 @pytest.fixture(scope="session")
 def stack_settings() -> StackSettings:
     return StackSettings()
