@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.unit.stream_processors.conftest import T0, EventFactory
-from tests.unit.stream_processors.test_partition import CONFIG, Driver, _PersistedState
+from tests.unit.stream_processors.test_partition import CONFIG, Driver
 from verification.comparison import compare_enriched, compare_metrics
 from verification.reference import ReferenceConfig, expected_results
 
@@ -99,9 +99,7 @@ def test_the_turn_may_reach_kafka_after_its_feedback_and_the_watermark(
     drive.ingest(first, feedback)
     drive.until(9)
     if restart:
-        store = _PersistedState()
-        store.write(drive.processor.dirty_state())
-        drive.processor = store.restore(drive.now)
+        drive.restart()
     session = drive.processor.sessions["s-1"]
     assert (session.held, session.staged, session.behind) == ([feedback], [], None)
     drive.ingest(turn, events.signal(11, "task_completed"))

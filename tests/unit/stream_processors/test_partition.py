@@ -46,6 +46,13 @@ class Driver:
         self.outputs.extend(out)
         return out
 
+    def restart(self) -> None:
+        """Persist what changed, as the runtime's checkpoint does, and load a new processor
+        from it (a worker restarted, or the partition moved to another)."""
+        store = _PersistedState()
+        store.write(self.processor.dirty_state())
+        self.processor = store.restore(self.now)
+
     def wait_for_late_sessions(self) -> None:
         """Let the wall clock and the watermark move on by the idle timeout: sessions that
         received an event the watermark had passed apply what they hold

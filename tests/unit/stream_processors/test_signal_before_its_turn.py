@@ -19,7 +19,7 @@ from tests.unit.stream_processors.test_feedback_before_its_turn import (
     _latest,
     _reference_differences,
 )
-from tests.unit.stream_processors.test_partition import CONFIG, Driver, _PersistedState
+from tests.unit.stream_processors.test_partition import CONFIG, Driver
 
 
 def _outcomes(drive: Driver, turns: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -78,9 +78,7 @@ def test_a_held_signal_survives_a_restart(events: EventFactory, restart: bool) -
     drive.ingest(turns[0], completed)
     drive.until(9)
     if restart:
-        store = _PersistedState()
-        store.write(drive.processor.dirty_state())
-        drive.processor = store.restore(drive.now)
+        drive.restart()
     session = drive.processor.sessions["s-1"]
     assert (session.held, session.staged, session.behind) == ([completed], [], None)
     drive.ingest(turns[1])
