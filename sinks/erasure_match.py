@@ -32,6 +32,7 @@ from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
 from schemas.topics import FEEDBACK, topic_by_name
 from sinks.identifiers import IdentifierReader, Identifiers
 from sinks.lake import Lake
+from sinks.lake_reader import text_field
 
 __all__ = ["COORDINATES", "SELECTED", "Selection", "UserRows"]
 
@@ -96,7 +97,7 @@ class UserRows:
         found = lake.open(RAW_EVENTS.name).to_pyarrow_table(
             columns=columns,
             filters=(pc.field("decode_error").is_null())
-            & (_text("record_name") == FEEDBACK_RECORD),
+            & (text_field("record_name") == FEEDBACK_RECORD),
         )
         maybe = found.filter(pc.fill_null(pc.match_substring(found["value"], self.user_id), False))
         flags = [
@@ -156,7 +157,7 @@ class UserRows:
         decoded = lake.open(RAW_EVENTS.name).to_pyarrow_table(
             columns=[*COORDINATES, "session_id", "user_id", "value"],
             filters=(pc.field("decode_error").is_null())
-            & _text("session_id").isin(sorted(folders)),
+            & text_field("session_id").isin(sorted(folders)),
         )
         rated = set(zip(*(self.rated[c].to_pylist() for c in COORDINATES), strict=True))
         erased = self._by_columns(decoded).to_pylist()
@@ -171,7 +172,7 @@ class UserRows:
     def _sessions(self, lake: Lake) -> set[str]:
         """Sessions in which one of the user's events appears, in any table."""
         sessions: set[str] = set()
-        mine = _text("user_id") == self.user_id
+        mine = text_field("user_id") == self.user_id
         for name in (RAW_EVENTS.name, ENRICHED_INTERACTIONS.name):
             if lake.exists(name):
                 found = lake.open(name).to_pyarrow_table(columns=["session_id"], filters=mine)
@@ -233,13 +234,6 @@ def _unique_coordinates(rows: pa.Table) -> pa.Table:
     # By name: the order of a group_by's output columns has changed between pyarrow versions.
     columns = {name: grouped[name] for name in COORDINATES}
     return pa.table({**columns, "kafka_timestamp": grouped["kafka_timestamp_min"]})
-
-
-def _text(column: str) -> pc.Expression:
-    """A text column in a scan filter, as `string`: files that delta-rs rewrote (a delete, an
-    earlier erasure) hold it as `string_view`, which Arrow cannot compare with a string value
-    ("no kernel matching input types (string, string_view)")."""
-    return pc.field(column).cast(pa.string())
 
 
 def _names_a_user(ids: Identifiers | None) -> bool:

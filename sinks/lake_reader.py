@@ -22,7 +22,7 @@ from pyarrow.parquet import filters_to_expression
 from sinks.lake import Lake
 from sinks.lake_damage import check_data_files, translated_errors
 
-__all__ = ["NATURAL_KEYS", "dedupe", "read_polars", "read_table"]
+__all__ = ["NATURAL_KEYS", "dedupe", "read_polars", "read_table", "text_field"]
 
 # The key of one logical record in each table; a duplicate repeats it with the same content.
 NATURAL_KEYS: dict[str, tuple[str, ...]] = {
@@ -36,6 +36,14 @@ _LINEAGE_ORDER = ("kafka_topic", "kafka_partition", "kafka_offset")
 Frame = TypeVar("Frame", pa.Table, pl.DataFrame)
 
 
+def text_field(column: str) -> pc.Expression:
+    """A text column in a scan filter, as `string`. Files that delta-rs rewrote (a delete:
+    `lake erase`) hold text columns as `string_view`, which Arrow cannot compare with a string
+    value ("no kernel matching input types (string, string_view)"). Filters built with it
+    stay in the scan; `read_table` filters the rows it read when a filter did not."""
+    return pc.field(column).cast(pa.string())
+
+
 def read_table(
     name: str,
     version: int | None = None,
@@ -45,7 +53,8 @@ def read_table(
     lake: Lake | None = None,
 ) -> pa.Table:
     """A lake table as Arrow. `filter`: a pyarrow compute expression or DNF filters
-    (`[("agent_version", "=", "2.1.0")]`); `as_of`: a datetime or ISO-8601 text.
+    (`[("agent_version", "=", "2.1.0")]`); `as_of`: a datetime or ISO-8601 text. On text
+    columns, `text_field(name) == value` filters in the scan even after an erasure (see it).
 
     A damaged table raises `DamagedTableError` (one line: table, version, file, repair
     command); a version whose files were vacuumed, `VacuumedVersionError`."""
@@ -66,9 +75,8 @@ def read_table(
         except pa.ArrowNotImplementedError:
             if expression is None:
                 raise
-        # Files that delta-rs rewrote (a delete: `lake erase`) hold text columns as
-        # `string_view`, which the scan's filter cannot compare with a string value ("no
-        # kernel matching input types (string, string_view)"); the rows read are `string`.
+        # A filter on a text column of files that delta-rs rewrote (see `text_field`): the
+        # rows read are `string`.
         rows = dataset.to_table(use_threads=False).filter(expression)
         return rows.select(columns) if columns is not None else rows
 

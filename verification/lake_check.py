@@ -14,7 +14,7 @@ comparison are pure (`verification.reference`, `verification.comparison`).
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,8 +78,8 @@ def verify_lake(
     expected.dead_letters = decoded.dead_letters + expected.dead_letters
     erased = read_ledger(ledger_paths(lake.uri, lake.prefix), lake.storage_options)
     scope = _ErasedScope.of(decoded.events, erased)
-    if erased:
-        expected = scope.expected(expected)
+    expected = scope.expected(expected)
+    if scope.active:
         result.skipped["erased sessions"] = (
             f"{len(scope.sessions)} sessions that {len(erased)} erasures name still have "
             "events in raw_events (other users' turns in a shared session): left out"
@@ -89,7 +89,7 @@ def verify_lake(
             "raw_events no longer holds"
         )
     _check_enriched(lake, expected, result, scope)
-    if not erased:
+    if not scope.active:
         _check_metrics(lake, expected, result)
     _check_dead_letters(lake, expected, result, scope)
     own = [e.record for e in decoded.events if _is_own_signal(e) and scope.keeps(e.session_id)]
@@ -121,24 +121,32 @@ class _ErasedScope:
     def keeps(self, session_id: str | None) -> bool:
         return session_id not in self.sessions
 
+    @property
+    def active(self) -> bool:
+        """Whether any erasure happened: then the metric windows cannot be recomputed."""
+        return bool(self.erased)
+
     def keeps_turn(self, session_id: str | None, turn_id: str) -> bool:
-        if not self.erased:
+        if not self.active:
             return True
         return self.keeps(session_id) and not self.erased.erasure_of_turn(turn_id)
 
     def expected(self, expected: ExpectedResults) -> ExpectedResults:
-        expected.turns = {
-            turn_id: turn
-            for turn_id, turn in expected.turns.items()
-            if self.keeps_turn(turn.session_id, turn_id)
-        }
-        expected.dead_letters = [
-            d for d in expected.dead_letters if d.coordinates not in self.coordinates
-        ]
-        expected.inferred_signals = [
-            s for s in expected.inferred_signals if self.keeps(s["session_id"])
-        ]
-        return expected
+        """The reference's results less what the erasures left out (a copy)."""
+        if not self.active:
+            return expected
+        return replace(
+            expected,
+            turns={
+                turn_id: turn
+                for turn_id, turn in expected.turns.items()
+                if self.keeps_turn(turn.session_id, turn_id)
+            },
+            dead_letters=[
+                d for d in expected.dead_letters if d.coordinates not in self.coordinates
+            ],
+            inferred_signals=[s for s in expected.inferred_signals if self.keeps(s["session_id"])],
+        )
 
 
 def _config(settings: ProcessorSettings | ReferenceConfig | None) -> ReferenceConfig:

@@ -16,7 +16,7 @@ from sinks.decoded import DecodedConverter
 from sinks.delta_writer import LakeTableWriter
 from sinks.exceptions import TableNotFoundInLakeError
 from sinks.lake import Lake
-from sinks.lake_reader import dedupe, read_polars, read_table
+from sinks.lake_reader import dedupe, read_polars, read_table, text_field
 from tests.unit.sinks.events import START_MS, FakeMessage, metric
 
 
@@ -68,6 +68,11 @@ def test_a_text_filter_reads_files_rewritten_by_a_delete(tmp_path: Path) -> None
         "sessions", columns=["kafka_offset"], filter=[("session_id", "=", "c")], lake=lake
     )
     assert table["kafka_offset"].to_pylist() == [3]
+    # `text_field` filters there in the scan itself (the erasure's scans use it).
+    scanned = lake.open("sessions").to_pyarrow_table(
+        columns=["kafka_offset"], filters=text_field("session_id").isin(["a", "c"])
+    )
+    assert sorted(scanned["kafka_offset"].to_pylist()) == [1, 3]
 
 
 def test_dedupe_keeps_one_record_per_natural_key(lake: Lake) -> None:
