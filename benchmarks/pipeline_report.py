@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from producers.emitter import Pacer
 from producers.traffic import generate_traffic
+from schemas.partitioning import PARTITIONER
 from schemas.serializer import serializer_for
 from schemas.topics import INPUT_TOPICS, INTERACTIONS, METRICS
 from tests.e2e.pipeline_harness import (
@@ -253,6 +254,7 @@ def produce_paced(bootstrap: str, messages: list[tuple[str, Any, bytes]], rate: 
             "acks": "all",
             "linger.ms": 20,
             "compression.type": "lz4",
+            "partitioner": PARTITIONER,  # as the SDK
             "message.max.bytes": 16 * 1024 * 1024,
         }
     )

@@ -44,6 +44,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from local_stack.topics import ensure_topics
 from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
 from producers.traffic import TrafficConfig, generate_traffic
+from schemas.partitioning import PARTITIONER
 from schemas.serializer import serializer_for
 from schemas.topics import INPUT_TOPICS, INTERACTIONS, METRICS, TOPICS
 from stream_processors.settings import ProcessorSettings
@@ -83,7 +84,14 @@ def _cleanup() -> None:
 
 
 def _producer() -> Producer:
-    return Producer({"bootstrap.servers": BOOTSTRAP, "linger.ms": 5, "compression.type": "lz4"})
+    return Producer(
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "linger.ms": 5,
+            "compression.type": "lz4",
+            "partitioner": PARTITIONER,  # as the SDK
+        }
+    )
 
 
 def fill(namespace: str, sessions: int) -> int:

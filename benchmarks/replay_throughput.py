@@ -28,6 +28,7 @@ from plumbing.settings import DEFAULT_BOOTSTRAP_SERVERS, DEFAULT_REDIS_URL
 from producers.traffic import TrafficConfig, generate_traffic
 from replay.settings import ReplaySettings
 from replay.topic_copy import copy_input_range
+from schemas.partitioning import PARTITIONER
 from schemas.topics import INPUT_TOPICS, TOPICS
 from stream_processors.settings import ProcessorSettings
 
@@ -38,7 +39,12 @@ REDIS_URL = os.environ.get("FEEDBACK_PROCESSOR_REDIS_URL", DEFAULT_REDIS_URL)
 def fill(namespace: str, sessions: int) -> int:
     ensure_topics(BOOTSTRAP, [spec.in_namespace(namespace) for spec in TOPICS])
     producer = Producer(
-        {"bootstrap.servers": BOOTSTRAP, "linger.ms": 20, "compression.type": "lz4"}
+        {
+            "bootstrap.servers": BOOTSTRAP,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "partitioner": PARTITIONER,  # as the SDK
+        }
     )
     count = 0
     for event in generate_traffic(TrafficConfig(sessions=sessions, seed=3)).events():

@@ -54,6 +54,7 @@ from local_stack.topics import ensure_topics  # noqa: E402
 from producers.client import ProducerTopics  # noqa: E402
 from producers.settings import ProducerSettings  # noqa: E402
 from producers.traffic import TrafficConfig, generate_traffic  # noqa: E402
+from schemas.partitioning import PARTITIONER  # noqa: E402
 from schemas.topics import INPUT_TOPICS, INTERACTIONS, TOPICS, TopicSpec  # noqa: E402
 from stream_processors.redis_state import RedisLayout, redis_client  # noqa: E402
 from stream_processors.settings import ProcessorSettings  # noqa: E402
@@ -84,7 +85,8 @@ def backlog(sessions: int) -> list[Message]:
 def produce(bootstrap: str, namespace: str, messages: list[Message]) -> None:
     producer = Producer(
         {"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4",
-         "acks": "all", "enable.idempotence": True, "queue.buffering.max.kbytes": 1_048_576}
+         "acks": "all", "enable.idempotence": True, "queue.buffering.max.kbytes": 1_048_576,
+         "partitioner": PARTITIONER}
     )  # fmt: skip
     names = {spec.name: spec.in_namespace(namespace).name for spec in INPUT_TOPICS}
     for topic, key, value in messages:

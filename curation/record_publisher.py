@@ -9,6 +9,7 @@ from confluent_kafka import Producer
 
 from curation.exceptions import CurationError
 from plumbing.kafka_security import kafka_client_config
+from schemas.partitioning import PARTITIONER
 from schemas.serializer import serializer_for
 from schemas.topics import TopicSpec
 
@@ -28,7 +29,10 @@ class RecordPublisher:
         self.key_of = key_of
         self.serializer = serializer_for(topic)
         self.producer = Producer(
-            kafka_client_config(bootstrap_servers, {"enable.idempotence": True, "linger.ms": 5})
+            kafka_client_config(
+                bootstrap_servers,
+                {"enable.idempotence": True, "linger.ms": 5, "partitioner": PARTITIONER},
+            )
         )
 
     def publish(self, records: Iterable[Mapping[str, Any]], timeout_s: float = 30.0) -> int:

@@ -27,6 +27,7 @@ from gateway.contract import PreparedEvent
 from gateway.settings import GatewaySettings
 from plumbing.kafka_security import kafka_client_config
 from producers.spool import SpoolWriter, claim_spool_files, spool_files
+from schemas.partitioning import PARTITIONER
 
 __all__ = ["EventWriter", "Stored"]
 
@@ -155,6 +156,7 @@ class EventWriter:
                 "acks": "all",
                 "linger.ms": s.linger_ms,
                 "compression.type": s.compression,
+                "partitioner": PARTITIONER,  # the same partition as a Java agent's turns
                 "message.timeout.ms": s.ack_timeout_ms,
                 "queue.buffering.max.messages": 200_000,
                 "error_cb": self._on_error,

@@ -41,6 +41,7 @@ from producers.records import (
 from producers.settings import ProducerSettings
 from producers.spool import ClaimedSpoolFile, SpoolWriter, claim_spool_files
 from schemas.exceptions import InvalidRecordError
+from schemas.partitioning import PARTITIONER
 from schemas.serializer import (
     MARKER,
     SingleObjectSerializer,
@@ -459,6 +460,7 @@ def producer_config(settings: ProducerSettings) -> dict[str, Any]:
         "linger.ms": settings.linger_ms,
         "batch.size": settings.batch_size_bytes,
         "compression.type": settings.compression,
+        "partitioner": PARTITIONER,  # Java's: a session's events meet other producers' there
         "queue.buffering.max.messages": settings.queue_max_messages,
         "queue.buffering.max.kbytes": settings.queue_max_kbytes,
         "message.timeout.ms": settings.delivery_timeout_ms,

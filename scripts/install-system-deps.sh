@@ -6,7 +6,11 @@ set -euo pipefail
 
 need=()
 java_major() { java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]; exit}'; }
-if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then need+=(openjdk-17-jre-headless); fi
+# A JDK, not only a JRE: an e2e test runs a Java agent (a source file) with Kafka's Java producer.
+java_compiles() { java --list-modules 2>/dev/null | grep -q '^jdk.compiler'; }
+if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ] || ! java_compiles; then
+  need+=(openjdk-17-jdk-headless)
+fi
 command -v mvn >/dev/null 2>&1 || need+=(maven)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)

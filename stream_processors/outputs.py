@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from plumbing.kafka_security import kafka_security
+from schemas.partitioning import PARTITIONER
 from schemas.serializer import content_type_headers
 from stream_processors.exceptions import OutputDeliveryError, OutputsUnacknowledgedError
 
@@ -32,6 +33,7 @@ class OutputProducer:
                 "acks": "all",
                 "linger.ms": 5,
                 "compression.type": "lz4",
+                "partitioner": PARTITIONER,  # keyed as Java would (consumers may join on it)
                 "batch.num.messages": 10000,
                 # Failures only: a Python callback per acknowledged output cost ~2% of a worker.
                 "delivery.report.only.error": True,

@@ -49,6 +49,7 @@ from faust.types import TP, AppT
 
 from plumbing.crash_points import CrashPoints
 from schemas.extension import ExtensionEncoder
+from schemas.partitioning import partition_for
 from schemas.serializer import serializer_for
 from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, INTERACTIONS, METRICS, SIGNALS
 from stream_processors import telemetry
@@ -152,7 +153,9 @@ class ProcessorRuntime:
             "late": 0,
             "outputs": 0,
             "woke": 0,  # partitions that did the finals handshake (_hold_finals)
+            "misplaced": 0,  # sessions on a partition their key does not map to
         }
+        self._misplaced_said_at = float("-inf")
         self._events_in: dict[str, int] = defaultdict(int)  # per topic, counted once a step
         self._last_report = time.monotonic()
         self._last_records_at = time.monotonic()
@@ -506,11 +509,52 @@ class ProcessorRuntime:
             "src": [message.topic, partition, message.offset, timestamp],
             "value": message.value,  # the original bytes: persisted as they are, see _persist
         }
+        if decoded["session_id"] not in processor.sessions:
+            self._check_placement(message.topic, partition, decoded["session_id"])
         if not processor.ingest(message.topic, message.offset, entry, now, sent_at):
             self.stats["duplicates"] += 1
             telemetry.DUPLICATES.inc()
         elif late:
             self._note_late(processor, message, decoded["event_time"], shown)
+
+    def _check_placement(self, topic: str, partition: int, session_id: str) -> None:
+        """Count, and say (at most once a minute), a session whose events came to a partition
+        other than the one Kafka's default partitioning gives its key. Its producer partitions
+        otherwise (librdkafka's default, CRC-32): harmless while every producer of the session
+        does the same, but its events never meet those of a producer that partitions as Kafka
+        does (the SDK, the gateway, a Java agent), docs/producer.md "Partitioning". Checked
+        once per session a partition starts to hold, not per event."""
+        expected = partition_for(session_id.encode(), self.partition_count)
+        if expected == partition:
+            return
+        self.stats["misplaced"] += 1
+        telemetry.MISPLACED_SESSIONS.labels(topic).inc()
+        now = time.monotonic()
+        if now - self._misplaced_said_at < 60.0:
+            return
+        self._misplaced_said_at = now
+        log.warning(
+            "%s[%d]: session %r is keyed to partition %d by Kafka's default partitioning "
+            "(murmur2), not %d: its producer partitions otherwise, and its events cannot meet "
+            "those of producers that partition as Kafka does (%d such sessions so far; "
+            "docs/producer.md, Partitioning)",
+            topic,
+            partition,
+            session_id,
+            expected,
+            partition,
+            self.stats["misplaced"],
+        )
+
+    def _placement_hint(self, session_id: str, partition: int) -> str:
+        """For a dead letter of a session on a partition its key does not map to."""
+        expected = partition_for(session_id.encode(), self.partition_count)
+        if expected == partition:
+            return ""
+        return (
+            f" (its key maps to partition {expected} by Kafka's default partitioning, not "
+            f"{partition}: its producer partitions otherwise; docs/producer.md, Partitioning)"
+        )
 
     def _inputs_shown(self, processor: PartitionProcessor, now: float) -> str:
         """Latest event time and wall-clock silence (ms) of each input of a partition."""
@@ -589,7 +633,7 @@ class ProcessorRuntime:
             telemetry.DEAD_LETTERS.labels("too_late").inc()
             key, letter = self._dead_letter(
                 "too_late",
-                text,
+                text + self._placement_hint(record["session_id"], partition),
                 topic,
                 partition,
                 offset,

@@ -17,6 +17,7 @@ __all__ = [
     "DEGRADED",
     "DUPLICATES",
     "EVENTS_IN",
+    "MISPLACED_SESSIONS",
     "OUTPUTS",
     "PARTITIONS_OWNED",
     "REDIS_ROUND_TRIPS",
@@ -28,6 +29,12 @@ __all__ = [
 EVENTS_IN = counter("processor", "events_in", "Input messages handled.", ["topic"])
 DUPLICATES = counter("processor", "duplicates", "Input events dropped as duplicates (event_id).")
 DEAD_LETTERS = counter("processor", "dead_letters", "Dead letters produced.", ["reason"])
+MISPLACED_SESSIONS = counter(
+    "processor",
+    "misplaced_sessions",
+    "Sessions whose events came to a partition their key does not map to (Kafka's murmur2).",
+    ["topic"],
+)
 OUTPUTS = counter("processor", "outputs", "Records produced.", ["topic"])
 STEP_DURATION = histogram(
     "processor",

@@ -12,7 +12,6 @@ Each case runs a real worker and the real sink on the private stack and reads th
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter
 from typing import Any
 
@@ -23,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from gateway.keys import KeyFile
 from producers import FeedbackClient
 from schemas.exceptions import InvalidRecordError
+from schemas.partitioning import partition_for
 from schemas.serializer import serializer_for
 from schemas.topics import INTERACTIONS
 from stream_processors.settings import ProcessorSettings
@@ -214,11 +214,11 @@ def _live_traffic(
 
 
 def _live_session_on(partition: int) -> str:
-    """A live session id whose events go to `partition` of the input topics: librdkafka's
-    default partitioner (`consistent_random`) maps a key to its CRC-32 modulo the partitions."""
+    """A live session id whose events go to `partition` of the input topics (the SDK
+    partitions as Kafka's Java producer does: `schemas.partitioning`)."""
     while True:
         session_id = f"live-{uuid.uuid4().hex}"
-        if zlib.crc32(session_id.encode()) % INTERACTIONS.partitions == partition:
+        if partition_for(session_id.encode(), INTERACTIONS.partitions) == partition:
             return session_id
 
 

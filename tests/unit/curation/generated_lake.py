@@ -8,7 +8,6 @@ correction gives corrected_response). Late feedback (after the session closed) p
 revision 1 of the turns, and a share of rows is written twice, as an at-least-once sink might.
 """
 
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from producers.traffic import TrafficConfig, generate_traffic
 from producers.truth import GroundTruth
+from schemas.partitioning import partition_for
 from schemas.topics import ENRICHED, FEEDBACK, INTERACTIONS, SIGNALS
 from tests.unit.curation.enriched_factory import write_enriched
 
@@ -138,7 +138,7 @@ def enriched_rows(
         revisions = [(0, [f for f in on_time if f["event_time"] <= session.closed_at_ms])]
         if late:
             revisions.append((1, on_time))
-        partition = zlib.crc32(session.session_id.encode()) % ENRICHED.partitions
+        partition = partition_for(session.session_id.encode(), ENRICHED.partitions)
         turns = sorted(interactions[session.session_id], key=lambda r: r["turn_index"])
         for revision, given in revisions:
             for turn in turns:
