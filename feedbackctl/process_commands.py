@@ -37,14 +37,25 @@ def process(
         warn_deprecated("process --loglevel", "feedbackctl --log-level LEVEL process")
     loglevel = (loglevel or default_level()).lower()
     configure_logging(loglevel)
-    from local_stack.topics import ensure_topics
+    from local_stack.topics import ensure_topics, partition_count_problems
+    from schemas.topics import INPUT_TOPICS, TOPICS
     from stream_processors.app import internal_topics, run_worker
 
+    ns = settings.namespace or None
     if create_topics:
-        from schemas.topics import TOPICS
-
-        ns = settings.namespace or None
         ensure_topics(settings.bootstrap_servers, [spec.in_namespace(ns) for spec in TOPICS])
+    inputs = [spec.in_namespace(ns) for spec in INPUT_TOPICS]
+    problems = partition_count_problems(settings.bootstrap_servers, inputs)
+    if problems:
+        typer.echo(
+            "error: the input topics are not co-partitioned as the processor needs: "
+            + "; ".join(problems.values())
+            + ". A worker joins a session on one partition number of the three input topics "
+            "(docs/producer.md, Partitioning); recreate them with the registry's count "
+            "(`feedbackctl topics create` creates missing topics).",
+            err=True,
+        )
+        raise typer.Exit(code=1)
     ensure_topics(settings.bootstrap_servers, internal_topics(settings))
 
     run_worker(settings, loglevel=loglevel)

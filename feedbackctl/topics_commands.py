@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from rich.console import Console
 
 from local_stack.exceptions import StackError
-from local_stack.topics import ensure_topics
+from local_stack.topics import ensure_topics, partition_count_problems
 from plumbing.kafka_settings import KafkaConnectionFields
 from plumbing.settings import ENV_PREFIX, ServiceSettings
 from schemas.topics import TOPICS
@@ -77,6 +77,20 @@ def create(
                 raise typer.Exit(code=1) from exc
             console.print(f"waiting for Kafka at {settings.bootstrap_servers}: {exc}")
             time.sleep(2)
+    problems = partition_count_problems(settings.bootstrap_servers, specs)
     for spec in specs:
         state = "created" if spec.name in created else "exists"
-        console.print(f"{spec.name}: {state} ({spec.partitions} partitions)")
+        if spec.name in problems:
+            console.print(
+                f"[red]{spec.name}: exists, but {problems[spec.name]}[/red]", soft_wrap=True
+            )
+        else:
+            console.print(f"{spec.name}: {state} ({spec.partitions} partitions)")
+    if problems:
+        console.print(
+            "[red]error:[/red] topics exist with another partition count than the registry's; "
+            "the processor refuses to start on its input topics so (a session is joined on one "
+            "partition number of the three). Recreate them with the registry's count.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)

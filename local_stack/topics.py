@@ -30,7 +30,7 @@ from local_stack.replication import min_insync_replicas, replication_factor_for
 from plumbing.kafka_security import kafka_client_config
 from schemas.topics import TOPICS, TopicSpec
 
-__all__ = ["ensure_topics", "set_topic_config", "topic_config"]
+__all__ = ["ensure_topics", "partition_count_problems", "set_topic_config", "topic_config"]
 
 
 def topic_config(spec: TopicSpec, replication_factor: int) -> dict[str, str]:
@@ -139,3 +139,28 @@ def _wait_until_logs_exist(
             raise StackError(f"partitions {names} have no log after {timeout_s}s: {last_error}")
         if pending:
             time.sleep(0.1)
+
+
+def partition_count_problems(
+    bootstrap_servers: str, specs: Iterable[TopicSpec], timeout_s: float = 30.0
+) -> dict[str, str]:
+    """Existing topics of `specs` whose partition count is not the registry's, by name: what
+    is wrong, in a sentence.
+
+    Topics created by hand or by another tool (Terraform, an operator) are not created here,
+    so nothing else checks them. The processor needs the registry's count on its three input
+    topics: it joins a session on one partition number of the three, and its metrics collector
+    reads the registry's partitions. Kafka Streams refuses to start on the same mismatch."""
+    with AdminClient(kafka_client_config(bootstrap_servers, {"log_level": 3})) as admin:
+        metadata = admin.list_topics(timeout=timeout_s)
+    problems = {}
+    for spec in specs:
+        topic = metadata.topics.get(spec.name)
+        if topic is None or topic.error is not None:
+            continue
+        if len(topic.partitions) != spec.partitions:
+            problems[spec.name] = (
+                f"{spec.name} has {len(topic.partitions)} partitions; the registry "
+                f"(schemas.topics) gives it {spec.partitions}"
+            )
+    return problems
