@@ -26,10 +26,10 @@ from schemas.partitioning import partition_for
 from schemas.serializer import serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS
 from tests.e2e.pipeline_harness import Pipeline
-from tests.e2e.pipeline_harness.reconcile import latest_revisions
 from tests.e2e.pipeline_harness.workload import producer_settings
-from tests.e2e.test_real_world_timing import _assert_equal_to_the_reference, _lake_turns
+from tests.e2e.test_real_world_timing import _assert_equal_to_the_reference, _every_turn_joined
 from tests.integration.gateway.process import start_gateway
+from tests.unit.sinks.events import feedback
 
 JAVA_AGENT = Path(__file__).parent / "java_agent" / "JavaAgentProducer.java"
 PARTITIONS = INTERACTIONS.partitions
@@ -141,11 +141,7 @@ def test_a_java_agents_turns_meet_the_feedback_sent_through_the_gateway(
     finally:
         gateway.stop()
     all_turns = {turn for turns in sessions.values() for turn in turns}
-    snapshot = _lake_turns(pipeline, len(all_turns), timeout_s=120)
-    latest, problems = latest_revisions(snapshot.enriched)
-    assert not problems, problems
-    assert set(latest) == all_turns
-    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    latest = _every_turn_joined(pipeline, all_turns)
     for turns in sessions.values():
         for index, turn in enumerate(turns):
             record = latest[turn]
@@ -189,24 +185,9 @@ def test_feedback_from_a_client_on_librdkafkas_default_partitioner_is_reported(
                 response="Open Settings, then Security, then Reset password.",
                 latency_ms=830,
             )
-            event_id = str(uuid.uuid4())
-            thumbs[event_id] = session_id
-            value = encode(
-                {
-                    "event_id": event_id,
-                    "session_id": session_id,
-                    "interaction_id": turn,
-                    "event_time": int(time.time() * 1000),
-                    "kind": "thumbs",
-                    "thumbs_up": True,
-                    "rating": None,
-                    "correction": None,
-                    "comment": None,
-                    "source": "end_user",
-                    "rater_id": None,
-                    "attachments": [],
-                }
-            )
+            record = feedback(session_id, turn, int(time.time() * 1000))
+            thumbs[record["event_id"]] = session_id
+            value = encode(record)
             other_client.produce(feedback_topic.name, value, session_id.encode())
     assert other_client.flush(30) == 0
 

@@ -88,6 +88,17 @@ def _lake_turns(pipeline: Pipeline, expected: int, timeout_s: float = 90.0) -> L
     return LakeSnapshot.read(pipeline.lake, pipeline.namespace, pipeline.end_offsets())
 
 
+def _every_turn_joined(pipeline: Pipeline, turns: set[str]) -> dict[str, dict[str, Any]]:
+    """The latest revision of each turn once the lake holds exactly `turns`, none refused as
+    too late."""
+    snapshot = _lake_turns(pipeline, len(turns), timeout_s=120)
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    assert set(latest) == turns
+    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    return latest
+
+
 def _assert_all_joined(snapshot: LakeSnapshot, turns: set[str]) -> None:
     latest, problems = latest_revisions(snapshot.enriched)
     assert not problems, problems
@@ -454,11 +465,7 @@ def test_feedback_from_a_client_whose_clock_runs_behind_joins_its_turn(
     finally:
         gateway.stop()
     all_turns = {turn for turns in sessions.values() for turn in turns}
-    snapshot = _lake_turns(pipeline, len(all_turns), timeout_s=120)
-    latest, problems = latest_revisions(snapshot.enriched)
-    assert not problems, problems
-    assert set(latest) == all_turns
-    assert [d for d in snapshot.dead_letters if d["reason"] == "too_late"] == []
+    latest = _every_turn_joined(pipeline, all_turns)
     for turn in all_turns:
         shown = [(f["thumbs_up"], f["session_level"]) for f in latest[turn]["feedback"]]
         assert shown == ([(thumbs[turn], False)] if turn in thumbs else []), turn
