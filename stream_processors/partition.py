@@ -77,15 +77,23 @@ class Outputs:
     enriched_messages: list[bytes | None] = field(default_factory=list)
     inferred_signals: list[dict[str, Any]] = field(default_factory=list)
     too_late: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    # Feedback naming a turn its session does not have (dead letter `unknown_interaction`).
+    unknown_interaction: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
     def extend(self, other: "Outputs") -> None:
         self.enriched += other.enriched
         self.enriched_messages += other.enriched_messages
         self.inferred_signals += other.inferred_signals
         self.too_late += other.too_late
+        self.unknown_interaction += other.unknown_interaction
 
     def __len__(self) -> int:
-        return len(self.enriched) + len(self.inferred_signals) + len(self.too_late)
+        return (
+            len(self.enriched)
+            + len(self.inferred_signals)
+            + len(self.too_late)
+            + len(self.unknown_interaction)
+        )
 
 
 class PartitionProcessor:
@@ -599,3 +607,6 @@ class _Effects:
 
     def too_late(self, entry: dict[str, Any], message: str) -> None:
         self.outputs.too_late.append((entry, message))
+
+    def unknown_interaction(self, entry: dict[str, Any], message: str) -> None:
+        self.outputs.unknown_interaction.append((entry, message))

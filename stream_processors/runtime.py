@@ -344,7 +344,8 @@ class ProcessorRuntime:
             (self.signals_topic, sum(len(o.inferred_signals) for o in outputs.values())),
             (
                 self.deadletter_topic,
-                len(dead_letters) + sum(len(o.too_late) for o in outputs.values()),
+                len(dead_letters)
+                + sum(len(o.too_late) + len(o.unknown_interaction) for o in outputs.values()),
             ),
             (self.metrics_topic, len(updates)),
         ):
@@ -626,13 +627,17 @@ class ProcessorRuntime:
                 record["session_id"].encode(),
                 self.decoder.encode(self.signals_topic, record),
             )
-        for entry, text in outputs.too_late:
+        refused = [("too_late", entry, text) for entry, text in outputs.too_late]
+        refused += [
+            ("unknown_interaction", entry, text) for entry, text in outputs.unknown_interaction
+        ]
+        for reason, entry, text in refused:
             topic, partition, offset, timestamp = entry["src"]
             record = entry["record"]
             self.stats["dead_letters"] += 1
-            telemetry.DEAD_LETTERS.labels("too_late").inc()
+            telemetry.DEAD_LETTERS.labels(reason).inc()
             key, letter = self._dead_letter(
-                "too_late",
+                reason,
                 text + self._placement_hint(record["session_id"], partition),
                 topic,
                 partition,

@@ -21,7 +21,7 @@ Rules (docs/semantics.md):
   reach Kafka after its feedback), and is rejected when none can come any more;
 - feedback naming a turn the open session does not have yet is *held* for up to `lead_ms` of
   event time: it joins that turn if the turn comes in that time (a client's clock behind the
-  agent's stamped it before its turn), and is applied as any other feedback otherwise;
+  agent's stamped it before its turn), and is refused (`unknown_interaction`) otherwise;
 - a terminal signal naming such a turn is held the same way, and every later event of the
   session with it: if the turn comes, the signal is applied right after it and closes the
   session at the turn's time; otherwise as any terminal signal;
@@ -117,6 +117,8 @@ class SessionEffects(Protocol):
     def count_coverage(self, agent: tuple[str, str], turn_time: int) -> None: ...
 
     def too_late(self, entry: dict[str, Any], message: str) -> None: ...
+
+    def unknown_interaction(self, entry: dict[str, Any], message: str) -> None: ...
 
 
 @dataclass
@@ -492,10 +494,19 @@ class Session:
         if not named and not any(t["event_time"] <= time for t in self.turns.values()):
             self.waiting.append(entry)  # no turn at or before it yet: one may still come
             return
+        if target is not None and not named:
+            # It names a turn the session does not have (a client's own message id, a turn
+            # of another session): applied to every turn, a thumbs-down on one answer marked
+            # them all (docs/semantics.md).
+            effects.unknown_interaction(
+                entry,
+                f"names interaction {target}, not a turn of session {self.session_id} before it",
+            )
+            return
         assert self.agent is not None
         joined = {k: record.get(k) for k in _FEEDBACK_FIELDS}
-        # Turn-level when it names a turn applied before it (docs/semantics.md).
-        joined["interaction_id"] = target if named else None
+        # Turn-level when it names a turn applied before it, session-level when it names none.
+        joined["interaction_id"] = target
         insort(self.feedback, joined, key=_joined_order)
         effects.count_feedback(self.agent, record)
         affected = [target] if joined["interaction_id"] is not None else list(self.turns)

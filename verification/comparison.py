@@ -28,6 +28,7 @@ DECIDED_REASONS = frozenset(
     {
         "oversized", "missing_key", "undecodable", "unknown_fingerprint", "wrong_schema",
         "schema_invalid", "future_event_time", "reserved_source", "too_late",
+        "unknown_interaction",
     }
 )  # fmt: skip
 _UNORDERED_LISTS = ("feedback", "signals")

@@ -130,9 +130,9 @@ def expected_results(
     timing = Timing(config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms)
     windows: dict[WindowKey, WindowCounts] = defaultdict(WindowCounts)
     for session_id in sorted(by_session):
-        runs, too_late = walk_session_id(session_id, by_session[session_id], timing)
-        for late in too_late:
-            results.dead_letters.append(_dead_letter(late.event, "too_late", late.message))
+        runs, refused = walk_session_id(session_id, by_session[session_id], timing)
+        for event in refused:
+            results.dead_letters.append(_dead_letter(event.event, event.reason, event.message))
         for use, run in enumerate(runs):
             _collect_run(run, use, config, results, windows)
     for key in sorted(windows):

@@ -4,9 +4,10 @@ Implements docs/semantics.md, "A session, applied in order": abandonment at last
 abandon_after (an event at exactly that time comes after the close), turns and signals while
 open, feedback joined with an earlier turn within the grace period (or with the turn it names,
 if that turn comes at most `feedback_lead` after it while the session is open), `too_late`
-otherwise, and a new session under the same id for an interaction or non-terminal signal after
-the close (feedback naming a turn of an earlier one joins that one within its grace period); a
-terminal signal after the close is `too_late`. A terminal signal naming a turn that comes at most
+otherwise (`unknown_interaction` when it names a turn the session does not have before it), and
+a new session under the same id for an interaction or non-terminal signal after the close
+(feedback naming a turn of an earlier one joins that one within its grace period); a terminal
+signal after the close is `too_late`. A terminal signal naming a turn that comes at most
 `feedback_lead` after it, while the session is open, is taken as if stamped at that turn's time:
 it closes the session there.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from verification.events import TERMINAL_SIGNALS, InputEvent, inferred_abandoned_id
 
-__all__ = ["SessionRun", "Timing", "TooLate", "walk_session_id"]
+__all__ = ["Refused", "SessionRun", "Timing", "walk_session_id"]
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,12 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class TooLate:
-    """An event refused as `too_late`, and why."""
+class Refused:
+    """An event refused by the join (`too_late`, `unknown_interaction`), and why."""
 
     event: InputEvent
     message: str
+    reason: str = "too_late"
 
 
 @dataclass
@@ -96,8 +98,8 @@ def _abandoned_signal(session_id: str, at: int, last_activity: int | None) -> di
 
 def walk_session_id(
     session_id: str, events: Iterable[InputEvent], timing: Timing
-) -> tuple[list[SessionRun], list[TooLate]]:
-    """Every session under one id and the too-late events; `events` sorted by `order()` and
+) -> tuple[list[SessionRun], list[Refused]]:
+    """Every session under one id and the refused events; `events` sorted by `order()` and
     without duplicates.
 
     Feedback naming a turn of the id that comes after it by at most `lead_ms`, while the
@@ -113,7 +115,7 @@ def walk_session_id(
     heapq.heapify(pending)
     postponed: dict[str, int] = {}
     runs = [SessionRun(session_id)]
-    too_late: list[TooLate] = []
+    refused: list[Refused] = []
     while pending:
         _, event = heapq.heappop(pending)
         run = runs[-1]
@@ -131,7 +133,7 @@ def walk_session_id(
             if ahead:
                 deferred.setdefault(str(target), []).append(event)
             else:
-                _join_feedback(runs, event, timing.grace_ms, too_late)
+                _join_feedback(runs, event, timing.grace_ms, refused)
             continue
         terminal = event.kind == "signal" and str(event.record.get("kind")) in TERMINAL_SIGNALS
         if terminal and ahead and event.event_id not in postponed:
@@ -141,22 +143,22 @@ def walk_session_id(
             continue
         if run.closed_at is not None:
             if terminal:
-                too_late.append(TooLate(event, f"session {session_id} closed at {run.closed_at}"))
+                refused.append(Refused(event, f"session {session_id} closed at {run.closed_at}"))
                 continue  # a second close
             run = SessionRun(session_id)
             runs.append(run)
         _apply_activity(run, event, postponed.get(event.event_id))
         for feedback in deferred.pop(event.event_id, []):
-            _join_feedback(runs, feedback, timing.grace_ms, too_late)
+            _join_feedback(runs, feedback, timing.grace_ms, refused)
     last = runs[-1]
     due = last.abandon_due(timing.abandon_after_ms)
     if due is not None:
         last.close("abandoned", due)
-    return [run for run in runs if run.last_activity is not None], too_late
+    return [run for run in runs if run.last_activity is not None], refused
 
 
 def _join_feedback(
-    runs: list[SessionRun], event: InputEvent, grace_ms: int, too_late: list[TooLate]
+    runs: list[SessionRun], event: InputEvent, grace_ms: int, refused: list[Refused]
 ) -> None:
     """Join feedback to the current session, or to the earlier one whose turn it names while
     that one's grace period lasts."""
@@ -170,12 +172,16 @@ def _join_feedback(
                 break
     problem = _feedback_problem(run, event, grace_ms)
     if problem:
-        too_late.append(TooLate(event, problem))
+        refused.append(Refused(event, problem))
+        return
+    # Turn-level when it names a turn taken before it, session-level when it names none
+    # (docs/semantics.md); naming a turn the session does not have, it is refused.
+    if target is not None and not _has_turn(run, target):
+        message = f"names interaction {target}, not a turn of session {run.session_id} before it"
+        refused.append(Refused(event, message, "unknown_interaction"))
         return
     run.feedback.append(event)
-    # Turn-level when it names a turn taken before it (docs/semantics.md).
-    named = target is not None and _has_turn(run, target)
-    run.targets[event.event_id] = str(target) if named else None
+    run.targets[event.event_id] = None if target is None else str(target)
 
 
 def _has_turn(run: SessionRun, turn_id: Any) -> bool:

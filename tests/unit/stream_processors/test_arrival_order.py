@@ -2,8 +2,9 @@
 
 Generated sessions with adversarial timing — one millisecond shared by a turn, its feedback and
 its terminal signal, feedback and terminal signals stamped before the turn they name,
-duplicates, session-level feedback, retries, abandonment, a session id used again, history far
-older than the wall clock — are read from a backlog in every kind of interleaving of the three
+duplicates, session-level feedback, feedback naming a turn its session does not have,
+retries, abandonment, a session id used again, history far older than the wall clock — are
+read from a backlog in every kind of interleaving of the three
 topics (each topic in its own order, as Kafka keeps it), in bursts of any size with wall-clock
 pauses longer than the idle timeout between them. The highest revision of every turn, the dead
 letters and the final metric records must equal the batch reference's
@@ -11,6 +12,7 @@ letters and the final metric records must equal the batch reference's
 """
 
 import random
+import uuid
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -52,7 +54,9 @@ def _session(rng: random.Random, index: int) -> list[dict[str, Any]]:
         turns.append(entry["record"]["event_id"])
         if rng.random() < 0.5:  # feedback in the same millisecond, or later, or before
             offset = rng.choice([0.0, 0.0, rng.uniform(0, 90), -rng.uniform(0, 5)])
-            target = rng.choice([entry["record"]["event_id"], None])
+            # naming its turn, none (session-level), or a turn the session does not have
+            unknown = str(uuid.UUID(int=rng.getrandbits(128)))
+            target = rng.choice([entry["record"]["event_id"]] * 2 + [None, None, unknown])
             entries.append(
                 factory.feedback(max(0.0, at + offset), interaction_id=target, thumbs_up=True)
             )
@@ -168,12 +172,14 @@ def _differences(
     processor, outputs = run
     latest: dict[str, dict[str, Any]] = {}
     dead: set[str] = set()
+    unknown: set[str] = set()
     for out in outputs:
         for record in out.enriched:
             latest[record["event_id"]] = record
         # A copy redelivered after its session's state was dropped (close + grace) is
         # dead-lettered again: compare which events were refused, not how many copies.
         dead.update(entry["record"]["event_id"] for entry, _ in out.too_late)
+        unknown.update(entry["record"]["event_id"] for entry, _ in out.unknown_interaction)
     final_metrics = {
         key: partial.to_record(*key, key[2] + CONFIG.window_ms, is_final=True, update_seq=FINAL_SEQ)
         for key, partial in processor.windows.items()
@@ -193,6 +199,14 @@ def _differences(
     }  # fmt: skip
     differences += [f"dead letter missing: {e}" for e in sorted(expected_dead - dead)]
     differences += [f"dead letter not expected: {e}" for e in sorted(dead - expected_dead)]
+    expected_unknown = {
+        event_id for event_id, reason in expected.dead_letter_reasons().items()
+        if reason == "unknown_interaction"
+    }  # fmt: skip
+    differences += [f"unknown_interaction missing: {e}" for e in sorted(expected_unknown - unknown)]
+    differences += [
+        f"unknown_interaction not expected: {e}" for e in sorted(unknown - expected_unknown)
+    ]
     return differences
 
 
@@ -206,7 +220,8 @@ def test_any_arrival_gives_the_reference_results(seed: int, schedule: int) -> No
 def test_reading_everything_at_once_gives_the_reference_results() -> None:
     """A larger backlog in one step; and the reference is not vacuous: every turn but those
     within the grace period of an earlier use of their session id is there,
-    and the backlog has too-late feedback, ties and sessions of every outcome."""
+    and the backlog has too-late feedback, feedback naming no turn of its session, ties and
+    sessions of every outcome."""
     backlog = _backlog(7, sessions=30)
     run = _run(backlog, None)
     assert _differences(backlog, run) == []
@@ -218,6 +233,7 @@ def test_reading_everything_at_once_gives_the_reference_results() -> None:
     assert len(turns - refused) > 0.9 * len(turns)
     assert {r["session_outcome"] for r in latest.values()} == {"completed", "failed", "abandoned"}
     assert any(out.too_late for out in outputs)
+    assert any(out.unknown_interaction for out in outputs)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -109,21 +109,28 @@ def test_the_turn_may_reach_kafka_after_its_feedback_and_the_watermark(
     assert _feedback_ids(latest[turn["record"]["event_id"]]) == [feedback["record"]["event_id"]]
 
 
-def test_feedback_further_ahead_of_its_turn_than_the_lead_is_session_level(
+def test_feedback_further_ahead_of_its_turn_than_the_lead_is_refused(
     events: EventFactory,
 ) -> None:
-    """Beyond `lead_ms` it is not waited for: applied in plain order, it names no turn yet."""
+    """Beyond `lead_ms` it is not waited for: applied in plain order, it names a turn the
+    session does not have yet, and is dead-lettered `unknown_interaction` (it used to concern
+    every turn), as the reference says."""
     config = dataclasses.replace(CONFIG, lead_ms=5_000)
     turns = [events.interaction(0), events.interaction(20, 1)]
     feedback = events.feedback(14, interaction_id=turns[1]["record"]["event_id"], thumbs_up=True)
+    entries = [*turns, feedback, events.signal(25, "task_completed")]
     drive = Driver(config)
-    drive.ingest(*turns, feedback, events.signal(25, "task_completed"))
+    drive.ingest(*entries)
     drive.until(30)
     latest = _latest(drive)
-    assert [_feedback_ids(latest[t["record"]["event_id"]]) for t in turns] == [
-        [feedback["record"]["event_id"]]
-    ] * 2
-    assert latest[turns[0]["record"]["event_id"]]["feedback"][0]["session_level"] is True
+    assert [_feedback_ids(latest[t["record"]["event_id"]]) for t in turns] == [[], []]
+    refused = [entry["record"]["event_id"] for entry, _ in drive.outputs.unknown_interaction]
+    assert refused == [feedback["record"]["event_id"]]
+    assert drive.outputs.too_late == []
+    read = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
+    reference = expected_results(read, dataclasses.replace(REFERENCE, feedback_lead_ms=5_000))
+    assert reference.dead_letter_reasons() == {refused[0]: "unknown_interaction"}
+    assert compare_enriched(reference.turns, latest) == []
 
 
 def test_held_feedback_is_counted_in_its_own_window(events: EventFactory) -> None:

@@ -195,16 +195,16 @@ def test_the_backfill_property_is_not_vacuous() -> None:
     """The same reading, with sessions that wait for less than the pauses between steps (an
     idle timeout of 150 ms), differs from the reference: sessions abandoned before their later
     turns and signals arrived, which were refused as too late."""
-    live, backfill = _live_backlog(), _backlog(14, sessions=8)
+    live, backfill = _live_backlog(), _backlog(22, sessions=8)
     merged = {t: live[t] + backfill[t] for t in TOPICS}
-    run, _ = _run_backfill(live, backfill, random.Random(14))
+    run, _ = _run_backfill(live, backfill, random.Random(22))
     assert _differences(merged, run, metrics=False) == []
     _, outputs = run
     turns = {r["event_id"] for out in outputs for r in out.enriched}
     refused = {entry["record"]["event_id"] for out in outputs for entry, _ in out.too_late}
     assert {e["record"]["event_id"] for e in backfill["interaction"]} - refused <= turns
     impatient = dataclasses.replace(CONFIG, idle_timeout_ms=150)
-    run, _ = _run_backfill(live, backfill, random.Random(14), impatient)
+    run, _ = _run_backfill(live, backfill, random.Random(22), impatient)
     differences = _differences(merged, run, metrics=False)
     assert any("found 'abandoned'" in d for d in differences), differences
     assert any("dead letter not expected" in d for d in differences), differences

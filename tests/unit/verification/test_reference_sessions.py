@@ -128,14 +128,16 @@ def test_a_session_id_is_used_again_after_the_close() -> None:
     new_record = results.turns[new["event_id"]].record
     assert new_record["session_outcome"] == "abandoned"
     assert new_record["session_closed_at"] == T0 + ABANDON + 80_000 + ABANDON
-    # Past the old session's grace, its turn's name is unknown: session-level on the current.
+    # Past the old session's grace, it names a turn the current session does not have.
     assert [(f["event_id"], f["session_level"]) for f in new_record["feedback"]] == [
         (joins_new["event_id"], True),
-        (past_grace["event_id"], True),
     ]
     assert new_record["session_turns"] == 1
     assert [(s.use, s.outcome) for s in results.sessions] == [(0, "abandoned"), (1, "abandoned")]
-    assert results.dead_letter_reasons() == {before_any_turn["event_id"]: "too_late"}
+    assert results.dead_letter_reasons() == {
+        before_any_turn["event_id"]: "too_late",
+        past_grace["event_id"]: "unknown_interaction",
+    }
     assert resumed_by["event_id"] in {s["event_id"] for s in new_record["signals"]}
     assert results.metrics[("bot", "2.0", new["event_time"] - new["event_time"] % 60_000)]
 
@@ -155,11 +157,11 @@ def test_redelivered_events_count_once() -> None:
     assert results.dead_letters == []
 
 
-def test_feedback_on_an_unknown_turn_is_session_level_with_half_weight() -> None:
+def test_session_level_feedback_concerns_every_turn_with_half_weight() -> None:
     ev = Events()
     first = ev.turn("s", 0)
     second = ev.turn("s", 1_000, turn_index=1)
-    ev.feedback("s", 2_000, interaction_id="not-a-turn", source="human_reviewer")
+    ev.feedback("s", 2_000, source="human_reviewer")
     ev.signal("s", 3_000, "task_completed")
     results = expected_results(ev.events, CONFIG)
 
@@ -169,6 +171,30 @@ def test_feedback_on_an_unknown_turn_is_session_level_with_half_weight() -> None
         # weight 1.5 / 2: confidence 0.5 + 0.25 * 0.75
         assert (record["reward"], record["reward_confidence"]) == (0.9, 0.6875)
     assert results.metrics[("bot", "1.0", T0)].record["interactions_with_feedback"] == 2
+
+
+def test_feedback_naming_a_turn_the_session_does_not_have_is_refused() -> None:
+    """A client that sends its own message id, or a turn of another session, as
+    `interaction_id`: it used to concern every turn (a thumbs-down on one answer marked all of
+    them); it is dead-lettered `unknown_interaction` and counted nowhere."""
+    ev = Events()
+    first = ev.turn("s", 0)
+    second = ev.turn("s", 1_000, turn_index=1)
+    other = ev.turn("other", 0)
+    by_id = ev.feedback("s", 2_000, interaction_id="msg-42", thumbs_up=False)
+    of_other = ev.feedback("s", 2_000, interaction_id=other["event_id"], thumbs_up=False)
+    ev.signal("s", 3_000, "task_completed")
+    results = expected_results(ev.events, CONFIG)
+
+    for turn in (first, second):
+        assert results.turns[turn["event_id"]].record["feedback"] == []
+    assert results.dead_letter_reasons() == {
+        by_id["event_id"]: "unknown_interaction",
+        of_other["event_id"]: "unknown_interaction",
+    }
+    metric = results.metrics[("bot", "1.0", T0)].record
+    assert metric["interactions_with_feedback"] == 0
+    assert metric["thumbs_down"] == 0
 
 
 def test_signals_naming_a_turn_show_on_that_turn_only() -> None:
