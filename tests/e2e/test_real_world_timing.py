@@ -24,7 +24,7 @@ from producers import FeedbackClient
 from schemas.exceptions import InvalidRecordError
 from schemas.partitioning import partition_for
 from schemas.serializer import serializer_for
-from schemas.topics import INTERACTIONS
+from schemas.topics import FEEDBACK, INTERACTIONS
 from stream_processors.settings import ProcessorSettings
 from tests.e2e.pipeline_harness import PROCESSOR_TEST_ENV, Pipeline
 from tests.e2e.pipeline_harness.reconcile import LakeSnapshot, latest_revisions
@@ -548,3 +548,45 @@ def _assert_equal_to_the_reference(
     verified = verify_lake(pipeline.lake, settings)
     assert verified.compared["enriched_interactions"] >= turns
     assert verified.ok, "\n".join(d.line() for d in verified.differences)
+
+
+def test_feedback_naming_an_id_of_the_clients_own_is_dead_lettered(pipeline: Pipeline) -> None:
+    """A client passes ids of its own as `interaction_id` (not the event ids the SDK returned).
+    Each such thumbs-down used to concern every turn of its session (marking both answers
+    bad); it is dead-lettered `unknown_interaction`, the turns keep only the feedback that
+    names them, and the lake equals the batch reference."""
+    client = _start(pipeline)
+    sessions: dict[str, list[str]] = {}
+    refused: set[str] = set()
+    with client:
+        for index in range(4):
+            session_id = f"own-ids-{index}-{uuid.uuid4().hex}"
+            turns = sessions[session_id] = [
+                _numbered_turn(client, session_id, turn_index) for turn_index in range(2)
+            ]
+            client.log_feedback(
+                session_id=session_id, interaction_id=turns[0], kind="thumbs", thumbs_up=True
+            )
+            refused.add(
+                client.log_feedback(
+                    session_id=session_id,
+                    interaction_id=str(uuid.uuid4()),  # the client's own message id
+                    kind="thumbs",
+                    thumbs_up=False,
+                )
+            )
+            client.log_signal(session_id=session_id, kind="task_completed")
+    all_turns = {turn for turns in sessions.values() for turn in turns}
+    snapshot = _lake_turns(pipeline, len(all_turns))
+    latest, problems = latest_revisions(snapshot.enriched)
+    assert not problems, problems
+    for turns in sessions.values():
+        shown = [
+            [(f["thumbs_up"], f["session_level"]) for f in latest[turn]["feedback"]]
+            for turn in turns
+        ]
+        assert shown == [[(True, False)], []], shown
+    decode = serializer_for(FEEDBACK.in_namespace(pipeline.namespace)).decode
+    letters = [d for d in snapshot.dead_letters if d["reason"] == "unknown_interaction"]
+    assert {decode(d["original"])["event_id"] for d in letters} == refused
+    _assert_equal_to_the_reference(pipeline, len(all_turns))
