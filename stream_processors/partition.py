@@ -140,9 +140,6 @@ class PartitionProcessor:
         # Late sessions still arriving: the wall-clock time of their last late event (see
         # `_arrived_late`; after a restart, the time of the restart).
         self._arriving: dict[str, float] = {}
-        # Late sessions: the wall-clock time of their last late event and their latest event
-        # time then, which bound their own clock by the wall clock (see `_own_clock`).
-        self._late_anchors: dict[str, tuple[float, int]] = {}
         # Sessions holding feedback for the turn it names (`Session.held`): the event time
         # from which its counts are still to come (see `_hold_windows`).
         self._holding: dict[str, int] = {}
@@ -183,7 +180,7 @@ class PartitionProcessor:
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
         passed = self.watermark.value
         if passed is not None and (event_time < passed or session.behind is not None):
-            self._arrived_late(session, passed, now, event_time)
+            self._arrived_late(session, passed, event_time)
             if event_time < passed:
                 self._arriving[session.session_id] = now
         if not session.stage(entry):
@@ -196,9 +193,7 @@ class PartitionProcessor:
         self._schedule(session.session_id, event_time + (session.behind or 0))
         return True
 
-    def _arrived_late(
-        self, session: Session, passed: int, now: float, event_time: int | None = None
-    ) -> None:
+    def _arrived_late(self, session: Session, passed: int, event_time: int | None = None) -> None:
         """An event of a session the watermark has passed (copies included), or of a late
         session: how far behind the watermark the session's own clock runs from now on.
 
@@ -211,35 +206,26 @@ class PartitionProcessor:
         less `idle_timeout` (an event held back on its way for less than that is not passed)
         plus however far the watermark has moved since. An agent whose clock runs behind
         sends at the pace of its own event time. An event on time for the partition ends it.
+
+        Less `idle_timeout` and `allowed_lateness` once more: the watermark moves in steps (an
+        input silent between events holds it up to that far behind live traffic, then lets it
+        jump), so measured from a moment it lagged, the session's clock gained that much on
+        the pace of its events, and passed the next event of a slow agent held back on its way
+        (found 7 Dec by the slow-clock property test, seed 466793: a rating within the grace
+        period refused as too late). Measuring from the wall clock instead held back history
+        sent faster than real time (a backlog, a replay) for the wall-clock length of its
+        abandonment timeout.
         """
         latest = session.latest_event_time()
         if event_time is not None and (latest is None or latest < event_time):
             latest = event_time
         if latest is None or latest >= passed:
             session.behind = None
-            self._late_anchors.pop(session.session_id, None)
         else:  # applied up to passed - 1 (`advance`): its latest once the watermark moved on
-            session.behind = passed - 1 - latest + self.config.idle_timeout_ms
-            self._late_anchors[session.session_id] = (now, latest)
+            config = self.config
+            steps = config.idle_timeout_ms + config.lateness_ms  # see above
+            session.behind = passed - 1 - latest + config.idle_timeout_ms + steps
         self._dirty_sessions.add(session.session_id)
-
-    def _own_clock(self, session_id: str, mark: int, now: float) -> int:
-        """A late session's clock: `mark` (the watermark less how far it is behind), but never
-        further than the wall-clock time since its last late event allows. The watermark moves
-        in steps (an input that shows an event every 2 s, silent in between, holds it up to
-        `idle_timeout` behind the wall clock, then lets it jump): measured against it, the
-        session's clock gained up to that much on the pace of its events, and passed the next
-        one of a slow agent held back on its way for less than `idle_timeout` (found 7 Dec by
-        the slow-clock property test: a rating within the grace period refused as too late).
-        An event sent `c` after its event time arrives at least `c` after it, so the latest
-        event time shown plus the wall-clock time since, less `idle_timeout`, stays before
-        every event still on its way."""
-        anchor = self._late_anchors.get(session_id)
-        if anchor is None:
-            return mark
-        arrived, latest = anchor
-        bound = latest + int(now - arrived) - self.config.idle_timeout_ms
-        return bound if bound < mark else mark
 
     def _schedule(self, session_id: str, due: int) -> None:
         """Make sure the session's turn comes at event time `due` or earlier."""
@@ -299,18 +285,13 @@ class PartitionProcessor:
             behind = session.behind or 0
             mark = watermark - behind  # the session's own clock (`_arrived_late`)
             if behind:
-                mark = self._own_clock(session_id, mark, now)
                 next_due = session.next_due(
                     config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
                 )
                 if next_due is None or next_due > mark:
-                    # Scheduled before it fell further behind, or held by the wall clock: not
-                    # due on its own clock yet.
-                    if next_due is not None and next_due + behind > watermark:
+                    # Scheduled before it fell further behind: not due on its own clock yet.
+                    if next_due is not None:
                         self._schedule(session_id, next_due + behind)
-                    elif next_due is not None:  # look again at the next step
-                        scheduled[session_id] = due
-                        waiting.append((due, session_id))
                     continue
             released = session.advance(
                 mark,
@@ -454,7 +435,6 @@ class PartitionProcessor:
         self._release(session_id, self.sessions.pop(session_id).kept_entries())
         self._scheduled.pop(session_id, None)
         self._arriving.pop(session_id, None)
-        self._late_anchors.pop(session_id, None)
         self._holding.pop(session_id, None)
         self._dirty_sessions.discard(session_id)
         self._deleted_sessions.add(session_id)
@@ -539,12 +519,9 @@ class PartitionProcessor:
                 and any(e["record"]["event_time"] < passed for e in session.staged)
             ):
                 # Late events staged before the session was persisted as late.
-                processor._arrived_late(session, passed, now)
+                processor._arrived_late(session, passed)
             if session.behind is not None:
                 processor._arriving[session_id] = now  # its events may be read again
-                if passed is not None:  # its clock goes on from where it was, at wall pace
-                    clock = passed - 1 - session.behind + config.idle_timeout_ms
-                    processor._late_anchors.setdefault(session_id, (now, clock))
             processor._hold_windows(session_id, session, processor._closed_until())
             due = session.next_due(
                 config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms

@@ -553,8 +553,9 @@ def _assert_equal_to_the_reference(
 def test_feedback_naming_an_id_of_the_clients_own_is_dead_lettered(pipeline: Pipeline) -> None:
     """A client passes ids of its own as `interaction_id` (not the event ids the SDK returned).
     Each such thumbs-down used to concern every turn of its session (marking both answers
-    bad); it is dead-lettered `unknown_interaction`, the turns keep only the feedback that
-    names them, and the lake equals the batch reference."""
+    bad); it is dead-lettered `unknown_interaction` (once `feedback_lead_s` has passed: its
+    turn might still have been on its way), the turns keep only the feedback that names them,
+    and the lake equals the batch reference."""
     client = _start(pipeline)
     sessions: dict[str, list[str]] = {}
     refused: set[str] = set()
@@ -577,6 +578,15 @@ def test_feedback_naming_an_id_of_the_clients_own_is_dead_lettered(pipeline: Pip
             )
             client.log_signal(session_id=session_id, kind="task_completed")
     all_turns = {turn for turns in sessions.values() for turn in turns}
+
+    def refused_in_lake() -> int:
+        if not pipeline.lake.exists("dead_letters"):
+            return 0
+        reasons = pipeline.lake.open("dead_letters").to_pyarrow_table(columns=["reason"])
+        return reasons.column("reason").to_pylist().count("unknown_interaction")
+
+    # Each is held for `feedback_lead_s` (60 s) in case its turn is still on its way.
+    pipeline.wait_until(lambda: refused_in_lake() >= len(refused), 150, "the refused thumbs")
     snapshot = _lake_turns(pipeline, len(all_turns))
     latest, problems = latest_revisions(snapshot.enriched)
     assert not problems, problems
@@ -588,5 +598,6 @@ def test_feedback_naming_an_id_of_the_clients_own_is_dead_lettered(pipeline: Pip
         assert shown == [[(True, False)], []], shown
     decode = serializer_for(FEEDBACK.in_namespace(pipeline.namespace)).decode
     letters = [d for d in snapshot.dead_letters if d["reason"] == "unknown_interaction"]
-    assert {decode(d["original"])["event_id"] for d in letters} == refused
+    shown = [(d["reason"], d["detected_by"], d["message"][:300]) for d in snapshot.dead_letters]
+    assert {decode(d["original"])["event_id"] for d in letters} == refused, shown
     _assert_equal_to_the_reference(pipeline, len(all_turns))

@@ -54,13 +54,15 @@ class Driver:
         self.processor = store.restore(self.now)
 
     def wait_for_late_sessions(self) -> None:
-        """Let the wall clock and the watermark move on by the idle timeout: sessions that
-        received an event the watermark had passed apply what they hold
-        (`PartitionProcessor._arrived_late`); `until` moves the watermark no further back."""
-        idle_timeout_ms = self.processor.config.idle_timeout_ms
-        self.now += idle_timeout_ms
+        """Let the wall clock and the watermark move on as far as a late session's clock runs
+        behind (twice the idle timeout plus the lateness): sessions that received an event the
+        watermark had passed apply what they hold (`PartitionProcessor._arrived_late`);
+        `until` moves the watermark no further back."""
+        config = self.processor.config
+        behind_ms = 2 * config.idle_timeout_ms + config.lateness_ms
+        self.now += behind_ms
         mark = self.processor.watermark
-        mark.value = (mark.value or 0) + idle_timeout_ms
+        mark.value = (mark.value or 0) + behind_ms
 
 
 def test_terminal_signal_closes_with_its_outcome(events: EventFactory) -> None:
