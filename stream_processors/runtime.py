@@ -525,8 +525,8 @@ class ProcessorRuntime:
         does the same, but its events never meet those of a producer that partitions as Kafka
         does (the SDK, the gateway, a Java agent), docs/producer.md "Partitioning". Checked
         once per session a partition starts to hold, not per event."""
-        expected = partition_for(session_id.encode(), self.partition_count)
-        if expected == partition:
+        expected = self._misplaced(session_id, partition)
+        if expected is None:
             return
         self.stats["misplaced"] += 1
         telemetry.MISPLACED_SESSIONS.labels(topic).inc()
@@ -547,10 +547,16 @@ class ProcessorRuntime:
             self.stats["misplaced"],
         )
 
+    def _misplaced(self, session_id: str, partition: int) -> int | None:
+        """The partition Kafka's default partitioning gives the session's key, when that is
+        not `partition` (None otherwise)."""
+        expected = partition_for(session_id.encode(), self.partition_count)
+        return None if expected == partition else expected
+
     def _placement_hint(self, session_id: str, partition: int) -> str:
         """For a dead letter of a session on a partition its key does not map to."""
-        expected = partition_for(session_id.encode(), self.partition_count)
-        if expected == partition:
+        expected = self._misplaced(session_id, partition)
+        if expected is None:
             return ""
         return (
             f" (its key maps to partition {expected} by Kafka's default partitioning, not "

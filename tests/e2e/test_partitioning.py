@@ -27,9 +27,13 @@ from schemas.serializer import serializer_for
 from schemas.topics import FEEDBACK, INTERACTIONS
 from tests.e2e.pipeline_harness import Pipeline
 from tests.e2e.pipeline_harness.workload import producer_settings
-from tests.e2e.test_real_world_timing import _assert_equal_to_the_reference, _every_turn_joined
+from tests.e2e.test_real_world_timing import (
+    _assert_equal_to_the_reference,
+    _every_turn_joined,
+    _log_readme_turn,
+)
 from tests.integration.gateway.process import start_gateway
-from tests.unit.sinks.events import feedback
+from tests.unit.sinks.events import feedback, interaction
 
 JAVA_AGENT = Path(__file__).parent / "java_agent" / "JavaAgentProducer.java"
 PARTITIONS = INTERACTIONS.partitions
@@ -44,31 +48,6 @@ def _where_partitioners_disagree(prefix: str) -> str:
         key = session_id.encode()
         if zlib.crc32(key) % PARTITIONS != partition_for(key, PARTITIONS):
             return session_id
-
-
-def _java_turn(session_id: str, turn_index: int, event_time: int) -> dict[str, Any]:
-    """The interaction record a Java agent builds (the same Avro contract)."""
-    return {
-        "event_id": str(uuid.uuid4()),
-        "session_id": session_id,
-        "turn_index": turn_index,
-        "agent_id": "java-support-agent",
-        "agent_version": "3.1.0",
-        "model": "acme-llm-large",
-        "event_time": event_time,
-        "user_id": None,
-        "prompt": f"question {turn_index}",
-        "response": f"answer {turn_index}",
-        "reasoning": None,
-        "tools_used": [],
-        "context": {},
-        "latency_ms": 700,
-        "prompt_tokens": 20,
-        "completion_tokens": 30,
-        "cost_usd": 0.0003,
-        "retry_of": None,
-        "attachments": [],
-    }
 
 
 def _send_from_java(bootstrap: str, records: list[tuple[str, bytes, bytes]]) -> list[int]:
@@ -117,7 +96,7 @@ def test_a_java_agents_turns_meet_the_feedback_sent_through_the_gateway(
     records: list[tuple[str, bytes, bytes]] = []
     for session_id, turns in sessions.items():
         for turn_index in range(2):
-            record = _java_turn(session_id, turn_index, now + turn_index * 1_000)
+            record = interaction(session_id, turn_index, None, now + turn_index * 1_000)
             turns.append(record["event_id"])
             records.append((topic, session_id.encode(), encode(record)))
     placed = _send_from_java(pipeline.bootstrap, records)
@@ -175,16 +154,7 @@ def test_feedback_from_a_client_on_librdkafkas_default_partitioner_is_reported(
     with client:
         for _ in range(3):
             session_id = _where_partitioners_disagree("crc-client")
-            turn = client.log_interaction(
-                session_id=session_id,
-                turn_index=0,
-                agent_id="support-bot",
-                agent_version="1.4.0",
-                model="acme-llm-large",
-                prompt="How do I reset my password?",
-                response="Open Settings, then Security, then Reset password.",
-                latency_ms=830,
-            )
+            turn = _log_readme_turn(client, session_id)
             record = feedback(session_id, turn, int(time.time() * 1000))
             thumbs[record["event_id"]] = session_id
             value = encode(record)
