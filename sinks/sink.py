@@ -25,6 +25,7 @@ from schemas.lake import DEAD_LETTERS
 from sinks.dead_letters import DeadLetterFactory
 from sinks.decoded import DecodedConverter
 from sinks.delta_writer import CommitResult, LakeTableWriter, PartitionKey
+from sinks.erasure_gate import ErasureGate
 from sinks.exceptions import SinkError
 from sinks.lake import Lake
 from sinks.lake_damage import translated_errors
@@ -46,6 +47,8 @@ class SinkStats:
     messages: int = 0
     skipped: int = 0
     flushes: int = 0
+    # Rows not written because an erasure in the ledger covers them, by table.
+    erased: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     rows: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     first_message_at: float | None = None  # time.time() of the first message taken
     last_commit_at: float | None = None
@@ -98,6 +101,9 @@ class DeltaSink:
         )
         # Offsets at or below the floor are in the lake (or in the batch): skip them.
         self.floors: dict[PartitionKey, int] = {}
+        self.gate = ErasureGate(
+            settings.lake_uri, settings.table_prefix, dict(settings.storage_options)
+        )
         self.stats = SinkStats()
         self.stopping = threading.Event()
         self._consumer: Consumer | None = None
@@ -192,6 +198,7 @@ class DeltaSink:
         """Commit the batch to every table it touches, then hint the offsets to Kafka."""
         started = time.monotonic()
         results: dict[str, CommitResult] = {}
+        self.gate.refresh()  # erasures recorded since the last flush bar their rows from this one
         for name in self.commit_order:
             buffer = self.batch.tables.get(name)
             if buffer is None:
@@ -200,6 +207,7 @@ class DeltaSink:
             rows = buffer.rows()
             if rows is None:
                 rows = writer.schema.empty_table()
+            rows = self._drop_erased(name, rows)
             results[name] = result = writer.append(rows, buffer.offsets)
             self.stats.rows[name] += result.rows
             self.telemetry.rows_committed.labels(name).inc(result.rows)
@@ -224,6 +232,18 @@ class DeltaSink:
         )
         self.batch.clear()
         return results
+
+    def _drop_erased(self, name: str, rows: pa.Table) -> pa.Table:
+        """The rows no erasure in the ledger covers; the others are counted, never written
+        (their offsets still commit: they are done with)."""
+        barred = self.gate.barred(name, rows)
+        count = 0 if barred is None else pc.sum(barred).as_py() or 0
+        if not count:
+            return rows
+        self.stats.erased[name] += count
+        self.telemetry.erased_rows.labels(name).inc(count)
+        logger.info("%s: %d rows of erased users not written (erasure ledger)", name, count)
+        return rows.filter(pc.invert(barred))
 
     def _take(self, messages: list[Any]) -> None:
         """Route one consumed chunk, drop offsets already in the lake, convert and buffer it.

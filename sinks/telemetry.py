@@ -33,6 +33,11 @@ class SinkTelemetry:
             "Commits retried after a concurrent commit (CommitFailedError), by table.", ["table"],
             registry=registry,
         )  # fmt: skip
+        self.erased_rows = counter(
+            "sink", "erased",
+            "Rows not written because an erasure in the ledger covers them, by table.",
+            ["table"], unit="rows", registry=registry,
+        )  # fmt: skip
         self.dead_letters = counter(
             "sink", "dead_letters", "Records the sink turned into dead letters, by reason.",
             ["reason"], registry=registry,

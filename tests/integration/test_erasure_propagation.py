@@ -31,6 +31,7 @@ from replay.topic_copy import copy_input_range
 from schemas import serializer_for
 from schemas.topics import ENRICHED, FEEDBACK, INPUT_TOPICS, INTERACTIONS, SIGNALS, TopicSpec
 from sinks import DeltaSink, SinkSettings
+from sinks.sink import SinkStats
 from tests.integration.test_sink_exactly_once import sink_topics
 from tests.unit.sinks.events import enriched, feedback, interaction, signal
 
@@ -84,7 +85,7 @@ def _produce(bootstrap: str, namespace: str, events: list[tuple[TopicSpec, bytes
     assert producer.flush(30) == 0
 
 
-def _sink(bootstrap: str, root: Path, namespace: str) -> None:
+def _sink(bootstrap: str, root: Path, namespace: str) -> SinkStats:
     settings = SinkSettings(
         bootstrap_servers=bootstrap,
         lake_uri=str(root),
@@ -92,7 +93,7 @@ def _sink(bootstrap: str, root: Path, namespace: str) -> None:
         group_id=f"g-{namespace}",
         flush_latency_s=0.5,
     )
-    DeltaSink(settings).run(exit_when_idle_s=2.0)
+    return DeltaSink(settings).run(exit_when_idle_s=2.0)
 
 
 def _read_namespace(bootstrap: str, namespace: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -259,25 +260,40 @@ def _assert_replay(
 
 
 def _assert_backfill(bootstrap: str, root: Path, namespace: str, now_ms: int, used: list[str]):
-    """u-42 writes again after the erasure (a new row in the lake); the backfill skips it."""
+    """Rows of u-42 reach the sink after the erasure: a new turn and signal of theirs, a
+    reviewer's late thumbs on their turn and the processor's new revision of it (what a late
+    feedback within the grace period makes). The sink reads the ledger and writes none of
+    them; u-420's new turn goes in. The backfill from the lake then has nothing of u-42 left."""
     session = b"s-42-a"
+    late_feedback = {**feedback("s-42-a", None, now_ms + 9000), "rater_id": "reviewer-1"}
+    revision = {**enriched("s-42-a", 0, ERASED, now_ms), "revision": 1}
     late = [
         (INTERACTIONS, session, interaction("s-42-a", 2, ERASED, now_ms + 9000)),
         (SIGNALS, session, signal("s-42-a", "task_completed", now_ms + 9000)),
+        (FEEDBACK, session, late_feedback),
+        (ENRICHED, session, revision),
+        (INTERACTIONS, b"s-420-a", interaction("s-420-a", 2, NEIGHBOUR, now_ms + 9000)),
     ]
     _produce(
         bootstrap,
         namespace,
         [(t, k, serializer_for(t).encode(r), now_ms + 9000) for t, k, r in late],
     )
-    _sink(bootstrap, root, namespace)
+    stats = _sink(bootstrap, root, namespace)
+    assert dict(stats.erased) == {"raw_events": 3, "enriched_interactions": 1}
+    files = _parquet_rows(root / namespace)
+    assert not any(_mentions(r, ERASED) for rows in files.values() for r in rows)
+    raw = [r for p, rs in files.items() if "raw_events" in p.parts for r in rs]
+    assert any(r["user_id"] == NEIGHBOUR and b"s-420-a" in r["value"] for r in raw)
+    assert sum(r["session_id"] == "s-420-a" for r in raw) == 5  # 4 before, the new turn
+
     target = f"b{uuid.uuid4().hex[:10]}"
     used.append(target)
     settings = ReplaySettings(bootstrap_servers=bootstrap, lake_uri=str(root), timeout_s=60)
     result = backfill_from_lake(
         settings, target, table_prefix=f"{namespace}/", source_namespace=namespace
     )
-    assert result.skipped_erased == len(late)
+    assert result.skipped_erased == 0 and result.erasures == 1
     published = _read_namespace(bootstrap, target)
-    assert len(published) == result.records > 0
+    assert len(published) == result.records == 5
     assert _owners([value for _, value in published]) == {NEIGHBOUR}
