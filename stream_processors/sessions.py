@@ -86,6 +86,7 @@ def is_own_abandoned_signal(record: Mapping[str, Any]) -> bool:
 
 # Rank of each kind of event among events of the same event time (docs/semantics.md).
 _RANK_INTERACTION, _RANK_FEEDBACK, _RANK_SIGNAL, _RANK_TERMINAL = 0, 1, 2, 3
+_NEVER = 2**63 - 1  # later than any event time
 
 
 def staged_order(entry: dict[str, Any]) -> tuple[int, int, str]:
@@ -483,6 +484,13 @@ class Session:
                 # It names a turn of an earlier use, within that use's grace period.
                 use._apply_feedback(entry, effects, grace_ms, window_ms)
                 return
+        if self.earlier and target is not None and target not in self.turns:
+            use = self._use_current_at(entry)
+            if use is not None:
+                # Held for a turn that never came while this use began: the use of the
+                # session id current at its place in the order decides it.
+                use._refuse(entry, effects, grace_ms)
+                return
         if self.closed_at is not None and time > self.closed_at + grace_ms:
             effects.too_late(
                 entry,
@@ -522,6 +530,42 @@ class Session:
                 self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
             for enriched in self.enriched_records(affected):
                 effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
+
+    def _use_current_at(self, entry: dict[str, Any]) -> "Session | None":
+        """The earlier use of the session id that was current at this entry's place in the
+        order, when this use began after it (None: this use, or none had begun)."""
+        order = staged_order(entry)[:2]
+        if self._first_activity() < order:
+            return None
+        current = None
+        for use in self.earlier:
+            if use._first_activity() < order:
+                current = use
+        return current
+
+    def _first_activity(self) -> tuple[int, int]:
+        """(time, kind rank) of this use's first interaction or signal."""
+        first = [(t["event_time"], _RANK_INTERACTION) for t in self.turns.values()]
+        first += [(s["event_time"], _RANK_SIGNAL) for s in self.signals]
+        return min(first, default=(_NEVER, _RANK_INTERACTION))
+
+    def _refuse(self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int) -> None:
+        """Refuse feedback naming no turn of this (earlier) use, as if applied in order."""
+        time = entry["record"]["event_time"]
+        if self.closed_at is not None and time > self.closed_at + grace_ms:
+            effects.too_late(
+                entry,
+                f"feedback {time - self.closed_at} ms after session "
+                f"{self.session_id} closed; grace is {grace_ms} ms",
+            )
+        elif not any(t["event_time"] <= time for t in self.turns.values()):
+            effects.too_late(entry, f"no turn of session {self.session_id} before the feedback")
+        else:
+            target = entry["record"].get("interaction_id")
+            effects.unknown_interaction(
+                entry,
+                f"names interaction {target}, not a turn of session {self.session_id} before it",
+            )
 
     def _close(
         self, outcome: str, closed_at: int, closed_by: str | None, effects: SessionEffects

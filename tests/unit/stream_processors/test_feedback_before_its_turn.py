@@ -148,3 +148,27 @@ def test_held_feedback_is_counted_in_its_own_window(events: EventFactory) -> Non
     drive.until(63)
     assert drive.processor.windows[("bot", "1.0", T0)].counts["thumbs_up"] == 1
     assert _reference_differences(drive, entries) == []
+
+
+def test_feedback_naming_no_turn_is_refused_by_the_use_it_came_in(events: EventFactory) -> None:
+    """Held for the turn it names while the session was abandoned and its id used again: it
+    was decided by the new use, which had no turn before it, and dead-lettered `too_late` 600 s
+    later; the reference refuses it as `unknown_interaction` of the use it came in (found by
+    a random backfill into a busy partition)."""
+    turns = [events.interaction(0), events.interaction(10, 1)]
+    unknown = events.feedback(40, interaction_id="client-message-7", thumbs_up=False)
+    resumed = events.interaction(80, 2)  # after the abandonment at 70 s: a new use of the id
+    entries = [*turns, unknown, resumed, events.signal(85, "task_completed")]
+    drive = Driver()
+    drive.ingest(*entries)
+    drive.until(50)  # the thumbs waits for its turn (up to `lead_ms`, 60 s)
+    drive.until(90)  # abandoned at 70 s, begun again at 80 s
+    assert drive.processor.sessions["s-1"].held == [unknown]
+    drive.until(CONFIG.lead_ms / 1000 + 100)
+    refused = [entry["record"]["event_id"] for entry, _ in drive.outputs.unknown_interaction]
+    assert refused == [unknown["record"]["event_id"]]
+    assert drive.outputs.too_late == []
+    read = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
+    reference = expected_results(read, REFERENCE)
+    assert reference.dead_letter_reasons() == {refused[0]: "unknown_interaction"}
+    assert _reference_differences(drive, entries) == []
