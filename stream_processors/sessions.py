@@ -29,6 +29,7 @@ Rules (docs/semantics.md):
   (it came after the watermark passed it) is joined late: the turns get a new revision.
 """
 
+import heapq
 import uuid
 from bisect import insort
 from collections.abc import Iterable, Mapping
@@ -240,18 +241,24 @@ class Session:
         else:
             ready = [e for e in staged if e["record"]["event_time"] <= watermark]
             self.staged = [e for e in staged if e["record"]["event_time"] > watermark]
+        pending = _in_order(ready, self.held, lead_ms)
         if self.held:
             ready += self.held
             self.held = []
-        if len(ready) > 1:
-            _in_order(ready, lead_ms)
         released: list[str] = []
         limit = watermark  # what this step applies up to: less, behind a held terminal signal
-        for index, entry in enumerate(ready):
+        while pending:
+            _, _, entry, named_turn_time = heapq.heappop(pending)
             time = entry["record"]["event_time"]
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
                 self._close("abandoned", due, None, effects)
+            if named_turn_time is not None and self.closed_at is None:
+                # Met while the session is open, naming a turn among these stamped up to
+                # `lead_ms` after it: taken right after that turn instead.
+                order = staged_order(entry)
+                heapq.heappush(pending, ((named_turn_time, *order[1:]), 0, entry, None))
+                continue
             # After the close just decided too: a conversation resumed after its abandonment,
             # both passed in one step (a backlog).
             if (
@@ -267,7 +274,8 @@ class Session:
             if _is_terminal(entry) and self._awaits_turn(entry, watermark, lead_ms):
                 # It would close the session before the turn it names: it and everything
                 # after it wait for that turn (or for `lead_ms` to pass).
-                self.held += ready[index:]
+                self.held.append(entry)
+                self.held += [item[2] for item in sorted(pending, key=_pending_order)]
                 limit = time - 1
                 break
             self._apply(entry, effects, grace_ms, window_ms)
@@ -719,34 +727,49 @@ def _is_terminal(entry: dict[str, Any]) -> bool:
     return entry["kind"] == "signal" and entry["record"]["kind"] in TERMINAL_OUTCOMES
 
 
-def _in_order(ready: list[dict[str, Any]], lead_ms: int) -> None:
-    """Sort entries to apply in `staged_order`, but feedback and terminal signals that name a
-    turn among them, stamped up to `lead_ms` before it, as if stamped at that turn's time (see
-    `Session._awaits_turn`)."""
-    ready.sort(key=staged_order)
+PendingEntry = tuple[tuple[int, int, str], int, dict[str, Any], int | None]
+
+
+def _in_order(
+    fresh: list[dict[str, Any]], held: list[dict[str, Any]], lead_ms: int
+) -> list[PendingEntry]:
+    """A heap of the entries to apply, in `staged_order`: (order, 0, entry, time of the turn
+    it names or None). Feedback and terminal signals naming a turn among them, stamped up to
+    `lead_ms` before it, are taken right after that turn if the session is open when they are
+    met in the order (the turn's time is carried for that check, see `Session.advance`); held
+    ones were met open already, and go after it at once (see `Session._awaits_turn`)."""
     coming = {
         e["record"]["event_id"]: e["record"]["event_time"]
-        for e in ready
+        for e in (*fresh, *held)
         if e["kind"] == "interaction"
     }
-    if coming and any(
-        e["kind"] != "interaction"
-        and e["record"].get("interaction_id") in coming
-        and (e["kind"] == "feedback" or _is_terminal(e))
-        for e in ready
-    ):
-        ready.sort(key=lambda e: _order_after_named_turn(e, coming, lead_ms))
+    pending: list[PendingEntry] = []
+    for entry in fresh:
+        order = staged_order(entry)
+        named = _named_turn_time(entry, order, coming, lead_ms) if coming else None
+        pending.append((order, 0, entry, named))
+    for entry in held:
+        order = staged_order(entry)
+        named = _named_turn_time(entry, order, coming, lead_ms) if coming else None
+        pending.append((order if named is None else (named, *order[1:]), 0, entry, None))
+    heapq.heapify(pending)
+    return pending
 
 
-def _order_after_named_turn(
-    entry: dict[str, Any], coming: Mapping[str, int], lead_ms: int
-) -> tuple[int, int, str]:
-    order = staged_order(entry)
+def _pending_order(item: PendingEntry) -> tuple[int, int, str]:
+    return item[0]
+
+
+def _named_turn_time(
+    entry: dict[str, Any], order: tuple[int, int, str], coming: Mapping[str, int], lead_ms: int
+) -> int | None:
+    """The time of the turn among `coming` that feedback or a terminal signal names, stamped
+    up to `lead_ms` after it; None otherwise."""
     if entry["kind"] == "feedback" or order[1] == _RANK_TERMINAL:
         turn_time = coming.get(entry["record"].get("interaction_id"))
         if turn_time is not None and order[0] < turn_time <= order[0] + lead_ms:
-            return (turn_time, order[1], order[2])
-    return order
+            return turn_time
+    return None
 
 
 def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:

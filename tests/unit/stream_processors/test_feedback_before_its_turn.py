@@ -172,3 +172,36 @@ def test_feedback_naming_no_turn_is_refused_by_the_use_it_came_in(events: EventF
     reference = expected_results(read, REFERENCE)
     assert reference.dead_letter_reasons() == {refused[0]: "unknown_interaction"}
     assert _reference_differences(drive, entries) == []
+
+
+@pytest.mark.parametrize("steps", [[100], [26, 100]])
+def test_a_signal_stamped_before_a_resumed_turn_but_after_the_abandonment_is_refused(
+    events: EventFactory, steps: list[float]
+) -> None:
+    """The user paused longer than `abandon_after` and came back; "task failed", naming the
+    resumed turn, is stamped 4.5 s before it but after the abandonment: the session was not
+    open at its time, so it is not taken after the turn (docs/semantics.md) and is refused,
+    as the reference does. Read in one step, it used to close the resumed use as failed;
+    read in two, it was refused: the result depended on how the events were batched."""
+    config = dataclasses.replace(CONFIG, abandon_after_ms=20_000)
+    first = events.interaction(0)
+    resumed = events.interaction(29, 1)
+    failed = events.signal(24.5, "task_failed", resumed["record"]["event_id"])
+    entries = [first, failed, resumed, events.feedback(29, thumbs_up=True)]
+    drive = Driver(config)
+    drive.ingest(*entries[:2])
+    for index, at in enumerate(steps):
+        if index == len(steps) - 1:
+            drive.ingest(*entries[2:])
+        drive.until(at)
+    latest = _latest(drive)
+    assert [(r["session_outcome"], r["session_closed_at"] - T0) for r in latest.values()] == [
+        ("abandoned", 20_000),
+        ("abandoned", 49_000),
+    ]
+    assert [entry["record"]["event_id"] for entry, _ in drive.outputs.too_late] == [
+        failed["record"]["event_id"]
+    ]
+    read = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
+    reference = expected_results(read, dataclasses.replace(REFERENCE, abandon_after_ms=20_000))
+    assert compare_enriched(reference.turns, latest) == []
