@@ -248,7 +248,7 @@ class Session:
         released: list[str] = []
         limit = watermark  # what this step applies up to: less, behind a held terminal signal
         while pending:
-            _, _, entry, named_turn_time = heapq.heappop(pending)
+            _, met_open, entry, named_turn_time = heapq.heappop(pending)
             time = entry["record"]["event_time"]
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
@@ -257,7 +257,7 @@ class Session:
                 # Met while the session is open, naming a turn among these stamped up to
                 # `lead_ms` after it: taken right after that turn instead.
                 order = staged_order(entry)
-                heapq.heappush(pending, ((named_turn_time, *order[1:]), 0, entry, None))
+                heapq.heappush(pending, ((named_turn_time, *order[1:]), 1, entry, None))
                 continue
             # After the close just decided too: a conversation resumed after its abandonment,
             # both passed in one step (a backlog).
@@ -268,7 +268,9 @@ class Session:
                 and self._ordered_after_close(entry)
             ):
                 released += self._begin_again(effects)
-            if entry["kind"] == "feedback" and self._awaits_turn(entry, watermark, lead_ms):
+            if entry["kind"] == "feedback" and self._awaits_turn(
+                entry, watermark, lead_ms, met_open == 1
+            ):
                 self.held.append(entry)
                 continue
             if _is_terminal(entry) and self._awaits_turn(entry, watermark, lead_ms):
@@ -311,15 +313,19 @@ class Session:
         self.earlier = kept
         return released
 
-    def _awaits_turn(self, entry: dict[str, Any], watermark: int, lead_ms: int) -> bool:
+    def _awaits_turn(
+        self, entry: dict[str, Any], watermark: int, lead_ms: int, met_open: bool = False
+    ) -> bool:
         """Whether feedback or a terminal signal names a turn that the open session may still
         get: one stamped up to `lead_ms` after it (its client's clock ran behind the agent's),
         not applied yet. Applied now, feedback would concern every turn, or be refused for want
-        of an earlier one; a terminal signal would close the session before its last turn."""
+        of an earlier one; a terminal signal would close the session before its last turn.
+        `met_open`: it was met while the session was open, and held (the session may have
+        closed since: the turn then begins a new use of the session id, which it joins)."""
         record = entry["record"]
         target = record.get("interaction_id")
         return (
-            self.closed_at is None
+            (self.closed_at is None or met_open)
             and target is not None
             and target not in self.turns
             and watermark < record["event_time"] + lead_ms
@@ -552,9 +558,14 @@ class Session:
         return current
 
     def _first_activity(self) -> tuple[int, int]:
-        """(time, kind rank) of this use's first interaction or signal."""
+        """(time, kind rank) of this use's first interaction or non-terminal signal."""
         first = [(t["event_time"], _RANK_INTERACTION) for t in self.turns.values()]
-        first += [(s["event_time"], _RANK_SIGNAL) for s in self.signals]
+        # A terminal signal keeps its own time, which may precede the turn it waited for.
+        first += [
+            (s["event_time"], _RANK_SIGNAL)
+            for s in self.signals
+            if s["kind"] not in TERMINAL_OUTCOMES and s["kind"] != "abandoned"
+        ]
         return min(first, default=(_NEVER, _RANK_INTERACTION))
 
     def _refuse(self, entry: dict[str, Any], effects: SessionEffects, grace_ms: int) -> None:
@@ -727,6 +738,7 @@ def _is_terminal(entry: dict[str, Any]) -> bool:
     return entry["kind"] == "signal" and entry["record"]["kind"] in TERMINAL_OUTCOMES
 
 
+# (order, 1 if met while the session was open (held) else 0, entry, time of the turn it names)
 PendingEntry = tuple[tuple[int, int, str], int, dict[str, Any], int | None]
 
 
@@ -736,22 +748,27 @@ def _in_order(
     """A heap of the entries to apply, in `staged_order`: (order, 0, entry, time of the turn
     it names or None). Feedback and terminal signals naming a turn among them, stamped up to
     `lead_ms` before it, are taken right after that turn if the session is open when they are
-    met in the order (the turn's time is carried for that check, see `Session.advance`); held
-    ones were met open already, and go after it at once (see `Session._awaits_turn`)."""
+    met in the order (the turn's time is carried for that check, see `Session.advance`). Held
+    feedback was met open already (see `Session._awaits_turn`) and goes after it at once;
+    what a held terminal signal held after it, and the signal, are met again in order."""
     coming = {
         e["record"]["event_id"]: e["record"]["event_time"]
         for e in (*fresh, *held)
         if e["kind"] == "interaction"
     }
+    # A terminal signal held everything after it in the order: those were not met yet.
+    group = min((staged_order(e) for e in held if _is_terminal(e)), default=None)
     pending: list[PendingEntry] = []
-    for entry in fresh:
+    for index, entry in enumerate((*fresh, *held)):
         order = staged_order(entry)
         named = _named_turn_time(entry, order, coming, lead_ms) if coming else None
-        pending.append((order, 0, entry, named))
-    for entry in held:
-        order = staged_order(entry)
-        named = _named_turn_time(entry, order, coming, lead_ms) if coming else None
-        pending.append((order if named is None else (named, *order[1:]), 0, entry, None))
+        met_open = (
+            index >= len(fresh) and entry["kind"] == "feedback" and (group is None or order < group)
+        )
+        if met_open:
+            pending.append((order if named is None else (named, *order[1:]), 1, entry, None))
+        else:
+            pending.append((order, 0, entry, named))
     heapq.heapify(pending)
     return pending
 
