@@ -205,3 +205,63 @@ def test_a_signal_stamped_before_a_resumed_turn_but_after_the_abandonment_is_ref
     read = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
     reference = expected_results(read, dataclasses.replace(REFERENCE, abandon_after_ms=20_000))
     assert compare_enriched(reference.turns, latest) == []
+
+
+def _compare_with_reference(drive: Driver, entries: list[dict[str, Any]], config: Any) -> list[str]:
+    read = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
+    reference = expected_results(
+        read, dataclasses.replace(REFERENCE, abandon_after_ms=config.abandon_after_ms)
+    )
+    refused = {e["record"]["event_id"]: "too_late" for e, _ in drive.outputs.too_late}
+    refused |= {
+        e["record"]["event_id"]: "unknown_interaction" for e, _ in drive.outputs.unknown_interaction
+    }
+    differences = [d.line() for d in compare_enriched(reference.turns, _latest(drive))]
+    if refused != reference.dead_letter_reasons():
+        differences.append(f"refused {refused} != {reference.dead_letter_reasons()}")
+    return differences
+
+
+def test_feedback_held_for_a_resumed_turn_joins_it_after_the_abandonment(
+    events: EventFactory,
+) -> None:
+    """Met while the session was open, a thumbs waits for the turn it names; the session is
+    abandoned meanwhile, and that turn resumes the conversation. It joins the resumed turn, as
+    the reference says (it was refused `unknown_interaction` when the session looked at it
+    again after the abandonment, before the turn was read)."""
+    config = dataclasses.replace(CONFIG, abandon_after_ms=20_000)
+    first = events.interaction(0)
+    resumed = events.interaction(22.5, 1)
+    thumbs = events.feedback(19.8, interaction_id=resumed["record"]["event_id"], thumbs_up=False)
+    # Stamped after the abandonment: refused, but it makes the session look at the thumbs again.
+    done = events.signal(20.4, "task_completed", resumed["record"]["event_id"])
+    drive = Driver(config)
+    drive.ingest(first, thumbs)
+    drive.until(20.3)  # abandoned at 20 s; the thumbs waits
+    drive.ingest(done)
+    drive.until(21)
+    drive.ingest(resumed)
+    drive.until(100)
+    latest = _latest(drive)
+    assert _feedback_ids(latest[resumed["record"]["event_id"]]) == [thumbs["record"]["event_id"]]
+    assert _compare_with_reference(drive, [first, thumbs, done, resumed], config) == []
+
+
+def test_what_a_held_signal_held_after_it_is_met_again_in_order(events: EventFactory) -> None:
+    """ "Task completed" names a turn not read yet: it and everything after it wait. A thumbs
+    after it, naming another turn of that moment, comes after the session's abandonment: it is
+    taken at its own time (refused, naming no turn of the abandoned use), not moved after its
+    turn as feedback met while the session was open would be."""
+    config = dataclasses.replace(CONFIG, abandon_after_ms=20_000)
+    first = events.interaction(0)
+    last, other = events.interaction(20.665, 1), events.interaction(20.665, 2)
+    done = events.signal(19.972, "task_completed", last["record"]["event_id"])
+    thumbs = events.feedback(20.663, interaction_id=other["record"]["event_id"], thumbs_up=True)
+    drive = Driver(config)
+    drive.ingest(first, done, thumbs)
+    drive.until(20.664)  # the signal waits for its turn; the thumbs with it
+    drive.ingest(last, other)
+    drive.until(200)
+    assert _feedback_ids(_latest(drive)[other["record"]["event_id"]]) == []
+    entries = [first, done, thumbs, last, other]
+    assert _compare_with_reference(drive, entries, config) == []
