@@ -29,7 +29,8 @@ from deltalake import DeltaTable
 
 from schemas.erasure_ledger import ErasedIdentities, ledger_paths, read_ledger
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
-from schemas.topics import FEEDBACK, topic_by_name
+from schemas.topics import FEEDBACK
+from sinks.erasure_match import keyed_by_session, session_key
 from sinks.identifiers import IdentifierReader, Identifiers
 
 __all__ = ["ErasureGate"]
@@ -112,7 +113,9 @@ class ErasureGate:
     def _dead_letters(self, rows: pa.Table) -> pa.Array:
         sources, keys = rows["source_topic"].to_pylist(), rows["key"].to_pylist()
         flags = [
-            self._claims(self.reader.read(original), keys[row] if _keyed(sources[row]) else None)
+            self._claims(
+                self.reader.read(original), keys[row] if keyed_by_session(sources[row]) else None
+            )
             for row, original in enumerate(rows["original"].to_pylist())
         ]
         return pa.array(flags, pa.bool_())
@@ -145,7 +148,7 @@ class ErasureGate:
         barred = pc.fill_null(pc.is_in(raters, value_set=self._erased_values(raters, True)), False)
         return set(pc.list_parent_indices(feedback).filter(barred).to_pylist())
 
-    def _claims(self, ids: Identifiers | None, session_key: bytes | None) -> bool:
+    def _claims(self, ids: Identifiers | None, key_bytes: bytes | None) -> bool:
         """Whether a bytes-only row is an erased user's: by the ids it decodes to, else by its
         key (unless its bytes name a user: then it is that user's)."""
         if ids is not None:
@@ -155,7 +158,7 @@ class ErasureGate:
                 return True
             if ids.session_id is not None and self._erased_session(ids.session_id):
                 return True
-        key = _text(session_key)
+        key = session_key(key_bytes)
         return key is not None and self._erased_session(key)
 
     def _erased_user(self, user_id: str | None) -> bool:
@@ -163,22 +166,3 @@ class ErasureGate:
 
     def _erased_session(self, session_id: str) -> bool:
         return self.identities.erasure_of(None, session_id) is not None
-
-
-def _keyed(topic: str | None) -> bool:
-    """Whether a message of `topic` is keyed by its session id (by the registry)."""
-    if topic is None:
-        return False
-    try:
-        return topic_by_name(topic).key == "session_id"
-    except KeyError:
-        return False
-
-
-def _text(key: bytes | None) -> str | None:
-    if not key:
-        return None
-    try:
-        return key.decode()
-    except UnicodeDecodeError:
-        return None

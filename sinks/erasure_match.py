@@ -34,7 +34,7 @@ from sinks.identifiers import IdentifierReader, Identifiers
 from sinks.lake import Lake
 from sinks.lake_reader import text_field
 
-__all__ = ["COORDINATES", "SELECTED", "Selection", "UserRows"]
+__all__ = ["COORDINATES", "SELECTED", "Selection", "UserRows", "keyed_by_session", "session_key"]
 
 COORDINATES = ["kafka_topic", "kafka_partition", "kafka_offset"]
 # What a selection holds: the coordinates to delete by, and the time that says how long Kafka
@@ -143,7 +143,7 @@ class UserRows:
         data = table.to_pyarrow_table(columns=[*SELECTED, "source_topic", "key", "original"])
         sources = data["source_topic"].to_pylist()
         flags, unattributed = self._by_bytes(
-            data, "original", lambda row: _keyed_by_session(sources[row])
+            data, "original", lambda row: keyed_by_session(sources[row])
         )
         return Selection(data.filter(flags).select(SELECTED), unattributed)
 
@@ -209,7 +209,7 @@ class UserRows:
         keys = data["key"].to_pylist()
         for row, blob in enumerate(data[column].to_pylist()):
             ids = self.reader.read(blob)
-            key = _session_key(keys[row]) if key_is_session(row) else None
+            key = session_key(keys[row]) if key_is_session(row) else None
             if key is None and ids is None:
                 unattributed += 1
             by_key = key is not None and key in self.sessions and not _names_a_user(ids)
@@ -240,7 +240,7 @@ def _names_a_user(ids: Identifiers | None) -> bool:
     return ids is not None and ids.user_id is not None
 
 
-def _keyed_by_session(topic: str | None) -> bool:
+def keyed_by_session(topic: str | None) -> bool:
     """Whether the Kafka key of a message of `topic` is its session id (by the registry)."""
     if topic is None:
         return False
@@ -250,7 +250,8 @@ def _keyed_by_session(topic: str | None) -> bool:
         return False
 
 
-def _session_key(key: bytes | None) -> str | None:
+def session_key(key: bytes | None) -> str | None:
+    """A Kafka key as a session id (None: empty, or not UTF-8)."""
     if not key:
         return None
     try:
