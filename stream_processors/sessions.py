@@ -564,7 +564,8 @@ class Session:
         first += [
             (s["event_time"], _RANK_SIGNAL)
             for s in self.signals
-            if s["kind"] not in TERMINAL_OUTCOMES and s["kind"] != "abandoned"
+            if s["kind"] not in TERMINAL_OUTCOMES
+            and not (s["kind"] == "abandoned" and s["source"] == "inferred")
         ]
         return min(first, default=(_NEVER, _RANK_INTERACTION))
 
@@ -745,12 +746,12 @@ PendingEntry = tuple[tuple[int, int, str], int, dict[str, Any], int | None]
 def _in_order(
     fresh: list[dict[str, Any]], held: list[dict[str, Any]], lead_ms: int
 ) -> list[PendingEntry]:
-    """A heap of the entries to apply, in `staged_order`: (order, 0, entry, time of the turn
-    it names or None). Feedback and terminal signals naming a turn among them, stamped up to
-    `lead_ms` before it, are taken right after that turn if the session is open when they are
-    met in the order (the turn's time is carried for that check, see `Session.advance`). Held
-    feedback was met open already (see `Session._awaits_turn`) and goes after it at once;
-    what a held terminal signal held after it, and the signal, are met again in order."""
+    """A heap of the entries to apply, in `staged_order` (`PendingEntry`). Feedback and
+    terminal signals naming a turn among them, stamped up to `lead_ms` before it, are taken
+    right after that turn if the session is open when they are met in the order (the turn's
+    time is carried for that check, see `Session.advance`). Held feedback was met open
+    already (see `Session._awaits_turn`) and goes after it at once; what a held terminal
+    signal held after it, and the signal, are met again in order."""
     coming = {
         e["record"]["event_id"]: e["record"]["event_time"]
         for e in (*fresh, *held)
