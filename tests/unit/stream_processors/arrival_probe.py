@@ -1,0 +1,92 @@
+"""Many more random arrival orders than CI runs, compared with the batch reference.
+
+    python -m tests.unit.stream_processors.arrival_probe --seconds 300 --reading bursts
+    python -m tests.unit.stream_processors.arrival_probe --abandon-after-s 20 --lateness-ms 500
+
+Draws backlogs and schedules with fresh seeds and runs the property tests' own readings
+(`test_arrival_order`, `test_late_sessions`) under any timing settings, printing each case that
+differs from the reference with the seeds that replay it. Not a test: CI runs the properties
+with a fixed number of examples; this is for hunting, before a release or after a change to
+the join (docs/semantics.md). Backfills whose sessions arrive more than the idle timeout apart
+are outside the contract and only counted.
+"""
+
+import argparse
+import dataclasses
+import itertools
+import random
+import time
+from typing import Any
+
+from tests.unit.stream_processors import test_arrival_order as arrival
+from tests.unit.stream_processors import test_late_sessions as late
+
+READINGS = ("bursts", "live", "backfill")
+
+
+def _case(reading: str, seed: int, schedule: int, sessions: int, config: Any) -> list[str] | None:
+    """The differences of one case (None: outside the contract, not compared)."""
+    backlog = arrival._backlog(seed, sessions=sessions)
+    if reading == "bursts":
+        run = arrival._run(backlog, random.Random(schedule), config)
+        return arrival._differences(backlog, run, config=config)
+    if reading == "live":
+        run = arrival._run_live(backlog, random.Random(schedule), config)
+        return arrival._differences(backlog, run, config=config)
+    live = late._live_backlog()
+    run, arrivals = late._run_backfill(live, backlog, random.Random(schedule), config)
+    if any(
+        later - earlier >= config.idle_timeout_ms
+        for times in arrivals.values()
+        for earlier, later in itertools.pairwise(times)
+    ):
+        return None
+    merged = {topic: live[topic] + backlog[topic] for topic in arrival.TOPICS}
+    return arrival._differences(merged, run, metrics=False, config=config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--reading", choices=(*READINGS, "all"), default="all")
+    parser.add_argument("--abandon-after-s", type=float, default=None)
+    parser.add_argument("--grace-s", type=float, default=None)
+    parser.add_argument("--lateness-ms", type=int, default=None)
+    parser.add_argument("--lead-s", type=float, default=None)
+    args = parser.parse_args()
+    changes: dict[str, int] = {}
+    if args.abandon_after_s is not None:
+        changes["abandon_after_ms"] = int(args.abandon_after_s * 1000)
+    if args.grace_s is not None:
+        changes["grace_ms"] = int(args.grace_s * 1000)
+    if args.lateness_ms is not None:
+        changes["lateness_ms"] = args.lateness_ms
+    if args.lead_s is not None:
+        changes["lead_ms"] = int(args.lead_s * 1000)
+    config = dataclasses.replace(arrival.CONFIG, **changes)
+    readings = READINGS if args.reading == "all" else (args.reading,)
+    rng = random.Random(args.seed)
+    deadline = time.monotonic() + args.seconds
+    cases = differing = outside = 0
+    while time.monotonic() < deadline:
+        reading = readings[cases % len(readings)]
+        seed, schedule = rng.getrandbits(32), rng.getrandbits(32)
+        sessions = rng.choice([4, 4, 8, 16])
+        differences = _case(reading, seed, schedule, sessions, config)
+        cases += 1
+        if differences is None:
+            outside += 1
+        elif differences:
+            differing += 1
+            print(
+                f"DIFFERS reading={reading} seed={seed} schedule={schedule} sessions={sessions}: "
+                f"{differences[:3]}",
+                flush=True,
+            )
+    print(f"{cases} cases, {differing} differ from the reference, {outside} outside the contract")
+    print(f"settings: {config}")
+
+
+if __name__ == "__main__":
+    main()
