@@ -7,9 +7,10 @@ if that turn comes at most `feedback_lead` after it while the session is open), 
 otherwise (`unknown_interaction` when it names a turn the session does not have before it), and
 a new session under the same id for an interaction or non-terminal signal after the close
 (feedback naming a turn of an earlier one joins that one within its grace period); a terminal
-signal after the close is `too_late`. A terminal signal naming a turn that comes at most
-`feedback_lead` after it, while the session is open, is taken as if stamped at that turn's time:
-it closes the session there.
+signal after the close is `too_late`. Past its grace period a closed session is forgotten, as
+the stream's state of it is: the id meets the next event as one never seen.
+A terminal signal naming a turn that comes at most `feedback_lead` after it, while the session
+is open, is taken as if stamped at that turn's time: it closes the session there.
 """
 
 import heapq
@@ -122,6 +123,11 @@ def walk_session_id(
         due = run.abandon_due(timing.abandon_after_ms)
         if due is not None and due <= event.event_time:
             run.close("abandoned", due)
+        if run.closed_at is not None and event.event_time > run.closed_at + timing.grace_ms:
+            # Past its grace period the closed session is forgotten (the stream's state of it
+            # is gone): the id meets this event as one never seen.
+            run = SessionRun(session_id)
+            runs.append(run)
         target = event.record.get("interaction_id")
         turn_time = turn_times.get(str(target)) if target is not None else None
         ahead = (
@@ -170,9 +176,9 @@ def _join_feedback(
             if _has_turn(earlier, target) and event.event_time <= earlier.closed_at + grace_ms:
                 run = earlier
                 break
-    problem = _feedback_problem(run, event, grace_ms)
-    if problem:
-        refused.append(Refused(event, problem))
+    # The current session is open or within its grace period (past it, it was forgotten).
+    if not run.turns:
+        refused.append(Refused(event, f"no turn of session {run.session_id} before the feedback"))
         return
     # Turn-level when it names a turn taken before it, session-level when it names none
     # (docs/semantics.md); naming a turn the session does not have, it is refused.
@@ -186,14 +192,6 @@ def _join_feedback(
 
 def _has_turn(run: SessionRun, turn_id: Any) -> bool:
     return any(turn.event_id == turn_id for turn in run.turns)
-
-
-def _feedback_problem(run: SessionRun, event: InputEvent, grace_ms: int) -> str | None:
-    if run.closed_at is not None and event.event_time > run.closed_at + grace_ms:
-        return f"feedback {event.event_time - run.closed_at} ms after the close; grace {grace_ms}"
-    if not run.turns:
-        return f"no turn of session {run.session_id} before the feedback"
-    return None
 
 
 def _apply_activity(run: SessionRun, event: InputEvent, closes_at: int | None = None) -> None:

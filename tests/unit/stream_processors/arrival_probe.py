@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--grace-s", type=float, default=None)
     parser.add_argument("--lateness-ms", type=int, default=None)
     parser.add_argument("--lead-s", type=float, default=None)
+    parser.add_argument("--window-s", type=float, default=None)
+    parser.add_argument("--window-grace-ms", type=int, default=None)
     args = parser.parse_args()
     changes: dict[str, int] = {}
     if args.abandon_after_s is not None:
@@ -64,6 +66,10 @@ def main() -> None:
         changes["lateness_ms"] = args.lateness_ms
     if args.lead_s is not None:
         changes["lead_ms"] = int(args.lead_s * 1000)
+    if args.window_s is not None:
+        changes["window_ms"] = int(args.window_s * 1000)
+    if args.window_grace_ms is not None:
+        changes["window_grace_ms"] = args.window_grace_ms
     config = dataclasses.replace(arrival.CONFIG, **changes)
     readings = READINGS if args.reading == "all" else (args.reading,)
     rng = random.Random(args.seed)

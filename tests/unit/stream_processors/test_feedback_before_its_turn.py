@@ -133,6 +133,33 @@ def test_feedback_further_ahead_of_its_turn_than_the_lead_is_refused(
     assert compare_enriched(reference.turns, latest) == []
 
 
+@pytest.mark.parametrize("lead_s", [0, 5], ids=["no lead", "lead 5 s"])
+def test_feedback_before_every_turn_does_not_join_a_turn_further_ahead_than_the_lead(
+    events: EventFactory, lead_s: int
+) -> None:
+    """No turn before it: it waits, in case a turn stamped before it reaches Kafka late. The
+    turn it names comes instead, further ahead than `lead_ms`: that is not a turn before it,
+    so it is refused `too_late` as the reference says (until 7 Dec it joined that turn once
+    the turn came; with `feedback_grace_s` 0, hence no lead, 19% of random cases differed)."""
+    config = dataclasses.replace(CONFIG, lead_ms=lead_s * 1000)
+    opened = events.signal(0, "retried")  # activity: the session is open, with no turn
+    turn = events.interaction(20)
+    feedback = events.feedback(10, interaction_id=turn["record"]["event_id"], thumbs_up=True)
+    entries = [opened, turn, feedback, events.signal(25, "task_completed")]
+    drive = Driver(config)
+    drive.ingest(*entries)
+    drive.until(2000)
+    assert _feedback_ids(_latest(drive)[turn["record"]["event_id"]]) == []
+    refused = [entry["record"]["event_id"] for entry, _ in drive.outputs.too_late]
+    assert refused == [feedback["record"]["event_id"]]
+    read = [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate(entries)]
+    reference = expected_results(
+        read, dataclasses.replace(REFERENCE, feedback_lead_ms=lead_s * 1000)
+    )
+    assert reference.dead_letter_reasons() == {refused[0]: "too_late"}
+    assert compare_enriched(reference.turns, _latest(drive)) == []
+
+
 def test_held_feedback_is_counted_in_its_own_window(events: EventFactory) -> None:
     """A thumbs stamped at 59.5 s for a turn at 61 s: the watermark passes the end of the
     window [0, 60 s) while the thumbs waits, yet that window counts it, as the reference does."""

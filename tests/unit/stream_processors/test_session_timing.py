@@ -6,7 +6,12 @@ from typing import Any
 
 from stream_processors.sessions import abandoned_signal_id, staged_order
 from tests.unit.stream_processors.conftest import T0, EventFactory
+from tests.unit.stream_processors.test_feedback_before_its_turn import (
+    REFERENCE,
+    _reference_differences,
+)
 from tests.unit.stream_processors.test_partition import Driver
+from verification.reference import expected_results
 
 
 def test_ties_belong_to_the_session_whatever_the_ids(events: EventFactory) -> None:
@@ -179,3 +184,94 @@ def test_waiting_feedback_survives_a_restart(events: EventFactory) -> None:
     out = drive.until(6)
     assert out.too_late == []
     assert [f["thumbs_up"] for f in out.enriched[-1]["feedback"]] == [True]
+
+
+def test_a_terminal_signal_after_the_grace_period_does_not_depend_on_the_state_being_gone(
+    events: EventFactory,
+) -> None:
+    """A completion stamped after an abandoned session's grace period (abandoned at 60 s,
+    grace until 660 s, signal at 700 s). Read while the session's state was still there, it
+    was dead-lettered as a second close; read after the watermark had dropped that state, it
+    closed a new, empty use of the id: the result depended on when other sessions moved the
+    watermark (found 7 Dec with `abandon_after` 20 s and a grace of 15 s: 7% of live random
+    cases differed from the reference). Now the closed session is forgotten at the end of its
+    grace period in both readings, and in the reference."""
+    turn = events.interaction(0)
+    completed = events.signal(700, "task_completed")
+    results = []
+    for state_gone_first in (False, True):
+        drive = Driver()
+        drive.ingest(turn)
+        drive.until(30)
+        if state_gone_first:
+            drive.until(690)  # other sessions' events moved the watermark: the state is gone
+            assert "s-1" not in drive.processor.sessions
+        drive.ingest(completed)
+        drive.until(2000)
+        results.append(
+            (
+                [(r["event_id"], r["session_outcome"]) for r in drive.outputs.enriched],
+                [entry["record"]["event_id"] for entry, _ in drive.outputs.too_late],
+            )
+        )
+        assert _reference_differences(drive, [turn, completed]) == []
+        expected = expected_results(
+            [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate([turn, completed])],
+            REFERENCE,
+        )
+        assert expected.dead_letter_reasons() == {}
+    assert results[0] == results[1] == ([(turn["record"]["event_id"], "abandoned")], [])
+
+
+def test_a_terminal_signal_within_the_grace_period_is_a_second_close(
+    events: EventFactory,
+) -> None:
+    turn = events.interaction(0)
+    completed = events.signal(600, "task_completed")  # abandoned at 60 s, grace until 660 s
+    drive = Driver()
+    drive.ingest(turn)
+    drive.until(30)
+    drive.until(590)
+    drive.ingest(completed)
+    drive.until(2000)
+    assert [e["record"]["event_id"] for e, _ in drive.outputs.too_late] == [
+        completed["record"]["event_id"]
+    ]
+    expected = expected_results(
+        [{**e, "topic": e["kind"], "offset": i} for i, e in enumerate([turn, completed])],
+        REFERENCE,
+    )
+    assert expected.dead_letter_reasons() == {completed["record"]["event_id"]: "too_late"}
+
+
+def test_events_after_the_grace_period_meet_the_id_as_never_seen(events: EventFactory) -> None:
+    """Past a closed session's grace period (abandoned at 60 s, grace until 660 s) a thumbs and
+    a completion stamped 2 s before the turn they name, which resumes the conversation at
+    702 s. Met as one never seen (the state is gone), the id's session is open: both wait for
+    that turn and join it. They did only when the state had gone before they came; with it
+    still there they met a closed session: the thumbs was refused, and the completion closed
+    the session before the turn, which was abandoned (found 7 Dec by random live arrivals with
+    a grace of 5 s)."""
+    turn = events.interaction(0)
+    resumed = events.interaction(702, 1)
+    thumbs = events.feedback(700, interaction_id=resumed["record"]["event_id"], thumbs_up=True)
+    completed = events.signal(700, "task_completed", resumed["record"]["event_id"])
+    entries = [turn, thumbs, completed, resumed]
+    for state_gone_first in (False, True):
+        drive = Driver()
+        drive.ingest(turn)
+        drive.until(30)
+        if state_gone_first:
+            drive.until(690)
+            assert "s-1" not in drive.processor.sessions
+        drive.ingest(thumbs, completed, resumed)
+        drive.until(2000)
+        latest = {r["event_id"]: r for r in drive.outputs.enriched}
+        record = latest[resumed["record"]["event_id"]]
+        assert (record["session_outcome"], record["session_closed_at"]) == (
+            "completed",
+            T0 + 702_000,
+        )
+        assert [f["event_id"] for f in record["feedback"]] == [thumbs["record"]["event_id"]]
+        assert drive.outputs.too_late == []
+        assert _reference_differences(drive, entries) == []
