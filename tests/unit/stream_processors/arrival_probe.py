@@ -4,11 +4,12 @@
     python -m tests.unit.stream_processors.arrival_probe --abandon-after-s 20 --lateness-ms 500
 
 Draws backlogs and schedules with fresh seeds and runs the property tests' own readings
-(`test_arrival_order`, `test_late_sessions`) under any timing settings, printing each case that
-differs from the reference with the seeds that replay it. Not a test: CI runs the properties
-with a fixed number of examples; this is for hunting, before a release or after a change to
-the join (docs/semantics.md). Backfills whose sessions arrive more than the idle timeout apart
-are outside the contract and only counted.
+(`test_arrival_order`; `test_late_sessions`: a backfill into a busy partition, an agent whose
+clock runs 90-900 s behind) under any timing settings, printing each case that differs from
+the reference with the seeds that replay it. Not a test: CI runs the properties with a fixed
+number of examples; this is for hunting, before a release or after a change to the join
+(docs/semantics.md). Backfills whose sessions arrive more than the idle timeout apart are
+outside the contract and only counted.
 """
 
 import argparse
@@ -21,7 +22,7 @@ from typing import Any
 from tests.unit.stream_processors import test_arrival_order as arrival
 from tests.unit.stream_processors import test_late_sessions as late
 
-READINGS = ("bursts", "live", "backfill")
+READINGS = ("bursts", "live", "backfill", "slow")
 
 
 def _case(reading: str, seed: int, schedule: int, sessions: int, config: Any) -> list[str] | None:
@@ -33,6 +34,10 @@ def _case(reading: str, seed: int, schedule: int, sessions: int, config: Any) ->
     if reading == "live":
         run = arrival._run_live(backlog, random.Random(schedule), config)
         return arrival._differences(backlog, run, config=config)
+    if reading == "slow":  # an agent whose clock runs 90-900 s behind another's
+        behind_s = random.Random(schedule).uniform(90, 900)
+        run, merged = late._run_slow_clock(backlog, random.Random(schedule), behind_s, config)
+        return arrival._differences(merged, run, metrics=False, config=config)
     live = late._live_backlog()
     run, arrivals = late._run_backfill(live, backlog, random.Random(schedule), config)
     if any(

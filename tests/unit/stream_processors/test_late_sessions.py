@@ -246,7 +246,10 @@ def test_a_fast_clock_moves_the_watermark_no_further_than_when_its_events_were_s
 
 
 def _run_slow_clock(
-    backlog: dict[str, list[dict[str, Any]]], schedule: random.Random, behind_s: float
+    backlog: dict[str, list[dict[str, Any]]],
+    schedule: random.Random,
+    behind_s: float,
+    config: PartitionConfig = CONFIG,
 ) -> tuple[Any, list[Any]]:
     """Two agents send live to a running worker. One is on time: a session on every topic
     every 2 s, which keeps the watermark at the wall clock. The other, from 5 s on, sends the
@@ -262,7 +265,7 @@ def _run_slow_clock(
         for entry in backlog[topic]:
             sent = float(entry["record"]["event_time"] - first) + 5_000  # a running worker
             if schedule.random() < 0.2:
-                sent += schedule.uniform(0, 0.9 * CONFIG.idle_timeout_ms)
+                sent += schedule.uniform(0, 0.9 * config.idle_timeout_ms)
             at = max(at, sent)
             slow[topic].append((at, entry))
     end = max(at for arrivals in slow.values() for at, _ in arrivals) + 1_000
@@ -274,7 +277,7 @@ def _run_slow_clock(
         on_time["feedback"].append((wall, factory.feedback(at_s, thumbs_up=True)))
         on_time["signal"].append((wall, factory.signal(at_s, "task_completed")))
     arrivals = {t: sorted(on_time[t] + slow[t], key=lambda item: item[0]) for t in TOPICS}
-    processor = PartitionProcessor(0, CONFIG, now=0)
+    processor = PartitionProcessor(0, config, now=0)
     positions, offsets = dict.fromkeys(TOPICS, 0), dict.fromkeys(TOPICS, 0)
     outputs: list[Any] = []
     now = 0.0
