@@ -18,7 +18,7 @@ from deltalake import DeltaTable
 
 from replay.exceptions import ReplayError
 from replay.ledger import erased_messages
-from replay.publisher import NamespacePublisher, keep_copied_records, prepare_namespace_topics
+from replay.publisher import NamespacePublisher, copied_records_kept, prepare_namespace_topics
 from replay.settings import ReplaySettings
 from schemas.lake import RAW_EVENTS
 from schemas.topics import INPUT_TOPICS
@@ -70,23 +70,23 @@ def backfill_from_lake(
     publisher = NamespacePublisher(settings.bootstrap_servers, settings.max_message_bytes)
     total = rows.num_rows
     columns = {name: rows.column(name).to_pylist() for name in _COLUMNS}
-    for index in range(total):
-        if erased.erased(columns["key"][index], columns["value"][index]):
-            continue
-        timestamp = columns["kafka_timestamp"][index]
-        publisher.publish(
-            target_of[columns["kafka_topic"][index]],
-            columns["kafka_partition"][index],
-            columns["key"][index],
-            columns["value"][index],
-            int(timestamp.timestamp() * 1000) if timestamp is not None else 0,
-        )
-        if index % 5000 == 0:
-            publisher.poll()
-            if progress is not None:
-                progress(index, total)
-    publisher.flush(settings.timeout_s)
-    keep_copied_records(settings.bootstrap_servers, targets, publisher.oldest_timestamp_ms)
+    with copied_records_kept(settings.bootstrap_servers, targets, publisher):
+        for index in range(total):
+            if erased.erased(columns["key"][index], columns["value"][index]):
+                continue
+            timestamp = columns["kafka_timestamp"][index]
+            publisher.publish(
+                target_of[columns["kafka_topic"][index]],
+                columns["kafka_partition"][index],
+                columns["key"][index],
+                columns["value"][index],
+                int(timestamp.timestamp() * 1000) if timestamp is not None else 0,
+            )
+            if index % 5000 == 0:
+                publisher.poll()
+                if progress is not None:
+                    progress(index, total)
+        publisher.flush(settings.timeout_s)
     if progress is not None:
         progress(total, total)
     return BackfillResult(

@@ -2,7 +2,8 @@
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 
 from confluent_kafka import KafkaException, Producer
@@ -14,7 +15,12 @@ from replay.exceptions import ReplayError
 from replay.retry import retry_transient
 from schemas.topics import COPY_TARGET_CONFIG, INPUT_TOPICS, TopicSpec
 
-__all__ = ["NamespacePublisher", "keep_copied_records", "prepare_namespace_topics"]
+__all__ = [
+    "NamespacePublisher",
+    "copied_records_kept",
+    "keep_copied_records",
+    "prepare_namespace_topics",
+]
 
 
 def prepare_namespace_topics(
@@ -59,6 +65,29 @@ def keep_copied_records(
             set_topic_config(bootstrap_servers, names, dict(config_items))
     except (KafkaException, StackError) as exc:
         raise ReplayError(f"could not set the retention of the replayed topics: {exc}") from exc
+
+
+@contextmanager
+def copied_records_kept(
+    bootstrap_servers: str, targets: Iterable[TopicSpec], publisher: "NamespacePublisher"
+) -> Iterator[None]:
+    """Set the targets' retention (`keep_copied_records`) when the copy ends, however it ends.
+
+    A target keeps its records forever until then (`prepare_namespace_topics`): a copy stopped
+    half-way (Ctrl-C, a timeout, a broker that went away) left the records copied so far in
+    Kafka with no retention at all, an erased user's among them. If setting the retention
+    fails too, the copy's own error is raised, with a note saying so.
+    """
+    targets = list(targets)
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            keep_copied_records(bootstrap_servers, targets, publisher.oldest_timestamp_ms)
+        except ReplayError as failed:
+            exc.add_note(f"the target topics still keep their records forever: {failed}")
+        raise
+    keep_copied_records(bootstrap_servers, targets, publisher.oldest_timestamp_ms)
 
 
 def _refuse_non_empty(bootstrap_servers: str, specs: list[TopicSpec]) -> None:

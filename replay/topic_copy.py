@@ -15,7 +15,7 @@ from plumbing.kafka_security import kafka_security
 from replay.exceptions import ReplayError
 from replay.ledger import erased_messages
 from replay.offsets import PartitionRange, resolve_ranges
-from replay.publisher import NamespacePublisher, keep_copied_records, prepare_namespace_topics
+from replay.publisher import NamespacePublisher, copied_records_kept, prepare_namespace_topics
 from replay.settings import ReplaySettings
 from schemas.erased_messages import ErasedMessages
 from schemas.topics import INPUT_TOPICS
@@ -69,11 +69,13 @@ def copy_input_range(
     )
     publisher = NamespacePublisher(settings.bootstrap_servers, settings.max_message_bytes)
     try:
-        ranges = [r for s in sources for r in resolve_ranges(consumer, s.name, start_ms, end_ms)]
-        total = sum(r.size for r in ranges)
-        done = _copy(consumer, publisher, ranges, target_of, settings, total, erased, progress)
-        publisher.flush(settings.timeout_s)
-        keep_copied_records(settings.bootstrap_servers, targets, publisher.oldest_timestamp_ms)
+        with copied_records_kept(settings.bootstrap_servers, targets, publisher):
+            ranges = [
+                r for s in sources for r in resolve_ranges(consumer, s.name, start_ms, end_ms)
+            ]
+            total = sum(r.size for r in ranges)
+            done = _copy(consumer, publisher, ranges, target_of, settings, total, erased, progress)
+            publisher.flush(settings.timeout_s)
     finally:
         consumer.close()
     return CopyResult(

@@ -240,6 +240,29 @@ def _broker_config(admin: AdminClient, resource: ConfigResource) -> dict[str, st
     return {name: entry.value for name, entry in described.items()}
 
 
+def test_a_copy_stopped_half_way_still_gives_its_targets_a_retention(bootstrap_servers, namespaces):
+    """Targets keep records forever while a copy runs; one stopped half-way (Ctrl-C here, or
+    a timeout) left them so. Now the records it copied get the topic's retention anyway."""
+    source, target = namespaces(), namespaces()
+    _fill(bootstrap_servers, source)
+    settings = ReplaySettings(bootstrap_servers=bootstrap_servers, timeout_s=60, batch_size=20)
+    started = int(time.time() * 1000)
+
+    def interrupt(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_input_range(settings, target, source_namespace=source, progress=interrupt)
+    # Counted from the oldest record it copied: never before the source's oldest.
+    oldest = min(r[2] for rs in _read_all(bootstrap_servers, source).values() for r in rs)
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    for spec in INPUT_TOPICS:
+        resource = ConfigResource(ResourceType.TOPIC, spec.in_namespace(target).name)
+        retention_ms = int(_broker_config(admin, resource)["retention.ms"])
+        assert spec.retention_ms <= retention_ms <= spec.retention_ms + started - oldest + 60_000
+
+
 def test_group_reset_refuses_active_members_and_works_without(bootstrap_servers, namespaces):
     source = namespaces()
     events = _fill(bootstrap_servers, source, sessions=20)
