@@ -290,8 +290,13 @@ class Session:
         if due is not None and due <= limit:
             self._close("abandoned", due, None, effects)
         kept: Mapping[str, Any] | set[str] = self.turns
-        if self.waiting or self.held:
+        if self.waiting or self.held or self.earlier:
+            # An earlier use's turns too: applied in this step before the id was used again,
+            # they were released while that use still needed them, and a worker restarted
+            # within its grace period could not load the session (found 7 Dec by the probe's
+            # restarts reading: KeyError in `from_state`).
             kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting + self.held}
+            kept |= {turn_id for use in self.earlier for turn_id in use.turns}
         released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
         released += self._reject_hopeless(limit, effects, abandon_after_ms, grace_ms)
         if self.earlier:

@@ -275,3 +275,26 @@ def test_events_after_the_grace_period_meet_the_id_as_never_seen(events: EventFa
         assert [f["event_id"] for f in record["feedback"]] == [thumbs["record"]["event_id"]]
         assert drive.outputs.too_late == []
         assert _reference_differences(drive, entries) == []
+
+
+def test_a_use_closed_and_begun_again_in_one_step_survives_a_restart(
+    events: EventFactory,
+) -> None:
+    """A conversation and its resumption read in one step (a backlog, a worker catching up):
+    the first use's turn was released from the persisted entries while that use still kept
+    it for feedback during its grace period, and a worker restarted then could not load the
+    session (KeyError; found 7 Dec by the probe's restarts reading). Now it loads, and late
+    feedback on that turn still revises it."""
+    first, resumed = events.interaction(0), events.interaction(100)  # abandoned at 60 s
+    drive = Driver()
+    drive.ingest(first, resumed)
+    drive.until(101)
+    drive.restart()
+    thumbs = events.feedback(150, interaction_id=first["record"]["event_id"], thumbs_up=False)
+    drive.ingest(thumbs)
+    drive.until(2000)
+    latest = {r["event_id"]: r for r in drive.outputs.enriched}
+    assert [f["event_id"] for f in latest[first["record"]["event_id"]]["feedback"]] == [
+        thumbs["record"]["event_id"]
+    ]
+    assert _reference_differences(drive, [first, resumed, thumbs]) == []
