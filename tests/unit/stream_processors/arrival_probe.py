@@ -13,76 +13,17 @@ outside the contract and only counted.
 """
 
 import argparse
-import copy
 import dataclasses
 import itertools
 import random
 import time
 from typing import Any
 
-from stream_processors.partition import PartitionConfig, PartitionProcessor
 from tests.unit.stream_processors import test_arrival_order as arrival
 from tests.unit.stream_processors import test_late_sessions as late
-from tests.unit.stream_processors.test_partition import _PersistedState
+from tests.unit.stream_processors import test_restarts as restarts
 
 READINGS = ("bursts", "live", "backfill", "slow", "restarts")
-
-
-def _run_restarts(
-    backlog: dict[str, list[dict[str, Any]]], schedule: random.Random, config: PartitionConfig
-) -> Any:
-    """Bursts as `test_arrival_order._run` reads them, the changes checkpointed after every
-    step (copies, as the tables hold them); now and then the worker dies before the step's
-    checkpoint, and a new one loads the checkpoint and reads each topic again from its
-    checkpointed offset (what the dead one ingested since is read twice).
-
-    A late session loaded from the checkpoint waits `idle_timeout` for its events to be read
-    again, and its metric contributions go to the earliest window still open if the watermark
-    passed theirs meanwhile (docs/semantics.md, late sessions): metric windows are not
-    compared."""
-    store = _PersistedState()
-    processor = PartitionProcessor(0, config, now=0)
-    now = 0.0
-    positions = dict.fromkeys(arrival.TOPICS, 0)
-    outputs: list[Any] = []
-
-    def checkpoint() -> None:
-        store.write(copy.deepcopy(processor.dirty_state()))
-
-    while any(positions[t] < len(backlog[t]) for t in arrival.TOPICS):
-        open_topics = [t for t in arrival.TOPICS if positions[t] < len(backlog[t])]
-        topic = schedule.choice(open_topics)
-        for entry in backlog[topic][positions[topic] : positions[topic] + schedule.randint(1, 6)]:
-            positions[topic] += 1
-            processor.ingest(topic, positions[topic], copy.deepcopy(entry), now)
-        if schedule.random() < 0.15:  # died before its checkpoint: a new worker takes over
-            processor = _restore(store, config, now)
-            positions = {t: processor.offsets.get(t, 0) for t in arrival.TOPICS}
-            continue
-        for _ in range(schedule.choice([1, 1, 3, 13])):
-            now += 200.0
-            caught_up = {t for t in arrival.TOPICS if positions[t] == len(backlog[t])}
-            outputs.append(processor.advance(now, caught_up, arrival.TOPICS))
-            checkpoint()
-    while processor.sessions and now < 10_000_000:
-        now += 900.0
-        outputs.append(processor.advance(now, arrival.TOPICS, arrival.TOPICS))
-    return processor, outputs
-
-
-def _restore(store: _PersistedState, config: PartitionConfig, now: float) -> PartitionProcessor:
-    entries: dict[str, dict[str, dict[str, Any]]] = {}
-    for (session_id, event_id), entry in copy.deepcopy(store.entries).items():
-        entries.setdefault(session_id, {})[event_id] = entry
-    return PartitionProcessor.from_state(
-        0,
-        config,
-        now,
-        copy.deepcopy(store.progress),
-        iter(copy.deepcopy(list(store.sessions.values()))),
-        iter(copy.deepcopy(list(store.windows.items()))),
-        entries,
-    )
 
 
 def _case(reading: str, seed: int, schedule: int, sessions: int, config: Any) -> list[str] | None:
@@ -94,8 +35,8 @@ def _case(reading: str, seed: int, schedule: int, sessions: int, config: Any) ->
     if reading == "live":
         run = arrival._run_live(backlog, random.Random(schedule), config)
         return arrival._differences(backlog, run, config=config)
-    if reading == "restarts":  # metric windows not compared: see `_run_restarts`
-        run = _run_restarts(backlog, random.Random(schedule), config)
+    if reading == "restarts":  # metric windows not compared: see `restarts._run_restarts`
+        run = restarts._run_restarts(backlog, random.Random(schedule), config)
         return arrival._differences(backlog, run, metrics=False, config=config)
     if reading == "slow":  # an agent whose clock runs 90-900 s behind another's
         behind_s = random.Random(schedule).uniform(90, 900)
