@@ -253,10 +253,14 @@ class Session:
             due = self.close_due(abandon_after_ms)
             if due is not None and due <= time:
                 self._close("abandoned", due, None, effects)
-            if self.closed_at is not None and time > self.closed_at + grace_ms:
+            if (
+                self.closed_at is not None
+                and time > self.closed_at + grace_ms
+                and entry["kind"] != "feedback"
+            ):
                 # Past the closed session's grace period its state is gone (see `expired`):
-                # the id meets this event as one never seen, whatever its kind, whether or not
-                # the state went before it arrived.
+                # the id meets this activity as one never seen, whether or not the state went
+                # before it arrived. (Feedback then is `too_late`, decided at once here.)
                 released += self._begin_again(effects)
             if named_turn_time is not None and self.closed_at is None:
                 # Met while the session is open, naming a turn among these stamped up to

@@ -8,7 +8,7 @@ otherwise (`unknown_interaction` when it names a turn the session does not have 
 a new session under the same id for an interaction or non-terminal signal after the close
 (feedback naming a turn of an earlier one joins that one within its grace period); a terminal
 signal after the close is `too_late`. Past its grace period a closed session is forgotten, as
-the stream's state of it is: the id meets the next event as one never seen.
+the stream's state of it is: the id meets an interaction or signal then as one never seen.
 A terminal signal naming a turn that comes at most `feedback_lead` after it, while the session
 is open, is taken as if stamped at that turn's time: it closes the session there.
 """
@@ -123,9 +123,13 @@ def walk_session_id(
         due = run.abandon_due(timing.abandon_after_ms)
         if due is not None and due <= event.event_time:
             run.close("abandoned", due)
-        if run.closed_at is not None and event.event_time > run.closed_at + timing.grace_ms:
+        if (
+            run.closed_at is not None
+            and event.kind != "feedback"
+            and event.event_time > run.closed_at + timing.grace_ms
+        ):
             # Past its grace period the closed session is forgotten (the stream's state of it
-            # is gone): the id meets this event as one never seen.
+            # is gone): the id meets this activity as one never seen.
             run = SessionRun(session_id)
             runs.append(run)
         target = event.record.get("interaction_id")
@@ -176,7 +180,10 @@ def _join_feedback(
             if _has_turn(earlier, target) and event.event_time <= earlier.closed_at + grace_ms:
                 run = earlier
                 break
-    # The current session is open or within its grace period (past it, it was forgotten).
+    if run.closed_at is not None and event.event_time > run.closed_at + grace_ms:
+        late_ms = event.event_time - run.closed_at
+        refused.append(Refused(event, f"feedback {late_ms} ms after the close; grace {grace_ms}"))
+        return
     if not run.turns:
         refused.append(Refused(event, f"no turn of session {run.session_id} before the feedback"))
         return

@@ -244,19 +244,17 @@ def test_a_terminal_signal_within_the_grace_period_is_a_second_close(
     assert expected.dead_letter_reasons() == {completed["record"]["event_id"]: "too_late"}
 
 
-def test_events_after_the_grace_period_meet_the_id_as_never_seen(events: EventFactory) -> None:
-    """Past a closed session's grace period (abandoned at 60 s, grace until 660 s) a thumbs and
-    a completion stamped 2 s before the turn they name, which resumes the conversation at
-    702 s. Met as one never seen (the state is gone), the id's session is open: both wait for
-    that turn and join it. They did only when the state had gone before they came; with it
-    still there they met a closed session: the thumbs was refused, and the completion closed
-    the session before the turn, which was abandoned (found 7 Dec by random live arrivals with
-    a grace of 5 s)."""
+def test_a_signal_after_the_grace_period_meets_the_id_as_never_seen(events: EventFactory) -> None:
+    """Past a closed session's grace period (abandoned at 60 s, grace until 660 s) a completion
+    stamped 2 s before the turn it names, which resumes the conversation at 702 s. Met as one
+    never seen (the state is gone), the id's session is open: it waits for that turn and closes
+    the session after it. It did only when the state had gone before it came; with the state
+    still there it met a closed session and was refused, and the turn was abandoned (found 7 Dec
+    by random live arrivals with a grace of 5 s)."""
     turn = events.interaction(0)
     resumed = events.interaction(702, 1)
-    thumbs = events.feedback(700, interaction_id=resumed["record"]["event_id"], thumbs_up=True)
     completed = events.signal(700, "task_completed", resumed["record"]["event_id"])
-    entries = [turn, thumbs, completed, resumed]
+    entries = [turn, completed, resumed]
     for state_gone_first in (False, True):
         drive = Driver()
         drive.ingest(turn)
@@ -264,7 +262,7 @@ def test_events_after_the_grace_period_meet_the_id_as_never_seen(events: EventFa
         if state_gone_first:
             drive.until(690)
             assert "s-1" not in drive.processor.sessions
-        drive.ingest(thumbs, completed, resumed)
+        drive.ingest(completed, resumed)
         drive.until(2000)
         latest = {r["event_id"]: r for r in drive.outputs.enriched}
         record = latest[resumed["record"]["event_id"]]
@@ -272,7 +270,6 @@ def test_events_after_the_grace_period_meet_the_id_as_never_seen(events: EventFa
             "completed",
             T0 + 702_000,
         )
-        assert [f["event_id"] for f in record["feedback"]] == [thumbs["record"]["event_id"]]
         assert drive.outputs.too_late == []
         assert _reference_differences(drive, entries) == []
 
