@@ -256,11 +256,13 @@ class Session:
             if (
                 self.closed_at is not None
                 and time > self.closed_at + grace_ms
-                and entry["kind"] != "feedback"
+                and (entry["kind"] != "feedback" or self._names_an_unknown_turn(entry))
             ):
                 # Past the closed session's grace period its state is gone (see `expired`):
-                # the id meets this activity as one never seen, whether or not the state went
-                # before it arrived. (Feedback then is `too_late`, decided at once here.)
+                # the id meets this event as one never seen, whether or not the state went
+                # before it arrived. Feedback naming none of its turns may name a turn that
+                # resumes the conversation (it then waits for it); other feedback is
+                # `too_late`, decided at once while the state is there.
                 released += self._begin_again(effects)
             if named_turn_time is not None and self.closed_at is None:
                 # Met while the session is open, naming a turn among these stamped up to
@@ -344,6 +346,12 @@ class Session:
             and target not in self.turns
             and watermark < record["event_time"] + lead_ms
             and self._earlier_use_of(target) is None
+        )
+
+    def _names_an_unknown_turn(self, entry: dict[str, Any]) -> bool:
+        target = entry["record"].get("interaction_id")
+        return (
+            target is not None and target not in self.turns and self._earlier_use_of(target) is None
         )
 
     def _earlier_use_of(self, turn_id: Any) -> "Session | None":

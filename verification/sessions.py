@@ -8,7 +8,8 @@ otherwise (`unknown_interaction` when it names a turn the session does not have 
 a new session under the same id for an interaction or non-terminal signal after the close
 (feedback naming a turn of an earlier one joins that one within its grace period); a terminal
 signal after the close is `too_late`. Past its grace period a closed session is forgotten, as
-the stream's state of it is: the id meets an interaction or signal then as one never seen.
+the stream's state of it is: the id meets an interaction, a signal or feedback naming a turn it
+has not seen as one never seen.
 A terminal signal naming a turn that comes at most `feedback_lead` after it, while the session
 is open, is taken as if stamped at that turn's time: it closes the session there.
 """
@@ -125,11 +126,13 @@ def walk_session_id(
             run.close("abandoned", due)
         if (
             run.closed_at is not None
-            and event.kind != "feedback"
             and event.event_time > run.closed_at + timing.grace_ms
+            and (event.kind != "feedback" or _names_an_unknown_turn(runs, event))
         ):
             # Past its grace period the closed session is forgotten (the stream's state of it
-            # is gone): the id meets this activity as one never seen.
+            # is gone): the id meets this event as one never seen. Feedback naming none of the
+            # id's turns so far may name a turn resuming the conversation; other feedback is
+            # `too_late` either way.
             run = SessionRun(session_id)
             runs.append(run)
         target = event.record.get("interaction_id")
@@ -195,6 +198,11 @@ def _join_feedback(
         return
     run.feedback.append(event)
     run.targets[event.event_id] = None if target is None else str(target)
+
+
+def _names_an_unknown_turn(runs: list[SessionRun], event: InputEvent) -> bool:
+    target = event.record.get("interaction_id")
+    return target is not None and not any(_has_turn(run, target) for run in runs)
 
 
 def _has_turn(run: SessionRun, turn_id: Any) -> bool:

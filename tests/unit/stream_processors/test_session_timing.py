@@ -244,25 +244,31 @@ def test_a_terminal_signal_within_the_grace_period_is_a_second_close(
     assert expected.dead_letter_reasons() == {completed["record"]["event_id"]: "too_late"}
 
 
-def test_a_signal_after_the_grace_period_meets_the_id_as_never_seen(events: EventFactory) -> None:
-    """Past a closed session's grace period (abandoned at 60 s, grace until 660 s) a completion
-    stamped 2 s before the turn it names, which resumes the conversation at 702 s. Met as one
-    never seen (the state is gone), the id's session is open: it waits for that turn and closes
-    the session after it. It did only when the state had gone before it came; with the state
-    still there it met a closed session and was refused, and the turn was abandoned (found 7 Dec
-    by random live arrivals with a grace of 5 s)."""
+def test_events_after_the_grace_period_meet_the_id_as_never_seen(events: EventFactory) -> None:
+    """Past a closed session's grace period (abandoned at 60 s, grace until 660 s) a thumbs and
+    a completion stamped 2 s before the turn they name, which resumes the conversation at
+    702 s (a user back the next day; their browser's clock a little behind), and a rating of
+    the old turn. Met as one never seen (the state is gone), the id's session is open: thumbs
+    and completion wait for that turn and join it; the rating names a turn of the forgotten
+    session: `too_late`. They did so only when the state had gone before they came; with it
+    still there they met a closed session and were refused, and the turn was abandoned (found
+    7 Dec by random live arrivals with a grace of 5 s)."""
     turn = events.interaction(0)
     resumed = events.interaction(702, 1)
+    thumbs = events.feedback(700, interaction_id=resumed["record"]["event_id"], thumbs_up=True)
     completed = events.signal(700, "task_completed", resumed["record"]["event_id"])
-    entries = [turn, completed, resumed]
+    rating = events.feedback(
+        690, interaction_id=turn["record"]["event_id"], kind="rating", rating=2
+    )
+    entries = [turn, rating, thumbs, completed, resumed]
     for state_gone_first in (False, True):
         drive = Driver()
         drive.ingest(turn)
         drive.until(30)
         if state_gone_first:
-            drive.until(690)
+            drive.until(665)
             assert "s-1" not in drive.processor.sessions
-        drive.ingest(completed, resumed)
+        drive.ingest(rating, thumbs, completed, resumed)
         drive.until(2000)
         latest = {r["event_id"]: r for r in drive.outputs.enriched}
         record = latest[resumed["record"]["event_id"]]
@@ -270,7 +276,10 @@ def test_a_signal_after_the_grace_period_meets_the_id_as_never_seen(events: Even
             "completed",
             T0 + 702_000,
         )
-        assert drive.outputs.too_late == []
+        assert [f["event_id"] for f in record["feedback"]] == [thumbs["record"]["event_id"]]
+        assert [e["record"]["event_id"] for e, _ in drive.outputs.too_late] == [
+            rating["record"]["event_id"]
+        ]
         assert _reference_differences(drive, entries) == []
 
 
