@@ -40,7 +40,7 @@ import gc
 import logging
 import os
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence, Set
 from typing import Any
 
@@ -198,6 +198,7 @@ class ProcessorRuntime:
             if self.paused:
                 return
             await self._guard(self._step([]))
+        _GC_CLOCK.log_slow_pauses()
         now = time.monotonic()
         if now - self._last_report >= 10.0:
             self._last_report = now
@@ -990,17 +991,25 @@ def _ms(value: float) -> int | None:
 
 
 class _GarbageCollectionClock:
-    """The time this process spent in garbage collections, with slow ones logged.
+    """The time this process spent in garbage collections, and the slow ones.
 
     One callback for the whole process: `gc.callbacks` is process-wide, and a callback per
     runtime kept every runtime a process built alive (Faust's signals keep them too) and ran
     each one's code in every collection (the test suite builds dozens of runtimes).
+
+    The callback only records: a collection runs wherever an allocation triggers it (inside
+    logging, inside another library's output), so it must not log. It did until 7 Dec: in a
+    process that had built a worker, any slow collection later logged from wherever it ran,
+    once through a handler whose stream was already closed, into a CLI command's output. The
+    worker logs the slow pauses itself, on its tick (`log_slow_pauses`).
     """
 
     def __init__(self) -> None:
         self.seconds = 0.0
         self._started = 0.0
         self._running = False
+        # (generation, seconds, collected) of collections that took 0.1 s or more, unlogged.
+        self.slow: deque[tuple[int, float, int]] = deque(maxlen=100)
 
     def start(self) -> None:
         if not self._running:
@@ -1014,11 +1023,16 @@ class _GarbageCollectionClock:
         elapsed = time.perf_counter() - self._started
         self.seconds += elapsed
         if elapsed >= 0.1:  # a pause that shows in latency
+            self.slow.append((info.get("generation", -1), elapsed, info.get("collected", 0)))
+
+    def log_slow_pauses(self) -> None:
+        while self.slow:
+            generation, elapsed, collected = self.slow.popleft()
             log.info(
                 "garbage collection of generation %d took %.2f s (%d collected)",
-                info.get("generation", -1),
+                generation,
                 elapsed,
-                info.get("collected", 0),
+                collected,
             )
 
 
