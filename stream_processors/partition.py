@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_processors.metrics import WindowPartial, window_start_of
-from stream_processors.sessions import Session
+from stream_processors.sessions import Session, SessionTiming
 from stream_processors.watermark import PartitionWatermark
 
 __all__ = [
@@ -102,6 +102,9 @@ class PartitionProcessor:
     def __init__(self, partition: int, config: PartitionConfig, now: float) -> None:
         self.partition = partition
         self.config = config
+        self.timing = SessionTiming(
+            config.abandon_after_ms, config.grace_ms, config.window_ms, config.feedback_lead_ms
+        )
         self.watermark = PartitionWatermark(config.lateness_ms, config.idle_timeout_ms)
         self.watermark.restart(now)
         self.sessions: dict[str, Session] = {}
@@ -180,7 +183,7 @@ class PartitionProcessor:
             session = self.sessions[record["session_id"]] = Session(record["session_id"])
         passed = self.watermark.value
         if passed is not None and (event_time < passed or session.behind is not None):
-            self._arrived_late(session, passed, event_time)
+            self._arrived_late(session, passed, now, event_time)
             if event_time < passed:
                 self._arriving[session.session_id] = now
         if not session.stage(entry):
@@ -193,7 +196,9 @@ class PartitionProcessor:
         self._schedule(session.session_id, event_time + (session.behind or 0))
         return True
 
-    def _arrived_late(self, session: Session, passed: int, event_time: int | None = None) -> None:
+    def _arrived_late(
+        self, session: Session, passed: int, now: float, event_time: int | None = None
+    ) -> None:
         """An event of a session the watermark has passed (copies included), or of a late
         session: how far behind the watermark the session's own clock runs from now on.
 
@@ -214,7 +219,11 @@ class PartitionProcessor:
         (found 7 Dec by the slow-clock property test, seed 466793: a rating within the grace
         period refused as too late). Measuring from the wall clock instead held back history
         sent faster than real time (a backlog, a replay) for the wall-clock length of its
-        abandonment timeout.
+        abandonment timeout. And measured from the watermark projected to now
+        (`PartitionWatermark.projected`): on-time traffic sparser than the idle timeout held
+        the watermark still between its events while the slow agent's kept every input busy,
+        then let it jump by more than that slack (probe, `--abandon-after-s 20`: a session
+        abandoned 0.1 s before its next turn arrived).
         """
         latest = session.latest_event_time()
         if event_time is not None and (latest is None or latest < event_time):
@@ -224,7 +233,8 @@ class PartitionProcessor:
         else:  # applied up to passed - 1 (`advance`): its latest once the watermark moved on
             config = self.config
             steps = config.idle_timeout_ms + config.lateness_ms  # see above
-            session.behind = passed - 1 - latest + config.idle_timeout_ms + steps
+            live = self.watermark.projected(now) or passed
+            session.behind = live - 1 - latest + config.idle_timeout_ms + steps
         self._dirty_sessions.add(session.session_id)
 
     def _schedule(self, session_id: str, due: int) -> None:
@@ -285,31 +295,20 @@ class PartitionProcessor:
             behind = session.behind or 0
             mark = watermark - behind  # the session's own clock (`_arrived_late`)
             if behind:
-                next_due = session.next_due(
-                    config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
-                )
+                next_due = session.next_due(self.timing)
                 if next_due is None or next_due > mark:
                     # Scheduled before it fell further behind: not due on its own clock yet.
                     if next_due is not None:
                         self._schedule(session_id, next_due + behind)
                     continue
-            released = session.advance(
-                mark,
-                effects,
-                config.abandon_after_ms,
-                config.grace_ms,
-                config.window_ms,
-                config.feedback_lead_ms,
-            )
+            released = session.advance(mark, effects, self.timing)
             self._release(session_id, released)
             self._hold_windows(session_id, session, closed_until)
             self._dirty_sessions.add(session_id)
             if session.expired(mark, config.grace_ms):
                 self._forget(session_id)
                 continue
-            next_due = session.next_due(
-                config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
-            )
+            next_due = session.next_due(self.timing)
             if next_due is not None:
                 # Never again at or below this watermark: that would loop forever.
                 self._schedule(session_id, max(next_due + behind, watermark + 1))
@@ -519,13 +518,11 @@ class PartitionProcessor:
                 and any(e["record"]["event_time"] < passed for e in session.staged)
             ):
                 # Late events staged before the session was persisted as late.
-                processor._arrived_late(session, passed)
+                processor._arrived_late(session, passed, now)
             if session.behind is not None:
                 processor._arriving[session_id] = now  # its events may be read again
             processor._hold_windows(session_id, session, processor._closed_until())
-            due = session.next_due(
-                config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms
-            )
+            due = session.next_due(processor.timing)
             if due is not None:
                 processor._schedule(session_id, due + (session.behind or 0))
         for key, state in windows:

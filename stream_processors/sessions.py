@@ -43,6 +43,7 @@ __all__ = [
     "TERMINAL_OUTCOMES",
     "Session",
     "SessionEffects",
+    "SessionTiming",
     "abandoned_signal_id",
     "is_own_abandoned_signal",
     "staged_order",
@@ -101,6 +102,19 @@ def staged_order(entry: dict[str, Any]) -> tuple[int, int, str]:
     else:
         rank = _RANK_TERMINAL if record["kind"] in TERMINAL_OUTCOMES else _RANK_SIGNAL
     return (record["event_time"], rank, record["event_id"])
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    """The event-time rules (ms) a session is applied with, from the partition's config:
+    inactivity before abandonment, the feedback grace period after the close, the metrics
+    window (for feedback coverage), and how far before the turn it names feedback may be
+    stamped (`held`). One object, so each step's methods pass the rules on as one."""
+
+    abandon_after_ms: int
+    grace_ms: int
+    window_ms: int
+    lead_ms: int
 
 
 class SessionEffects(Protocol):
@@ -184,21 +198,21 @@ class Session:
             return None
         return self.last_activity + abandon_after_ms
 
-    def next_due(self, abandon_after_ms: int, grace_ms: int, lead_ms: int) -> int | None:
+    def next_due(self, timing: SessionTiming) -> int | None:
         """The earliest event time at which `advance` has something to do."""
         due = min([e["record"]["event_time"] for e in self.staged], default=None)
         if self.held:
-            held_until = min(e["record"]["event_time"] for e in self.held) + lead_ms
+            held_until = min(e["record"]["event_time"] for e in self.held) + timing.lead_ms
             due = held_until if due is None or held_until < due else due
         if self.earlier:
-            ends = min(use.closed_at or 0 for use in self.earlier) + grace_ms
+            ends = min(use.closed_at or 0 for use in self.earlier) + timing.grace_ms
             due = ends if due is None or ends < due else due
         if self.closed_at is not None:
-            timer: int | None = self.closed_at + grace_ms  # its feedback grace ends
+            timer: int | None = self.closed_at + timing.grace_ms  # its feedback grace ends
         elif self.last_activity is None and self.waiting:
-            timer = self._waiting_expiry(abandon_after_ms)
+            timer = self._waiting_expiry(timing.abandon_after_ms)
         else:
-            timer = self.close_due(abandon_after_ms)
+            timer = self.close_due(timing.abandon_after_ms)
         if timer is None:
             return due
         return timer if due is None or timer < due else due
@@ -217,15 +231,7 @@ class Session:
 
     # -- applying ------------------------------------------------------------------------------
 
-    def advance(
-        self,
-        watermark: int,
-        effects: SessionEffects,
-        abandon_after_ms: int,
-        grace_ms: int,
-        window_ms: int,
-        lead_ms: int,
-    ) -> list[str]:
+    def advance(self, watermark: int, effects: SessionEffects, timing: SessionTiming) -> list[str]:
         """Apply the staged events up to `watermark` in order, closing the session when due.
 
         Held feedback is decided again each time, right after the turn it names if that turn
@@ -241,6 +247,11 @@ class Session:
         else:
             ready = [e for e in staged if e["record"]["event_time"] <= watermark]
             self.staged = [e for e in staged if e["record"]["event_time"] > watermark]
+        abandon_after_ms, grace_ms, lead_ms = (
+            timing.abandon_after_ms,
+            timing.grace_ms,
+            timing.lead_ms,
+        )
         pending = _in_order(ready, self.held, lead_ms)
         if self.held:
             ready += self.held
@@ -291,7 +302,7 @@ class Session:
                 self.held += [item[2] for item in sorted(pending, key=_pending_order)]
                 limit = time - 1
                 break
-            self._apply(entry, effects, grace_ms, window_ms, lead_ms)
+            self._apply(entry, effects, timing)
         due = self.close_due(abandon_after_ms)
         if due is not None and due <= limit:
             self._close("abandoned", due, None, effects)
@@ -304,7 +315,7 @@ class Session:
             kept = self.turns.keys() | {e["record"]["event_id"] for e in self.waiting + self.held}
             kept |= {turn_id for use in self.earlier for turn_id in use.turns}
         released += [e["record"]["event_id"] for e in ready if e["record"]["event_id"] not in kept]
-        released += self._reject_hopeless(limit, effects, abandon_after_ms, grace_ms)
+        released += self._reject_hopeless(limit, effects, timing)
         if self.earlier:
             released += self._drop_earlier_uses(limit, grace_ms)
         return released
@@ -361,13 +372,14 @@ class Session:
         return None
 
     def _reject_hopeless(
-        self, watermark: int, effects: SessionEffects, abandon_after_ms: int, grace_ms: int
+        self, watermark: int, effects: SessionEffects, timing: SessionTiming
     ) -> list[str]:
         """Dead-letter what can no longer join: past the grace period, waiting feedback;
         without any activity, feedback that waited `abandon_after`. (Staged feedback is decided
         when the watermark passes it: the session id may be used again before it.)"""
         released: list[str] = []
-        if self.closed_at is not None and watermark >= self.closed_at + grace_ms:
+        abandon_after_ms = timing.abandon_after_ms
+        if self.closed_at is not None and watermark >= self.closed_at + timing.grace_ms:
             message = f"session {self.session_id} closed at {self.closed_at}"
             hopeless, self.waiting = self.waiting, []
         elif (
@@ -422,32 +434,25 @@ class Session:
         self.covered = set()
         return released
 
-    def _apply(
-        self,
-        entry: dict[str, Any],
-        effects: SessionEffects,
-        grace_ms: int,
-        window_ms: int,
-        lead_ms: int,
-    ) -> None:
+    def _apply(self, entry: dict[str, Any], effects: SessionEffects, timing: SessionTiming) -> None:
         kind, record = entry["kind"], entry["record"]
         if kind == "feedback":
-            self._apply_feedback(entry, effects, grace_ms, window_ms, lead_ms)
+            self._apply_feedback(entry, effects, timing)
             return
         if self.closed_at is not None:
             # A terminal signal after the close (a second one); or an event ordered before the
             # close that came after it (late).
             if self.closed_by is not None and not self._ordered_after_close(entry):
-                self._join_late(entry, effects, grace_ms, window_ms, lead_ms)
+                self._join_late(entry, effects, timing)
             else:
                 effects.too_late(entry, f"session {self.session_id} closed at {self.closed_at}")
             return
         time = record["event_time"]
         self.last_activity = time if self.last_activity is None else max(self.last_activity, time)
         if kind == "interaction":
-            self._add_turn(entry, effects, window_ms)
+            self._add_turn(entry, effects, timing.window_ms)
             if self.waiting:
-                self._retry_waiting(effects, grace_ms, window_ms, lead_ms)
+                self._retry_waiting(effects, timing)
             return
         insort(self.signals, _joined_signal(record), key=_joined_order)
         if record["kind"] in TERMINAL_OUTCOMES:
@@ -475,12 +480,7 @@ class Session:
                     break
 
     def _join_late(
-        self,
-        entry: dict[str, Any],
-        effects: SessionEffects,
-        grace_ms: int,
-        window_ms: int,
-        lead_ms: int,
+        self, entry: dict[str, Any], effects: SessionEffects, timing: SessionTiming
     ) -> None:
         """An interaction or signal ordered before the terminal close, applied after it (it
         came after the watermark had passed it): join it, and revise every turn."""
@@ -501,7 +501,7 @@ class Session:
                 return
         else:
             first = self.agent is None
-            self._add_turn(entry, effects, window_ms)
+            self._add_turn(entry, effects, timing.window_ms)
             assert self.agent is not None
             if first:
                 effects.count_session(self.agent, self.closed_at, self.outcome)
@@ -510,23 +510,16 @@ class Session:
         for enriched in self.enriched_records(self.turns):
             effects.enriched(enriched, self.turn_messages.get(enriched["event_id"]))
         if entry["kind"] == "interaction" and self.waiting:
-            self._retry_waiting(effects, grace_ms, window_ms, lead_ms)
+            self._retry_waiting(effects, timing)
 
-    def _retry_waiting(
-        self, effects: SessionEffects, grace_ms: int, window_ms: int, lead_ms: int
-    ) -> None:
+    def _retry_waiting(self, effects: SessionEffects, timing: SessionTiming) -> None:
         """A turn was added: feedback waiting for one at or before its time may join now."""
         waiting, self.waiting = self.waiting, []
         for entry in sorted(waiting, key=staged_order):
-            self._apply_feedback(entry, effects, grace_ms, window_ms, lead_ms)
+            self._apply_feedback(entry, effects, timing)
 
     def _apply_feedback(
-        self,
-        entry: dict[str, Any],
-        effects: SessionEffects,
-        grace_ms: int,
-        window_ms: int,
-        lead_ms: int,
+        self, entry: dict[str, Any], effects: SessionEffects, timing: SessionTiming
     ) -> None:
         """Join feedback, refuse it, or keep it waiting for a turn at or before its time.
 
@@ -538,11 +531,12 @@ class Session:
         record = entry["record"]
         time = record["event_time"]
         target = record.get("interaction_id")
+        grace_ms, window_ms = timing.grace_ms, timing.window_ms
         if self.earlier and target is not None and target not in self.turns:
             use = self._earlier_use_of(target)
             if use is not None and use.closed_at is not None and time <= use.closed_at + grace_ms:
                 # It names a turn of an earlier use, within that use's grace period.
-                use._apply_feedback(entry, effects, grace_ms, window_ms, lead_ms)
+                use._apply_feedback(entry, effects, timing)
                 return
         if self.earlier and target is not None and target not in self.turns:
             use = self._use_current_at(entry)
@@ -559,7 +553,7 @@ class Session:
             )
             return
         named_turn = self.turns.get(target) if target is not None else None
-        named = named_turn is not None and named_turn["event_time"] <= time + lead_ms
+        named = named_turn is not None and named_turn["event_time"] <= time + timing.lead_ms
         if not named and not any(t["event_time"] <= time for t in self.turns.values()):
             self.waiting.append(entry)  # no turn at or before it yet: one may still come
             return

@@ -56,6 +56,7 @@ class PartitionWatermark:
     _first_event_at: float | None = None  # wall clock of the first event this process saw
     # What a source that has shown nothing holds at once released (see the module docstring).
     _unseen_base: int | None = None
+    _moved_at: float | None = None  # wall clock when `value` last moved (see `projected`)
 
     def observe(self, source: str, event_time: int, now: float) -> None:
         """Record an event of `source` (a topic name) seen at wall clock `now`."""
@@ -121,12 +122,31 @@ class PartitionWatermark:
             seen_all = max(self.source_max.values()) - self.lateness_ms
             current = self.value if self.value is not None else seen_all
             elapsed = int(now - last_tick) if was_idle and last_tick is not None else 0
-            self.value = max(seen_all, current + elapsed)
+            self._move(max(seen_all, current + elapsed), now)
             return self.value
         candidate = int(min(holds)) - self.lateness_ms
         if self.value is None or candidate > self.value:
-            self.value = candidate
+            self._move(candidate, now)
         return self.value
+
+    def _move(self, value: int, now: float) -> None:
+        if value != self.value:
+            self.value, self._moved_at = value, now
+
+    def projected(self, now: float) -> int | None:
+        """The watermark plus the wall-clock time since it last moved: where live traffic
+        will have taken it by now, though no event has shown it yet.
+
+        The watermark moves in steps: held at a source's latest event while any source is
+        busy or silent for less than `idle_timeout`, it lags the live event time by up to the
+        spacing of the sparsest on-time traffic, then jumps. Measured against the watermark
+        alone, a late session's lag (`PartitionProcessor._arrived_late`) was short by that
+        much whenever it was measured in a lull, and its clock passed the next event of a slow
+        agent before it arrived. While history is read faster than real time the watermark
+        moves every step and this adds next to nothing."""
+        if self.value is None or self._moved_at is None:
+            return self.value
+        return self.value + max(0, int(now - self._moved_at))
 
     def _silent(self, source: str, now: float, caught_up: Collection[str] | None) -> float | None:
         """Wall-clock ms for which `source` has been read to its end and silent (None: it has
@@ -159,6 +179,7 @@ class PartitionWatermark:
         already passed."""
         self._last_seen = dict.fromkeys(self.source_max, now)
         self._last_tick = now
+        self._moved_at = now
         self._first_event_at = now if self.source_max else None
         if self.value is not None:
             floor = self.value + self.lateness_ms

@@ -320,6 +320,26 @@ def test_an_agent_whose_clock_runs_behind_gets_the_reference_results(
     assert _differences(merged, run, metrics=False) == []
 
 
+SHORT_ABANDON = dataclasses.replace(CONFIG, abandon_after_ms=20_000, grace_ms=15_000)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1))
+# A session abandoned 0.1 s before its next turn arrived: measured in a lull of the on-time
+# traffic (one event every 2 s, the idle timeout 1 s), the session's lag fell short by the
+# watermark's next jump (found by the probe, `--abandon-after-s 20 --grace-s 15`; 7 Dec).
+@example(seed=1164586229, schedule=1716289511)
+def test_a_slow_agent_against_sparse_on_time_traffic_gets_the_reference_results(
+    seed: int, schedule: int
+) -> None:
+    """The same with an abandonment timeout of 20 s, which the slow agent's pauses (up to
+    30 s) cross and miss by less than the watermark's steps."""
+    backlog = _backlog(seed, sessions=4)
+    behind_s = random.Random(schedule).uniform(90, 900)
+    run, merged = _run_slow_clock(backlog, random.Random(schedule), behind_s, SHORT_ABANDON)
+    assert _differences(merged, run, metrics=False, config=SHORT_ABANDON) == []
+
+
 def test_a_slow_agents_session_keeps_its_turns() -> None:
     """Three turns a minute apart and a completion, from an agent whose clock runs 20 minutes
     behind another's (abandonment after 10 minutes). Applied on the partition's watermark, the

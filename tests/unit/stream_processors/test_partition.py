@@ -40,7 +40,7 @@ class Driver:
         watermark just after it (events at the watermark itself may still come)."""
         self.now += 1
         mark = self.processor.watermark
-        mark.value = max(T0 + int(at_s * 1000) + 1, mark.value or 0)
+        self._move(max(T0 + int(at_s * 1000) + 1, mark.value or 0))
         mark._last_tick = self.now  # idle advance adds nothing: the watermark is the target
         out = self.processor.advance(self.now)
         self.outputs.extend(out)
@@ -54,15 +54,25 @@ class Driver:
         self.processor = store.restore(self.now)
 
     def wait_for_late_sessions(self) -> None:
-        """Let the wall clock and the watermark move on as far as a late session's clock runs
-        behind (twice the idle timeout plus the lateness): sessions that received an event the
-        watermark had passed apply what they hold (`PartitionProcessor._arrived_late`);
-        `until` moves the watermark no further back."""
+        """Let the wall clock and the watermark move on as far as the late sessions' clocks run
+        behind (twice the idle timeout plus the lateness, plus any lull of the watermark in which
+        their events arrived: `PartitionProcessor._arrived_late`): sessions that received an
+        event the watermark had passed apply what they hold; `until` moves the watermark no
+        further back."""
         config = self.processor.config
         behind_ms = 2 * config.idle_timeout_ms + config.lateness_ms
+        value = self.processor.watermark.value or 0
+        for session in self.processor.sessions.values():
+            latest = session.latest_event_time()
+            if session.behind is not None and latest is not None:
+                behind_ms = max(behind_ms, latest + 1 + session.behind - value)
         self.now += behind_ms
-        mark = self.processor.watermark
-        mark.value = (mark.value or 0) + behind_ms
+        self._move(value + behind_ms)
+
+    def _move(self, value: int) -> None:
+        """Set the watermark as its own advance would (`PartitionWatermark._move`: when it
+        moved counts for `projected`)."""
+        self.processor.watermark._move(value, self.now)
 
 
 def test_terminal_signal_closes_with_its_outcome(events: EventFactory) -> None:

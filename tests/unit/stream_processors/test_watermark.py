@@ -223,3 +223,18 @@ def test_a_source_silent_before_a_restart_does_not_freeze_the_restored_watermark
     # the feedback topic, silent again from the restart, holds at the restored watermark plus
     # the lateness and its silence beyond the idle timeout: the watermark moves on
     assert restored.value == before + 2_000
+
+
+def test_the_projection_adds_the_wall_clock_since_the_watermark_last_moved() -> None:
+    """Held still by a busy source between sparse on-time events, the watermark will jump by
+    the lull; a late session's lag is measured from where it will be (`projected`)."""
+    mark = PartitionWatermark(lateness_ms=0, idle_timeout_ms=1000)
+    assert mark.projected(now=0) is None
+    mark.observe("interactions", 50_000, now=0)
+    assert mark.advance(now=0) == 50_000
+    mark.observe("interactions", 10_000, now=800)  # a late event: busy, the watermark stays
+    assert mark.advance(now=800) == 50_000
+    assert mark.projected(now=800) == 50_800
+    mark.observe("interactions", 52_000, now=2000)
+    assert mark.advance(now=2000) == 52_000
+    assert mark.projected(now=2000) == 52_000
