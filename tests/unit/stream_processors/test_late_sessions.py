@@ -373,3 +373,29 @@ def test_a_slow_agents_session_keeps_its_turns() -> None:
         for r in out.enriched
         if r["session_id"] == "slow"
     ] == [(0, "completed", 0), (1, "completed", 0), (2, "completed", 0)]
+
+
+def test_a_backfill_into_a_moving_watermark_waits_no_longer_than_the_slack() -> None:
+    """The lag of a late session is measured from the watermark projected to the wall clock
+    (`PartitionWatermark.projected`); while live traffic moves the watermark at every step, the
+    projection adds at most one step, so a backfill waits as it did before it."""
+    processor = PartitionProcessor(0, CONFIG, now=0)
+    live = EventFactory("live")
+    offset, now = 0, 0.0
+    while now <= 3_000:
+        for entry in (
+            live.interaction(now / 1000),
+            live.feedback(now / 1000, thumbs_up=True),
+            live.signal(now / 1000, "retried"),
+        ):
+            offset += 1
+            processor.ingest(entry["kind"], offset, entry, now)
+        processor.advance(now, TOPICS, TOPICS)
+        now += 100.0
+    passed = processor.watermark.value
+    assert passed is not None and passed >= T0 + 2_800
+    backfilled = EventFactory("backfilled").interaction(-3_600)
+    processor.ingest("interaction", offset + 1, backfilled, now)
+    slack = 2 * CONFIG.idle_timeout_ms + CONFIG.lateness_ms
+    lag = passed - 1 - backfilled["record"]["event_time"] + slack
+    assert lag <= processor.sessions["backfilled"].behind <= lag + 100
