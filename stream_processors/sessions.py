@@ -247,11 +247,7 @@ class Session:
         else:
             ready = [e for e in staged if e["record"]["event_time"] <= watermark]
             self.staged = [e for e in staged if e["record"]["event_time"] > watermark]
-        abandon_after_ms, grace_ms, lead_ms = (
-            timing.abandon_after_ms,
-            timing.grace_ms,
-            timing.lead_ms,
-        )
+        grace_ms, lead_ms = timing.grace_ms, timing.lead_ms
         pending = _in_order(ready, self.held, lead_ms)
         if self.held:
             ready += self.held
@@ -261,7 +257,7 @@ class Session:
         while pending:
             _, met_open, entry, named_turn_time = heapq.heappop(pending)
             time = entry["record"]["event_time"]
-            due = self.close_due(abandon_after_ms)
+            due = self.close_due(timing.abandon_after_ms)
             if due is not None and due <= time:
                 self._close("abandoned", due, None, effects)
             if (
@@ -303,7 +299,7 @@ class Session:
                 limit = time - 1
                 break
             self._apply(entry, effects, timing)
-        due = self.close_due(abandon_after_ms)
+        due = self.close_due(timing.abandon_after_ms)
         if due is not None and due <= limit:
             self._close("abandoned", due, None, effects)
         kept: Mapping[str, Any] | set[str] = self.turns

@@ -104,10 +104,15 @@ def test_a_woken_partition_holds_the_finals_once_its_hold_is_flushed(
     assert set(processor.windows) == before  # late: its session waits for the rest of it
     # Nothing of its session for the idle timeout, and its own clock (the watermark, which its
     # arrival held for the idle timeout too, less how far behind it is: twice the idle timeout
-    # plus the lateness, `PartitionProcessor._arrived_late`) has passed it.
+    # plus the lateness, plus the step of wall clock since the watermark had last moved when
+    # the event arrived, `PartitionProcessor._arrived_late`) has passed it.
+    step = 100
     processor.advance(200_000 + CONFIG.idle_timeout_ms, TOPICS, TOPICS)
     processor.advance(200_000 + 2 * CONFIG.idle_timeout_ms, TOPICS, TOPICS)
     processor.advance(200_000 + 3 * CONFIG.idle_timeout_ms + CONFIG.lateness_ms, TOPICS, TOPICS)
+    processor.advance(
+        200_000 + 3 * CONFIG.idle_timeout_ms + CONFIG.lateness_ms + step, TOPICS, TOPICS
+    )
     counted = set(processor.windows) - before
     assert counted, "the late turn was not counted anywhere"
     assert all(start + CONFIG.window_ms > 10**13 for _, _, start in counted)
