@@ -60,6 +60,9 @@ class PartitionConfig:
     # partition: an event arriving after the watermark passed it, within this, still counts
     # in the window of its own event time (see `window_for`).
     window_grace_ms: int = 0
+    # The most turns one use of a session id holds: the next turn closes it as `unknown` and
+    # begins a new one (an agent that uses one session id for everyone is never quiet).
+    max_session_turns: int = 1000
 
     @property
     def feedback_lead_ms(self) -> int:
@@ -79,6 +82,8 @@ class Outputs:
     too_late: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     # Feedback naming a turn its session does not have (dead letter `unknown_interaction`).
     unknown_interaction: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    # Sessions closed at `max_session_turns`: (session id, close time, turns), for the log.
+    capped: list[tuple[str, int, int]] = field(default_factory=list)
 
     def extend(self, other: "Outputs") -> None:
         self.enriched += other.enriched
@@ -86,6 +91,7 @@ class Outputs:
         self.inferred_signals += other.inferred_signals
         self.too_late += other.too_late
         self.unknown_interaction += other.unknown_interaction
+        self.capped += other.capped
 
     def __len__(self) -> int:
         return (
@@ -103,7 +109,11 @@ class PartitionProcessor:
         self.partition = partition
         self.config = config
         self.timing = SessionTiming(
-            config.abandon_after_ms, config.grace_ms, config.window_ms, config.feedback_lead_ms
+            config.abandon_after_ms,
+            config.grace_ms,
+            config.window_ms,
+            config.feedback_lead_ms,
+            config.max_session_turns,
         )
         self.watermark = PartitionWatermark(config.lateness_ms, config.idle_timeout_ms)
         self.watermark.restart(now)
@@ -431,7 +441,9 @@ class PartitionProcessor:
     # -- state ---------------------------------------------------------------------------------
 
     def _forget(self, session_id: str) -> None:
-        self._release(session_id, self.sessions.pop(session_id).kept_entries())
+        session = self.sessions.pop(session_id)
+        self._release(session_id, session.kept_entries())
+        self._deleted_sessions |= session.take_use_changes()[1]  # its earlier uses' rows
         self._scheduled.pop(session_id, None)
         self._arriving.pop(session_id, None)
         self._holding.pop(session_id, None)
@@ -461,9 +473,17 @@ class PartitionProcessor:
         """What changed since the last call, to persist (and forget about)."""
         if self._progress_dirty and not self._bound_holds(bound_of_progress(self.progress_state())):
             self.exposed = True
+        rows: dict[str, dict[str, Any]] = {}
+        for sid in self._dirty_sessions:
+            session = self.sessions[sid]
+            rows[sid] = session.to_state()
+            if session.changed_uses or session.dropped_uses:
+                written, deleted = session.take_use_changes()
+                rows.update(written)
+                self._deleted_sessions |= deleted
         changes = StateChanges(
-            sessions={sid: self.sessions[sid].to_state() for sid in self._dirty_sessions},
-            deleted_sessions=self._deleted_sessions - self._dirty_sessions,
+            sessions=rows,
+            deleted_sessions=self._deleted_sessions - rows.keys(),
             entries=self._new_entries,
             released_entries=self._released_entries,
             windows={key: self.windows[key].to_state() for key in self._dirty_windows},
@@ -505,11 +525,21 @@ class PartitionProcessor:
             processor.exposed = bool(progress.get("exposed")) or not processor._bound_holds(
                 bound_of_progress(progress)
             )
-        rows = {state["session_id"]: state for state in sessions}
+        rows: dict[str, dict[str, Any]] = {}
+        use_rows: dict[str, dict[str, dict[str, Any]]] = {}
+        for state in sessions:
+            use = state.get("use")  # an earlier use of the session id: `take_use_changes`
+            if use is None:
+                rows[state["session_id"]] = state
+            else:
+                use_rows.setdefault(state["session_id"], {})[use] = state
         passed = processor.watermark.value
         for session_id in sorted(rows.keys() | entries.keys()):
             session = Session.from_state(
-                rows.get(session_id), entries.get(session_id, {}), session_id
+                rows.get(session_id),
+                entries.get(session_id, {}),
+                session_id,
+                use_rows.get(session_id),
             )
             processor.sessions[session_id] = session
             if (
@@ -533,6 +563,8 @@ class PartitionProcessor:
 
 @dataclass
 class StateChanges:
+    # Rows by key: a session id (`Session.to_state`), or an earlier use of one
+    # (`sessions.use_row_key`, `Session.take_use_changes`).
     sessions: dict[str, dict[str, Any]]
     deleted_sessions: set[str]
     entries: dict[EntryKey, dict[str, Any]]  # new staged entries, by (session id, event id)
@@ -584,3 +616,6 @@ class _Effects:
 
     def unknown_interaction(self, entry: dict[str, Any], message: str) -> None:
         self.outputs.unknown_interaction.append((entry, message))
+
+    def capped(self, session_id: str, closed_at: int, turns: int) -> None:
+        self.outputs.capped.append((session_id, closed_at, turns))

@@ -138,6 +138,7 @@ class ProcessorRuntime:
             window_ms=settings.metrics_window_s * 1000,
             window_grace_ms=int(settings.metrics_window_grace_s * 1000),
             sample_size=settings.latency_sample_size,
+            max_session_turns=settings.max_session_turns,
         )
         self.processors: dict[int, PartitionProcessor] = {}
         self.finalizer: MetricsFinalizer | None = None
@@ -154,6 +155,7 @@ class ProcessorRuntime:
             "outputs": 0,
             "woke": 0,  # partitions that did the finals handshake (_hold_finals)
             "misplaced": 0,  # sessions on a partition their key does not map to
+            "capped": 0,  # sessions closed at max_session_turns
         }
         self._misplaced_said_at = float("-inf")
         self._events_in: dict[str, int] = defaultdict(int)  # per topic, counted once a step
@@ -622,6 +624,15 @@ class ProcessorRuntime:
                 self.signals_topic,
                 record["session_id"].encode(),
                 self.decoder.encode(self.signals_topic, record),
+            )
+        for session_id, closed_at, turns in outputs.capped:
+            self.stats["capped"] += 1
+            log.warning(
+                "session %s reached max_session_turns (%d turns): closed as unknown at %d, its "
+                "next turn begins a new session (is one session id used for every conversation?)",
+                session_id,
+                turns,
+                closed_at,
             )
         refused = [("too_late", entry, text) for entry, text in outputs.too_late]
         refused += [

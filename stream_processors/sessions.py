@@ -26,7 +26,11 @@ Rules (docs/semantics.md):
   session with it: if the turn comes, the signal is applied right after it and closes the
   session at the turn's time; otherwise as any terminal signal;
 - an interaction or non-terminal signal ordered before a terminal close but applied after it
-  (it came after the watermark passed it) is joined late: the turns get a new revision.
+  (it came after the watermark passed it) is joined late: the turns get a new revision;
+- an interaction met while the open session already has `max_turns` turns first closes it as
+  `unknown` at the interaction's time, and begins a new use of the session id (an agent that
+  uses one session id for every conversation is never quiet: uncapped, its session never closed,
+  produced no record and its state grew without bound).
 """
 
 import heapq
@@ -47,6 +51,7 @@ __all__ = [
     "abandoned_signal_id",
     "is_own_abandoned_signal",
     "staged_order",
+    "use_row_key",
 ]
 
 TERMINAL_OUTCOMES = {
@@ -108,13 +113,15 @@ def staged_order(entry: dict[str, Any]) -> tuple[int, int, str]:
 class SessionTiming:
     """The event-time rules (ms) a session is applied with, from the partition's config:
     inactivity before abandonment, the feedback grace period after the close, the metrics
-    window (for feedback coverage), and how far before the turn it names feedback may be
-    stamped (`held`). One object, so each step's methods pass the rules on as one."""
+    window (for feedback coverage), how far before the turn it names feedback may be stamped
+    (`held`), and the most turns one use of a session id holds. One object, so each step's
+    methods pass the rules on as one."""
 
     abandon_after_ms: int
     grace_ms: int
     window_ms: int
     lead_ms: int
+    max_turns: int = 1000
 
 
 class SessionEffects(Protocol):
@@ -135,6 +142,8 @@ class SessionEffects(Protocol):
     def too_late(self, entry: dict[str, Any], message: str) -> None: ...
 
     def unknown_interaction(self, entry: dict[str, Any], message: str) -> None: ...
+
+    def capped(self, session_id: str, closed_at: int, turns: int) -> None: ...
 
 
 @dataclass
@@ -167,8 +176,12 @@ class Session:
     # (schemas.extension). Not in `to_state`: restored from the persisted entries.
     turn_messages: dict[str, bytes] = field(default_factory=dict)
     # Earlier uses of the session id, closed and within their grace period: feedback naming
-    # one of their turns still revises them (see `_begin_again`).
+    # one of their turns still revises them (see `_begin_again`). Each is persisted as a row of
+    # its own (`take_use_changes`), and keeps the ids of its own events (`seen`).
     earlier: list["Session"] = field(default_factory=list)
+    # Earlier uses created or revised, and dropped, since the last checkpoint (by `use_key`).
+    changed_uses: set[str] = field(default_factory=set)
+    dropped_uses: set[str] = field(default_factory=set)
 
     # -- arrival -------------------------------------------------------------------------------
 
@@ -176,6 +189,8 @@ class Session:
         """Keep an arriving event until the watermark passes it; False for a duplicate."""
         event_id = entry["record"]["event_id"]
         if event_id in self.seen:
+            return False
+        if self.earlier and any(event_id in use.seen for use in self.earlier):
             return False
         self.seen.add(event_id)
         self.staged.append(entry)
@@ -277,6 +292,14 @@ class Session:
                 order = staged_order(entry)
                 heapq.heappush(pending, ((named_turn_time, *order[1:]), 1, entry, None))
                 continue
+            if (
+                entry["kind"] == "interaction"
+                and self.closed_at is None
+                and len(self.turns) >= timing.max_turns
+            ):
+                # The use is full: closed here, and the turn begins the next one (below).
+                self._close("unknown", time, None, effects)
+                effects.capped(self.session_id, time, len(self.turns))
             # After the close just decided too: a conversation resumed after its abandonment,
             # both passed in one step (a backlog).
             if (
@@ -325,12 +348,22 @@ class Session:
         return staged_order(entry) > (self.closed_at, _RANK_TERMINAL, self.closed_by)
 
     def _drop_earlier_uses(self, watermark: int, grace_ms: int) -> list[str]:
-        """Forget the earlier uses whose grace period has ended; returns their turns' ids."""
+        """Forget the earlier uses whose grace period has ended; returns their turns' ids.
+
+        Their events' ids go with them, as they go with a whole session's state: a session id
+        that is never quiet (one id for every conversation, closed at `max_turns`) never
+        expires, and its `seen` grew by every event it ever had."""
         released: list[str] = []
         kept = []
         for use in self.earlier:
             if use.closed_at is not None and watermark >= use.closed_at + grace_ms:
                 released += list(use.turns)
+                # Feedback joined to it after it closed was seen here (see `_begin_again`);
+                # so were all its events if it was loaded from a row written before 7 Dec.
+                self.seen.difference_update(use.turns)
+                self.seen.difference_update(f["event_id"] for f in use.feedback)
+                self.seen.difference_update(s["event_id"] for s in use.signals)
+                self.dropped_uses.add(use.use_key())
             else:
                 kept.append(use)
         self.earlier = kept
@@ -407,22 +440,29 @@ class Session:
             effects.too_late(entry, f"no interaction of session {self.session_id} is known")
             released.append(entry["record"]["event_id"])
         if self.turns:
-            self.earlier.append(
-                Session(
-                    session_id=self.session_id,
-                    agent=self.agent,
-                    turns=self.turns,
-                    feedback=self.feedback,
-                    signals=self.signals,
-                    covered=self.covered,
-                    last_activity=self.last_activity,
-                    closed_at=self.closed_at,
-                    outcome=self.outcome,
-                    closed_by=self.closed_by,
-                    revisions=self.revisions,
-                    turn_messages=self.turn_messages,
-                )
+            use = Session(
+                session_id=self.session_id,
+                agent=self.agent,
+                turns=self.turns,
+                feedback=self.feedback,
+                signals=self.signals,
+                covered=self.covered,
+                last_activity=self.last_activity,
+                closed_at=self.closed_at,
+                outcome=self.outcome,
+                closed_by=self.closed_by,
+                revisions=self.revisions,
+                turn_messages=self.turn_messages,
             )
+            # The use keeps its own events' ids (a copy sent again is still a duplicate) and
+            # writes them with its row, once: in `seen` here, a session id that is never
+            # quiet rewrote every id of its grace period at each checkpoint.
+            use.seen = set(self.turns)
+            use.seen.update(f["event_id"] for f in self.feedback)
+            use.seen.update(s["event_id"] for s in self.signals)
+            self.seen.difference_update(use.seen)
+            self.earlier.append(use)
+            self.changed_uses.add(use.use_key())
         self.agent, self.closed_at, self.outcome, self.closed_by = None, None, None, None
         self.last_activity = None
         self.turns, self.turn_messages, self.revisions = {}, {}, {}
@@ -452,7 +492,13 @@ class Session:
             return
         insort(self.signals, _joined_signal(record), key=_joined_order)
         if record["kind"] in TERMINAL_OUTCOMES:
-            named = self.turns.get(record.get("interaction_id"))
+            target = record.get("interaction_id")
+            named = self.turns.get(target)
+            if named is None and self.earlier:
+                # The turn it waited for filled the use before this one (`max_turns`), and a
+                # turn of the same millisecond began this one.
+                use = self._earlier_use_of(target)
+                named = use.turns[target] if use is not None else None
             if named is not None and named["event_time"] > time:
                 time = named["event_time"]  # it waited for that turn: closes after it
             self._close(TERMINAL_OUTCOMES[record["kind"]], time, record["event_id"], effects)
@@ -533,6 +579,7 @@ class Session:
             if use is not None and use.closed_at is not None and time <= use.closed_at + grace_ms:
                 # It names a turn of an earlier use, within that use's grace period.
                 use._apply_feedback(entry, effects, timing)
+                self.changed_uses.add(use.use_key())
                 return
         if self.earlier and target is not None and target not in self.turns:
             use = self._use_current_at(entry)
@@ -694,6 +741,26 @@ class Session:
 
     # -- state ---------------------------------------------------------------------------------
 
+    def use_key(self) -> str:
+        """The key of an earlier use's row: its first turn's event id (a turn belongs to one
+        use of its session id; close times can be shared)."""
+        return next(iter(self.turns))
+
+    def take_use_changes(self) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """The rows of earlier uses to write, and to delete, since the last call (by row key,
+        `use_row_key`). Each earlier use is a row of its own, written when it is created or
+        revised: in the session's row, a session id that is never quiet (closed at
+        `max_turns`) rewrote every use of its grace period at each checkpoint."""
+        written: dict[str, dict[str, Any]] = {}
+        if self.changed_uses:
+            for use in self.earlier:
+                key = use.use_key()
+                if key in self.changed_uses:
+                    written[use_row_key(self.session_id, key)] = {**use.to_state(), "use": key}
+        deleted = {use_row_key(self.session_id, key) for key in self.dropped_uses}
+        self.changed_uses, self.dropped_uses = set(), set()
+        return written, deleted - written.keys()
+
     def kept_entries(self) -> set[str]:
         """Event ids whose staged entries the session still needs: its turns, staged events and
         waiting feedback.
@@ -726,23 +793,35 @@ class Session:
             "revisions": self.revisions,
             "behind": self.behind,
             "held": [e["record"]["event_id"] for e in self.held],
-            "earlier": [use.to_state() for use in self.earlier],
+            "earlier_uses": [use.use_key() for use in self.earlier],
         }
 
     @classmethod
     def from_state(
-        cls, state: dict[str, Any] | None, entries: Mapping[str, dict[str, Any]], session_id: str
+        cls,
+        state: dict[str, Any] | None,
+        entries: Mapping[str, dict[str, Any]],
+        session_id: str,
+        uses: Mapping[str, dict[str, Any]] | None = None,
     ) -> "Session":
-        """Rebuild from `to_state()` (None: a session only staged so far) and the persisted
-        entries by event id: the turns' (of every use), the held feedback's, and every other
-        one is staged."""
+        """Rebuild from `to_state()` (None: a session only staged so far), the rows of its
+        earlier uses by `use_key` (`take_use_changes`) and the persisted entries by event id:
+        the turns' (of every use), the held feedback's, and every other one is staged."""
         if state is None:
             state = cls(session_id).to_state()
         session = cls._use_from_state(state, entries)
-        session.earlier = [cls._use_from_state(s, entries) for s in state.get("earlier") or ()]
+        inline = state.get("earlier")
+        if inline:
+            # Written before 7 Dec, inside the session's row: rows of their own from now on.
+            session.earlier = [cls._use_from_state(s, entries) for s in inline]
+            session.changed_uses = {use.use_key() for use in session.earlier}
+        elif state.get("earlier_uses"):
+            rows = uses or {}
+            session.earlier = [cls._use_from_state(rows[k], entries) for k in state["earlier_uses"]]
         held_ids = state.get("held") or []
         taken = set(held_ids).union(session.kept_entries())
-        session.seen = set(state["seen"]).union(entries)
+        used = {eid for use in session.earlier for eid in use.seen}
+        session.seen = set(state["seen"]).union(eid for eid in entries if eid not in used)
         session.staged = [e for eid, e in entries.items() if eid not in taken]
         session.held = [entries[eid] for eid in held_ids if eid in entries]
         session.behind = state.get("behind")
@@ -766,10 +845,17 @@ class Session:
             outcome=state["outcome"],
             closed_by=state.get("closed_by"),
             revisions=state["revisions"],
+            seen=set(state["seen"]) if state.get("use") is not None else set(),
             turn_messages={
                 tid: entries[tid]["value"] for tid in turns if entries[tid].get("value") is not None
             },
         )
+
+
+def use_row_key(session_id: str, use_key: str) -> str:
+    """The row key of an earlier use of a session id, beside the session's own row (keyed by
+    the session id): the unit separator, which session ids do not hold."""
+    return f"{session_id}\x1f{use_key}"
 
 
 def _is_terminal(entry: dict[str, Any]) -> bool:

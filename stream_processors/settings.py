@@ -60,6 +60,13 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
         "they name (a client's clock behind the agent's): they wait for that turn (at most the "
         "grace).",
     )
+    max_session_turns: int = Field(
+        1000,
+        ge=1,
+        description="The most turns one session holds: the next turn closes it with outcome "
+        "`unknown` and begins a new session under the same id (an agent that uses one session "
+        "id for everyone is never quiet, so its session would never close).",
+    )
     allowed_lateness_ms: int = Field(
         1000, ge=0, description="Watermark = max event time seen - allowed lateness."
     )

@@ -42,6 +42,7 @@ class ReferenceConfig:
     sample_size: int = 512
     max_future_skew_ms: int = 300_000
     feedback_lead_ms: int = 60_000
+    max_session_turns: int = 1000
 
     @classmethod
     def from_settings(cls, settings: ProcessorSettings) -> "ReferenceConfig":
@@ -53,6 +54,7 @@ class ReferenceConfig:
             sample_size=settings.latency_sample_size,
             max_future_skew_ms=int(skew_s * 1000),
             feedback_lead_ms=int(settings.feedback_lead_s * 1000),
+            max_session_turns=getattr(settings, "max_session_turns", 1000),
         )
 
 
@@ -127,7 +129,9 @@ def expected_results(
         config = ReferenceConfig.from_settings(config)
     results = ExpectedResults()
     by_session = _accepted_by_session(events, config, results)
-    timing = Timing(config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms)
+    timing = Timing(
+        config.abandon_after_ms, config.grace_ms, config.feedback_lead_ms, config.max_session_turns
+    )
     windows: dict[WindowKey, WindowCounts] = defaultdict(WindowCounts)
     for session_id in sorted(by_session):
         runs, refused = walk_session_id(session_id, by_session[session_id], timing)

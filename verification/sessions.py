@@ -11,7 +11,9 @@ signal after the close is `too_late`. Past its grace period a closed session is 
 the stream's state of it is: the id meets an interaction, a signal or feedback naming a turn it
 has not seen as one never seen.
 A terminal signal naming a turn that comes at most `feedback_lead` after it, while the session
-is open, is taken as if stamped at that turn's time: it closes the session there.
+is open, is taken as if stamped at that turn's time: it closes the session there. An
+interaction met while the session already has `max_turns` turns closes it as `unknown` at its
+own time and begins the next session under the id.
 """
 
 import heapq
@@ -33,6 +35,8 @@ class Timing:
     # Feedback may come this long before the turn it names (a client's clock behind the
     # agent's); never more than the grace period.
     lead_ms: int
+    # The most turns one session holds (an agent using one session id for everyone).
+    max_turns: int = 1000
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,8 @@ def walk_session_id(
             postponed[event.event_id] = turn_time
             heapq.heappush(pending, ((turn_time, *event.order()[1:]), event))
             continue
+        if event.kind == "interaction" and run.is_open and len(run.turns) >= timing.max_turns:
+            run.close("unknown", event.event_time)  # full: the turn begins the next session
         if run.closed_at is not None:
             if terminal:
                 refused.append(Refused(event, f"session {session_id} closed at {run.closed_at}"))

@@ -2,7 +2,7 @@
 example, one event time shared by a turn, its feedback and its signal, a turn that reaches Kafka
 after its closing signal, a broken clock, a clock that runs fast, one that runs behind, feedback
 from a browser whose clock runs behind the agent's (through the gateway), a conversation
-resumed after its abandonment, a backlog
+resumed after its abandonment, an agent that uses one session id for everyone, a backlog
 sent at full speed into an idle worker, and a backfill of history sent into a worker busy with
 live traffic.
 
@@ -519,6 +519,58 @@ def test_a_conversation_resumed_after_its_abandonment_keeps_its_turns(pipeline: 
         assert (resumed["session_outcome"], resumed["session_turns"]) == ("completed", 1)
         assert resumed["feedback"] == []
     _assert_equal_to_the_reference(pipeline, 2 * len(ids), overrides)
+
+
+def test_an_agent_that_uses_one_session_id_for_everyone(pipeline: Pipeline) -> None:
+    """A bot that logs every conversation under one session id is never quiet: a turn every
+    0.3 s, a thumbs-up on every third. With `max_session_turns` 4, each fourth turn's successor
+    closes the session as `unknown` and begins the next (until 7 Dec nothing closed it: no
+    record reached the lake). The worker is killed once sessions were closed, and a new one
+    loads the closed sessions from Redis (each a row of its own): a thumbs-down on the first
+    session's second turn, sent last, revises it. The lake equals the batch reference."""
+    overrides = {
+        "FEEDBACK_PROCESSOR_MAX_SESSION_TURNS": "4",
+        "FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "5",
+    }
+    first_worker = pipeline.start_processor(overrides)
+    pipeline.start_sink()
+    pipeline.wait_ready()
+    client = FeedbackClient(
+        producer_settings(pipeline.bootstrap, pipeline.namespace, pipeline.spool_dir),
+        registry=CollectorRegistry(),
+    )
+    session_id = f"everyone-{uuid.uuid4().hex}"
+    turns: list[str] = []
+    with client:
+        for index in range(20):
+            turns.append(_numbered_turn(client, session_id, index))
+            if index % 3 == 0:
+                client.log_feedback(
+                    session_id=session_id, interaction_id=turns[-1], kind="thumbs", thumbs_up=True
+                )
+            client.flush()
+            if index == 14:
+                first_worker.kill()  # sessions 1-2 closed (their turns 4 and 8 applied)
+                pipeline.start_processor(overrides)
+            time.sleep(0.3)
+        client.log_feedback(
+            session_id=session_id, interaction_id=turns[1], kind="thumbs", thumbs_up=False
+        )
+        client.flush()
+    assert "reached max_session_turns" in first_worker.log_path.read_text(errors="replace")
+    latest = _every_turn_joined(pipeline, set(turns))
+    uses = [turns[start : start + 4] for start in range(0, 20, 4)]
+    for number, use in enumerate(uses):
+        records = [latest[turn] for turn in use]
+        outcome = "unknown" if number < 4 else "abandoned"
+        assert {(r["session_outcome"], r["session_turns"]) for r in records} == {(outcome, 4)}
+        if number < 4:
+            closed_at = latest[uses[number + 1][0]]["event_time"]
+            assert {r["session_closed_at"] for r in records} == {closed_at}
+    assert [f["thumbs_up"] for f in latest[turns[1]]["feedback"]] == [False]
+    assert latest[turns[1]]["revision"] == 1
+    assert [f["thumbs_up"] for f in latest[turns[3]]["feedback"]] == [True]
+    _assert_equal_to_the_reference(pipeline, len(turns), overrides)
 
 
 def _assert_equal_to_the_reference(

@@ -2,6 +2,7 @@
 
     python -m tests.unit.stream_processors.arrival_probe --seconds 300 --reading bursts
     python -m tests.unit.stream_processors.arrival_probe --abandon-after-s 20 --lateness-ms 500
+    python -m tests.unit.stream_processors.arrival_probe --max-turns 2
 
 Draws backlogs and schedules with fresh seeds and runs the property tests' own readings
 (`test_arrival_order`; `test_late_sessions`: a backfill into a busy partition, an agent whose
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--lead-s", type=float, default=None)
     parser.add_argument("--window-s", type=float, default=None)
     parser.add_argument("--window-grace-ms", type=int, default=None)
+    parser.add_argument("--max-turns", type=int, default=None, help="max_session_turns")
     args = parser.parse_args()
     changes: dict[str, int] = {}
     if args.abandon_after_s is not None:
@@ -79,6 +81,8 @@ def main() -> None:
         changes["window_ms"] = int(args.window_s * 1000)
     if args.window_grace_ms is not None:
         changes["window_grace_ms"] = args.window_grace_ms
+    if args.max_turns is not None:
+        changes["max_session_turns"] = args.max_turns
     config = dataclasses.replace(arrival.CONFIG, **changes)
     readings = READINGS if args.reading == "all" else (args.reading,)
     rng = random.Random(args.seed)

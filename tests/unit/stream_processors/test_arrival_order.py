@@ -42,6 +42,9 @@ SHORT_ABANDON = dataclasses.replace(CONFIG, abandon_after_ms=20_000)
 # later events come (`feedback_grace_s` may be anything from 0).
 SHORT_GRACE = dataclasses.replace(SHORT_ABANDON, grace_ms=15_000)
 NO_GRACE = dataclasses.replace(SHORT_ABANDON, grace_ms=0)
+# Sessions of up to four turns closed at two (`max_session_turns`): the third turn begins a
+# new use of the id, beside resumed conversations, ties and feedback stamped before its turn.
+CAPPED = dataclasses.replace(SHORT_ABANDON, max_session_turns=2)
 
 
 def _reference(config: PartitionConfig) -> ReferenceConfig:
@@ -51,6 +54,7 @@ def _reference(config: PartitionConfig) -> ReferenceConfig:
         window_ms=config.window_ms,
         sample_size=config.sample_size,
         feedback_lead_ms=config.lead_ms,
+        max_session_turns=config.max_session_turns,
     )
 
 
@@ -299,6 +303,44 @@ def test_any_arrival_without_a_grace_period_gives_the_reference_results(
     backlog = _backlog(seed, sessions=4)
     run = _run(backlog, random.Random(schedule), NO_GRACE)
     assert _differences(backlog, run, config=NO_GRACE) == []
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1))
+def test_any_arrival_with_sessions_over_the_turn_cap_gives_the_reference_results(
+    seed: int, schedule: int
+) -> None:
+    """A session at `max_session_turns` is closed as `unknown` by its next turn, which begins a
+    new use of the id: in bursts, the turns, closes, feedback (stamped before the turn that
+    begins the new use, or naming a turn of the full one) and metrics of the reference."""
+    backlog = _backlog(seed, sessions=4)
+    run = _run(backlog, random.Random(schedule), CAPPED)
+    assert _differences(backlog, run, config=CAPPED) == []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), schedule=st.integers(0, 2**32 - 1))
+def test_live_traffic_with_sessions_over_the_turn_cap_gives_the_reference_results(
+    seed: int, schedule: int
+) -> None:
+    backlog = _backlog(seed, sessions=4)
+    run = _run_live(backlog, random.Random(schedule), CAPPED)
+    assert _differences(backlog, run, config=CAPPED) == []
+
+
+def test_the_turn_cap_closes_full_sessions_in_the_generated_backlogs() -> None:
+    """The cap's property tests are not vacuous: in their backlogs, sessions reach the cap and
+    close as `unknown`, and the full use's turns keep their feedback."""
+    backlog = _backlog(7, sessions=30)
+    run = _run(backlog, None, CAPPED)
+    assert _differences(backlog, run, config=CAPPED) == []
+    _, outputs = run
+    latest = {r["event_id"]: r for out in outputs for r in out.enriched}
+    capped = [r for r in latest.values() if r["session_outcome"] == "unknown"]
+    assert len({r["session_id"] for r in capped}) >= 3
+    assert {r["session_turns"] for r in capped} == {2}
+    assert any(r["feedback"] for r in capped)
+    assert sum(len(out.capped) for out in outputs) == len(capped) // 2
 
 
 def test_reading_everything_at_once_gives_the_reference_results() -> None:

@@ -354,13 +354,13 @@ class _PersistedState:
             self.windows.pop(key, None)
         self.progress = changes.progress or self.progress
 
-    def restore(self, now: float) -> PartitionProcessor:
+    def restore(self, now: float, config: PartitionConfig = CONFIG) -> PartitionProcessor:
         entries: dict[str, dict[str, dict[str, Any]]] = {}
         for (session_id, event_id), entry in self.entries.items():
             entries.setdefault(session_id, {})[event_id] = entry
         return PartitionProcessor.from_state(
             0,
-            CONFIG,
+            config,
             now,
             self.progress,
             iter(self.sessions.values()),
@@ -501,3 +501,64 @@ def test_enriched_records_come_with_their_interaction_message_also_after_a_resto
 def _with_messages(outputs: Outputs, field: str) -> list[tuple[Any, bytes | None]]:
     pairs = zip(outputs.enriched, outputs.enriched_messages, strict=True)
     return [(record[field], message) for record, message in pairs]
+
+
+def test_a_session_id_that_is_never_quiet_closes_at_the_turn_cap_and_keeps_its_state_bounded(
+    events: EventFactory,
+) -> None:
+    """An agent that uses one session id for every conversation: a turn every 5 s, feedback on
+    every fourth 12 s after it, never a pause of `abandon_after`. Each use closes as `unknown`
+    at the turn after its tenth (`max_session_turns`), which begins the next; once a use's
+    grace period has passed, its turns, its events' ids and its persisted entries go (without
+    the cap the session never closed: no record, and its state held every event it ever had).
+    Each closed use is a row of its own, written when it closes or feedback revises it; the
+    session's row holds the open use; a worker restarted from the checkpoint twice carries on
+    with the same results."""
+    config = dataclasses.replace(CONFIG, grace_ms=30_000, max_session_turns=10)
+    drive = Driver(config)
+    store = _PersistedState()
+    turns = []
+    session_rows, use_rows = [], []
+    for turn in range(200):
+        entry = events.interaction(turn * 5, turn)
+        turns.append(entry["record"])
+        drive.ingest(entry)
+        if turn % 4 == 0:
+            drive.ingest(events.feedback(turn * 5 + 12, interaction_id=entry["record"]["event_id"]))
+        drive.until(turn * 5 + 1)
+        changes = drive.processor.dirty_state()
+        store.write(changes)
+        session_rows.append(len(repr(changes.sessions.get("s-1"))))
+        use_rows.append([key for key in changes.sessions if key != "s-1"])
+        if turn in (77, 151):
+            drive.processor = store.restore(drive.now, config)
+    drive.until(200 * 5 + 12)
+    enriched = {r["event_id"]: r for r in drive.outputs.enriched}  # highest revisions
+    # 20 uses; the last is open. Each closed one holds ten turns and closed at the next turn.
+    assert sorted(enriched) == sorted(t["event_id"] for t in turns[:190])
+    assert {r["session_outcome"] for r in enriched.values()} == {"unknown"}
+    assert {r["session_turns"] for r in enriched.values()} == {10}
+    for use in range(19):
+        closes = {
+            enriched[t["event_id"]]["session_closed_at"] for t in turns[use * 10 : use * 10 + 10]
+        }
+        assert closes == {turns[use * 10 + 10]["event_time"]}
+    # Feedback on turns 0, 4, ..., 188: those on a use's last turns revise it after its close.
+    assert sum(len(r["feedback"]) for r in enriched.values()) == 48
+    assert sum(r["revision"] for r in enriched.values()) > 0
+    session = drive.processor.sessions["s-1"]
+    # A use's grace period is 30 s, six turns: at most two earlier uses are kept.
+    assert len(session.earlier) <= 2 and len(session.turns) == 10
+    assert len(session.seen) <= 10 + 3 + 3
+    # The session's row does not grow from the third use to the last; a checkpoint writes at
+    # most the rows of two closed uses (the one just closed, one revised), and deletes those
+    # past their grace period.
+    assert max(session_rows[-50:]) < 1.2 * max(session_rows[50:100])
+    assert max(len(keys) for keys in use_rows) <= 2
+    assert 19 <= len({key for keys in use_rows for key in keys}) <= 21
+    assert len(store.sessions) <= 3
+    # The metrics count every use as a session with no outcome, every turn once.
+    windows = drive.processor.windows
+    assert sum(w.counts["sessions"] for w in windows.values()) == 19
+    assert sum(w.counts["interactions"] for w in windows.values()) == 200
+    assert not any(w.counts["sessions_abandoned"] for w in windows.values())

@@ -223,3 +223,36 @@ def test_a_session_with_signals_only_produces_nothing() -> None:
     results = expected_results(ev.events, CONFIG)
     assert results.turns == {} and results.metrics == {} and results.inferred_signals == []
     assert results.dead_letters == []
+
+
+def test_a_turn_past_the_turn_cap_closes_the_session_as_unknown_and_begins_the_next() -> None:
+    """`max_session_turns` 2: the third turn (in the order: the tie goes by event id) closes the
+    first session at its own time with outcome `unknown` and no inferred signal, and is the
+    first turn of the next; feedback naming a full session's turn joins it; feedback of the
+    third turn's millisecond that names none is the next session's."""
+    config = ReferenceConfig(max_session_turns=2)
+    ev = Events()
+    first = ev.turn("s", 0)
+    second = ev.turn("s", 1_000, turn_index=1)
+    third = ev.turn("s", 2_000, turn_index=2)
+    on_second = ev.feedback("s", 2_500, interaction_id=second["event_id"])
+    same_ms = ev.feedback("s", 2_000)
+    done = ev.signal("s", 3_000, "task_completed")
+    results = expected_results(ev.events, config)
+
+    full = [results.turns[t["event_id"]].record for t in (first, second)]
+    assert {(r["session_outcome"], r["session_closed_at"], r["session_turns"]) for r in full} == {
+        ("unknown", T0 + 2_000, 2)
+    }
+    assert [s["kind"] for r in full for s in r["signals"]] == []
+    assert [f["event_id"] for f in full[1]["feedback"]] == [on_second["event_id"]]
+    assert full[0]["feedback"] == []
+    next_one = results.turns[third["event_id"]].record
+    assert (next_one["session_outcome"], next_one["session_turns"]) == ("completed", 1)
+    assert [f["event_id"] for f in next_one["feedback"]] == [same_ms["event_id"]]
+    assert [s["event_id"] for s in next_one["signals"]] == [done["event_id"]]
+    assert results.dead_letters == []
+    metric = results.metrics[("bot", "1.0", T0)].record
+    assert (metric["sessions"], metric["sessions_completed"], metric["interactions"]) == (2, 1, 3)
+    # Without the cap (1,000 turns) the three turns are one session.
+    assert expected_results(ev.events, CONFIG).turns[first["event_id"]].record["session_turns"] == 3
