@@ -756,9 +756,11 @@ class ProcessorRuntime:
             elif key == FINALIZER_KEY.encode():
                 finalizer_state = orjson.loads(value)
         entries: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        for key, value in self._store(self.entries).partition_items(partition):
-            session_id, event_id = key.decode().split("/", 1)[1].rsplit("/", 1)
-            entries[session_id][event_id] = self._entry_from_bytes(value)
+        for _, value in self._store(self.entries).partition_items(partition):
+            # By the record's own ids, not by splitting the key at "/": an agent's event ids
+            # may hold one ("conv-7/msg-3"), and the partition could not be loaded again.
+            entry = self._entry_from_bytes(value)
+            entries[entry["record"]["session_id"]][entry["record"]["event_id"]] = entry
         sessions = (
             orjson.loads(value)
             for _, value in self._store(self.sessions).partition_items(partition)

@@ -24,7 +24,7 @@ from producers import FeedbackClient
 from schemas.exceptions import InvalidRecordError
 from schemas.partitioning import partition_for
 from schemas.serializer import serializer_for
-from schemas.topics import FEEDBACK, INTERACTIONS
+from schemas.topics import FEEDBACK, INTERACTIONS, SIGNALS
 from stream_processors.settings import ProcessorSettings
 from tests.e2e.pipeline_harness import PROCESSOR_TEST_ENV, Pipeline
 from tests.e2e.pipeline_harness.reconcile import LakeSnapshot, latest_revisions
@@ -525,9 +525,10 @@ def test_an_agent_that_uses_one_session_id_for_everyone(pipeline: Pipeline) -> N
     """A bot that logs every conversation under one session id is never quiet: a turn every
     0.3 s, a thumbs-up on every third. With `max_session_turns` 4, each fourth turn's successor
     closes the session as `unknown` and begins the next (until 7 Dec nothing closed it: no
-    record reached the lake). The worker is killed once sessions were closed, and a new one
-    loads the closed sessions from Redis (each a row of its own): a thumbs-down on the first
-    session's second turn, sent last, revises it. The lake equals the batch reference."""
+    record reached the lake). The worker is killed once it has closed one, and a new one
+    carries on from its checkpoint (closed sessions are Redis rows of their own): a thumbs-down
+    on the first session's second turn, sent last, revises it. The lake equals the batch
+    reference."""
     overrides = {
         "FEEDBACK_PROCESSOR_MAX_SESSION_TURNS": "4",
         "FEEDBACK_PROCESSOR_ABANDON_AFTER_S": "5",
@@ -541,36 +542,115 @@ def test_an_agent_that_uses_one_session_id_for_everyone(pipeline: Pipeline) -> N
     )
     session_id = f"everyone-{uuid.uuid4().hex}"
     turns: list[str] = []
+    killed_at: int | None = None
     with client:
-        for index in range(20):
+        # Kill the worker once it has closed a session (it logs each cap), then send six more
+        # turns; a turn every 0.3 s meanwhile, so the id is never quiet for `abandon_after`.
+        while killed_at is None or len(turns) < killed_at + 6:
+            index = len(turns)
+            assert index < 60, "the worker closed no session in 18 s of traffic"
             turns.append(_numbered_turn(client, session_id, index))
             if index % 3 == 0:
                 client.log_feedback(
                     session_id=session_id, interaction_id=turns[-1], kind="thumbs", thumbs_up=True
                 )
             client.flush()
-            if index == 14:
-                first_worker.kill()  # sessions 1-2 closed (their turns 4 and 8 applied)
+            log = first_worker.log_path.read_text(errors="replace")
+            if killed_at is None and index >= 8 and "reached max_session_turns" in log:
+                first_worker.kill()
                 pipeline.start_processor(overrides)
+                killed_at = len(turns)
             time.sleep(0.3)
         client.log_feedback(
             session_id=session_id, interaction_id=turns[1], kind="thumbs", thumbs_up=False
         )
         client.flush()
-    assert "reached max_session_turns" in first_worker.log_path.read_text(errors="replace")
     latest = _every_turn_joined(pipeline, set(turns))
-    uses = [turns[start : start + 4] for start in range(0, 20, 4)]
+    uses = [turns[start : start + 4] for start in range(0, len(turns), 4)]
     for number, use in enumerate(uses):
         records = [latest[turn] for turn in use]
-        outcome = "unknown" if number < 4 else "abandoned"
-        assert {(r["session_outcome"], r["session_turns"]) for r in records} == {(outcome, 4)}
-        if number < 4:
+        if number < len(uses) - 1:
             closed_at = latest[uses[number + 1][0]]["event_time"]
+            assert {(r["session_outcome"], r["session_turns"]) for r in records} == {("unknown", 4)}
             assert {r["session_closed_at"] for r in records} == {closed_at}
+        else:
+            assert {(r["session_outcome"], r["session_turns"]) for r in records} == {
+                ("abandoned", len(use))
+            }
     assert [f["thumbs_up"] for f in latest[turns[1]]["feedback"]] == [False]
     assert latest[turns[1]]["revision"] == 1
     assert [f["thumbs_up"] for f in latest[turns[3]]["feedback"]] == [True]
     _assert_equal_to_the_reference(pipeline, len(turns), overrides)
+
+
+def test_event_ids_of_an_agents_own_with_a_slash_survive_a_worker_restart(
+    pipeline: Pipeline,
+) -> None:
+    """An agent without the SDK names its events itself, `conv-7/msg-3` (the SDK only makes
+    UUIDs). The worker is killed while the session is open, its turns in the checkpoint; the
+    new one loads the partition and closes the session with every turn and its thumbs. Until 7
+    Dec the worker filed checkpointed entries by splitting their keys at the last "/": the turn
+    went to a session `conv-7/msg`, and loading the partition failed (KeyError) on every
+    restart."""
+    first_worker = pipeline.start_processor()
+    pipeline.start_sink()
+    pipeline.wait_ready()
+    session_id = f"conv-{uuid.uuid4().hex}"
+    raw = Producer({"bootstrap.servers": pipeline.bootstrap, "partitioner": "murmur2_random"})
+
+    def send(spec: Any, record: dict[str, Any]) -> None:
+        topic = spec.in_namespace(pipeline.namespace).name
+        raw.produce(topic, key=session_id.encode(), value=serializer_for(spec).encode(record))
+        assert raw.flush(30) == 0
+
+    turns = [f"{session_id}/msg-{index}" for index in range(3)]
+    for index, event_id in enumerate(turns):
+        record = {
+            **_interaction_defaults(),
+            "event_id": event_id,
+            "session_id": session_id,
+            "turn_index": index,
+            "agent_id": "support-bot",
+            "agent_version": "1.4.0",
+            "model": "acme-llm-large",
+            "prompt": f"question {index}",
+            "response": f"answer {index}",
+            "latency_ms": 5,
+            "event_time": int(time.time() * 1000),
+        }
+        send(INTERACTIONS, record)
+        time.sleep(0.2)
+    thumbs = {
+        "event_id": f"{session_id}/thumbs-1",
+        "session_id": session_id,
+        "interaction_id": turns[1],
+        "event_time": int(time.time() * 1000),
+        "kind": "thumbs",
+        "thumbs_up": False,
+        "rating": None,
+        "correction": None,
+        "comment": None,
+        "source": "end_user",
+        "rater_id": None,
+    }
+    send(FEEDBACK, thumbs)
+    time.sleep(3.0)  # read and checkpointed (every 0.5 s); the session stays open (60 s)
+    first_worker.kill()
+    pipeline.start_processor()
+    done = {
+        "event_id": f"{session_id}/done",
+        "session_id": session_id,
+        "interaction_id": None,
+        "event_time": int(time.time() * 1000),
+        "kind": "task_completed",
+        "source": "agent",
+        "detail": None,
+    }
+    send(SIGNALS, done)
+    latest = _every_turn_joined(pipeline, set(turns))
+    assert {r["session_outcome"] for r in latest.values()} == {"completed"}
+    assert [f["event_id"] for f in latest[turns[1]]["feedback"]] == [thumbs["event_id"]]
+    assert latest[turns[0]]["feedback"] == []
 
 
 def _assert_equal_to_the_reference(

@@ -562,3 +562,49 @@ def test_a_session_id_that_is_never_quiet_closes_at_the_turn_cap_and_keeps_its_s
     assert sum(w.counts["sessions"] for w in windows.values()) == 19
     assert sum(w.counts["interactions"] for w in windows.values()) == 200
     assert not any(w.counts["sessions_abandoned"] for w in windows.values())
+
+
+def test_a_session_row_written_with_its_earlier_uses_inside_is_loaded_and_split(
+    events: EventFactory,
+) -> None:
+    """Until 7 Dec a session's earlier uses were inside its row. A worker upgraded while such a
+    use is in its grace period loads it, late feedback still revises it, and the next
+    checkpoint writes it as a row of its own and the session's row without it."""
+    first = events.interaction(0)
+    resumed = events.interaction(100, 1)  # after `abandon_after` (60 s): a new use of the id
+    thumbs = events.feedback(120, interaction_id=first["record"]["event_id"], thumbs_up=False)
+    straight = Driver()
+    straight.ingest(first)
+    straight.until(90)
+    straight.ingest(resumed)
+    straight.until(110)
+    straight.ingest(thumbs)
+    straight.until(130)
+    upgraded = Driver()
+    store = _PersistedState()
+    upgraded.ingest(first)
+    upgraded.until(90)
+    upgraded.ingest(resumed)
+    upgraded.until(110)
+    store.write(upgraded.processor.dirty_state())
+    use_key = f"s-1\x1f{first['record']['event_id']}"
+    # The row as it was written before: the use inside, its events' ids in the session's.
+    old_use = store.sessions.pop(use_key)
+    del old_use["use"]
+    old_row = store.sessions["s-1"]
+    del old_row["earlier_uses"]
+    old_row["earlier"] = [old_use]
+    old_row["seen"] = sorted({*old_row["seen"], *old_use["seen"]})
+    old_use["seen"] = []
+    upgraded.processor = store.restore(upgraded.now)
+    upgraded.ingest(thumbs)
+    assert upgraded.until(130).enriched == straight.outputs.enriched[-1:]
+    assert upgraded.outputs.enriched[-1]["feedback"][0]["thumbs_up"] is False
+    changes = upgraded.processor.dirty_state()
+    assert changes.sessions[use_key]["use"] == first["record"]["event_id"]
+    assert "earlier" not in changes.sessions["s-1"]
+    assert changes.sessions["s-1"]["earlier_uses"] == [first["record"]["event_id"]]
+    store.write(changes)
+    assert store.restore(upgraded.now).sessions["s-1"].earlier[0].turns.keys() == {
+        first["record"]["event_id"]
+    }
