@@ -25,6 +25,7 @@ __all__ = [
     "LEDGER_TABLE",
     "ErasedIdentities",
     "LedgerEntry",
+    "LedgerFollower",
     "ledger_paths",
     "read_ledger",
     "salted_sha256",
@@ -200,3 +201,32 @@ def read_ledger(
         rows = table.to_pyarrow_table(columns=[c for c in wanted if c in present]).to_pylist()
         identities = identities.merged(ErasedIdentities.from_rows(rows))
     return identities
+
+
+@dataclass
+class LedgerFollower:
+    """The erasures of the ledgers that bind a namespace, re-read only when one of them gets a
+    new Delta version: the sink reads them before every commit, the processor every few
+    seconds, and a table's version is one log listing where its rows are a Parquet read."""
+
+    lake_uri: str
+    table_prefix: str = ""
+    storage_options: Mapping[str, str] = field(default_factory=dict)
+    identities: ErasedIdentities = field(default_factory=ErasedIdentities)
+    _versions: tuple[int | None, ...] = ()
+
+    def refresh(self) -> bool:
+        """Re-read the ledgers if one of them changed since the last call; whether it did."""
+        paths = ledger_paths(self.lake_uri, self.table_prefix)
+        versions = tuple(self._version(path) for path in paths)
+        if versions == self._versions:
+            return False
+        self.identities = read_ledger(paths, self.storage_options)
+        self._versions = versions
+        return True
+
+    def _version(self, path: str) -> int | None:
+        options = dict(self.storage_options) or None
+        if not DeltaTable.is_deltatable(path, options):
+            return None
+        return DeltaTable(path, storage_options=options).version()

@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import DeltaTable
 
-from schemas.erasure_ledger import ErasedIdentities, ledger_paths, read_ledger
+from schemas.erasure_ledger import ErasedIdentities, LedgerFollower
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
 from schemas.topics import FEEDBACK
 from sinks.erasure_match import keyed_by_session, session_key
@@ -48,25 +47,20 @@ class ErasureGate:
     table_prefix: str = ""
     storage_options: Mapping[str, str] = field(default_factory=dict)
     reader: IdentifierReader = field(default_factory=IdentifierReader)
-    identities: ErasedIdentities = field(default_factory=ErasedIdentities)
-    _versions: tuple[int | None, ...] = ()
+    follower: LedgerFollower = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.follower = LedgerFollower(self.lake_uri, self.table_prefix, self.storage_options)
+
+    @property
+    def identities(self) -> ErasedIdentities:
+        return self.follower.identities
 
     def refresh(self) -> ErasedIdentities:
         """Re-read the ledgers if one of them changed since the last call; the erasures."""
-        paths = ledger_paths(self.lake_uri, self.table_prefix)
-        versions = tuple(self._version(path) for path in paths)
-        if versions != self._versions:
-            self.identities = read_ledger(paths, self.storage_options)
-            if any(v is not None for v in versions):
-                logger.info("erasure ledger read: %d erasures bar their rows", len(self.identities))
-            self._versions = versions
+        if self.follower.refresh() and self.identities:
+            logger.info("erasure ledger read: %d erasures bar their rows", len(self.identities))
         return self.identities
-
-    def _version(self, path: str) -> int | None:
-        options = dict(self.storage_options) or None
-        if not DeltaTable.is_deltatable(path, options):
-            return None
-        return DeltaTable(path, storage_options=options).version()
 
     def barred(self, table_name: str, rows: pa.Table) -> pa.Array | None:
         """Which rows of a batch for `table_name` an erasure covers (None: none can be)."""

@@ -8,7 +8,7 @@ produces the outputs, then persists `dirty_state()` atomically, in that order.
 """
 
 import heapq
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -439,6 +439,15 @@ class PartitionProcessor:
         return partial
 
     # -- state ---------------------------------------------------------------------------------
+
+    def forget_sessions(self, erased: Callable[[str, Session], bool]) -> list[str]:
+        """Forget every session id for which `erased(session_id, session)` holds, with all its
+        uses, staged events and persisted entries (deleted at the next checkpoint): an erasure
+        of one of its users (`stream_processors.erasures`). Nothing more of it is emitted."""
+        gone = [sid for sid, session in self.sessions.items() if erased(sid, session)]
+        for session_id in gone:
+            self._forget(session_id)
+        return gone
 
     def _forget(self, session_id: str) -> None:
         session = self.sessions.pop(session_id)

@@ -55,6 +55,7 @@ from schemas.topics import DEADLETTER, ENRICHED, INPUT_TOPICS, INTERACTIONS, MET
 from stream_processors import telemetry
 from stream_processors.batch_transport import ConsumedRecord
 from stream_processors.end_offsets import EndOffsets
+from stream_processors.erasures import ProcessorErasures
 from stream_processors.exceptions import DependencyOutageError
 from stream_processors.finalizer import MetricsFinalizer
 from stream_processors.intake import EventDecoder, Rejection, dead_letter_record
@@ -156,7 +157,10 @@ class ProcessorRuntime:
             "woke": 0,  # partitions that did the finals handshake (_hold_finals)
             "misplaced": 0,  # sessions on a partition their key does not map to
             "capped": 0,  # sessions closed at max_session_turns
+            "erased_events": 0,  # dropped on arrival: an erasure covers them (erasures.py)
+            "erased_sessions": 0,  # forgotten: an erasure covers them
         }
+        self.erasures = ProcessorErasures.from_settings(settings)
         self._misplaced_said_at = float("-inf")
         self._events_in: dict[str, int] = defaultdict(int)  # per topic, counted once a step
         self._last_report = time.monotonic()
@@ -296,6 +300,9 @@ class ProcessorRuntime:
         clock = time.perf_counter
         started = clock()
         now = _now_ms()
+        if await self.erasures.poll():
+            for partition, processor in sorted(self.processors.items()):
+                self._forget_erased(partition, processor)
         owned = self._sync_assignment(now)
         await self._learn_log_starts()
         outputs: dict[int, Outputs] = {}
@@ -476,7 +483,9 @@ class ProcessorRuntime:
             decoded = Rejection("processing_error", f"{type(exc).__name__}: {exc}")
         if isinstance(decoded, Rejection) or decoded is None:
             processor.skip(message.topic, message.offset)
-            if decoded is not None:
+            if decoded is not None and self.erasures.covers_key(message.key):
+                self.stats["erased_events"] += 1
+            elif decoded is not None:
                 self.stats["dead_letters"] += 1
                 telemetry.DEAD_LETTERS.labels(decoded.reason).inc()
                 dead_letters.append(
@@ -491,6 +500,10 @@ class ProcessorRuntime:
                         message.value,
                     )
                 )
+            return
+        if self.erasures.covers_record(decoded):
+            processor.skip(message.topic, message.offset)
+            self.stats["erased_events"] += 1
             return
         watermark = processor.watermark.value
         late = watermark is not None and decoded["event_time"] < watermark
@@ -786,7 +799,16 @@ class ProcessorRuntime:
             len(processor.windows),
             processor.watermark.value,
         )
+        if self.erasures.identities:
+            self._forget_erased(partition, processor)
         return processor
+
+    def _forget_erased(self, partition: int, processor: PartitionProcessor) -> None:
+        """Forget the sessions the erasures read so far cover (`erasures.py`)."""
+        gone = processor.forget_sessions(self.erasures.covers_session)
+        if gone:
+            self.stats["erased_sessions"] += len(gone)
+            log.info("partition %d: forgot %d sessions of erased users", partition, len(gone))
 
     # -- metrics -------------------------------------------------------------------------------
 

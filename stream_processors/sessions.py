@@ -773,6 +773,14 @@ class Session:
         self.changed_uses, self.dropped_uses = set(), set()
         return written, deleted - written.keys()
 
+    def user_ids(self) -> set[str]:
+        """The users its turns name, in every use of the session id, staged turns included
+        (an erasure forgets a session that names the erased user: `forget_sessions`)."""
+        users = {t["user_id"] for use in (self, *self.earlier) for t in use.turns.values()}
+        users.update(e["record"].get("user_id") for e in self.staged if e["kind"] == "interaction")
+        users.discard(None)
+        return users
+
     def kept_entries(self) -> set[str]:
         """Event ids whose staged entries the session still needs: its turns, staged events and
         waiting feedback.

@@ -8,6 +8,7 @@ from pydantic_settings import SettingsConfigDict
 
 from plumbing.kafka_settings import KafkaConnectionFields
 from plumbing.settings import (
+    DEFAULT_LAKE_URI,
     DEFAULT_REDIS_URL,
     ENV_PREFIX,
     ServiceSettings,
@@ -153,6 +154,20 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
         description="Also send every table write to Faust's changelog topics. Off by default: "
         "Redis holds the state durably and the processor never rebuilds it from the changelog.",
     )
+    lake_uri: str = Field(
+        DEFAULT_LAKE_URI,
+        description="Lake whose erasure ledgers (`feedbackctl lake erase`) the worker follows: it "
+        "forgets the erased users' sessions and drops their events (the sink's lake; empty: "
+        "follow none).",
+    )
+    lake_storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="delta-rs object store options for reading the ledgers (JSON in the "
+        "environment).",
+    )
+    erasure_check_interval_s: float = Field(
+        10.0, gt=0, description="Wall-clock seconds between two looks at the erasure ledgers."
+    )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus /metrics here (None or 0: off)."
     )
@@ -190,6 +205,11 @@ class ProcessorSettings(ServiceSettings, KafkaConnectionFields):
     def group_id(self) -> str:
         """Faust app id and consumer group, separate per namespace."""
         return f"{self.app_id}.{self.namespace}" if self.namespace else self.app_id
+
+    @property
+    def table_prefix(self) -> str:
+        """Lake table prefix of the namespace (its own ledger: `ledger_paths`)."""
+        return f"{self.namespace}/" if self.namespace else ""
 
     @property
     def redis_prefix(self) -> str:

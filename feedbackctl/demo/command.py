@@ -97,6 +97,7 @@ def demo(
         "FEEDBACK_PRODUCER_BOOTSTRAP_SERVERS": bootstrap,
         "FEEDBACK_PROCESSOR_BOOTSTRAP_SERVERS": bootstrap,
         "FEEDBACK_PROCESSOR_REDIS_URL": stack.settings.redis_url,
+        "FEEDBACK_PROCESSOR_LAKE_URI": lake_uri,  # its erasure ledger: see docs/lake.md
         "FEEDBACK_SINK_BOOTSTRAP_SERVERS": bootstrap,
         "FEEDBACK_SINK_LAKE_URI": lake_uri,
         "FEEDBACK_DASHBOARD_BOOTSTRAP_SERVERS": bootstrap,

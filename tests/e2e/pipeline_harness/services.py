@@ -138,6 +138,7 @@ class Pipeline:
             **self.event_time_env,
             "FEEDBACK_PROCESSOR_BOOTSTRAP_SERVERS": self.bootstrap,
             "FEEDBACK_PROCESSOR_REDIS_URL": self.stack.redis_url,
+            "FEEDBACK_PROCESSOR_LAKE_URI": str(self.lake_dir),
         }
 
     def sink_env(self) -> dict[str, str]:

@@ -1,0 +1,105 @@
+"""`ProcessorErasures`: the worker forgets what `feedbackctl lake erase` erased.
+
+The lake's erasure deletes rows, but the processor holds copies of its own: a session's turns
+(prompts, answers, context), feedback and signals stay in its Redis state until the session's
+grace period ends (`feedback_grace_s`, 6 hours after the close), and late feedback on an erased
+turn in that time emitted a new revision of it, the user's prompt and answer included, to the
+enriched topic. So the worker follows the erasure ledgers of its lake and namespace
+(`schemas.erasure_ledger`, the contract the sink's gate and replays read too) and:
+
+- forgets every session id the ledger names, and every one holding a turn of an erased user
+  (a session begun after the erasure read the lake), with all its uses, staged events and
+  persisted entries: deleted from Redis at the next checkpoint;
+- drops, as they arrive, the events an erasure covers (by the rules of the lake's erasure:
+  a record naming an erased user, one naming nobody in an erased session, feedback an erased
+  user gave), and undecodable messages keyed by an erased session: their offsets are
+  checkpointed, nothing is emitted, not even a dead letter.
+
+A session shared with another user is forgotten whole: that user's turns already enriched stay
+in the lake; those not enriched yet are not (a replay rebuilds them). Feedback an erased user
+gave in another user's session before the erasure stays in that session's state until its
+grace period ends. Counted in the worker's stats (`erased_events`, `erased_sessions`).
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.erasure_ledger import ErasedIdentities, LedgerFollower
+from stream_processors.sessions import Session
+from stream_processors.settings import ProcessorSettings
+
+__all__ = ["ProcessorErasures"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProcessorErasures:
+    """The erasures of the worker's ledgers, and which sessions and events they cover."""
+
+    follower: LedgerFollower | None
+    interval_s: float
+    _checked_at: float = field(default=float("-inf"), repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: ProcessorSettings) -> "ProcessorErasures":
+        follower = None
+        if settings.lake_uri:
+            follower = LedgerFollower(
+                settings.lake_uri, settings.table_prefix, dict(settings.lake_storage_options)
+            )
+        return cls(follower, settings.erasure_check_interval_s)
+
+    @property
+    def identities(self) -> ErasedIdentities:
+        return self.follower.identities if self.follower is not None else ErasedIdentities()
+
+    async def poll(self) -> bool:
+        """Look at the ledgers if `interval_s` passed since the last look; True when they hold
+        erasures not seen before (then forget the sessions they cover). A ledger that cannot
+        be read keeps the erasures read before, and is read again at the next look."""
+        follower = self.follower
+        if follower is None or time.monotonic() - self._checked_at < self.interval_s:
+            return False
+        self._checked_at = time.monotonic()
+        known = len(follower.identities)
+        try:
+            changed = await asyncio.to_thread(follower.refresh)
+        except Exception as exc:  # an unreachable store must not stop the worker
+            log.warning("erasure ledgers under %s unreadable: %s", follower.lake_uri, exc)
+            return False
+        if changed and len(follower.identities) != known:
+            log.info("erasure ledgers read: %d erasures", len(follower.identities))
+        return changed and bool(follower.identities)
+
+    def covers_session(self, session_id: str, session: Session) -> bool:
+        """A session the ledger names, or one holding a turn of an erased user."""
+        identities = self.identities
+        if identities.erasure_of(None, session_id) is not None:
+            return True
+        return any(identities.erasure_of(user, None) is not None for user in session.user_ids())
+
+    def covers_record(self, record: Mapping[str, Any]) -> bool:
+        """A decoded event the lake's erasure would delete (`ErasedIdentities.erasure_of`)."""
+        identities = self.identities
+        if not identities:
+            return False
+        if identities.erasure_of(record.get("user_id"), record["session_id"]) is not None:
+            return True
+        rater = record.get("rater_id")  # feedback the erased user gave, in any session
+        return rater is not None and identities.erasure_of(rater, None) is not None
+
+    def covers_key(self, key: bytes | None) -> bool:
+        """An undecodable message keyed by an erased session (input topics are keyed by it)."""
+        identities = self.identities
+        if not identities or not key:
+            return False
+        try:
+            session_id = key.decode()
+        except UnicodeDecodeError:
+            return False
+        return identities.erasure_of(None, session_id) is not None
