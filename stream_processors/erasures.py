@@ -7,18 +7,19 @@ turn in that time emitted a new revision of it, the user's prompt and answer inc
 enriched topic. So the worker follows the erasure ledgers of its lake and namespace
 (`schemas.erasure_ledger`, the contract the sink's gate and replays read too) and:
 
-- forgets every session id the ledger names, and every one holding a turn of an erased user
-  (a session begun after the erasure read the lake), with all its uses, staged events and
-  persisted entries: deleted from Redis at the next checkpoint;
+- forgets every session id holding a turn of an erased user, and every one the ledger names
+  whose turns name nobody, with all its uses, staged events and persisted entries: deleted
+  from Redis at the next checkpoint;
+- removes the feedback an erased user gave from every other session (applied or waiting): the
+  turns' later revisions are made without it;
 - drops, as they arrive, the events an erasure covers (by the rules of the lake's erasure:
   a record naming an erased user, one naming nobody in an erased session, feedback an erased
   user gave), and undecodable messages keyed by an erased session: their offsets are
   checkpointed, nothing is emitted, not even a dead letter.
 
-A session shared with another user is forgotten whole: that user's turns already enriched stay
-in the lake; those not enriched yet are not (a replay rebuilds them). Feedback an erased user
-gave in another user's session before the erasure stays in that session's state until its
-grace period ends. Counted in the worker's stats (`erased_events`, `erased_sessions`).
+A session shared with another user that still holds the erased user's turns is forgotten
+whole: the other user's turns already enriched stay in the lake; those not enriched yet are not
+(a replay rebuilds them). Counted in the worker's stats (`erased_events`, `erased_sessions`).
 """
 
 import asyncio
@@ -77,11 +78,17 @@ class ProcessorErasures:
         return changed and bool(follower.identities)
 
     def covers_session(self, session_id: str, session: Session) -> bool:
-        """A session the ledger names, or one holding a turn of an erased user."""
+        """A session holding a turn of an erased user, or one the ledger names whose turns name
+        no user (what names nobody there goes with the erased user, as in the lake).
+
+        One the ledger names that holds only other users' turns is theirs: the erased user's
+        events were dropped (a replay, a session id used again after the erasure). So whether
+        a session is forgotten does not depend on when the worker last loaded its partition."""
         identities = self.identities
-        if identities.erasure_of(None, session_id) is not None:
+        users = session.user_ids()
+        if any(identities.erasure_of(user, None) is not None for user in users):
             return True
-        return any(identities.erasure_of(user, None) is not None for user in session.user_ids())
+        return not users and identities.erasure_of(None, session_id) is not None
 
     def covers_record(self, record: Mapping[str, Any]) -> bool:
         """A decoded event the lake's erasure would delete (`ErasedIdentities.erasure_of`)."""
@@ -90,8 +97,12 @@ class ProcessorErasures:
             return False
         if identities.erasure_of(record.get("user_id"), record["session_id"]) is not None:
             return True
-        rater = record.get("rater_id")  # feedback the erased user gave, in any session
-        return rater is not None and identities.erasure_of(rater, None) is not None
+        return self.covers_rater(record)
+
+    def covers_rater(self, record: Mapping[str, Any]) -> bool:
+        """Feedback an erased user gave (`rater_id`), in any session."""
+        rater = record.get("rater_id")
+        return rater is not None and self.identities.erasure_of(rater, None) is not None
 
     def covers_key(self, key: bytes | None) -> bool:
         """An undecodable message keyed by an erased session (input topics are keyed by it)."""

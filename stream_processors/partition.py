@@ -440,14 +440,30 @@ class PartitionProcessor:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def forget_sessions(self, erased: Callable[[str, Session], bool]) -> list[str]:
-        """Forget every session id for which `erased(session_id, session)` holds, with all its
-        uses, staged events and persisted entries (deleted at the next checkpoint): an erasure
-        of one of its users (`stream_processors.erasures`). Nothing more of it is emitted."""
-        gone = [sid for sid, session in self.sessions.items() if erased(sid, session)]
+    def erase(
+        self,
+        session_erased: Callable[[str, Session], bool],
+        feedback_erased: Callable[[Mapping[str, Any]], bool],
+    ) -> tuple[list[str], int]:
+        """Forget every session id for which `session_erased(session_id, session)` holds, with
+        all its uses, staged events and persisted entries (deleted at the next checkpoint), and
+        remove from the other sessions the feedback whose record `feedback_erased` covers
+        (`Session.drop_feedback`): an erasure of a user (`stream_processors.erasures`). Nothing
+        more of a forgotten session is emitted; the others' later revisions are made without
+        that feedback. The sessions forgotten, and how many others changed."""
+        gone = [sid for sid, session in self.sessions.items() if session_erased(sid, session)]
         for session_id in gone:
             self._forget(session_id)
-        return gone
+        changed = 0
+        closed_until = self._closed_until()
+        for session_id, session in self.sessions.items():
+            dropped, released = session.drop_feedback(feedback_erased)
+            if dropped:
+                changed += 1
+                self._release(session_id, released)
+                self._hold_windows(session_id, session, closed_until)
+                self._dirty_sessions.add(session_id)
+        return gone, changed
 
     def _forget(self, session_id: str) -> None:
         session = self.sessions.pop(session_id)

@@ -805,10 +805,14 @@ class ProcessorRuntime:
 
     def _forget_erased(self, partition: int, processor: PartitionProcessor) -> None:
         """Forget the sessions the erasures read so far cover (`erasures.py`)."""
-        gone = processor.forget_sessions(self.erasures.covers_session)
+        gone, rated = processor.erase(self.erasures.covers_session, self.erasures.covers_rater)
         if gone:
             self.stats["erased_sessions"] += len(gone)
             log.info("partition %d: forgot %d sessions of erased users", partition, len(gone))
+        if rated:
+            log.info(
+                "partition %d: removed erased users' feedback from %d sessions", partition, rated
+            )
 
     # -- metrics -------------------------------------------------------------------------------
 

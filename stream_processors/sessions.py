@@ -36,7 +36,7 @@ Rules (docs/semantics.md):
 import heapq
 import uuid
 from bisect import insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -775,11 +775,34 @@ class Session:
 
     def user_ids(self) -> set[str]:
         """The users its turns name, in every use of the session id, staged turns included
-        (an erasure forgets a session that names the erased user: `forget_sessions`)."""
+        (an erasure forgets a session that names the erased user: `PartitionProcessor.erase`)."""
         users = {t["user_id"] for use in (self, *self.earlier) for t in use.turns.values()}
         users.update(e["record"].get("user_id") for e in self.staged if e["kind"] == "interaction")
         users.discard(None)
         return users
+
+    def drop_feedback(self, erased: Callable[[Mapping[str, Any]], bool]) -> tuple[bool, list[str]]:
+        """Remove the feedback whose record `erased` covers (an erased user's, in another
+        user's session) from every use: applied, staged, waiting and held. Whether any went,
+        and the event ids of the entries it had persisted (to release)."""
+        changed = False
+        released: list[str] = []
+        for use in (self, *self.earlier):
+            kept = [f for f in use.feedback if not erased(f)]
+            if len(kept) != len(use.feedback):
+                use.feedback, changed = kept, True
+                if use is not self:
+                    self.changed_uses.add(use.use_key())
+            for entries in (use.staged, use.waiting, use.held):
+                gone = [e for e in entries if e["kind"] == "feedback" and erased(e["record"])]
+                if gone:
+                    changed = True
+                    released.extend(e["record"]["event_id"] for e in gone)
+                    left = [
+                        e for e in entries if not (e["kind"] == "feedback" and erased(e["record"]))
+                    ]
+                    entries[:] = left
+        return changed, released
 
     def kept_entries(self) -> set[str]:
         """Event ids whose staged entries the session still needs: its turns, staged events and

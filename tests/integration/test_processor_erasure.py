@@ -2,10 +2,11 @@
 
 Real Kafka, Redis, the worker in a subprocess, the real sink and `feedbackctl lake erase` on a
 Delta lake on disk. `u-42` has a session closed (in its grace period) and one open; `u-420` has
-one closed. After the erasure the worker forgets u-42's sessions (Redis holds nothing of them)
-and drops u-42's events that still arrive: a reviewer's late thumbs on u-42's turn (before, a new
-revision of the turn, with u-42's prompt, reached the enriched topic), u-42's next turn, and a
-thumbs u-42 gives on u-420's turn. u-420's rating, sent last, still revises u-420's turn. Redis
+one closed, holding a thumbs u-42 gave. After the erasure the worker forgets u-42's sessions and
+u-42's thumbs (Redis holds nothing of them) and drops u-42's events that still arrive: a
+reviewer's late thumbs on u-42's turn (before, a new revision of the turn, with u-42's prompt,
+reached the enriched topic), u-42's next turn, and another thumbs u-42 gives on u-420's turn.
+A reviewer's thumbs and u-420's rating, sent last, still revise u-420's turns, without u-42's. Redis
 and Kafka are read back with plain clients and searched for u-42's id, sessions and text, which
 u-420's never contain (`"u-42"` Avro-encoded is `\\x08u-42`, `"u-420"` is `\\x0au-420`).
 """
@@ -105,6 +106,8 @@ def _run(namespace: Namespace, worker: Worker, lake: Path) -> None:
         send(INTERACTIONS, interaction("s-420-a", turn, NEIGHBOUR, now - 20_000 + turn * 1000))
         for turn in range(2)
     ]
+    given = feedback("s-420-a", neighbour_turns[0]["event_id"], now - 18_500)
+    send(FEEDBACK, {**given, "rater_id": ERASED, "comment": "from u-42: thanks"})
     send(SIGNALS, signal("s-420-a", "task_completed", now - 18_000))
     _wait(lambda: len(_enriched(namespace)) == 4, "both closed sessions enriched", worker)
     erased_before, neighbour_before = _redis_mentions(namespace)
@@ -133,17 +136,23 @@ def _run(namespace: Namespace, worker: Worker, lake: Path) -> None:
     send(INTERACTIONS, interaction("s-42-b", 1, ERASED, later))
     thumbs = feedback("s-420-a", neighbour_turns[0]["event_id"], later)
     send(FEEDBACK, {**thumbs, "rater_id": ERASED})
+    thumbs = feedback("s-420-a", neighbour_turns[0]["event_id"], later)
+    send(FEEDBACK, {**thumbs, "rater_id": REVIEWER})
     rating = feedback("s-420-a", neighbour_turns[1]["event_id"], later + 1)
     send(FEEDBACK, {**rating, "kind": "rating", "thumbs_up": None, "rating": 5})
     _wait(
-        lambda: any(r["revision"] > 0 for r in _enriched(namespace)),
-        "u-420's rating to revise their turn",
+        lambda: sum(r["revision"] > 0 for r in _enriched(namespace)) >= 2,
+        "the reviewer's thumbs and u-420's rating to revise u-420's turns",
         worker,
     )
 
     outputs = Outputs.read(namespace)
     revised = {(r["event_id"], r["revision"]) for r, _ in outputs.enriched if r["revision"] > 0}
-    assert revised == {(neighbour_turns[1]["event_id"], 1)}  # u-42's thumbs did not count
+    # u-42's thumbs sent after the erasure made no revision of its own.
+    assert revised == {(neighbour_turns[0]["event_id"], 1), (neighbour_turns[1]["event_id"], 1)}
+    first = [r for r, _ in outputs.enriched if r["event_id"] == neighbour_turns[0]["event_id"]]
+    raters = {r["revision"]: [f["rater_id"] for f in r["feedback"]] for r in first}
+    assert raters == {0: [ERASED], 1: [REVIEWER]}  # the one before the erasure is u-42's to erase
     erased_sessions = [r for r, _ in outputs.enriched if r["session_id"].startswith("s-42-")]
     assert len(erased_sessions) == 2  # enriched before the erasure; nothing after it
     assert not any(_mentions_erased(raw) for r, raw in outputs.enriched if r["revision"] > 0)

@@ -55,12 +55,20 @@ def _mentions_erased(value: Any) -> bool:
     return any(marker in text for marker in ('"u-42"', "s-42-", "from u-42:"))
 
 
+# The sessions an erasure of u-42 found in the lake (`_erasures`): its first one; a session
+# with turns naming nobody and one with signals only (they go with u-42, as in the lake); and
+# u-420's session that u-42 had joined, whose turns of u-42 are gone (a replay skips them).
+LEDGER_SESSIONS = ("s-42-a", "s-anon", "s-signals", "s-joined")
+
+
 def _traffic(drive: Driver) -> dict[str, EventFactory]:
     """u-42: a session closed and in its grace period, and one open (begun after the lake was
-    read, so the ledger does not name it) with a thumbs staged; u-420: a session holding a
-    reviewer's thumbs and a group chat with u-42."""
-    sessions = {name: EventFactory(name) for name in ("s-42-a", "s-42-b", "s-420", "s-chat")}
-    a, b, own, chat = sessions.values()
+    read, so the ledger does not name it) with a thumbs staged; u-420: a session holding u-42's
+    thumbs and comment, a group chat with u-42, and `s-joined`, where u-42's rating is staged;
+    and the ledger's other two."""
+    names = ("s-42-a", "s-42-b", "s-420", "s-chat", "s-anon", "s-signals", "s-joined")
+    sessions = {name: EventFactory(name) for name in names}
+    a, b, own, chat, anon, signals, joined = sessions.values()
 
     def turn(factory: EventFactory, at_s: float, index: int, user: str) -> dict[str, Any]:
         return factory.interaction(at_s, index, user_id=user, prompt=f"from {user}: q{index}")
@@ -68,12 +76,20 @@ def _traffic(drive: Driver) -> dict[str, EventFactory]:
     a0, a1 = turn(a, 0, 0, ERASED), turn(a, 5, 1, ERASED)
     drive.ingest(a0, a1, a.signal(6, "task_completed"))
     n0 = turn(own, 1, 0, NEIGHBOUR)
-    drive.ingest(n0, own.feedback(2, interaction_id=n0["record"]["event_id"], thumbs_up=True))
+    drive.ingest(
+        n0,
+        own.feedback(2, interaction_id=n0["record"]["event_id"], thumbs_up=True, rater_id=ERASED),
+        own.feedback(2, "comment", comment="from u-42: nice", rater_id=ERASED),
+        own.feedback(3, interaction_id=n0["record"]["event_id"], thumbs_up=True, rater_id=REVIEWER),
+    )
     drive.ingest(turn(chat, 1, 0, NEIGHBOUR), turn(chat, 3, 1, ERASED))
+    drive.ingest(anon.interaction(1, 0, prompt="from u-42: anonymous"))
+    drive.ingest(signals.signal(2, "retried"), turn(joined, 2, 0, NEIGHBOUR))
     drive.until(20)  # s-42-a closed, the others open
     b0 = turn(b, 30, 0, ERASED)
     drive.ingest(b0, b.feedback(31, interaction_id=b0["record"]["event_id"], thumbs_up=False))
-    drive.until(30)  # b's turn applied, its thumbs still staged
+    drive.ingest(joined.feedback(31, "rating", rating=2, rater_id=ERASED))
+    drive.until(30)  # b's turn applied, its thumbs and the rating in s-joined still staged
     return sessions
 
 
@@ -85,19 +101,26 @@ def test_an_erasure_forgets_its_sessions_and_their_entries_and_keeps_the_others(
     assert _mentions_erased(store.sessions) and _mentions_erased(store.entries)
     before = {k: v for k, v in store.entries.items() if k[0] == "s-420"}
 
-    gone = drive.processor.forget_sessions(_erasures("s-42-a").covers_session)
+    erasures = _erasures(*LEDGER_SESSIONS)
+    gone, changed = drive.processor.erase(erasures.covers_session, erasures.covers_rater)
     store.write(drive.processor.dirty_state())
 
-    assert sorted(gone) == ["s-42-a", "s-42-b", "s-chat"]
-    assert set(store.sessions) == {"s-420"}
-    assert {session_id for session_id, _ in store.entries} == {"s-420"}
+    assert sorted(gone) == ["s-42-a", "s-42-b", "s-anon", "s-chat", "s-signals"]
+    assert changed == 2  # u-42's feedback left s-420 and s-joined
+    assert set(store.sessions) == {"s-420", "s-joined"}
+    assert {session_id for session_id, _ in store.entries} == {"s-420", "s-joined"}
     assert not _mentions_erased(store.sessions) and not _mentions_erased(store.entries)
     assert {k: v for k, v in store.entries.items() if k[0] == "s-420"} == before
-    # Nothing more of them is emitted, after a restart from the persisted state too.
+    assert [f["rater_id"] for f in store.sessions["s-420"]["feedback"]] == [REVIEWER]
+    # Nothing more of them is emitted, after a restart from the persisted state too, and the
+    # restarted worker forgets nothing more (what it keeps does not depend on restarts).
     drive.processor = store.restore(drive.now)
-    assert set(drive.processor.sessions) == {"s-420"}
+    assert drive.processor.erase(erasures.covers_session, erasures.covers_rater) == ([], 0)
+    assert set(drive.processor.sessions) == {"s-420", "s-joined"}
     out = drive.until(3_600)
-    assert {r["session_id"] for r in out.enriched} == {"s-420"}
+    assert {r["session_id"] for r in out.enriched} == {"s-420", "s-joined"}
+    assert all(f["rater_id"] == REVIEWER for r in out.enriched for f in r["feedback"])
+    assert any(r["feedback"] for r in out.enriched)
     assert not _mentions_erased([out.enriched, out.inferred_signals, out.too_late])
 
 
@@ -106,7 +129,8 @@ def test_an_erasure_of_nobody_here_forgets_nothing() -> None:
     _traffic(drive)
     store = _PersistedState()
     store.write(drive.processor.dirty_state())
-    assert drive.processor.forget_sessions(_erasures("s-9", user="u-4").covers_session) == []
+    erasures = _erasures("s-9", user="u-4")
+    assert drive.processor.erase(erasures.covers_session, erasures.covers_rater) == ([], 0)
     changes = drive.processor.dirty_state()
     assert not changes.deleted_sessions and not changes.released_entries
 
