@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from producers.records import build_feedback, build_interaction
 from stream_processors.partition import PartitionConfig, PartitionProcessor
 
 TOPICS = ("interactions", "feedback", "signals")
@@ -28,44 +29,34 @@ STEP_S = 0.5
 
 
 def _interaction(index: int, at_ms: int) -> dict[str, Any]:
-    record = {
-        "event_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"turn/{index}")),
-        "session_id": "everyone",
-        "turn_index": index,
-        "agent_id": "bot",
-        "agent_version": "1.0",
-        "model": "m",
-        "event_time": at_ms,
-        "user_id": f"u-{index % 97}",
-        "prompt": "q",
-        "response": "a",
-        "reasoning": None,
-        "tools_used": [],
-        "context": {},
-        "latency_ms": 100,
-        "prompt_tokens": 1,
-        "completion_tokens": 1,
-        "cost_usd": 0.001,
-        "retry_of": None,
-        "attachments": [],
-    }
+    record = build_interaction(
+        session_id="everyone",
+        turn_index=index,
+        agent_id="bot",
+        agent_version="1.0",
+        model="m",
+        prompt="q",
+        response="a",
+        latency_ms=100,
+        prompt_tokens=1,
+        completion_tokens=1,
+        cost_usd=0.001,
+        user_id=f"u-{index % 97}",
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"turn/{index}")),
+        event_time=at_ms,
+    )
     return {"kind": "interaction", "record": record, "src": ["interactions", 0, index, None]}
 
 
 def _thumbs(index: int, turn_id: str, at_ms: int) -> dict[str, Any]:
-    record = {
-        "event_id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"thumbs/{index}")),
-        "session_id": "everyone",
-        "interaction_id": turn_id,
-        "event_time": at_ms,
-        "kind": "thumbs",
-        "thumbs_up": True,
-        "rating": None,
-        "correction": None,
-        "comment": None,
-        "source": "end_user",
-        "rater_id": None,
-    }
+    record = build_feedback(
+        session_id="everyone",
+        kind="thumbs",
+        interaction_id=turn_id,
+        thumbs_up=True,
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"thumbs/{index}")),
+        event_time=at_ms,
+    )
     return {"kind": "feedback", "record": record, "src": ["feedback", 0, index, None]}
 
 

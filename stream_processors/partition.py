@@ -212,28 +212,19 @@ class PartitionProcessor:
         """An event of a session the watermark has passed (copies included), or of a late
         session: how far behind the watermark the session's own clock runs from now on.
 
-        Its events arrive together but spread over steps and topics (a backfill, a spool
-        flushed after an outage), or at the pace of an agent whose clock runs behind the
-        others'. Applied up to the partition's watermark, its first turn, far behind it, was
-        abandoned at once and the rest of it refused as too late. So a late session applies
-        nothing while its events arrive (until none has for `idle_timeout` of wall clock:
-        `advance`), and then follows the watermark this far behind: its latest event time
-        less `idle_timeout` (an event held back on its way for less than that is not passed)
-        plus however far the watermark has moved since. An agent whose clock runs behind
-        sends at the pace of its own event time. An event on time for the partition ends it.
-
-        Less `idle_timeout` and `allowed_lateness` once more: the watermark moves in steps (an
-        input silent between events holds it up to that far behind live traffic, then lets it
-        jump), so measured from a moment it lagged, the session's clock gained that much on
-        the pace of its events, and passed the next event of a slow agent held back on its way
-        (found 7 Dec by the slow-clock property test, seed 466793: a rating within the grace
-        period refused as too late). Measuring from the wall clock instead held back history
-        sent faster than real time (a backlog, a replay) for the wall-clock length of its
-        abandonment timeout. And measured from the watermark projected to now
-        (`PartitionWatermark.projected`): on-time traffic sparser than the idle timeout held
-        the watermark still between its events while the slow agent's kept every input busy,
-        then let it jump by more than that slack (probe, `--abandon-after-s 20`: a session
-        abandoned 0.1 s before its next turn arrived).
+        A late session's events arrive together but spread over steps and topics (a backfill, a
+        spool flushed after an outage), or at the pace of an agent whose clock runs behind the
+        others'. Applied up to the partition's watermark, its first turn was abandoned at once
+        and the rest refused as too late. So it applies nothing while its events arrive (until
+        none has for `idle_timeout` of wall clock: `advance`), then follows the watermark at a
+        fixed distance, set so that its clock reads, against the watermark projected to now
+        (`PartitionWatermark.projected`: the watermark lags live traffic between its steps),
+        its latest event time less `idle_timeout` (an event held back on its way for less than
+        that is not passed) less the watermark's steps (`idle_timeout` plus `allowed_lateness`:
+        measured in a lull, its clock would gain that much on the pace of its events).
+        An event on time for the partition ends it. What each term prevents, found by the
+        property tests and the probe: docs/semantics.md, "Events that come after the watermark
+        passed them".
         """
         latest = session.latest_event_time()
         if event_time is not None and (latest is None or latest < event_time):
@@ -243,7 +234,9 @@ class PartitionProcessor:
         else:  # applied up to passed - 1 (`advance`): its latest once the watermark moved on
             config = self.config
             steps = config.idle_timeout_ms + config.lateness_ms  # see above
-            live = self.watermark.projected(now) or passed
+            live = self.watermark.projected(now)
+            if live is None:
+                live = passed
             session.behind = live - 1 - latest + config.idle_timeout_ms + steps
         self._dirty_sessions.add(session.session_id)
 

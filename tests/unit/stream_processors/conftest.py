@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 
+from stream_processors.partition import PartitionConfig
+from verification.reference import ReferenceConfig
+
 T0 = 1_767_225_600_000
 
 
@@ -92,3 +95,15 @@ class EventFactory:
 @pytest.fixture()
 def events() -> EventFactory:
     return EventFactory()
+
+
+def reference_config(config: PartitionConfig) -> ReferenceConfig:
+    """The batch reference's timing for a processor's (`verification.reference`)."""
+    return ReferenceConfig(
+        abandon_after_ms=config.abandon_after_ms,
+        grace_ms=config.grace_ms,
+        window_ms=config.window_ms,
+        sample_size=config.sample_size,
+        feedback_lead_ms=config.lead_ms,
+        max_session_turns=config.max_session_turns,
+    )

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from stream_processors.finalizer import FINAL_SEQ
 from stream_processors.partition import PartitionConfig, PartitionProcessor
-from tests.unit.stream_processors.conftest import EventFactory
+from tests.unit.stream_processors.conftest import EventFactory, reference_config
 from verification.comparison import compare_enriched, compare_metrics
-from verification.reference import ReferenceConfig, expected_results
+from verification.reference import expected_results
 
 CONFIG = PartitionConfig(
     abandon_after_ms=60_000,
@@ -47,18 +47,7 @@ NO_GRACE = dataclasses.replace(SHORT_ABANDON, grace_ms=0)
 CAPPED = dataclasses.replace(SHORT_ABANDON, max_session_turns=2)
 
 
-def _reference(config: PartitionConfig) -> ReferenceConfig:
-    return ReferenceConfig(
-        abandon_after_ms=config.abandon_after_ms,
-        grace_ms=config.grace_ms,
-        window_ms=config.window_ms,
-        sample_size=config.sample_size,
-        feedback_lead_ms=config.lead_ms,
-        max_session_turns=config.max_session_turns,
-    )
-
-
-REFERENCE = _reference(CONFIG)
+REFERENCE = reference_config(CONFIG)
 
 
 def _session(rng: random.Random, index: int) -> list[dict[str, Any]]:
@@ -220,7 +209,7 @@ def _differences(
         for topic in TOPICS
         for offset, entry in enumerate(backlog[topic])
     ]
-    expected = expected_results(events, _reference(config))
+    expected = expected_results(events, reference_config(config))
     differences = [d.line() for d in compare_enriched(expected.turns, latest)]
     if metrics:
         differences += [d.line() for d in compare_metrics(expected.metrics, final_metrics)]

@@ -12,18 +12,12 @@ from typing import Any
 
 import pytest
 
-from tests.unit.stream_processors.conftest import T0, EventFactory
+from tests.unit.stream_processors.conftest import T0, EventFactory, reference_config
 from tests.unit.stream_processors.test_partition import CONFIG, Driver
 from verification.comparison import compare_enriched, compare_metrics
-from verification.reference import ReferenceConfig, expected_results
+from verification.reference import expected_results
 
-REFERENCE = ReferenceConfig(
-    abandon_after_ms=CONFIG.abandon_after_ms,
-    grace_ms=CONFIG.grace_ms,
-    window_ms=CONFIG.window_ms,
-    sample_size=CONFIG.sample_size,
-    feedback_lead_ms=CONFIG.lead_ms,
-)
+REFERENCE = reference_config(CONFIG)
 
 
 def _latest(drive: Driver) -> dict[str, dict[str, Any]]:
