@@ -66,6 +66,7 @@ class ProcessorErasures:
         follower = self.follower
         if follower is None or time.monotonic() - self._checked_at < self.interval_s:
             return False
+        first = self._checked_at == float("-inf")
         self._checked_at = time.monotonic()
         known = len(follower.identities)
         try:
@@ -73,6 +74,13 @@ class ProcessorErasures:
         except Exception as exc:  # an unreachable store must not stop the worker
             log.warning("erasure ledgers under %s unreadable: %s", follower.lake_uri, exc)
             return False
+        if first:  # says where it looks: a worker pointed at another lake erases nothing
+            log.info(
+                "following the erasure ledgers of %s (namespace prefix %r): %d erasures",
+                follower.lake_uri,
+                follower.table_prefix,
+                len(follower.identities),
+            )
         if changed and len(follower.identities) != known:
             log.info("erasure ledgers read: %d erasures", len(follower.identities))
         return changed and bool(follower.identities)

@@ -485,6 +485,7 @@ class ProcessorRuntime:
             processor.skip(message.topic, message.offset)
             if decoded is not None and self.erasures.covers_key(message.key):
                 self.stats["erased_events"] += 1
+                telemetry.ERASED.labels("events").inc()
             elif decoded is not None:
                 self.stats["dead_letters"] += 1
                 telemetry.DEAD_LETTERS.labels(decoded.reason).inc()
@@ -504,6 +505,7 @@ class ProcessorRuntime:
         if self.erasures.covers_record(decoded):
             processor.skip(message.topic, message.offset)
             self.stats["erased_events"] += 1
+            telemetry.ERASED.labels("events").inc()
             return
         watermark = processor.watermark.value
         late = watermark is not None and decoded["event_time"] < watermark
@@ -808,6 +810,7 @@ class ProcessorRuntime:
         gone, rated = processor.erase(self.erasures.covers_session, self.erasures.covers_rater)
         if gone:
             self.stats["erased_sessions"] += len(gone)
+            telemetry.ERASED.labels("sessions").inc(len(gone))
             log.info("partition %d: forgot %d sessions of erased users", partition, len(gone))
         if rated:
             log.info(

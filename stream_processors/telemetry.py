@@ -16,6 +16,7 @@ __all__ = [
     "DEAD_LETTERS",
     "DEGRADED",
     "DUPLICATES",
+    "ERASED",
     "EVENTS_IN",
     "MISPLACED_SESSIONS",
     "OUTPUTS",
@@ -36,6 +37,12 @@ MISPLACED_SESSIONS = counter(
     ["topic"],
 )
 OUTPUTS = counter("processor", "outputs", "Records produced.", ["topic"])
+ERASED = counter(
+    "processor",
+    "erased",
+    "What an erasure in the ledger covered: events dropped on arrival, sessions forgotten.",
+    ["what"],
+)
 STEP_DURATION = histogram(
     "processor",
     "step_duration",
