@@ -102,6 +102,9 @@ class TrafficConfig:
     # session completes when its last answer satisfied them.
     session_model: str = "mean"
     quit_after_bad: float = 0.5
+    # Share of sessions handed to another agent (release) from a random turn on, under the same
+    # session id: a router passing the user to a specialist, a version deployed mid-session.
+    handoff_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_turn_gap_s >= self.abandon_after_s:
@@ -221,10 +224,12 @@ class _SessionFactory:
         time_ms = start_ms
         previous: tuple[TurnTruth, str] | None = None
         by_turns, gave_up = config.session_model == "turns", False
+        handoff = self._handoff(agent)
         for index in range(rng.randint(1, config.max_turns)):
             if index:
                 time_ms += int(rng.uniform(config.min_turn_gap_s, config.max_turn_gap_s) * 1000)
-            quality = _quality(rng, quality_at(config, agent, time_ms))
+            speaker = handoff[1] if handoff is not None and index >= handoff[0] else agent
+            quality = _quality(rng, quality_at(config, speaker, time_ms))
             retry_of: str | None = None
             prompt = None
             if previous and not previous[0].good and rng.random() < config.retry_share:
@@ -252,9 +257,9 @@ class _SessionFactory:
                     "event_id": turn.event_id,
                     "session_id": session_id,
                     "turn_index": index,
-                    "agent_id": agent.agent_id,
-                    "agent_version": agent.agent_version,
-                    "model": agent.model,
+                    "agent_id": speaker.agent_id,
+                    "agent_version": speaker.agent_version,
+                    "model": speaker.model,
                     "event_time": time_ms,
                     "user_id": user_id,
                     "prompt": text.prompt,
@@ -306,6 +311,15 @@ class _SessionFactory:
         )
         self.truth.sessions[session_id] = truth
         self._feedback(truth)
+
+    def _handoff(self, agent: AgentProfile) -> tuple[int, AgentProfile] | None:
+        """From which turn, and to which other agent, a session is handed off (`handoff_share`);
+        draws nothing when the share is 0, so other traffic stays as it was."""
+        config, rng = self.config, self.rng
+        others = [other for other in config.agents if other != agent]
+        if not config.handoff_share or not others or rng.random() >= config.handoff_share:
+            return None
+        return rng.randint(1, config.max_turns), rng.choice(others)
 
     def _signal(
         self, session_id: str, time_ms: int, kind: str, source: str, interaction_id: str | None

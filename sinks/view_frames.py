@@ -7,11 +7,12 @@ its session. Counting on it directly counts revisions and copies. The views undo
 
 - `turns`: one row per turn, its highest revision; the nested feedback is replaced by
   `feedback_events` and `first_feedback_at` (what the coverage metric needs), and the session's
-  agent (`session_agent_id` / `session_agent_version`: its first turn's, which is how the
-  processor's metrics attribute a session) and `opens_session` (true on the session's first turn:
-  count sessions with it).
+  agent (`session_agent_id` / `session_agent_version`: its first turn's, for which the
+  processor's metrics count the session's outcome) and `opens_session` (true on the session's
+  first turn: count sessions with it). A turn counts for its own `agent_id` / `agent_version`.
 - `feedback`: one row per feedback event, `level` = `turn` (with `interaction_id`) or `session`
-  (`interaction_id` null), attributed to the session's agent like the metrics do.
+  (`interaction_id` null), attributed like the metrics do: to the turn's agent, or the
+  session's.
 
 A session is `(session_id, session_closed_at)`: a session id used again after its grace period is
 a new session. The session's first turn is its earliest in the contract's order (event time,
@@ -91,7 +92,14 @@ def feedback_frame(enriched: pl.DataFrame) -> pl.DataFrame:
     turns = latest_turns(enriched)
     agents = _session_agents(turns)
     items = (
-        turns.select(pl.col("event_id").alias("turn_id"), *_SESSION, "session_outcome", "feedback")
+        turns.select(
+            pl.col("event_id").alias("turn_id"),
+            pl.col("agent_id").alias("turn_agent_id"),
+            pl.col("agent_version").alias("turn_agent_version"),
+            *_SESSION,
+            "session_outcome",
+            "feedback",
+        )
         .explode("feedback")
         .filter(pl.col("feedback").is_not_null())
     )
@@ -109,7 +117,17 @@ def feedback_frame(enriched: pl.DataFrame) -> pl.DataFrame:
         .sort(["session_id", "event_id", "turn_id"])
         .unique(subset=[*_SESSION, "event_id"], keep="first", maintain_order=True)
         .join(agents, on=_SESSION, how="left", nulls_equal=True)
-        .rename({"session_agent_id": "agent_id", "session_agent_version": "agent_version"})
+        # On a turn: that turn's agent (a handoff, a deploy mid-session); else the session's.
+        .with_columns(
+            pl.when(level_turn)
+            .then(pl.col("turn_agent_id"))
+            .otherwise(pl.col("session_agent_id"))
+            .alias("agent_id"),
+            pl.when(level_turn)
+            .then(pl.col("turn_agent_version"))
+            .otherwise(pl.col("session_agent_version"))
+            .alias("agent_version"),
+        )
     )
     return rows.select(FEEDBACK_COLUMNS).sort(["event_time", "event_id"])
 

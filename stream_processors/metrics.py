@@ -5,9 +5,10 @@ all partitions merge (in any order, same result) into the published `QualityMetr
 
 Attribution (docs/processor.md): a turn counts (interactions, latency, tools, cost) in the window
 of its event_time; a session's outcome in the window of its close time; feedback (thumbs,
-ratings, corrections) in the window of the feedback's event_time, for the session's agent. A
-turn counts as `with feedback` in its own window when explicit feedback on it (or on its session)
-has an event_time before that window ends.
+ratings, corrections) in the window of the feedback's event_time. A turn counts as `with
+feedback` in its own window when explicit feedback on it (or on its session) has an event_time
+before that window ends. A turn, its coverage and feedback on it count for the turn's own agent
+and version; the outcome and session-level feedback for those of the session's first turn.
 """
 
 from dataclasses import dataclass, field

@@ -517,20 +517,21 @@ class Session:
 
     def _add_turn(self, entry: dict[str, Any], effects: SessionEffects, window_ms: int) -> None:
         record = entry["record"]
+        agent = _agent_of(record)  # a turn counts for its own agent (a handoff, a deploy)
         if self.agent is None:
-            self.agent = (record["agent_id"], record["agent_version"])
+            self.agent = agent  # the session's: its outcome and session-level feedback
         turn_id = record["event_id"]
         self.turns[turn_id] = _turn(record)
         if entry.get("value") is not None:
             self.turn_messages[turn_id] = entry["value"]
-        effects.count_interaction(self.agent, record)
+        effects.count_interaction(agent, record)
         if self.feedback:
             # Session-level feedback earlier in the order covers a turn of its window too.
             window_end = window_start_of(record["event_time"], window_ms) + window_ms
             for item in self.feedback:
                 if item["interaction_id"] is None and item["event_time"] < window_end:
                     self.covered.add(turn_id)
-                    effects.count_coverage(self.agent, record["event_time"])
+                    effects.count_coverage(agent, record["event_time"])
                     break
 
     def _join_late(
@@ -626,15 +627,18 @@ class Session:
         # Turn-level when it names a turn applied before it, session-level when it names none.
         joined["interaction_id"] = target
         insort(self.feedback, joined, key=_joined_order)
-        effects.count_feedback(self.agent, record)
+        # On a turn: for that turn's agent; on the session: for the session's.
+        owner = _agent_of(named_turn) if named_turn is not None and named else self.agent
+        effects.count_feedback(owner, record)
         affected = [target] if joined["interaction_id"] is not None else list(self.turns)
         for turn_id in affected:
             if turn_id in self.covered:
                 continue
-            turn_time = self.turns[turn_id]["event_time"]
+            turn = self.turns[turn_id]
+            turn_time = turn["event_time"]
             if time < window_start_of(turn_time, window_ms) + window_ms:
                 self.covered.add(turn_id)
-                effects.count_coverage(self.agent, turn_time)
+                effects.count_coverage(_agent_of(turn), turn_time)
         if self.closed_at is not None:
             for turn_id in affected:
                 self.revisions[turn_id] = self.revisions.get(turn_id, 0) + 1
@@ -954,6 +958,11 @@ def _named_turn_time(
         if turn_time is not None and order[0] < turn_time <= order[0] + lead_ms:
             return turn_time
     return None
+
+
+def _agent_of(turn: Mapping[str, Any]) -> tuple[str, str]:
+    """The agent and version a turn counts for in the metrics."""
+    return (turn["agent_id"], turn["agent_version"])
 
 
 def _joined_order(item: Mapping[str, Any]) -> tuple[int, str]:

@@ -207,15 +207,25 @@ def _count_run(
     window_ms: int,
     windows: dict[WindowKey, WindowCounts],
 ) -> None:
-    def window(time: int) -> WindowCounts:
-        return windows[(agent[0], agent[1], time - time % window_ms)]
+    """Turns, their coverage and feedback on a turn count for the turn's own agent and version
+    (a handoff to another agent, a deploy while the session is open); the outcome and
+    session-level feedback for the session's, `agent` (its first turn's)."""
+
+    def window(time: int, owner: tuple[str, str] = agent) -> WindowCounts:
+        return windows[(owner[0], owner[1], time - time % window_ms)]
 
     assert run.closed_at is not None and run.outcome is not None
+    owners = {
+        turn.event_id: (str(turn.record["agent_id"]), str(turn.record["agent_version"]))
+        for turn in run.turns
+    }
     for turn in run.turns:
-        window(turn.event_time).add_turn(turn.record)
+        window(turn.event_time, owners[turn.event_id]).add_turn(turn.record)
     window(run.closed_at).add_outcome(run.outcome)
     for item in run.feedback:
-        window(item.event_time).add_feedback(item.record)
+        target = run.targets[item.event_id]
+        owner = owners[target] if target is not None else agent
+        window(item.event_time, owner).add_feedback(item.record)
     feedback = joined_feedback(run)
     for turn in run.turns:
         end = turn.event_time - turn.event_time % window_ms + window_ms
@@ -223,4 +233,4 @@ def _count_run(
             target in (None, turn.event_id) and fields["event_time"] < end
             for target, fields in feedback
         ):
-            window(turn.event_time).with_feedback += 1
+            window(turn.event_time, owners[turn.event_id]).with_feedback += 1

@@ -2,7 +2,9 @@
 
 Attribution (docs/semantics.md, Outputs): a turn in the window of its event time, a session's
 outcome in the window of its close, joined feedback in the window of its own event time, a turn
-"with feedback" in its own window; all under the agent and version of the session's first turn.
+"with feedback" in its own window. A turn, its coverage and feedback on it count for the turn's
+own agent and version; the outcome and session-level feedback for those of the session's first
+turn.
 Latency percentiles come from the bottom-k sample by a blake2b hash of the turn's event id
 (nearest rank), so they equal the processor's also above k turns.
 """

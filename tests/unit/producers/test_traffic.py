@@ -117,3 +117,22 @@ def test_bad_and_duplicate_shares_are_counted():
     assert len([e for e in events if e.bad_reason]) == len(truth.bad_records) > 0
     assert len([e for e in events if e.duplicate]) == truth.duplicates > 0
     assert truth.good_event_count() == len(events) - len(truth.bad_records) - truth.duplicates
+
+
+def test_handed_off_sessions_change_agent_from_one_turn_on_and_others_never_do():
+    def agents_per_session(**overrides) -> dict[str, list[tuple[str, str]]]:
+        _, events = _events(**overrides)
+        speakers: dict[str, list[tuple[str, str]]] = {}
+        for event in events:
+            if event.topic is INTERACTIONS:
+                record = event.record
+                speaker = (record["agent_id"], record["agent_version"])
+                speakers.setdefault(record["session_id"], []).append(speaker)
+        return speakers
+
+    assert all(len(set(s)) == 1 for s in agents_per_session().values())
+    handed = [s for s in agents_per_session(handoff_share=0.5).values() if len(set(s)) > 1]
+    assert handed
+    for speakers in handed:  # the first agent until the handoff, the other one after it
+        switch = next(i for i, speaker in enumerate(speakers) if speaker != speakers[0])
+        assert len(set(speakers[:switch])) == len(set(speakers[switch:])) == 1

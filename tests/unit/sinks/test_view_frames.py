@@ -55,16 +55,23 @@ def test_feedback_holds_each_event_once_with_its_level() -> None:
     assert {row["agent_version"] for row in rows.iter_rows(named=True)} == {"1.0.0"}
 
 
-def test_a_session_is_attributed_to_its_first_turns_agent() -> None:
-    up = feedback("thumbs", thumbs_up=False, session_level=True, seed="down")
+def test_session_feedback_counts_for_the_first_turns_agent_turn_feedback_for_its_turns() -> None:
+    """A session handed to another agent (or deployed anew) mid-way: session-level feedback
+    for its first turn's agent, feedback on a turn for that turn's, as the metrics count."""
+    down = feedback("thumbs", thumbs_up=False, session_level=True, seed="down")
+    rating = feedback("rating", rating=5, seed="on-turn-1")
     rows = [
-        make_turn("s1", 0, agent_version="1.0.0", feedback=[up]),
-        make_turn("s1", 1, agent_version="1.1.0", feedback=[up]),
+        make_turn("s1", 0, agent_version="1.0.0", feedback=[down]),
+        make_turn("s1", 1, agent_id="billing", agent_version="3.0.0", feedback=[down, rating]),
     ]
     turns = turns_frame(frame(rows))
     assert set(turns["session_agent_version"].to_list()) == {"1.0.0"}
-    assert turns["agent_version"].sort().to_list() == ["1.0.0", "1.1.0"]
-    assert feedback_frame(frame(rows))["agent_version"].to_list() == ["1.0.0"]
+    assert turns["agent_version"].sort().to_list() == ["1.0.0", "3.0.0"]
+    got = feedback_frame(frame(rows)).select("kind", "level", "agent_id", "agent_version")
+    assert sorted(got.iter_rows()) == [
+        ("rating", "turn", "billing", "3.0.0"),
+        ("thumbs", "session", make_turn("s1", 0)["agent_id"], "1.0.0"),
+    ]
 
 
 def test_a_session_id_used_again_is_two_sessions() -> None:

@@ -87,7 +87,23 @@ def _session(rng: random.Random, index: int) -> list[dict[str, Any]]:
         entries.append(factory.interaction(again, 0))
         if rng.random() < 0.5:
             entries.append(factory.signal(again + rng.uniform(0, 20), "task_completed"))
+    _hand_off(entries)
     return entries
+
+
+OTHER_AGENTS = ({"agent_version": "1.1"}, {"agent_id": "billing", "agent_version": "3.0"})
+
+
+def _hand_off(entries: list[dict[str, Any]]) -> None:
+    """A third of the sessions change agent between turns (a handoff to another agent, a new
+    version deployed while the session is open): metrics count a turn for its own agent.
+    Drawn from the session's own times, not from the seed's stream, so that the seeds of
+    earlier findings still replay the cases they found."""
+    pick = random.Random(repr([entry["record"]["event_time"] for entry in entries]))
+    if pick.random() < 1 / 3:
+        for entry in entries:
+            if entry["kind"] == "interaction" and pick.random() < 0.5:
+                entry["record"].update(pick.choice(OTHER_AGENTS))
 
 
 def _backlog(seed: int, sessions: int) -> dict[str, list[dict[str, Any]]]:

@@ -9,7 +9,9 @@ CONFIG = ReferenceConfig()
 MINUTE = 60_000
 
 
-def test_turns_outcomes_and_feedback_count_in_their_own_windows_for_the_first_turns_agent() -> None:
+def test_turns_outcomes_and_feedback_count_in_their_own_windows_and_for_their_agents() -> None:
+    """A turn for its own agent version (9.9, deployed mid-session); the outcome, feedback on
+    the first turn and session-level feedback for the first turn's (1.0)."""
     ev = Events()
     first = ev.turn("s", 10_000, tools_used=[_tool("ok"), _tool("error"), _tool("timeout")])
     ev.turn("s", 70_000, agent_version="9.9", turn_index=1)  # the session stays version 1.0
@@ -18,8 +20,10 @@ def test_turns_outcomes_and_feedback_count_in_their_own_windows_for_the_first_tu
     ev.feedback("s", 200_500, kind="comment", thumbs_up=None, comment="meh")
     results = expected_results(ev.events, CONFIG)
 
-    assert set(results.metrics) == {("bot", "1.0", T0 + m * MINUTE) for m in (0, 1, 2, 3)}
-    w0, w1, w2, w3 = (results.metrics[("bot", "1.0", T0 + m * MINUTE)].record for m in range(4))
+    keys = {("bot", "1.0", T0 + m * MINUTE) for m in (0, 2, 3)} | {("bot", "9.9", T0 + MINUTE)}
+    assert set(results.metrics) == keys
+    w0, w2, w3 = (results.metrics[("bot", "1.0", T0 + m * MINUTE)].record for m in (0, 2, 3))
+    w1 = results.metrics[("bot", "9.9", T0 + MINUTE)].record
     assert (w0["interactions"], w0["tool_calls"], w0["tool_errors"]) == (1, 3, 2)
     assert w0["tool_error_rate"] == 2 / 3 and w0["window_end"] == T0 + MINUTE
     assert (w1["interactions"], w1["sessions"]) == (1, 0)
