@@ -18,6 +18,7 @@ from schemas.catalog import SchemaCatalog, default_catalog
 from schemas.erasure_ledger import ErasedIdentities
 from schemas.exceptions import ContractError
 from schemas.serializer import HEADER_SIZE, MARKER, SingleObjectSerializer
+from schemas.topics import session_key
 
 __all__ = ["ErasedMessages"]
 
@@ -35,15 +36,16 @@ class ErasedMessages:
         """True (and counted) when the message is an erased user's or of an erased session."""
         if not self.identities:
             return False
-        record = self._decode(value)
-        user_id = _text(record.get("user_id")) if record else None
-        session_id = _text(record.get("session_id")) if record else None
-        found = self.identities.erasure_of(user_id, session_id) is not None
-        rater_id = _text(record.get("rater_id")) if record else None
-        if not found and rater_id is not None:  # feedback the erased user gave, anywhere
-            found = self.identities.erasure_of(rater_id, None) is not None
-        if not found and user_id is None and key_is_session and key:
-            found = self.identities.erasure_of(None, _key_text(key)) is not None
+        record = self._decode(value) or {}
+        found = (
+            self.identities.erasure_of_event(
+                _text(record.get("user_id")),
+                _text(record.get("session_id")),
+                _text(record.get("rater_id")),
+                session_key(key) if key_is_session else None,
+            )
+            is not None
+        )
         if found:
             self.skipped += 1
         return found
@@ -64,10 +66,3 @@ class ErasedMessages:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _key_text(key: bytes) -> str | None:
-    try:
-        return key.decode()
-    except UnicodeDecodeError:
-        return None

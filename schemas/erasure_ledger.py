@@ -146,6 +146,25 @@ class ErasedIdentities:
                 return found
         return None
 
+    def erasure_of_event(
+        self,
+        user_id: str | None,
+        session_id: str | None,
+        rater_id: str | None = None,
+        keyed_session: str | None = None,
+    ) -> str | None:
+        """The erasure that covers one event, by the lake's rule (`erasure_of`), None when none
+        does: its user's; else, naming nobody, its session's, or that of the Kafka key of a topic
+        keyed by session (`keyed_session`: bytes that did not decode); and feedback an erased
+        user gave (`rater_id`), in any session. The sink's gate, replays and backfills, and the
+        processor ask this of every message."""
+        found = self.erasure_of(user_id, session_id)
+        if found is None and rater_id is not None:
+            found = self.erasure_of(rater_id, None)
+        if found is None and user_id is None and keyed_session is not None:
+            found = self.erasure_of(None, keyed_session)
+        return found
+
     def erasure_of_turn(self, event_id: str) -> str | None:
         """The id of the erasure that deleted this turn's enriched record for holding feedback
         its user gave in another user's session, None when none did."""

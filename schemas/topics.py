@@ -16,6 +16,7 @@ __all__ = [
     "SIGNALS",
     "TOPICS",
     "TopicSpec",
+    "session_key",
     "topic_by_name",
 ]
 
@@ -165,3 +166,14 @@ def topic_by_name(name: str) -> TopicSpec:
         if name == spec.name or name.startswith(spec.name + "."):
             return spec.in_namespace(name[len(spec.name) + 1 :] or None)
     raise KeyError(f"no topic named {name!r} in the topic registry (schemas/topics.py)")
+
+
+def session_key(key: bytes | None) -> str | None:
+    """A Kafka key as the session id it is on the topics keyed by session (None: empty, or not
+    UTF-8)."""
+    if not key:
+        return None
+    try:
+        return key.decode()
+    except UnicodeDecodeError:
+        return None

@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 
 from schemas.erasure_ledger import ErasedIdentities, LedgerFollower
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
-from schemas.topics import FEEDBACK
-from sinks.erasure_match import keyed_by_session, session_key
+from schemas.topics import FEEDBACK, session_key
+from sinks.erasure_match import keyed_by_session
 from sinks.identifiers import IdentifierReader, Identifiers
 
 __all__ = ["ErasureGate"]
@@ -145,15 +145,13 @@ class ErasureGate:
     def _claims(self, ids: Identifiers | None, key_bytes: bytes | None) -> bool:
         """Whether a bytes-only row is an erased user's: by the ids it decodes to, else by its
         key (unless its bytes name a user: then it is that user's)."""
-        if ids is not None:
-            if ids.user_id is not None:
-                return self._erased_user(ids.user_id)
-            if self._erased_user(ids.rater_id):
-                return True
-            if ids.session_id is not None and self._erased_session(ids.session_id):
-                return True
-        key = session_key(key_bytes)
-        return key is not None and self._erased_session(key)
+        user_id, session_id, rater_id = (
+            (ids.user_id, ids.session_id, ids.rater_id) if ids is not None else (None, None, None)
+        )
+        erasure = self.identities.erasure_of_event(
+            user_id, session_id, rater_id, session_key(key_bytes)
+        )
+        return erasure is not None
 
     def _erased_user(self, user_id: str | None) -> bool:
         return user_id is not None and self.identities.erasure_of(user_id, None) is not None

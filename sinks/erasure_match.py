@@ -29,12 +29,12 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from schemas.lake import DEAD_LETTERS, ENRICHED_INTERACTIONS, RAW_EVENTS
-from schemas.topics import FEEDBACK, topic_by_name
+from schemas.topics import FEEDBACK, session_key, topic_by_name
 from sinks.identifiers import IdentifierReader, Identifiers
 from sinks.lake import Lake
 from sinks.lake_reader import text_field
 
-__all__ = ["COORDINATES", "SELECTED", "Selection", "UserRows", "keyed_by_session", "session_key"]
+__all__ = ["COORDINATES", "SELECTED", "Selection", "UserRows", "keyed_by_session"]
 
 COORDINATES = ["kafka_topic", "kafka_partition", "kafka_offset"]
 # What a selection holds: the coordinates to delete by, and the time that says how long Kafka
@@ -248,13 +248,3 @@ def keyed_by_session(topic: str | None) -> bool:
         return topic_by_name(topic).key == _SESSION_KEY
     except KeyError:
         return False
-
-
-def session_key(key: bytes | None) -> str | None:
-    """A Kafka key as a session id (None: empty, or not UTF-8)."""
-    if not key:
-        return None
-    try:
-        return key.decode()
-    except UnicodeDecodeError:
-        return None

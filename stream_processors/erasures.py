@@ -7,19 +7,19 @@ turn in that time emitted a new revision of it, the user's prompt and answer inc
 enriched topic. So the worker follows the erasure ledgers of its lake and namespace
 (`schemas.erasure_ledger`, the contract the sink's gate and replays read too) and:
 
-- forgets every session id holding a turn of an erased user, and every one the ledger names
-  whose turns name nobody, with all its uses, staged events and persisted entries: deleted
-  from Redis at the next checkpoint;
-- removes the feedback an erased user gave from every other session (applied or waiting): the
-  turns' later revisions are made without it;
-- drops, as they arrive, the events an erasure covers (by the rules of the lake's erasure:
-  a record naming an erased user, one naming nobody in an erased session, feedback an erased
-  user gave), and undecodable messages keyed by an erased session: their offsets are
-  checkpointed, nothing is emitted, not even a dead letter.
+- removes from its sessions what the lake's erasure deletes (`ErasedIdentities.
+  erasure_of_event`): the erased user's turns, the feedback they gave anywhere, and what
+  names nobody (feedback, signals) in a session the ledger names. A session left with
+  nothing goes with all its persisted entries (deleted from Redis at the next checkpoint); so
+  does one whose closed use held the user's turn (its outputs are out). An open session shared
+  with other users (a group chat, one session id for everyone) keeps their turns, which are
+  enriched at its close without the user's events, as a replay enriches them
+  (`Session.drop_erased`);
+- drops, as they arrive, the events an erasure covers, by the same rule, and undecodable
+  messages keyed by an erased session: their offsets are checkpointed, nothing is emitted, not
+  even a dead letter.
 
-A session shared with another user that still holds the erased user's turns is forgotten
-whole: the other user's turns already enriched stay in the lake; those not enriched yet are not
-(a replay rebuilds them). Counted in the worker's stats (`erased_events`, `erased_sessions`).
+Counted in the worker's stats (`erased_events`, `erased_sessions`).
 """
 
 import asyncio
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.erasure_ledger import ErasedIdentities, LedgerFollower
-from stream_processors.sessions import Session
+from schemas.topics import session_key
 from stream_processors.settings import ProcessorSettings
 
 __all__ = ["ProcessorErasures"]
@@ -85,40 +85,19 @@ class ProcessorErasures:
             log.info("erasure ledgers read: %d erasures", len(follower.identities))
         return changed and bool(follower.identities)
 
-    def covers_session(self, session_id: str, session: Session) -> bool:
-        """A session holding a turn of an erased user, or one the ledger names whose turns name
-        no user (what names nobody there goes with the erased user, as in the lake).
-
-        One the ledger names that holds only other users' turns is theirs: the erased user's
-        events were dropped (a replay, a session id used again after the erasure). So whether
-        a session is forgotten does not depend on when the worker last loaded its partition."""
-        identities = self.identities
-        users = session.user_ids()
-        if any(identities.erasure_of(user, None) is not None for user in users):
-            return True
-        return not users and identities.erasure_of(None, session_id) is not None
-
     def covers_record(self, record: Mapping[str, Any]) -> bool:
-        """A decoded event the lake's erasure would delete (`ErasedIdentities.erasure_of`)."""
+        """A decoded event the lake's erasure would delete (`ErasedIdentities.erasure_of_event`)."""
         identities = self.identities
         if not identities:
             return False
-        if identities.erasure_of(record.get("user_id"), record["session_id"]) is not None:
-            return True
-        return self.covers_rater(record)
-
-    def covers_rater(self, record: Mapping[str, Any]) -> bool:
-        """Feedback an erased user gave (`rater_id`), in any session."""
-        rater = record.get("rater_id")
-        return rater is not None and self.identities.erasure_of(rater, None) is not None
+        erasure = identities.erasure_of_event(
+            record.get("user_id"), record["session_id"], record.get("rater_id")
+        )
+        return erasure is not None
 
     def covers_key(self, key: bytes | None) -> bool:
         """An undecodable message keyed by an erased session (input topics are keyed by it)."""
         identities = self.identities
-        if not identities or not key:
+        if not identities:
             return False
-        try:
-            session_id = key.decode()
-        except UnicodeDecodeError:
-            return False
-        return identities.erasure_of(None, session_id) is not None
+        return identities.erasure_of_event(None, None, keyed_session=session_key(key)) is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_processors.metrics import WindowPartial, window_start_of
-from stream_processors.sessions import Session, SessionTiming
+from stream_processors.sessions import Session, SessionTiming, use_row_key
 from stream_processors.watermark import PartitionWatermark
 
 __all__ = [
@@ -433,35 +433,40 @@ class PartitionProcessor:
 
     # -- state ---------------------------------------------------------------------------------
 
-    def erase(
-        self,
-        session_erased: Callable[[str, Session], bool],
-        feedback_erased: Callable[[Mapping[str, Any]], bool],
-    ) -> tuple[list[str], int]:
-        """Forget every session id for which `session_erased(session_id, session)` holds, with
-        all its uses, staged events and persisted entries (deleted at the next checkpoint), and
-        remove from the other sessions the feedback whose record `feedback_erased` covers
-        (`Session.drop_feedback`): an erasure of a user (`stream_processors.erasures`). Nothing
-        more of a forgotten session is emitted; the others' later revisions are made without
-        that feedback. The sessions forgotten, and how many others changed."""
-        gone = [sid for sid, session in self.sessions.items() if session_erased(sid, session)]
-        for session_id in gone:
-            self._forget(session_id)
+    def erase(self, covers: Callable[[Mapping[str, Any]], bool]) -> tuple[list[str], int]:
+        """Remove what an erasure of a user covers from every session (`Session.drop_erased`;
+        `covers`: whether the lake's erasure deletes a record, `stream_processors.erasures`):
+        a session left with nothing, or whose closed use held a covered turn, is forgotten with
+        all its uses, staged events and persisted entries (deleted at the next checkpoint);
+        the others keep the rest, and their later outputs are made without what went. Nothing
+        is emitted here. The sessions forgotten, and how many others changed."""
+        gone: list[str] = []
         changed = 0
         closed_until = self._closed_until()
-        for session_id, session in self.sessions.items():
-            dropped, released = session.drop_feedback(feedback_erased)
-            if dropped:
+        for session_id, session in list(self.sessions.items()):
+            erased = session.drop_erased(covers)
+            self._release(session_id, erased.released)
+            if erased.forget:
+                self._forget(session_id)
+                gone.append(session_id)
+            elif erased.changed:
                 changed += 1
-                self._release(session_id, released)
                 self._hold_windows(session_id, session, closed_until)
                 self._dirty_sessions.add(session_id)
+                due = session.next_due(self.timing)
+                if due is not None:  # its activity may end earlier now
+                    self._schedule(session_id, due + (session.behind or 0))
         return gone, changed
 
     def _forget(self, session_id: str) -> None:
         session = self.sessions.pop(session_id)
         self._release(session_id, session.kept_entries())
-        self._deleted_sessions |= session.take_use_changes()[1]  # its earlier uses' rows
+        # Its earlier uses' rows: those dropped since the last checkpoint, and those it holds
+        # (an erasure forgets a session within its earlier uses' grace periods).
+        self._deleted_sessions |= session.take_use_changes()[1]
+        self._deleted_sessions.update(
+            use_row_key(session_id, use.use_key()) for use in session.earlier
+        )
         self._scheduled.pop(session_id, None)
         self._arriving.pop(session_id, None)
         self._holding.pop(session_id, None)

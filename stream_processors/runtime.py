@@ -807,14 +807,16 @@ class ProcessorRuntime:
 
     def _forget_erased(self, partition: int, processor: PartitionProcessor) -> None:
         """Forget the sessions the erasures read so far cover (`erasures.py`)."""
-        gone, rated = processor.erase(self.erasures.covers_session, self.erasures.covers_rater)
+        gone, changed = processor.erase(self.erasures.covers_record)
         if gone:
             self.stats["erased_sessions"] += len(gone)
             telemetry.ERASED.labels("sessions").inc(len(gone))
             log.info("partition %d: forgot %d sessions of erased users", partition, len(gone))
-        if rated:
+        if changed:
             log.info(
-                "partition %d: removed erased users' feedback from %d sessions", partition, rated
+                "partition %d: removed erased users' events from %d other sessions",
+                partition,
+                changed,
             )
 
     # -- metrics -------------------------------------------------------------------------------

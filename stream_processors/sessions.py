@@ -38,7 +38,7 @@ import uuid
 from bisect import insort
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from stream_processors.labels import derive_label
 from stream_processors.metrics import window_start_of
@@ -144,6 +144,15 @@ class SessionEffects(Protocol):
     def unknown_interaction(self, entry: dict[str, Any], message: str) -> None: ...
 
     def capped(self, session_id: str, closed_at: int, turns: int) -> None: ...
+
+
+class Erased(NamedTuple):
+    """What `Session.drop_erased` removed: whether the session is to be forgotten whole,
+    whether anything went, and the event ids of the persisted entries that went."""
+
+    forget: bool
+    changed: bool
+    released: list[str]
 
 
 @dataclass
@@ -475,12 +484,17 @@ class Session:
             self.seen.difference_update(use.seen)
             self.earlier.append(use)
             self.changed_uses.add(use.use_key())
+        self.waiting = []
+        self._clear_use()
+        return released
+
+    def _clear_use(self) -> None:
+        """Leave the current use empty, as before its first event (`earlier` kept)."""
         self.agent, self.closed_at, self.outcome, self.closed_by = None, None, None, None
         self.last_activity = None
         self.turns, self.turn_messages, self.revisions = {}, {}, {}
-        self.feedback, self.signals, self.waiting = [], [], []
+        self.feedback, self.signals = [], []
         self.covered = set()
-        return released
 
     def _apply(self, entry: dict[str, Any], effects: SessionEffects, timing: SessionTiming) -> None:
         kind, record = entry["kind"], entry["record"]
@@ -777,36 +791,84 @@ class Session:
         self.changed_uses, self.dropped_uses = set(), set()
         return written, deleted - written.keys()
 
-    def user_ids(self) -> set[str]:
-        """The users its turns name, in every use of the session id, staged turns included
-        (an erasure forgets a session that names the erased user: `PartitionProcessor.erase`)."""
-        users = {t["user_id"] for use in (self, *self.earlier) for t in use.turns.values()}
-        users.update(e["record"].get("user_id") for e in self.staged if e["kind"] == "interaction")
-        users.discard(None)
-        return users
+    def drop_erased(self, covers: Callable[[Mapping[str, Any]], bool]) -> "Erased":
+        """Remove from every use of the session id what an erasure covers: `covers` tells, per
+        record, whether the lake's erasure deletes it (`ProcessorErasures.covers_record`).
 
-    def drop_feedback(self, erased: Callable[[Mapping[str, Any]], bool]) -> tuple[bool, list[str]]:
-        """Remove the feedback whose record `erased` covers (an erased user's, in another
-        user's session) from every use: applied, staged, waiting and held. Whether any went,
-        and the event ids of the entries it had persisted (to release)."""
-        changed = False
+        A closed use holding a covered turn goes whole (its outputs are out); the other uses
+        of the id stay. The open use loses its covered turns; its other users' turns stay and
+        are enriched at its close without the erased user's events, as a replay, which never
+        sees them, enriches them. Covered feedback and signals (an erased user's feedback
+        anywhere; what names nobody in a session the ledger names) leave every use, applied,
+        staged, waiting or held. What the lake keeps stays, as in a replay: feedback naming a
+        turn that went, still to be applied, is then refused as `unknown_interaction`.
+
+        The session is to be forgotten whole when no turn is left but covered ones (what names
+        nobody in it is the erased user's too), or nothing is left.
+        """
+        session_id = self.session_id
+
+        def nameless(item: Mapping[str, Any]) -> bool:
+            """Joined feedback and signals keep no session id; they name no user."""
+            return covers({"session_id": session_id, "rater_id": item.get("rater_id")})
+
         released: list[str] = []
+        uses = []
+        for use in self.earlier:
+            if any(covers(t) for t in use.turns.values()):
+                released.extend(use.turns)
+                self.dropped_uses.add(use.use_key())
+            else:
+                uses.append(use)
+        self.earlier = uses
+        covered_turns = [tid for tid, turn in self.turns.items() if covers(turn)]
+        if covered_turns and self.closed_at is not None:
+            released.extend(self.turns)
+            self._clear_use()
+        else:
+            for turn_id in covered_turns:
+                del self.turns[turn_id]
+                self.turn_messages.pop(turn_id, None)
+                self.covered.discard(turn_id)
+                released.append(turn_id)
+        turns_went = bool(released)
+        for entries in (self.staged, self.waiting, self.held):
+            left = [e for e in entries if not covers(e["record"])]
+            if len(left) != len(entries):
+                for entry in entries:
+                    if covers(entry["record"]):
+                        released.append(entry["record"]["event_id"])
+                        turns_went = turns_went or entry["kind"] == "interaction"
+                entries[:] = left
+        changed = bool(released)
         for use in (self, *self.earlier):
-            kept = [f for f in use.feedback if not erased(f)]
-            if len(kept) != len(use.feedback):
-                use.feedback, changed = kept, True
+            feedback = [f for f in use.feedback if not nameless(f)]
+            signals = [s for s in use.signals if not nameless(s)]
+            if len(feedback) != len(use.feedback) or len(signals) != len(use.signals):
+                use.feedback, use.signals, changed = feedback, signals, True
                 if use is not self:
                     self.changed_uses.add(use.use_key())
-            for entries in (use.staged, use.waiting, use.held):
-                gone = [e for e in entries if e["kind"] == "feedback" and erased(e["record"])]
-                if gone:
-                    changed = True
-                    released.extend(e["record"]["event_id"] for e in gone)
-                    left = [
-                        e for e in entries if not (e["kind"] == "feedback" and erased(e["record"]))
-                    ]
-                    entries[:] = left
-        return changed, released
+        if not changed:
+            return Erased(forget=False, changed=False, released=released)
+        if self.closed_at is None:
+            # The open use as if the covered events had never come: its activity and agent.
+            times = [t["event_time"] for t in self.turns.values()]
+            times += [s["event_time"] for s in self.signals]
+            self.last_activity = max(times, default=None)
+            first = next(iter(self.turns.values()), None)
+            self.agent = _agent_of(first) if first is not None else None
+            held = self.feedback or self.earlier or self.staged or self.waiting or self.held
+            if not (times or held):
+                return Erased(forget=True, changed=True, released=released)
+        # It held the erased user's turns only: what names nobody in it is theirs too.
+        forget = turns_went and not self._has_turns()
+        return Erased(forget=forget, changed=True, released=released)
+
+    def _has_turns(self) -> bool:
+        """Whether any use holds a turn, applied or staged."""
+        if self.turns or any(use.turns for use in self.earlier):
+            return True
+        return any(e["kind"] == "interaction" for e in self.staged)
 
     def kept_entries(self) -> set[str]:
         """Event ids whose staged entries the session still needs: its turns, staged events and

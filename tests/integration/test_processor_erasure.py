@@ -6,7 +6,8 @@ one closed, holding a thumbs u-42 gave. After the erasure the worker forgets u-4
 u-42's thumbs (Redis holds nothing of them) and drops u-42's events that still arrive: a
 reviewer's late thumbs on u-42's turn (before, a new revision of the turn, with u-42's prompt,
 reached the enriched topic), u-42's next turn, and another thumbs u-42 gives on u-420's turn.
-A reviewer's thumbs and u-420's rating, sent last, still revise u-420's turns, without u-42's. Redis
+A reviewer's thumbs and u-420's rating, sent last, still revise u-420's turns, without u-42's;
+and u-420's turn in an open group chat u-42 joined is enriched at its close without u-42's. Redis
 and Kafka are read back with plain clients and searched for u-42's id, sessions and text, which
 u-420's never contain (`"u-42"` Avro-encoded is `\\x08u-42`, `"u-420"` is `\\x0au-420`).
 """
@@ -50,6 +51,17 @@ def _redis_mentions(namespace: Namespace) -> tuple[bool, bool]:
         erased = erased or any(_mentions_erased(item) for item in items)
         neighbour = neighbour or any(b"s-420-a" in item for item in items)
     return erased, neighbour
+
+
+def _redis_holds(namespace: Namespace, event_id: str) -> bool:
+    """Whether the worker has persisted an entry of this event (its field names the id)."""
+    client = redis.Redis.from_url(namespace.redis_url)
+    needle = event_id.encode()
+    for key in client.scan_iter(match=f"{namespace.settings.redis_prefix}:*", count=1000):
+        fields = client.hkeys(key) if client.type(key) == b"hash" else []
+        if any(needle in name for name in (key, *fields)):
+            return True
+    return False
 
 
 class Sender:
@@ -109,6 +121,7 @@ def _run(namespace: Namespace, worker: Worker, lake: Path) -> None:
     given = feedback("s-420-a", neighbour_turns[0]["event_id"], now - 18_500)
     send(FEEDBACK, {**given, "rater_id": ERASED, "comment": "from u-42: thanks"})
     send(SIGNALS, signal("s-420-a", "task_completed", now - 18_000))
+    group_turn = send(INTERACTIONS, interaction("s-group", 0, NEIGHBOUR, now - 16_000))
     _wait(lambda: len(_enriched(namespace)) == 4, "both closed sessions enriched", worker)
     erased_before, neighbour_before = _redis_mentions(namespace)
     assert erased_before and neighbour_before  # the check can see what it looks for
@@ -121,6 +134,9 @@ def _run(namespace: Namespace, worker: Worker, lake: Path) -> None:
         flush_latency_s=0.5,
     )
     DeltaSink(sink).run(exit_when_idle_s=2.0)
+    # u-42 joins u-420's open group chat after the sink ran: the ledger will not name it.
+    joined = send(INTERACTIONS, interaction("s-group", 1, ERASED, now - 15_000))
+    _wait(lambda: _redis_holds(namespace, joined["event_id"]), "u-42's turn in the chat", worker)
     result = CliRunner().invoke(
         app,
         ["lake", "erase", "--user-id", ERASED, "--lake-uri", str(lake),
@@ -145,6 +161,14 @@ def _run(namespace: Namespace, worker: Worker, lake: Path) -> None:
         "the reviewer's thumbs and u-420's rating to revise u-420's turns",
         worker,
     )
+    # The chat completes: u-420's turn is enriched without u-42's (until 8 Dec the worker
+    # forgot the whole chat, and u-420's turn was never enriched live).
+    send(SIGNALS, signal("s-group", "task_completed", later))
+    _wait(
+        lambda: any(r["session_id"] == "s-group" for r in _enriched(namespace)),
+        "u-420's turn in the group chat enriched",
+        worker,
+    )
 
     outputs = Outputs.read(namespace)
     revised = {(r["event_id"], r["revision"]) for r, _ in outputs.enriched if r["revision"] > 0}
@@ -157,4 +181,11 @@ def _run(namespace: Namespace, worker: Worker, lake: Path) -> None:
     assert len(erased_sessions) == 2  # enriched before the erasure; nothing after it
     assert not any(_mentions_erased(raw) for r, raw in outputs.enriched if r["revision"] > 0)
     assert not [d for d in outputs.dead_letters if _mentions_erased(repr(d).encode())]
+    ((chat, raw),) = [(r, raw) for r, raw in outputs.enriched if r["session_id"] == "s-group"]
+    assert (chat["event_id"], chat["session_turns"], chat["session_outcome"]) == (
+        group_turn["event_id"],
+        1,
+        "completed",
+    )
+    assert not _mentions_erased(raw)
     assert _redis_mentions(namespace) == (False, True)

@@ -5,7 +5,7 @@ import hashlib
 from schemas import serializer_for
 from schemas.erased_messages import ErasedMessages
 from schemas.erasure_ledger import ErasedIdentities, LedgerEntry, ledger_paths, salted_sha256
-from schemas.topics import FEEDBACK, INTERACTIONS
+from schemas.topics import FEEDBACK, INTERACTIONS, session_key
 from tests.unit.sinks.events import START_MS, feedback, interaction
 
 SALT = "5a17"
@@ -38,6 +38,27 @@ def test_a_record_naming_another_user_is_not_taken_with_a_shared_session() -> No
     assert erased.erasure_of("u-7", "s-group") is None  # u-7's turn in u-42's group chat
     assert erased.erasure_of(None, "s-group") == "e1"  # its feedback and signals: nobody named
     assert erased.erasure_of("u-42", "s-other") == "e1"
+
+
+def test_an_event_is_covered_by_its_user_else_its_session_or_key_and_by_its_rater() -> None:
+    """`erasure_of_event`: the one rule the sink's gate, replays and the processor apply."""
+    erased = ErasedIdentities((_entry("u-42", "s-group"),))
+    covered = [
+        ("u-42", "s-any", None, None),  # the user's turn anywhere
+        (None, "s-group", None, None),  # nobody named, in the user's session
+        (None, "s-420", "u-42", None),  # feedback the user gave in another's session
+        (None, None, None, "s-group"),  # bytes that did not decode, keyed by the session
+    ]
+    kept = [
+        ("u-7", "s-group", None, None),  # another user's turn in the shared session
+        ("u-7", None, None, "s-group"),  # the key does not outweigh a named user
+        (None, "s-420", "r-7", "s-420"),
+        (None, None, None, None),
+    ]
+    assert [erased.erasure_of_event(*ids) for ids in covered] == ["e1"] * len(covered)
+    assert [erased.erasure_of_event(*ids) for ids in kept] == [None] * len(kept)
+    assert session_key(b"s-group") == "s-group"
+    assert [session_key(k) for k in (None, b"", b"\xff\xfe")] == [None, None, None]
 
 
 def test_rows_of_one_erasure_make_one_entry_and_old_rows_have_no_salt() -> None:
