@@ -798,10 +798,11 @@ class Session:
         A closed use holding a covered turn goes whole (its outputs are out); the other uses
         of the id stay. The open use loses its covered turns; its other users' turns stay and
         are enriched at its close without the erased user's events, as a replay, which never
-        sees them, enriches them. Covered feedback and signals (an erased user's feedback
-        anywhere; what names nobody in a session the ledger names) leave every use, applied,
-        staged, waiting or held. What the lake keeps stays, as in a replay: feedback naming a
-        turn that went, still to be applied, is then refused as `unknown_interaction`.
+        sees them, enriches them: feedback it had joined to the turns that went (or to the
+        session, when only they were before it) goes too; still to be applied, it is refused as
+        in a replay. Covered feedback and signals (an erased user's feedback anywhere; what
+        names nobody in a session the ledger names) leave every use, applied, staged, waiting
+        or held.
 
         The session is to be forgotten whole when no turn is left but covered ones (what names
         nobody in it is the erased user's too), or nothing is left.
@@ -825,12 +826,15 @@ class Session:
         if covered_turns and self.closed_at is not None:
             released.extend(self.turns)
             self._clear_use()
-        else:
+        elif covered_turns:
             for turn_id in covered_turns:
                 del self.turns[turn_id]
                 self.turn_messages.pop(turn_id, None)
                 self.covered.discard(turn_id)
                 released.append(turn_id)
+            # Feedback joined to the turns that went, or to the session when only they were
+            # before it, joins nothing now: a replay refuses it (`_apply_feedback`).
+            self.feedback = [f for f in self.feedback if self._joins_a_turn(f)]
         turns_went = bool(released)
         for entries in (self.staged, self.waiting, self.held):
             left = [e for e in entries if not covers(e["record"])]
@@ -863,6 +867,14 @@ class Session:
         # It held the erased user's turns only: what names nobody in it is theirs too.
         forget = turns_went and not self._has_turns()
         return Erased(forget=forget, changed=True, released=released)
+
+    def _joins_a_turn(self, feedback: Mapping[str, Any]) -> bool:
+        """Whether applied feedback still has its turn: the one it names, or for feedback on the
+        session, a turn at or before it."""
+        target = feedback["interaction_id"]
+        if target is not None:
+            return target in self.turns
+        return any(t["event_time"] <= feedback["event_time"] for t in self.turns.values())
 
     def _has_turns(self) -> bool:
         """Whether any use holds a turn, applied or staged."""
