@@ -18,12 +18,20 @@ def read_sessions(
     since_ms: int | None = None,
     until_ms: int | None = None,
 ) -> tuple[list[SessionObservation], int]:
-    """Sessions of `agent_id` at the given agent versions, and the Delta version read."""
+    """Sessions of `agent_id` at the given agent versions, and the Delta version read.
+
+    All turns of the sessions they served are read: whether a version served a session's first
+    turn (and so owns its outcome) depends on the turns of other agents and versions."""
     table = open_table(lake_uri, prefix, lake_version)
-    turns = read_columns(table, TURN_COLUMNS).filter(
+    turns = read_columns(table, TURN_COLUMNS)
+    served = turns.filter(
         (pl.col("agent_id") == agent_id) & pl.col("agent_version").is_in(list(versions))
-    )
-    sessions = observations_from_turns(turns)
+    ).select("session_id")
+    sessions = [
+        s
+        for s in observations_from_turns(turns.join(served.unique(), on="session_id", how="semi"))
+        if s.agent_id == agent_id and s.agent_version in versions
+    ]
     if since_ms is not None:
         sessions = [s for s in sessions if s.started_ms >= since_ms]
     if until_ms is not None:

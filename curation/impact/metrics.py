@@ -27,7 +27,9 @@ class MetricSpec:
 
 
 def _outcome(name: str) -> Callable[[SessionObservation], Sequence[float]]:
-    return lambda session: (1.0 if session.outcome == name else 0.0,)
+    """1 or 0 per session; nothing from a version that did not serve the session's first turn
+    (`SessionObservation.outcome` None: the outcome is the first turn's version's)."""
+    return lambda session: () if session.outcome is None else (float(session.outcome == name),)
 
 
 METRICS: tuple[MetricSpec, ...] = (
