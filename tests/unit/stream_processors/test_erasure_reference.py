@@ -12,7 +12,10 @@ enriched record must equal the reference's on the events the erasure leaves.
 
 Out of scope, by construction (docs/processor.md, "Erasure"): closes before the erasure (a
 closed use holding u-42's turn goes whole; its outputs are out), and pauses longer than
-`abandon_after` that u-42's turns bridged (turns here are at most 5 s apart).
+`abandon_after` that u-42's turns bridged (turns here are at most 5 s apart). Every turn comes
+before the erasure, so the interactions topic holds the watermark there: the later events never
+arrive after the watermark passed them (the contract), and no other user's turn comes to a
+session forgotten whole.
 """
 
 import random
